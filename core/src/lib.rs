@@ -1,0 +1,26 @@
+//! # descent-core
+//!
+//! The numeric heart of descent: a small row-major [`Tensor`] with strided
+//! views, a BLIS-style single-precision GEMM with fused epilogues
+//! ([`gemm`]), SIMD elementwise and reduction kernels ([`ops`]), the fused
+//! softmax + cross-entropy ([`ops::softmax_cross_entropy`]) and one fused,
+//! single-pass kernel per optimizer update rule ([`step`]).
+//!
+//! Every fast kernel is written on [`wide::f32x8`] and has a plain scalar
+//! twin beside it (`*_scalar` or [`gemm::gemm_naive`]); the tests make each
+//! pair agree on odd sizes, unaligned slices and edge values.
+//!
+//! What the SIMD code compiles to depends on the build's target features:
+//! see [`simd::describe`].
+
+pub mod error;
+pub mod gemm;
+pub mod ops;
+pub mod simd;
+pub mod step;
+pub mod tensor;
+
+pub use error::{CoreError, Result};
+pub use gemm::{gemm, gemm_naive, gemm_par, Epilogue};
+pub use tensor::{MatMut, MatRef};
+pub use tensor::{Tensor, TensorView};

@@ -1,0 +1,110 @@
+use super::same_len;
+use crate::gemm::kernel::{relu_s, relu_v};
+use crate::simd::{load, store, F32x8, LANES};
+
+/// `y ← α·x + y` (BLAS axpy).
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    same_len("axpy", x.len(), y.len());
+    let a = F32x8::splat(alpha);
+    let body = x.len() / LANES * LANES;
+    for i in (0..body).step_by(LANES) {
+        store(y, i, a.mul_add(load(x, i), load(y, i)));
+    }
+    axpy_scalar(alpha, &x[body..], &mut y[body..]);
+}
+
+/// Scalar twin of [`axpy`] (uses `mul_add` so both round once per element
+/// when FMA is available).
+pub fn axpy_scalar(alpha: f32, x: &[f32], y: &mut [f32]) {
+    same_len("axpy", x.len(), y.len());
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = fma(alpha, xi, *yi);
+    }
+}
+
+/// `a·b + c`, fused when the build has FMA (as `f32x8::mul_add` is), so the
+/// scalar twins and tails round exactly like the vector bodies.
+#[inline(always)]
+pub fn fma(a: f32, b: f32, c: f32) -> f32 {
+    if crate::simd::HAS_FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `x ← α·x`.
+pub fn scale(alpha: f32, x: &mut [f32]) {
+    let a = F32x8::splat(alpha);
+    let body = x.len() / LANES * LANES;
+    for i in (0..body).step_by(LANES) {
+        store(x, i, a * load(x, i));
+    }
+    scale_scalar(alpha, &mut x[body..]);
+}
+
+/// Scalar twin of [`scale`].
+pub fn scale_scalar(alpha: f32, x: &mut [f32]) {
+    for v in x {
+        *v *= alpha;
+    }
+}
+
+/// `out ← x + y`.
+pub fn add(x: &[f32], y: &[f32], out: &mut [f32]) {
+    same_len("add", x.len(), y.len());
+    same_len("add", x.len(), out.len());
+    let body = x.len() / LANES * LANES;
+    for i in (0..body).step_by(LANES) {
+        store(out, i, load(x, i) + load(y, i));
+    }
+    add_scalar(&x[body..], &y[body..], &mut out[body..]);
+}
+
+/// Scalar twin of [`add`].
+pub fn add_scalar(x: &[f32], y: &[f32], out: &mut [f32]) {
+    same_len("add", x.len(), y.len());
+    same_len("add", x.len(), out.len());
+    for ((o, &a), &b) in out.iter_mut().zip(x).zip(y) {
+        *o = a + b;
+    }
+}
+
+/// ReLU forward, in place: `x ← x < 0 ? 0 : x` (NaN stays NaN).
+pub fn relu(x: &mut [f32]) {
+    let body = x.len() / LANES * LANES;
+    for i in (0..body).step_by(LANES) {
+        store(x, i, relu_v(load(x, i)));
+    }
+    relu_scalar(&mut x[body..]);
+}
+
+/// Scalar twin of [`relu`].
+pub fn relu_scalar(x: &mut [f32]) {
+    for v in x {
+        *v = relu_s(*v);
+    }
+}
+
+/// ReLU backward mask, in place on the upstream gradient:
+/// `dx ← dy ⊙ [y > 0]`, where `y` is the ReLU's output (`dy` comes in in
+/// `d`, `dx` goes out in `d`).
+pub fn relu_backward(y: &[f32], d: &mut [f32]) {
+    same_len("relu_backward", y.len(), d.len());
+    let body = y.len() / LANES * LANES;
+    for i in (0..body).step_by(LANES) {
+        let keep = load(y, i).simd_gt(F32x8::ZERO);
+        store(d, i, keep.select(load(d, i), F32x8::ZERO));
+    }
+    relu_backward_scalar(&y[body..], &mut d[body..]);
+}
+
+/// Scalar twin of [`relu_backward`].
+pub fn relu_backward_scalar(y: &[f32], d: &mut [f32]) {
+    same_len("relu_backward", y.len(), d.len());
+    for (di, &yi) in d.iter_mut().zip(y) {
+        if yi <= 0.0 || yi.is_nan() {
+            *di = 0.0;
+        }
+    }
+}

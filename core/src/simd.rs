@@ -1,0 +1,125 @@
+//! The SIMD vocabulary every kernel shares: [`F32x8`] loads and stores on
+//! slices, and [`describe`], which says what this build compiled `wide` to.
+//!
+//! `wide` picks its implementation with `cfg(target_feature)` at build time:
+//! with AVX2+FMA an `f32x8` is one `ymm` register and `mul_add` is one
+//! `vfmadd`; without them it is two SSE halves and `mul_add` is a multiply
+//! and an add (two roundings). The workspace's `.cargo/config.toml` builds
+//! with `-C target-cpu=native` so the first case is what runs here.
+
+pub use wide::f32x8 as F32x8;
+
+/// Lanes in one [`F32x8`].
+pub const LANES: usize = 8;
+
+/// True when this build compiled `f32x8::mul_add` to a single fused
+/// multiply-add instruction (AVX + FMA enabled at build time).
+pub const HAS_FMA: bool = cfg!(all(
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_feature = "avx",
+    target_feature = "fma"
+));
+
+/// A short human-readable description of the SIMD level of this build,
+/// e.g. `"avx2+fma, f32x8 = one ymm register, mul_add fused"`.
+pub fn describe() -> String {
+    let mut feats = Vec::new();
+    if cfg!(target_feature = "avx512f") {
+        feats.push("avx512f");
+    }
+    if cfg!(target_feature = "avx2") {
+        feats.push("avx2");
+    } else if cfg!(target_feature = "avx") {
+        feats.push("avx");
+    } else if cfg!(target_feature = "sse4.1") {
+        feats.push("sse4.1");
+    } else if cfg!(target_feature = "sse2") {
+        feats.push("sse2");
+    } else if cfg!(target_feature = "neon") {
+        feats.push("neon");
+    }
+    if cfg!(target_feature = "fma") {
+        feats.push("fma");
+    }
+    let level = if feats.is_empty() {
+        "scalar".to_string()
+    } else {
+        feats.join("+")
+    };
+    let reg = if cfg!(target_feature = "avx") {
+        "one 256-bit ymm register"
+    } else {
+        "two 128-bit halves"
+    };
+    let fma = if HAS_FMA {
+        "mul_add fused (one rounding)"
+    } else {
+        "mul_add as mul then add (two roundings)"
+    };
+    format!("{level}, f32x8 = {reg}, {fma}")
+}
+
+/// Loads 8 lanes from `s[i..i + 8]` (no alignment needed).
+///
+/// Panics if the slice is too short: callers loop `while i + 8 <= len`.
+#[inline(always)]
+pub fn load(s: &[f32], i: usize) -> F32x8 {
+    let a: &[f32; LANES] = s[i..i + LANES].try_into().unwrap();
+    F32x8::new(*a)
+}
+
+/// Stores 8 lanes into `s[i..i + 8]` (no alignment needed).
+#[inline(always)]
+pub fn store(s: &mut [f32], i: usize, v: F32x8) {
+    let a: &mut [f32; LANES] = (&mut s[i..i + LANES]).try_into().unwrap();
+    *a = v.to_array();
+}
+
+/// Loads 8 lanes from a raw pointer (no alignment needed).
+///
+/// # Safety
+/// `p..p + 8` must be readable `f32`s.
+#[inline(always)]
+pub unsafe fn load_ptr(p: *const f32) -> F32x8 {
+    F32x8::new(std::ptr::read_unaligned(p as *const [f32; LANES]))
+}
+
+/// Stores 8 lanes through a raw pointer (no alignment needed).
+///
+/// # Safety
+/// `p..p + 8` must be writable `f32`s that no one else borrows.
+#[inline(always)]
+pub unsafe fn store_ptr(p: *mut f32, v: F32x8) {
+    std::ptr::write_unaligned(p as *mut [f32; LANES], v.to_array());
+}
+
+/// Horizontal sum of 8 lanes, in a fixed order (so results are reproducible).
+#[inline(always)]
+pub fn hsum(v: F32x8) -> f32 {
+    v.reduce_add()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_names_the_level() {
+        let d = describe();
+        assert!(d.contains("f32x8"), "{d}");
+        if HAS_FMA {
+            assert!(d.contains("fma"), "{d}");
+        }
+    }
+
+    #[test]
+    fn load_store_roundtrip_unaligned() {
+        let src: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        let mut dst = vec![0.0; 19];
+        for off in 0..=11 {
+            let v = load(&src, off);
+            store(&mut dst, off, v);
+            assert_eq!(&dst[off..off + 8], &src[off..off + 8]);
+        }
+    }
+}

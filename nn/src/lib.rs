@@ -1,0 +1,1 @@
+//! descent-nn (built by the nn work).

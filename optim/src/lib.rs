@@ -1,0 +1,1 @@
+//! descent-optim (built by the optimizer work).

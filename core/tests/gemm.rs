@@ -1,0 +1,590 @@
+//! GEMM correctness: the fast `gemm` against the naive triple loop (kept in
+//! the crate as `gemm_naive`) and against matrixmultiply, over every small
+//! size, the block boundaries, random and large odd sizes, all four
+//! transpose combinations, padded (non-contiguous) strides, α and β in
+//! {0, 1, 2.3} and every epilogue.
+//!
+//! Whole-number inputs make every partial sum exact, so with α, β ∈ {0, 1}
+//! the results must be equal bit for bit. Otherwise the stated tolerance is
+//! the classic dot-product bound `|c − ĉ| ≤ 2·(k + 2)·ε·(|α|·Σ_p |a_ip·b_pj| + |β·c_ij| + |bias_j|)`
+//! against an f64 reference.
+
+use descent_core::gemm::blocking::{KC, MC, MR, NC, NR};
+use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A matrix stored inside a padded buffer: element (i, j) at
+/// `off + i·rs + j·cs`, everything else a sentinel.
+struct Stored {
+    buf: Vec<f32>,
+    off: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+const SENTINEL: f32 = -7777.0;
+
+impl Stored {
+    /// `trans`: store column-major; `pad`: extra elements between rows/cols
+    /// and a 3-element offset (so nothing is aligned).
+    fn new(rows: usize, cols: usize, trans: bool, pad: usize, f: &mut impl FnMut() -> f32) -> Self {
+        let off = if pad > 0 { 3 } else { 0 };
+        let (rs, cs) = if trans {
+            (1, rows + pad)
+        } else {
+            (cols + pad, 1)
+        };
+        let len = off + rows.max(1) * rs.max(1) + cols.max(1) * cs.max(1) + pad;
+        let mut buf = vec![SENTINEL; len];
+        for i in 0..rows {
+            for j in 0..cols {
+                buf[off + i * rs + j * cs] = f();
+            }
+        }
+        Self {
+            buf,
+            off,
+            rows,
+            cols,
+            rs,
+            cs,
+        }
+    }
+    fn view(&self) -> MatRef<'_> {
+        MatRef::new(
+            &self.buf[self.off..],
+            self.rows,
+            self.cols,
+            self.rs,
+            self.cs,
+        )
+        .unwrap()
+    }
+    fn view_mut(&mut self) -> MatMut<'_> {
+        MatMut::new(
+            &mut self.buf[self.off..],
+            self.rows,
+            self.cols,
+            self.rs,
+            self.cs,
+        )
+        .unwrap()
+    }
+    fn get(&self, i: usize, j: usize) -> f32 {
+        self.buf[self.off + i * self.rs + j * self.cs]
+    }
+    /// Every element outside the view still holds the sentinel.
+    fn outside_untouched(&self) -> bool {
+        let mut inside = vec![false; self.buf.len()];
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                inside[self.off + i * self.rs + j * self.cs] = true;
+            }
+        }
+        self.buf
+            .iter()
+            .zip(&inside)
+            .all(|(&v, &ins)| ins || v == SENTINEL)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Epi {
+    None,
+    Bias,
+    BiasRelu,
+    Relu,
+}
+const EPIS: [Epi; 4] = [Epi::None, Epi::Bias, Epi::BiasRelu, Epi::Relu];
+
+fn epilogue(e: Epi, bias: &[f32]) -> Epilogue<'_> {
+    match e {
+        Epi::None => Epilogue::None,
+        Epi::Bias => Epilogue::bias(bias),
+        Epi::BiasRelu => Epilogue::bias_relu(bias),
+        Epi::Relu => Epilogue::relu(),
+    }
+}
+
+struct Case {
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    tc: bool,
+    pad: usize,
+    alpha: f32,
+    beta: f32,
+    epi: Epi,
+}
+
+/// Runs one case with `fill` producing inputs; returns (fast C, naive C).
+fn run(case: &Case, fill: &mut impl FnMut() -> f32) -> (Stored, Stored, Stored, Stored, Vec<f32>) {
+    let a = Stored::new(case.m, case.k, case.ta, case.pad, fill);
+    let b = Stored::new(case.k, case.n, case.tb, case.pad, fill);
+    let bias: Vec<f32> = (0..case.n).map(|_| fill()).collect();
+    // With β = 0, C starts as NaN: it must be overwritten, never read.
+    let mut c_fill = || if case.beta == 0.0 { f32::NAN } else { fill() };
+    let c0 = Stored::new(case.m, case.n, case.tc, case.pad, &mut c_fill);
+    let mut fast = Stored {
+        buf: c0.buf.clone(),
+        ..c0
+    };
+    let mut naive = Stored {
+        buf: fast.buf.clone(),
+        ..fast
+    };
+    let c_init = Stored {
+        buf: fast.buf.clone(),
+        ..fast
+    };
+    let e = epilogue(case.epi, &bias);
+    gemm(
+        case.alpha,
+        a.view(),
+        b.view(),
+        case.beta,
+        fast.view_mut(),
+        e,
+    )
+    .unwrap();
+    gemm_naive(
+        case.alpha,
+        a.view(),
+        b.view(),
+        case.beta,
+        naive.view_mut(),
+        e,
+    )
+    .unwrap();
+    assert!(fast.outside_untouched(), "gemm wrote outside C's view");
+    (fast, naive, a, b, {
+        let mut v = bias;
+        v.extend(c_init.buf);
+        v
+    })
+}
+
+fn small_int(rng: &mut ChaCha8Rng) -> f32 {
+    rng.random_range(-4i32..=4) as f32
+}
+
+#[test]
+fn small_sizes_exhaustive_exact() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut f = || small_int(&mut rng);
+    let mut count = 0;
+    for m in 0..=2 * MR {
+        for n in 0..=2 * NR {
+            for &k in &[0usize, 1, 2, 5, 8, 17] {
+                for t in 0..8u8 {
+                    let case = Case {
+                        m,
+                        k,
+                        n,
+                        ta: t & 1 != 0,
+                        tb: t & 2 != 0,
+                        tc: t & 4 != 0,
+                        pad: (t as usize) % 3,
+                        alpha: if (m + n) % 2 == 0 { 1.0 } else { 0.0 },
+                        beta: if (m + k) % 3 == 0 { 1.0 } else { 0.0 },
+                        epi: EPIS[(m + n + k) % 4],
+                    };
+                    let (fast, naive, ..) = run(&case, &mut f);
+                    for i in 0..m {
+                        for j in 0..n {
+                            assert_eq!(
+                                fast.get(i, j).to_bits(),
+                                naive.get(i, j).to_bits(),
+                                "m={m} k={k} n={n} t={t} at ({i},{j}): {} vs {}",
+                                fast.get(i, j),
+                                naive.get(i, j)
+                            );
+                        }
+                    }
+                    count += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(count, 13 * 33 * 6 * 8);
+}
+
+/// Checks `fast` against an f64 reference with the bound in the file docs.
+fn check_tol(case: &Case, fast: &Stored, a: &Stored, b: &Stored, bias_and_c0: &[f32]) {
+    let (bias, c0buf) = bias_and_c0.split_at(case.n);
+    let c0 = Stored {
+        buf: c0buf.to_vec(),
+        off: fast.off,
+        rows: fast.rows,
+        cols: fast.cols,
+        rs: fast.rs,
+        cs: fast.cs,
+    };
+    let eps = f32::EPSILON as f64;
+    for i in 0..case.m {
+        for j in 0..case.n {
+            let (mut s, mut sabs) = (0.0f64, 0.0f64);
+            for p in 0..case.k {
+                let prod = a.get(i, p) as f64 * b.get(p, j) as f64;
+                s += prod;
+                sabs += prod.abs();
+            }
+            let alpha = case.alpha as f64;
+            let mut want = alpha * s;
+            let mut mag = alpha.abs() * sabs;
+            if case.beta != 0.0 {
+                let bc = case.beta as f64 * c0.get(i, j) as f64;
+                want += bc;
+                mag += bc.abs();
+            }
+            if matches!(case.epi, Epi::Bias | Epi::BiasRelu) {
+                want += bias[j] as f64;
+                mag += (bias[j] as f64).abs();
+            }
+            if matches!(case.epi, Epi::BiasRelu | Epi::Relu) && want < 0.0 {
+                want = 0.0;
+            }
+            let tol = 2.0 * (case.k as f64 + 2.0) * eps * mag + 1e-30;
+            let got = fast.get(i, j) as f64;
+            assert!(
+                (got - want).abs() <= tol,
+                "m={} k={} n={} α={} β={} {:?} at ({i},{j}): got {got}, want {want}, tol {tol}",
+                case.m,
+                case.k,
+                case.n,
+                case.alpha,
+                case.beta,
+                case.epi
+            );
+        }
+    }
+}
+
+#[test]
+fn alpha_beta_all_values_with_tolerance() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for &alpha in &[0.0f32, 1.0, 2.3] {
+        for &beta in &[0.0f32, 1.0, 2.3] {
+            for (idx, &(m, k, n)) in [
+                (7, 13, 19),
+                (13, 300, 33),
+                (1, 1, 1),
+                (6, 16, 16),
+                (25, 3, 50),
+            ]
+            .iter()
+            .enumerate()
+            {
+                for t in 0..8u8 {
+                    let case = Case {
+                        m,
+                        k,
+                        n,
+                        ta: t & 1 != 0,
+                        tb: t & 2 != 0,
+                        tc: t & 4 != 0,
+                        pad: 2,
+                        alpha,
+                        beta,
+                        epi: EPIS[(idx + t as usize) % 4],
+                    };
+                    let mut f = || rng.random_range(-1.0f32..1.0);
+                    let (fast, _naive, a, b, extra) = run(&case, &mut f);
+                    check_tol(&case, &fast, &a, &b, &extra);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn block_boundaries() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let sizes = [
+        (MC - 1, KC + 1, 2 * NR + 1),
+        (MC, KC, NR),
+        (MC + 1, KC - 1, NR - 1),
+        (2 * MC + MR + 1, 2 * KC + 1, 3),
+        (3, 2, NC + 1),
+        (2, KC * 3 + 5, NC - 1),
+    ];
+    for &(m, k, n) in &sizes {
+        for t in [0u8, 3, 5] {
+            let case = Case {
+                m,
+                k,
+                n,
+                ta: t & 1 != 0,
+                tb: t & 2 != 0,
+                tc: t & 4 != 0,
+                pad: 1,
+                alpha: 1.0,
+                beta: 1.0,
+                epi: Epi::BiasRelu,
+            };
+            let mut f = || small_int(&mut rng);
+            let (fast, naive, ..) = run(&case, &mut f);
+            assert_eq!(fast.buf, naive.buf, "{m}x{k}x{n} t={t}");
+        }
+    }
+}
+
+/// Oracle: matrixmultiply's sgemm on the same strided operands.
+fn mm_sgemm(alpha: f32, a: &Stored, b: &Stored, beta: f32, c: &mut Stored) {
+    unsafe {
+        matrixmultiply::sgemm(
+            a.rows,
+            a.cols,
+            b.cols,
+            alpha,
+            a.buf.as_ptr().add(a.off),
+            a.rs as isize,
+            a.cs as isize,
+            b.buf.as_ptr().add(b.off),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.buf.as_mut_ptr().add(c.off),
+            c.rs as isize,
+            c.cs as isize,
+        );
+    }
+}
+
+#[test]
+fn random_sizes_against_matrixmultiply() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut shapes: Vec<(usize, usize, usize)> = (0..40)
+        .map(|_| {
+            (
+                rng.random_range(1..=300),
+                rng.random_range(1..=300),
+                rng.random_range(1..=300),
+            )
+        })
+        .collect();
+    shapes.push((17, 257, 31));
+    shapes.push((266, 265, 255));
+    for (idx, &(m, k, n)) in shapes.iter().enumerate() {
+        let t = idx as u8 % 8;
+        let (ta, tb, tc) = (t & 1 != 0, t & 2 != 0, t & 4 != 0);
+        let mut f = || rng.random_range(-1.0f32..1.0);
+        let a = Stored::new(m, k, ta, 1, &mut f);
+        let b = Stored::new(k, n, tb, 1, &mut f);
+        let c0 = Stored::new(m, n, tc, 1, &mut f);
+        let mut ours = Stored {
+            buf: c0.buf.clone(),
+            ..c0
+        };
+        let mut theirs = Stored {
+            buf: ours.buf.clone(),
+            ..ours
+        };
+        let (alpha, beta) = (2.3, 1.0);
+        gemm(
+            alpha,
+            a.view(),
+            b.view(),
+            beta,
+            ours.view_mut(),
+            Epilogue::None,
+        )
+        .unwrap();
+        mm_sgemm(alpha, &a, &b, beta, &mut theirs);
+        // Two f32 summations in different orders: each within
+        // γ_k·Σ|terms| of the truth, so within twice that of each other.
+        for i in 0..m {
+            for j in 0..n {
+                let mag: f32 = (0..k)
+                    .map(|p| (a.get(i, p) * b.get(p, j)).abs())
+                    .sum::<f32>()
+                    * alpha
+                    + c0.get(i, j).abs();
+                let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * mag;
+                let (x, y) = (ours.get(i, j), theirs.get(i, j));
+                assert!(
+                    (x - y).abs() <= tol,
+                    "{m}x{k}x{n} ({i},{j}): {x} vs {y} (tol {tol})"
+                );
+            }
+        }
+        assert!(ours.outside_untouched());
+    }
+}
+
+#[test]
+fn large_odd_exact_against_naive() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for &(m, k, n) in &[(17, 257, 31), (266, 265, 255)] {
+        for t in [0u8, 7] {
+            let case = Case {
+                m,
+                k,
+                n,
+                ta: t & 1 != 0,
+                tb: t & 2 != 0,
+                tc: t & 4 != 0,
+                pad: 0,
+                alpha: 1.0,
+                beta: 0.0,
+                epi: Epi::Bias,
+            };
+            let mut f = || small_int(&mut rng);
+            let (fast, naive, ..) = run(&case, &mut f);
+            assert_eq!(fast.buf, naive.buf, "{m}x{k}x{n}");
+        }
+    }
+}
+
+#[test]
+fn threads_are_bit_identical() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    for &(m, k, n) in &[
+        (64, 784, 128),
+        (64, 128, 64),
+        (64, 64, 10),
+        (128, 64, 784),
+        (300, 17, 5),
+        (5, 300, 301),
+    ] {
+        let mut f = || rng.random_range(-1.0f32..1.0);
+        let a = Stored::new(m, k, false, 0, &mut f);
+        let b = Stored::new(k, n, true, 0, &mut f);
+        let bias: Vec<f32> = (0..n).map(|_| f()).collect();
+        let mut c1 = Stored::new(m, n, false, 0, &mut || f32::NAN);
+        gemm(
+            1.0,
+            a.view(),
+            b.view(),
+            0.0,
+            c1.view_mut(),
+            Epilogue::bias_relu(&bias),
+        )
+        .unwrap();
+        for threads in 2..=4 {
+            let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
+            gemm_par(
+                threads,
+                1.0,
+                a.view(),
+                b.view(),
+                0.0,
+                ct.view_mut(),
+                Epilogue::bias_relu(&bias),
+            )
+            .unwrap();
+            let same = c1
+                .buf
+                .iter()
+                .zip(&ct.buf)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(
+                same,
+                "{m}x{k}x{n} with {threads} threads differs from 1 thread"
+            );
+        }
+    }
+}
+
+#[test]
+fn nan_and_inf_propagate_like_the_naive_twin() {
+    // A NaN or Inf in A or B must reach C exactly as in the triple loop.
+    for &bad in &[
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e38,
+        f32::MIN_POSITIVE / 4.0,
+    ] {
+        let (m, k, n) = (9, 21, 19);
+        let mut av: Vec<f32> = (0..m * k).map(|x| ((x % 5) as f32) - 2.0).collect();
+        let bv: Vec<f32> = (0..k * n).map(|x| ((x % 7) as f32) - 3.0).collect();
+        av[4 * k + 3] = bad;
+        for &(beta, epi) in &[(0.0f32, Epi::None), (1.0, Epi::Relu)] {
+            let a = MatRef::row_major(&av, m, k).unwrap();
+            let b = MatRef::row_major(&bv, k, n).unwrap();
+            let mut c1 = vec![1.0; m * n];
+            let mut c2 = c1.clone();
+            gemm(
+                1.0,
+                a,
+                b,
+                beta,
+                MatMut::row_major(&mut c1, m, n).unwrap(),
+                epilogue(epi, &[]),
+            )
+            .unwrap();
+            gemm_naive(
+                1.0,
+                a,
+                b,
+                beta,
+                MatMut::row_major(&mut c2, m, n).unwrap(),
+                epilogue(epi, &[]),
+            )
+            .unwrap();
+            // Non-finite results must match exactly (same NaN-ness, same
+            // infinity); finite ones may differ by FMA's single rounding.
+            for (x, y) in c1.iter().zip(&c2) {
+                let same = if x.is_finite() && y.is_finite() {
+                    (x - y).abs() <= 1e-6 * y.abs().max(1.0)
+                } else {
+                    x == y || (x.is_nan() && y.is_nan())
+                };
+                assert!(same, "bad={bad}: {x} vs {y}");
+            }
+            assert!(c1.iter().any(|v| !v.is_finite()) == c2.iter().any(|v| !v.is_finite()));
+        }
+    }
+}
+
+#[test]
+fn shape_errors_name_both_shapes() {
+    let a = vec![0.0; 6];
+    let b = vec![0.0; 12];
+    let mut c = vec![0.0; 8];
+    let av = MatRef::row_major(&a, 2, 3).unwrap();
+    let bv = MatRef::row_major(&b, 4, 3).unwrap();
+    let e = gemm(
+        1.0,
+        av,
+        bv,
+        0.0,
+        MatMut::row_major(&mut c, 2, 4).unwrap(),
+        Epilogue::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("[2, 3]") && e.contains("[4, 3]"), "{e}");
+    let bv = MatRef::row_major(&b, 3, 4).unwrap();
+    let e = gemm(
+        1.0,
+        av,
+        bv,
+        0.0,
+        MatMut::row_major(&mut c, 2, 4).unwrap(),
+        Epilogue::bias(&[1.0; 3]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("bias") && e.contains("[3]"), "{e}");
+    let mut c9 = vec![0.0; 9];
+    let e = gemm(
+        1.0,
+        av,
+        bv,
+        0.0,
+        MatMut::row_major(&mut c9, 3, 3).unwrap(),
+        Epilogue::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("[2, 4]") && e.contains("[3, 3]"), "{e}");
+    let aliased = MatMut::new(&mut c, 2, 4, 1, 1).unwrap();
+    assert!(gemm(1.0, av, bv, 0.0, aliased, Epilogue::None).is_err());
+}

@@ -53,6 +53,37 @@ pub unsafe fn kernel(kc: usize, a: *const f32, b: *const f32) -> Tile {
     c
 }
 
+/// Asks the cache to fetch the `mr × nr` corner of C at `c` (row-major
+/// rows, `csc = 1`) while the micro-kernel runs, so that [`store_tile`]
+/// does not stall on C lines that live in L3 or memory (large C, or a
+/// C written back between k blocks). Does nothing for other strides or on
+/// targets without a prefetch instruction.
+///
+/// # Safety
+/// None in practice (a prefetch never faults); `unsafe` because it takes a
+/// raw pointer that must at least be computed within C's allocation.
+#[inline(always)]
+pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        #[cfg(target_arch = "x86")]
+        use std::arch::x86::{_mm_prefetch, _MM_HINT_T0};
+        #[cfg(target_arch = "x86_64")]
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        if csc == 1 && nr > 0 {
+            for i in 0..mr {
+                let row = c.add(i * rsc);
+                // The first and last element of the row: the one or two
+                // cache lines its `nr` floats span.
+                _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
+            }
+        }
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    let _ = (c, rsc, csc, mr, nr);
+}
+
 /// What [`store_tile`] does to the tile before writing it.
 #[derive(Clone, Copy)]
 pub struct TileOps<'a> {
@@ -125,9 +156,11 @@ pub unsafe fn store_tile(
         v
     };
     let read_c = ops.beta != 0.0;
-    if mr == MR && nr == NR && csc == 1 {
-        // Fast path: full tile, row-major C: vector loads and stores.
-        for (i, row) in tile.iter().enumerate() {
+    if nr == NR && csc == 1 {
+        // Fast path: full-width tile, row-major C: vector loads and stores
+        // (also for the short last row block, which a 6-row tile leaves for
+        // every m that is not a multiple of 6).
+        for (i, row) in tile.iter().enumerate().take(mr) {
             let cr = c.add(i * rsc);
             for (h, &acc) in row.iter().enumerate() {
                 let p = cr.add(8 * h);

@@ -120,7 +120,14 @@ fn check(a: &MatRef, b: &MatRef, c: &MatMut, epi: &Epilogue) -> Result<(usize, u
 /// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`; pass `x.t()` for a
 /// transposed operand. Errors (printing both shapes) when they disagree or
 /// the bias is not `n` long.
-pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, mut c: MatMut, epi: Epilogue) -> Result<()> {
+pub fn gemm(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    mut c: MatMut,
+    epi: Epilogue,
+) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
     let (rsc, csc) = (c.rs(), c.cs());
     // SAFETY: the views were bounds-checked when made, and `check` verified
@@ -171,7 +178,10 @@ pub fn gemm_par(
     }
     let (rsc, csc) = (c.rs(), c.cs());
     let cp = SendPtr(c.data_mut().as_mut_ptr());
-    let (ap, bp) = (SendPtr(a.data().as_ptr() as *mut f32), SendPtr(b.data().as_ptr() as *mut f32));
+    let (ap, bp) = (
+        SendPtr(a.data().as_ptr() as *mut f32),
+        SendPtr(b.data().as_ptr() as *mut f32),
+    );
     let split_n = n >= m || n >= threads * 4 * NR;
     let (len, unit) = if split_n { (n, NR) } else { (m, MR) };
     let units = len.div_ceil(unit);
@@ -346,8 +356,9 @@ pub unsafe fn gemm_unchecked(
                         for ir in (0..mc).step_by(MR) {
                             let mr = MR.min(mc - ir);
                             let a_sliver = a_packed.as_ptr().add((ir / MR) * MR * kc);
-                            let tile = kernel::kernel(kc, a_sliver, b_sliver);
                             let cp = c.add((ic + ir) * rsc + (jc + jr) * csc);
+                            kernel::prefetch_c(cp, rsc, csc, mr, nr);
+                            let tile = kernel::kernel(kc, a_sliver, b_sliver);
                             kernel::store_tile(&tile, cp, rsc, csc, mr, nr, ops);
                         }
                     }
@@ -361,7 +372,14 @@ pub unsafe fn gemm_unchecked(
 /// The naive twin and test oracle: a plain triple loop computing
 /// `C ← epilogue(α·Σ_p A[i,p]·B[p,j] + β·C)` with the sum accumulated in
 /// f32 in order p = 0, 1, …; β = 0 does not read C.
-pub fn gemm_naive(alpha: f32, a: MatRef, b: MatRef, beta: f32, mut c: MatMut, epi: Epilogue) -> Result<()> {
+pub fn gemm_naive(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    mut c: MatMut,
+    epi: Epilogue,
+) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
     for i in 0..m {
         for j in 0..n {

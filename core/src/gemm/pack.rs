@@ -124,7 +124,11 @@ mod tests {
         for s in 0..n.div_ceil(NR) {
             for p in 0..k {
                 for j in 0..NR {
-                    let want = if s * NR + j < n { val(p, s * NR + j) } else { 0.0 };
+                    let want = if s * NR + j < n {
+                        val(p, s * NR + j)
+                    } else {
+                        0.0
+                    };
                     assert_eq!(o1[s * NR * k + p * NR + j], want);
                 }
             }
@@ -147,7 +151,11 @@ mod tests {
         for r in 0..m.div_ceil(MR) {
             for p in 0..k {
                 for i in 0..MR {
-                    let want = if r * MR + i < m { val(r * MR + i, p) } else { 0.0 };
+                    let want = if r * MR + i < m {
+                        val(r * MR + i, p)
+                    } else {
+                        0.0
+                    };
                     assert_eq!(o1[r * MR * k + p * MR + i], want);
                 }
             }

@@ -122,7 +122,11 @@ impl<'a> MatRef<'a> {
     }
     /// Element `(i, j)`. Panics when out of range.
     pub fn get(&self, i: usize, j: usize) -> f32 {
-        assert!(i < self.rows && j < self.cols, "({i}, {j}) outside {:?}", self.shape());
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) outside {:?}",
+            self.shape()
+        );
         self.data[i * self.rs + j * self.cs]
     }
     /// A contiguous row-major copy.
@@ -156,7 +160,13 @@ pub struct MatMut<'a> {
 
 impl<'a> MatMut<'a> {
     /// A writable view of `data` with element `(i, j)` at `data[i·rs + j·cs]`.
-    pub fn new(data: &'a mut [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+    pub fn new(
+        data: &'a mut [f32],
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        cs: usize,
+    ) -> Result<Self> {
         check_view("MatMut::new", data.len(), rows, cols, rs, cs)?;
         Ok(Self {
             data,
@@ -232,12 +242,20 @@ impl<'a> MatMut<'a> {
     }
     /// Element `(i, j)`. Panics when out of range.
     pub fn get(&self, i: usize, j: usize) -> f32 {
-        assert!(i < self.rows && j < self.cols, "({i}, {j}) outside {:?}", self.shape());
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) outside {:?}",
+            self.shape()
+        );
         self.data[i * self.rs + j * self.cs]
     }
     /// Writes element `(i, j)`. Panics when out of range.
     pub fn set(&mut self, i: usize, j: usize, v: f32) {
-        assert!(i < self.rows && j < self.cols, "({i}, {j}) outside {:?}", self.shape());
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) outside {:?}",
+            self.shape()
+        );
         self.data[i * self.rs + j * self.cs] = v;
     }
 }
@@ -372,8 +390,13 @@ mod tests {
         let b = Tensor::zeros(&[4, 5]);
         let e = a.matmul(&b).unwrap_err().to_string();
         assert!(e.contains("[2, 3]") && e.contains("[4, 5]"), "{e}");
-        let e = Tensor::from_vec(vec![0.0; 5], &[2, 3]).unwrap_err().to_string();
-        assert!(e.contains("[2, 3]") && e.contains('5') && e.contains('6'), "{e}");
+        let e = Tensor::from_vec(vec![0.0; 5], &[2, 3])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[2, 3]") && e.contains('5') && e.contains('6'),
+            "{e}"
+        );
     }
 
     #[test]

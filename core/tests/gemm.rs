@@ -215,6 +215,8 @@ fn small_sizes_exhaustive_exact() {
 }
 
 /// Checks `fast` against an f64 reference with the bound in the file docs.
+// The reference is written as the textbook index loop on purpose.
+#[allow(clippy::needless_range_loop)]
 fn check_tol(case: &Case, fast: &Stored, a: &Stored, b: &Stored, bias_and_c0: &[f32]) {
     let (bias, c0buf) = bias_and_c0.split_at(case.n);
     let c0 = Stored {

@@ -24,6 +24,14 @@ pub const MC: usize = 144;
 /// L3 and is reused by every MC block of A. A multiple of NR.
 pub const NC: usize = 4096;
 
+// The sizes must nest: checked when the crate compiles.
+const _: () = {
+    assert!(MC % MR == 0, "MC is a multiple of MR");
+    assert!(NC % NR == 0, "NC is a multiple of NR");
+    assert!(NR % crate::simd::LANES == 0, "NR is whole vectors");
+    assert!(KC * (MR + NR) * 4 <= 32 * 1024, "A and B slivers fit L1");
+};
+
 /// Splits `k` into blocks of at most [`KC`] of nearly equal size, so that a
 /// k slightly above a multiple of KC does not end with a tiny block (784 →
 /// 4 × 196 rather than 3 × 256 + 16). Returns the block length.
@@ -38,14 +46,6 @@ pub fn balanced_kc(k: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn block_sizes_fit_their_levels() {
-        assert_eq!(MC % MR, 0);
-        assert_eq!(NC % NR, 0);
-        assert_eq!(NR % crate::simd::LANES, 0);
-        assert!((KC * (MR + NR)) * 4 <= 32 * 1024, "A and B slivers fit L1");
-    }
 
     #[test]
     fn balanced_kc_covers_k() {

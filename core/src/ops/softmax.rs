@@ -12,9 +12,18 @@ use crate::simd::{hsum, load, store, F32x8, LANES};
 /// Returns the mean loss. A label `≥ cols` is an error naming the row.
 /// Subtracting the row max keeps every `exp` in (0, 1], so logits of ±1e4
 /// give finite results.
-pub fn softmax_cross_entropy(z: &[f32], labels: &[u32], cols: usize, dz: &mut [f32]) -> Result<f32> {
+pub fn softmax_cross_entropy(
+    z: &[f32],
+    labels: &[u32],
+    cols: usize,
+    dz: &mut [f32],
+) -> Result<f32> {
     let rows = labels.len();
-    same_len("softmax_cross_entropy (logits vs rows·cols)", z.len(), rows * cols);
+    same_len(
+        "softmax_cross_entropy (logits vs rows·cols)",
+        z.len(),
+        rows * cols,
+    );
     same_len("softmax_cross_entropy (grad vs logits)", dz.len(), z.len());
     check_labels(labels, cols)?;
     if rows == 0 {
@@ -65,7 +74,11 @@ pub fn softmax_cross_entropy_scalar(
     dz: &mut [f32],
 ) -> Result<f32> {
     let rows = labels.len();
-    same_len("softmax_cross_entropy (logits vs rows·cols)", z.len(), rows * cols);
+    same_len(
+        "softmax_cross_entropy (logits vs rows·cols)",
+        z.len(),
+        rows * cols,
+    );
     same_len("softmax_cross_entropy (grad vs logits)", dz.len(), z.len());
     check_labels(labels, cols)?;
     if rows == 0 {

@@ -1,1 +1,32 @@
-fn main() {}
+//! `descent`: train an MLP on raw MNIST with each optimizer, compare them,
+//! and watch them move on 2-D test functions. See `descent --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use descent_cli::commands;
+use descent_cli::landscape;
+use descent_cli::opts::{Cli, Command};
+use descent_cli::sweep;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(a) => commands::train(a),
+        Command::Compare(a) => commands::compare(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Landscape(a) => landscape::run(a),
+        Command::Eval(a) => commands::eval(a),
+        Command::Gradcheck(a) => commands::gradcheck_cmd(a),
+        Command::Info(a) => commands::info(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            // Exit codes: 1 for bad input or I/O, 3 for a diverged run
+            // (clap itself uses 2 for unparsable flags).
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,714 @@
+//! The subcommands of `descent`: each takes its parsed flags and returns a
+//! typed error that `main` prints (exit code 1, or 3 for a divergence).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use descent_nn::{gradcheck, Activation, Loss, Mlp, Targets};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::checkpoint::{self, LoadOptions};
+use crate::data::{self, Mnist};
+use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
+use crate::opts::{
+    CompareArgs, DataArgs, EvalArgs, GradcheckArgs, HyperArgs, OptName, TrainArgs, XAxis,
+};
+use crate::plot::{self, Axes, Series};
+use crate::report::{self, Table};
+use crate::train::{default_lr, RunConfig, Sinks, TrainError, Trainer, Updater};
+
+/// Loads MNIST as `--data`/`--normalize` say.
+pub fn load_data(args: &DataArgs) -> Result<Mnist, TrainError> {
+    let dir = data::data_dir(args.data.as_deref());
+    Ok(data::load_mnist(&dir, args.normalize)?)
+}
+
+fn io_flag(flag: &str, path: &Path, e: std::io::Error) -> TrainError {
+    TrainError::Flag {
+        flag: flag.to_string(),
+        message: format!("{}: {e}", path.display()),
+    }
+}
+
+/// `descent train`.
+pub fn train(args: &TrainArgs) -> Result<(), TrainError> {
+    let normalize = args.data.normalize.name();
+    let fresh = RunConfig::new(args.optimizer, &args.hyper, &args.run, normalize);
+    // Everything about the flags is checked before the data is read and
+    // before any training, so a typo costs nothing.
+    fresh.validate()?;
+    Updater::build(&fresh)?;
+    if let Some(p) = &args.save {
+        checkpoint::check_writable(p)?;
+    }
+    let mut metrics = match &args.metrics {
+        Some(p) => Some(MetricsWriter::create(p, args.resume.is_some())?),
+        None => None,
+    };
+    if args.resume.is_some() && args.init.is_some() {
+        return Err(TrainError::Flag {
+            flag: "--init".into(),
+            message: "cannot be combined with --resume (the checkpoint has the weights)".into(),
+        });
+    }
+    let data = load_data(&args.data)?;
+    let mut t = match &args.resume {
+        Some(p) => Trainer::resume(
+            p,
+            &data,
+            args.run.epochs,
+            args.run.max_steps,
+            args.run.threads,
+            args.allow_nonfinite,
+        )?,
+        None => Trainer::new(fresh, &data, args.run.threads)?,
+    };
+    if let Some(p) = &args.init {
+        t.load_weights(p, args.allow_nonfinite)?;
+    }
+    print_header(&t, &data, args.run.threads)?;
+    if t.epoch >= t.cfg.epochs {
+        println!(
+            "nothing to do: the checkpoint has {} epochs done (--epochs {})",
+            t.epoch, t.cfg.epochs
+        );
+        return Ok(());
+    }
+    let mut sinks = Sinks {
+        metrics: metrics.as_mut(),
+        save: args.save.as_deref(),
+        progress: !args.run.quiet,
+        print: true,
+        label: String::new(),
+    };
+    t.run(&mut sinks)?;
+    if let Some(p) = &args.save {
+        println!("saved {}", p.display());
+    }
+    Ok(())
+}
+
+fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), TrainError> {
+    let c = &t.cfg;
+    println!("descent train: {} ({})", c.optimizer, Updater::describe(c)?);
+    println!(
+        "  model {} {}, {} parameters, seed {}",
+        c.sizes(data.train.dim())
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        c.activation,
+        t.net.num_params(),
+        c.seed
+    );
+    println!(
+        "  data {} train / {} test, normalize {}, batch {}, {} steps/epoch, epochs {}{}, shuffle {}",
+        data.train.len(),
+        data.test.len(),
+        c.normalize,
+        if c.optimizer == "gd" { data.train.len() } else { c.batch_size },
+        t.steps_per_epoch(),
+        c.epochs,
+        if t.epoch > 0 { format!(" (resuming after {})", t.epoch) } else { String::new() },
+        c.shuffle
+    );
+    println!(
+        "  schedule {:?}, warmup {} steps, clip-norm {}, on-divergence {:?}, threads {threads}, SIMD {}",
+        c.schedule,
+        c.warmup,
+        c.clip_norm.map_or("off".to_string(), |v| v.to_string()),
+        c.on_divergence,
+        descent_core::simd::describe()
+    );
+    Ok(())
+}
+
+/// Parses `opt=lr,opt=lr` for `flag`.
+pub fn parse_lr_map(
+    flag: &str,
+    s: Option<&str>,
+) -> Result<BTreeMap<&'static str, f32>, TrainError> {
+    let mut m = BTreeMap::new();
+    let Some(s) = s else { return Ok(m) };
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let err = |msg: String| TrainError::Flag {
+            flag: flag.to_string(),
+            message: msg,
+        };
+        let (name, v) = part
+            .split_once('=')
+            .ok_or_else(|| err(format!("{part:?} is not OPTIMIZER=LR (e.g. adam=3e-4)")))?;
+        let opt = OptName::parse(name).ok_or_else(|| err(format!("unknown optimizer {name:?}")))?;
+        let lr: f32 = v
+            .trim()
+            .parse()
+            .map_err(|_| err(format!("{v:?} is not a number (in {part:?})")))?;
+        m.insert(opt.name(), lr);
+    }
+    Ok(m)
+}
+
+/// One finished (or diverged) run of `compare` or `sweep`.
+pub struct RunResult {
+    /// Run label, e.g. `adam` or `sgd/b64`.
+    pub label: String,
+    /// The config it ran.
+    pub cfg: RunConfig,
+    /// The lr it used.
+    pub lr: f32,
+    /// What it measured.
+    pub history: History,
+    /// Total training seconds.
+    pub seconds: f64,
+    /// The divergence message, if it diverged.
+    pub diverged: Option<String>,
+}
+
+/// Trains `cfg` on `data` to the end or to a divergence (which is recorded,
+/// not returned: a comparison goes on with the other runs).
+pub fn run_one(
+    label: &str,
+    cfg: RunConfig,
+    data: &Mnist,
+    threads: usize,
+    quiet: bool,
+) -> Result<RunResult, TrainError> {
+    let mut t = Trainer::new(cfg, data, threads)?;
+    let lr = t.updater.lr();
+    let mut sinks = Sinks {
+        metrics: None,
+        save: None,
+        progress: !quiet,
+        print: true,
+        label: format!("{label:>12} "),
+    };
+    let diverged = match t.run(&mut sinks) {
+        Ok(()) => None,
+        Err(e @ TrainError::Diverged { .. }) => {
+            println!("{label:>12} {e}");
+            Some(e.to_string())
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(RunResult {
+        label: label.to_string(),
+        cfg: t.cfg.clone(),
+        lr,
+        seconds: t.seconds,
+        history: std::mem::take(&mut t.history),
+        diverged,
+    })
+}
+
+fn fmt_opt(v: Option<f32>, f: impl Fn(f32) -> String) -> String {
+    v.map_or("–".to_string(), f)
+}
+
+/// The summary table of `compare`.
+pub fn summary_table(results: &[RunResult]) -> Table {
+    let mut t = Table::new(&[
+        "run",
+        "lr",
+        "batch",
+        "train loss",
+        "test loss",
+        "test acc",
+        "seconds",
+        "examples/s",
+        "status",
+    ]);
+    for r in results {
+        let last = r.history.epochs.last();
+        let examples = r.history.steps.last().map_or(0, |s| s.examples);
+        t.rows.push(vec![
+            r.label.clone(),
+            if r.cfg.optimizer == "random-search" {
+                "–".into()
+            } else {
+                format!("{}", r.lr)
+            },
+            if r.cfg.optimizer == "gd" {
+                "all".into()
+            } else {
+                r.cfg.batch_size.to_string()
+            },
+            fmt_opt(last.map(|e| e.train_loss), |v| format!("{v:.4}")),
+            fmt_opt(last.map(|e| e.test_loss), |v| format!("{v:.4}")),
+            fmt_opt(last.map(|e| e.test_accuracy), |v| {
+                format!("{:.2}%", 100.0 * v)
+            }),
+            format!("{:.2}", r.seconds),
+            format!("{:.0}", examples as f64 / r.seconds.max(1e-9)),
+            if r.diverged.is_some() {
+                "diverged".into()
+            } else {
+                "ok".into()
+            },
+        ]);
+    }
+    t
+}
+
+/// Writes every run's records to `path` as one CSV with a leading `run`
+/// column.
+pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), TrainError> {
+    use std::io::Write;
+    let f = std::fs::File::create(path).map_err(|e| io_flag("--out", path, e))?;
+    let mut w = std::io::BufWriter::new(f);
+    let io = |e| io_flag("--out", path, e);
+    writeln!(w, "run,{CSV_HEADER}").map_err(io)?;
+    for r in results {
+        for s in &r.history.steps {
+            writeln!(
+                w,
+                "{},step,{},{},{},{},{},{},{},,,,,",
+                r.label, s.epoch, s.step, s.loss, s.grad_norm, s.lr, s.examples, s.seconds
+            )
+            .map_err(io)?;
+        }
+        for e in &r.history.epochs {
+            writeln!(
+                w,
+                "{},epoch,{},{},,,,,{},{},{},{},{},{}",
+                r.label,
+                e.epoch,
+                e.step,
+                e.seconds,
+                e.train_loss,
+                e.test_loss,
+                e.test_accuracy,
+                e.examples_per_sec,
+                e.skipped_steps
+            )
+            .map_err(io)?;
+        }
+    }
+    w.flush().map_err(io)
+}
+
+/// At most `max` evenly spaced points of a long series (the plots of a
+/// 60 000-step run would otherwise be megabytes of SVG).
+fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
+        return points;
+    }
+    let stride = points.len().div_ceil(max);
+    let last = *points.last().expect("non-empty");
+    let mut out: Vec<_> = points.into_iter().step_by(stride).collect();
+    if out.last() != Some(&last) {
+        out.push(last);
+    }
+    out
+}
+
+/// The smoothed training-loss curve of each run against `x`.
+pub fn loss_series(results: &[RunResult], x: XAxis) -> Vec<Series> {
+    results
+        .iter()
+        .map(|r| {
+            let losses: Vec<f64> = r.history.steps.iter().map(|s| s.loss as f64).collect();
+            // Smoothing over ~1% of the run, at least a few steps.
+            let beta = 1.0 - 1.0 / (losses.len() as f64 / 100.0).clamp(1.0, 200.0);
+            let sm = smooth(&losses, beta);
+            let pts = r
+                .history
+                .steps
+                .iter()
+                .zip(sm)
+                .map(|(s, l)| {
+                    let xv = match x {
+                        XAxis::Steps => s.step as f64,
+                        XAxis::Examples => s.examples as f64,
+                        XAxis::Seconds => s.seconds,
+                    };
+                    (xv, l)
+                })
+                .collect();
+            Series {
+                name: r.label.clone(),
+                points: thin(pts, 1500),
+            }
+        })
+        .collect()
+}
+
+/// `descent compare`.
+pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
+    let lrs = parse_lr_map("--lr", args.lr.as_deref())?;
+    let batch_sizes = args
+        .batch_sizes
+        .clone()
+        .unwrap_or_else(|| vec![args.run.batch_size]);
+    if args.optimizers.is_empty() {
+        return Err(TrainError::Flag {
+            flag: "--optimizers".into(),
+            message: "name at least one optimizer".into(),
+        });
+    }
+    let mut plan = Vec::new();
+    for &opt in &args.optimizers {
+        for &b in &batch_sizes {
+            let mut hyper = HyperArgs {
+                lr: lrs.get(opt.name()).copied(),
+                weight_decay: args
+                    .hyper
+                    .weight_decay
+                    .filter(|_| opt != OptName::RandomSearch),
+                ..HyperArgs::default()
+            };
+            if matches!(opt, OptName::Momentum | OptName::Nesterov) {
+                hyper.momentum = args.hyper.momentum;
+            }
+            let mut run = args.run.clone();
+            run.batch_size = b;
+            let cfg = RunConfig::new(opt, &hyper, &run, args.data.normalize.name());
+            cfg.validate()?;
+            Updater::build(&cfg)?;
+            let label = if batch_sizes.len() > 1 && opt != OptName::Gd {
+                format!("{}/b{b}", opt.name())
+            } else {
+                opt.name().to_string()
+            };
+            if plan.iter().any(|(l, _): &(String, RunConfig)| *l == label) {
+                continue; // gd ignores the batch size: run it once.
+            }
+            plan.push((label, cfg));
+        }
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| io_flag("--out", &args.out, e))?;
+    let data = load_data(&args.data)?;
+    println!(
+        "descent compare: {} runs, {} epochs, seed {}, SIMD {}",
+        plan.len(),
+        args.run.epochs,
+        args.run.seed,
+        descent_core::simd::describe()
+    );
+    for (label, cfg) in &plan {
+        println!("  {label:>12}: {}", Updater::describe(cfg)?);
+    }
+    let mut results = Vec::new();
+    for (label, cfg) in plan {
+        results.push(run_one(
+            &label,
+            cfg,
+            &data,
+            args.run.threads,
+            args.run.quiet,
+        )?);
+    }
+    write_compare_outputs(&args.out, &results, args.x)?;
+    let table = summary_table(&results);
+    println!("\n{}", table.text());
+    let index = args.out.join("index.html");
+    if args.open {
+        println!("open {}", index.display());
+    } else {
+        println!("wrote {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html.
+pub fn write_compare_outputs(
+    out: &Path,
+    results: &[RunResult],
+    x: XAxis,
+) -> Result<(), TrainError> {
+    write_runs_csv(&out.join("metrics.csv"), results)?;
+    let table = summary_table(results);
+    let md = out.join("summary.md");
+    std::fs::write(
+        &md,
+        format!("# {}\n\n{}", report::command_line(), table.markdown()),
+    )
+    .map_err(|e| io_flag("--out", &md, e))?;
+    let plot_err = |e: plot::PlotError| TrainError::Flag {
+        flag: "--out".into(),
+        message: e.to_string(),
+    };
+    let x_label = match x {
+        XAxis::Steps => "optimizer steps",
+        XAxis::Examples => "training examples seen",
+        XAxis::Seconds => "training seconds",
+    };
+    plot::line_chart(
+        &out.join("loss.svg"),
+        "Training loss (smoothed)",
+        Axes {
+            x: x_label,
+            y: "cross-entropy loss",
+            log_x: x != XAxis::Seconds && results.iter().any(|r| r.history.steps.len() > 5000),
+            log_y: true,
+        },
+        &loss_series(results, x),
+        false,
+    )
+    .map_err(plot_err)?;
+    let acc: Vec<Series> = results
+        .iter()
+        .map(|r| Series {
+            name: r.label.clone(),
+            points: r
+                .history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, 100.0 * e.test_accuracy as f64))
+                .collect(),
+        })
+        .collect();
+    plot::line_chart(
+        &out.join("accuracy.svg"),
+        "Test accuracy per epoch",
+        Axes {
+            x: "epoch",
+            y: "test accuracy (%)",
+            ..Axes::default()
+        },
+        &acc,
+        true,
+    )
+    .map_err(plot_err)?;
+    report::write_index(
+        out,
+        &report::command_line(),
+        "Every run starts from the same initial weights and sees the same batch order.",
+        &[("Summary", &table)],
+        &[
+            (
+                "loss.svg",
+                "Training loss per step (exponentially smoothed)",
+            ),
+            ("accuracy.svg", "Test accuracy at the end of each epoch"),
+        ],
+    )
+    .map_err(|e| io_flag("--out", out, e))?;
+    Ok(())
+}
+
+/// Reads a model for `eval`: widths from the tensor shapes (`0.weight`,
+/// `2.weight`, … in order), activation from descent's metadata if present.
+pub fn load_model(args: &EvalArgs) -> Result<Mlp, TrainError> {
+    let ck = checkpoint::load_checkpoint_with(
+        &args.model,
+        LoadOptions {
+            allow_nonfinite: args.allow_nonfinite,
+        },
+    )?;
+    let bad = |message: String| TrainError::Flag {
+        flag: format!("--model {}", args.model.display()),
+        message,
+    };
+    let mut sizes = Vec::new();
+    let mut l = 0;
+    while let Some(w) = ck.get(&format!("{}.weight", 2 * l)) {
+        if w.shape.len() != 2 {
+            return Err(bad(format!(
+                "tensor {} has shape {:?}, expected [out, in]",
+                w.name, w.shape
+            )));
+        }
+        if l == 0 {
+            sizes.push(w.shape[1]);
+        }
+        sizes.push(w.shape[0]);
+        l += 1;
+    }
+    if sizes.is_empty() {
+        return Err(bad(
+            "has no tensor 0.weight: not an nn.Sequential MLP".to_string()
+        ));
+    }
+    if let Some(h) = &args.hidden {
+        let want: Vec<usize> = h.clone();
+        if sizes.len() < 2 || sizes[1..sizes.len() - 1] != want[..] {
+            return Err(bad(format!(
+                "holds widths {sizes:?}, not --hidden {want:?}"
+            )));
+        }
+    }
+    let act_name = match ck.metadata.get(checkpoint::names::CONFIG) {
+        Some(c) => serde_json::from_str::<RunConfig>(c)
+            .map(|c| c.activation)
+            .unwrap_or_else(|_| args.activation.clone()),
+        None => args.activation.clone(),
+    };
+    let act = Activation::from_name(&act_name).ok_or_else(|| TrainError::Flag {
+        flag: "--activation".into(),
+        message: format!("unknown activation {act_name:?}"),
+    })?;
+    let mut net = Mlp::new(&sizes, act, 0)?;
+    let layout = net.layout().to_vec();
+    let params = net.params_mut();
+    for t in &layout {
+        ck.copy_tensor(&t.name, &t.shape, &mut params[t.range()])?;
+    }
+    Ok(net)
+}
+
+/// `descent eval`.
+pub fn eval(args: &EvalArgs) -> Result<(), TrainError> {
+    let mut net = load_model(args)?;
+    let data = load_data(&args.data)?;
+    let test = &data.test;
+    if net.sizes()[0] != test.dim() || *net.sizes().last().unwrap() != 10 {
+        return Err(TrainError::Flag {
+            flag: format!("--model {}", args.model.display()),
+            message: format!(
+                "model widths {:?} do not fit {}-pixel images and 10 classes",
+                net.sizes(),
+                test.dim()
+            ),
+        });
+    }
+    let pred = net.predict(&test.images, 1000)?;
+    let (loss, acc) = net.evaluate(&test.images, &test.labels, 1000)?;
+    let mut confusion = [[0usize; 10]; 10];
+    for (&p, &y) in pred.iter().zip(&test.labels) {
+        confusion[y as usize][p as usize] += 1;
+    }
+    println!(
+        "{}: test loss {loss:.4}, accuracy {:.2}% ({} examples)",
+        args.model.display(),
+        100.0 * acc,
+        test.len()
+    );
+    let mut t = Table::new(&["class", "examples", "accuracy"]);
+    for (c, row) in confusion.iter().enumerate() {
+        let n: usize = row.iter().sum();
+        t.rows.push(vec![
+            c.to_string(),
+            n.to_string(),
+            format!("{:.2}%", 100.0 * row[c] as f64 / n.max(1) as f64),
+        ]);
+    }
+    println!("\n{}", t.text());
+    let mut header = vec!["true \\ predicted".to_string()];
+    header.extend((0..10).map(|c| c.to_string()));
+    let mut m = Table {
+        header,
+        rows: Vec::new(),
+    };
+    for (c, row) in confusion.iter().enumerate() {
+        let mut r = vec![c.to_string()];
+        r.extend(row.iter().map(|v| v.to_string()));
+        m.rows.push(r);
+    }
+    println!(
+        "confusion matrix (rows: true class, columns: predicted)\n{}",
+        m.text()
+    );
+    Ok(())
+}
+
+/// `descent gradcheck`.
+pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), TrainError> {
+    let act = Activation::from_name(&args.activation).ok_or_else(|| TrainError::Flag {
+        flag: "--activation".into(),
+        message: format!(
+            "unknown activation {:?} (expected relu, sigmoid or tanh)",
+            args.activation
+        ),
+    })?;
+    if args.batch == 0 {
+        return Err(TrainError::Flag {
+            flag: "--batch".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    if !(args.h.is_finite() && args.h > 0.0) {
+        return Err(TrainError::Flag {
+            flag: "--h".into(),
+            message: format!("{} must be finite and positive", args.h),
+        });
+    }
+    let mut net = Mlp::new(&args.sizes, act, args.seed)?;
+    let classes = *args.sizes.last().expect("validated by Mlp::new");
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x9e37_79b9);
+    let x: Vec<f32> = (0..args.batch * args.sizes[0])
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let labels: Vec<u32> = (0..args.batch)
+        .map(|_| rng.random_range(0..classes as u32))
+        .collect();
+    println!(
+        "gradcheck: {} {}, batch {}, central differences with h = {} (f32) and 1e-6 (f64)",
+        args.sizes
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        act.name(),
+        args.batch,
+        args.h
+    );
+    let mut t = Table::new(&["tensor", "worst rel. error f32", "worst rel. error f64"]);
+    let r32 = gradcheck(
+        &mut net,
+        &x,
+        Loss::SoftmaxCrossEntropy,
+        Targets::Labels(&labels),
+        args.h,
+    )?;
+    let r64 = descent_nn::gradcheck_f64(
+        &net,
+        &x,
+        Loss::SoftmaxCrossEntropy,
+        Targets::Labels(&labels),
+        1e-6,
+    )?;
+    for (a, b) in r32.iter().zip(&r64) {
+        t.rows.push(vec![
+            a.name.clone(),
+            format!("{:.2e}", a.max_rel_err),
+            format!("{:.2e}", b.max_rel_err),
+        ]);
+    }
+    println!("{}", t.text());
+    Ok(())
+}
+
+/// `descent info`.
+pub fn info(args: &DataArgs) -> Result<(), TrainError> {
+    println!("descent {}", env!("CARGO_PKG_VERSION"));
+    println!("SIMD: {}", descent_core::simd::describe());
+    println!(
+        "cores: {} (std::thread::available_parallelism)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let dir = data::data_dir(args.data.as_deref());
+    match data::find_mnist(&dir) {
+        Ok(files) => {
+            println!("data: {}", dir.display());
+            for p in [
+                &files.train_images,
+                &files.train_labels,
+                &files.test_images,
+                &files.test_labels,
+            ] {
+                println!("  {}", p.display());
+            }
+        }
+        Err(e) => println!("data: {e}"),
+    }
+    Ok(())
+}
+
+/// Where `compare`'s outputs go, for tests.
+pub fn compare_outputs(dir: &Path) -> [PathBuf; 5] {
+    [
+        "metrics.csv",
+        "summary.md",
+        "loss.svg",
+        "accuracy.svg",
+        "index.html",
+    ]
+    .map(|f| dir.join(f))
+}
+
+/// Default lr of an optimizer as the run header prints it.
+pub fn lr_or_default(opt: OptName, lr: Option<f32>) -> f32 {
+    lr.unwrap_or(default_lr(opt))
+}

@@ -1,0 +1,410 @@
+//! The command line: every subcommand and flag of `descent`, parsed by clap.
+//!
+//! Hyper-parameter flags carry the names of the `descent-optim` config
+//! fields (PyTorch's names, with `-` for `_`); a flag left out keeps the
+//! optimizer's default, which the run header prints.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::data::Normalize;
+
+/// descent: train an MLP on raw MNIST with each optimizer, compare them, and
+/// profile the kernels while they run.
+#[derive(Debug, Parser)]
+#[command(name = "descent", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one MLP with one optimizer.
+    Train(TrainArgs),
+    /// Train one model per optimizer (and batch size) from the same initial
+    /// weights and batch order; write a table, plots and a report.
+    Compare(CompareArgs),
+    /// Train with one optimizer at several learning rates; plot accuracy and
+    /// loss against lr.
+    Sweep(SweepArgs),
+    /// Run optimizers on a 2-D test function and draw their paths.
+    Landscape(LandscapeArgs),
+    /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy
+    /// and the confusion matrix.
+    Eval(EvalArgs),
+    /// Check backprop against finite differences on a small net.
+    Gradcheck(GradcheckArgs),
+    /// Print the SIMD level of this build, the cores and the data found.
+    Info(DataArgs),
+}
+
+/// Where MNIST lives and how pixels are scaled.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding the four MNIST IDX files (raw or .gz); default:
+    /// $DESCENT_DATA, else data/mnist.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Pixel normalisation after scaling to [0, 1]: standard (mean 0.1307,
+    /// std 0.3081), half ((x − 0.5)/0.5) or none.
+    #[arg(long, default_value = "standard", value_name = "KIND")]
+    pub normalize: Normalize,
+}
+
+/// The optimizer names `--optimizer` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptName {
+    /// Full-batch gradient descent: one SGD step per epoch on the whole set.
+    Gd,
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    Adamw,
+    RandomSearch,
+}
+
+impl OptName {
+    /// The name as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptName::Gd => "gd",
+            OptName::Sgd => "sgd",
+            OptName::Momentum => "momentum",
+            OptName::Nesterov => "nesterov",
+            OptName::Adagrad => "adagrad",
+            OptName::Rmsprop => "rmsprop",
+            OptName::Adam => "adam",
+            OptName::Adamw => "adamw",
+            OptName::RandomSearch => "random-search",
+        }
+    }
+
+    /// Every optimizer, in the order tables list them.
+    pub const ALL: [OptName; 9] = [
+        OptName::Gd,
+        OptName::Sgd,
+        OptName::Momentum,
+        OptName::Nesterov,
+        OptName::Adagrad,
+        OptName::Rmsprop,
+        OptName::Adam,
+        OptName::Adamw,
+        OptName::RandomSearch,
+    ];
+
+    /// Parses a name as `--optimizer` does (for lists like `adam=3e-4`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == s.trim())
+    }
+}
+
+/// The learning-rate schedules `--schedule` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleName {
+    /// The lr stays as given.
+    Constant,
+    /// lr · gamma^⌊epoch / step-size⌋.
+    Step,
+    /// lr · gamma^epoch.
+    Exponential,
+    /// Cosine annealing from lr to eta-min over the run's epochs.
+    Cosine,
+    /// lr · factor when the test loss has not improved for `patience`
+    /// epochs.
+    Plateau,
+}
+
+/// Every hyper-parameter of the optimizers: `None` keeps the default.
+#[derive(Debug, Clone, Default, PartialEq, Args, serde::Serialize, serde::Deserialize)]
+pub struct HyperArgs {
+    /// Learning rate (default per optimizer: printed in the run header).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Momentum factor μ (momentum, nesterov, rmsprop; momentum and
+    /// nesterov default to 0.9).
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Dampening of the momentum buffer (SGD).
+    #[arg(long)]
+    pub dampening: Option<f32>,
+    /// Weight decay: L2 added to the gradient, decoupled for adamw.
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Step uphill (maximise the loss) as PyTorch's `maximize`.
+    #[arg(long)]
+    pub maximize: bool,
+    /// AdaGrad's lr decay: lr / (1 + (t − 1)·lr_decay).
+    #[arg(long)]
+    pub lr_decay: Option<f32>,
+    /// AdaGrad's initial accumulator value.
+    #[arg(long)]
+    pub initial_accumulator_value: Option<f32>,
+    /// Term added to the denominator (adagrad, rmsprop, adam, adamw).
+    #[arg(long)]
+    pub eps: Option<f32>,
+    /// RMSprop's smoothing constant α.
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// RMSprop: normalise by the centred second moment.
+    #[arg(long)]
+    pub centered: bool,
+    /// Adam's β₁.
+    #[arg(long)]
+    pub beta1: Option<f32>,
+    /// Adam's β₂.
+    #[arg(long)]
+    pub beta2: Option<f32>,
+    /// Adam: the AMSGrad variant.
+    #[arg(long)]
+    pub amsgrad: bool,
+    /// Random search: the perturbation scale σ.
+    #[arg(long)]
+    pub sigma: Option<f32>,
+    /// Random search: σ is multiplied by this after every step.
+    #[arg(long)]
+    pub sigma_decay: Option<f32>,
+}
+
+/// How the model is trained: everything but the optimizer.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Epochs to train (with --resume: the total to reach).
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Examples per step (gd ignores it: its batch is the whole set; 1 is
+    /// pure SGD).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Hidden layer widths, comma separated.
+    #[arg(long, default_value = "128,64", value_delimiter = ',')]
+    pub hidden: Vec<usize>,
+    /// Activation after every hidden layer: relu, sigmoid or tanh.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Seed of the initial weights, the batch order and random search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleName,
+    /// Step schedule: epochs between decays.
+    #[arg(long, default_value_t = 1)]
+    pub step_size: usize,
+    /// Step/exponential decay factor; plateau: the reduction factor.
+    #[arg(long)]
+    pub gamma: Option<f32>,
+    /// Cosine: the final lr.
+    #[arg(long, default_value_t = 0.0)]
+    pub eta_min: f32,
+    /// Plateau: epochs without improvement before the lr is reduced.
+    #[arg(long, default_value_t = 2)]
+    pub patience: usize,
+    /// Linear warm-up from 0 to lr over this many steps.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Clip the gradient to this global L2 norm.
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// Threads for the GEMMs (results are bit-identical for any number).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Keep the data's order instead of shuffling every epoch.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Stop after this many optimizer steps in total.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Evaluate the test set every epoch with batches of this size.
+    #[arg(long, default_value_t = 1000)]
+    pub eval_batch_size: usize,
+    /// What to do when the loss or gradient stops being finite: stop (exit
+    /// code 3) or skip-step (drop that step and count it).
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_divergence: OnDivergence,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What a non-finite loss or gradient does to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDivergence {
+    /// End the run with exit code 3, the last checkpoint intact.
+    Stop,
+    /// Drop the step (no update), count it, continue.
+    SkipStep,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptName,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Initial weights from a safetensors file (written by descent or by
+    /// PyTorch); optimizer state is not read.
+    #[arg(long, value_name = "PATH")]
+    pub init: Option<PathBuf>,
+    /// Write a checkpoint here at the end of every epoch (atomically).
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint up to --epochs in total.
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
+    /// Write per-step and per-epoch metrics here (.jsonl or .csv).
+    #[arg(long, value_name = "PATH")]
+    pub metrics: Option<PathBuf>,
+    /// Accept NaN/Inf weights in --init/--resume files.
+    #[arg(long)]
+    pub allow_nonfinite: bool,
+}
+
+/// What the loss plot's x axis counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XAxis {
+    Steps,
+    Examples,
+    Seconds,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Optimizers to race, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam,adamw"
+    )]
+    pub optimizers: Vec<OptName>,
+    /// Per-optimizer learning rates, e.g. `adam=3e-4,sgd=0.1`.
+    #[arg(long, value_name = "OPT=LR,…")]
+    pub lr: Option<String>,
+    /// Batch sizes to run each optimizer with, e.g. `1,64,60000`; default
+    /// --batch-size.
+    #[arg(long, value_delimiter = ',')]
+    pub batch_sizes: Option<Vec<usize>>,
+    /// The loss plot's x axis.
+    #[arg(long, value_enum, default_value = "steps")]
+    pub x: XAxis,
+    /// Output directory for metrics.csv, summary.md, the SVGs, index.html.
+    #[arg(long, default_value = "out/compare")]
+    pub out: PathBuf,
+    /// Print the path of index.html at the end, to open in a browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Other hyper-parameters, applied to every optimizer that has them
+    /// (--lr here is per optimizer, above).
+    #[command(flatten)]
+    pub hyper: CompareHyper,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// The shared hyper-parameters of `compare` (all but lr).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CompareHyper {
+    /// Weight decay for every optimizer.
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Momentum μ for momentum and nesterov.
+    #[arg(long)]
+    pub momentum: Option<f32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The optimizer.
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptName,
+    /// Learning rates, comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub lr: Vec<f32>,
+    /// Output directory.
+    #[arg(long, default_value = "out/sweep")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LandscapeArgs {
+    /// rosenbrock, beale, himmelblau, saddle or quadratic.
+    #[arg(long, default_value = "rosenbrock")]
+    pub function: String,
+    /// The quadratic's condition number κ.
+    #[arg(long, default_value_t = 10.0)]
+    pub condition: f64,
+    /// Optimizers, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
+    )]
+    pub optimizers: Vec<OptName>,
+    /// Start point `x,y` (default per function).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
+    pub start: Option<Vec<f64>>,
+    /// Steps per optimizer.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+    /// Per-optimizer learning rates, e.g. `adam=0.05,sgd=1e-3`.
+    #[arg(long, value_name = "OPT=LR,…")]
+    pub lr: Option<String>,
+    /// Output directory for paths.csv, landscape.svg, loss.svg, index.html.
+    #[arg(long, default_value = "out/landscape")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// The checkpoint (safetensors, written by descent or PyTorch).
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+    /// Hidden widths, when the file is not descent's (PyTorch's has no
+    /// metadata); read from the tensor shapes otherwise.
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Activation when the file does not record it.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Accept NaN/Inf weights.
+    #[arg(long)]
+    pub allow_nonfinite: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GradcheckArgs {
+    /// Widths of the net to check.
+    #[arg(long, value_delimiter = ',', default_value = "784,16,10")]
+    pub sizes: Vec<usize>,
+    /// Activation: relu, sigmoid or tanh.
+    #[arg(long, default_value = "tanh")]
+    pub activation: String,
+    /// Examples in the batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Finite-difference step h.
+    #[arg(long, default_value_t = 1e-2)]
+    pub h: f32,
+    /// Seed of the weights and inputs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}

@@ -1,0 +1,415 @@
+//! SVG charts with plotters: line charts (loss per step, accuracy per
+//! epoch, sweeps over lr) and the contour map of a 2-D test function with
+//! each optimizer's path over it.
+//!
+//! SVG text is written as `<text>` elements, so no font files are needed:
+//! the charts render the same on a machine without fonts.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::landscape::functions::Function;
+
+/// A chart could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {path}: {message}")]
+pub struct PlotError {
+    /// The SVG file being written.
+    pub path: PathBuf,
+    /// What went wrong (plotters' message).
+    pub message: String,
+}
+
+fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
+    move |message| PlotError {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// One coloured line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The legend entry.
+    pub name: String,
+    /// The points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The colour of series `i`: a qualitative palette (Tableau 10) that stays
+/// distinguishable for the nine optimizers.
+pub fn colour(i: usize) -> RGBColor {
+    const PALETTE: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Axis options of [`line_chart`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Axes<'a> {
+    /// The x axis' label.
+    pub x: &'a str,
+    /// The y axis' label.
+    pub y: &'a str,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+}
+
+/// The finite range of the values, widened when empty or flat; on a log
+/// axis only positive values count.
+fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return if log { (0.1, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        if hi <= lo * 1.0001 {
+            (lo / 2.0, hi * 2.0)
+        } else {
+            (lo / 1.1, hi * 1.1)
+        }
+    } else if hi <= lo {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        let pad = (hi - lo) * 0.03;
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Draws `series` as lines into an SVG at `path`: title, labelled axes and
+/// a legend. Points that are not finite (or not positive on a log axis)
+/// are left out, so a diverged run ends its line instead of breaking the
+/// chart. `markers` adds a dot at every point (for short series).
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    axes: Axes,
+    series: &[Series],
+    markers: bool,
+) -> Result<(), PlotError> {
+    let e = err(path);
+    let all = || series.iter().flat_map(|s| s.points.iter().copied());
+    let (x0, x1) = range(all().map(|p| p.0), axes.log_x);
+    let (y0, y1) = range(all().map(|p| p.1), axes.log_y);
+    let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    // The four combinations of linear and log axes are four coordinate
+    // types in plotters; one generic body draws them all.
+    macro_rules! draw {
+        ($xr:expr, $yr:expr) => {{
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d($xr, $yr)
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc(axes.x)
+                .y_desc(axes.y)
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+            for (i, s) in series.iter().enumerate() {
+                let c = colour(i);
+                let ok = |p: &(f64, f64)| {
+                    p.0.is_finite()
+                        && p.1.is_finite()
+                        && (!axes.log_x || p.0 > 0.0)
+                        && (!axes.log_y || p.1 > 0.0)
+                };
+                let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(ok).collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                    .map_err(|x| e(x.to_string()))?
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                    });
+                if markers {
+                    chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                        .map_err(|x| e(x.to_string()))?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.85))
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+        }};
+    }
+    match (axes.log_x, axes.log_y) {
+        (false, false) => draw!(x0..x1, y0..y1),
+        (false, true) => draw!(x0..x1, (y0..y1).log_scale()),
+        (true, false) => draw!((x0..x1).log_scale(), y0..y1),
+        (true, true) => draw!((x0..x1).log_scale(), (y0..y1).log_scale()),
+    }
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// One optimizer's path on a landscape, for [`landscape_chart`].
+#[derive(Debug, Clone)]
+pub struct PathSeries {
+    /// Legend text (name, final loss, distance to the nearest minimum).
+    pub label: String,
+    /// The iterates, start first.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Contour levels of `f` on its window: log-spaced between the smallest
+/// and largest sampled value above the minimum when the values span more
+/// than two decades (Rosenbrock spans ten), linear otherwise.
+pub fn contour_levels(f: &Function, grid: &[Vec<f64>], count: usize) -> Vec<f64> {
+    let vals = grid.iter().flatten().copied().filter(|v| v.is_finite());
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() || hi <= lo {
+        return vec![];
+    }
+    let base = if f.minima().is_empty() {
+        lo
+    } else {
+        lo.min(0.0)
+    };
+    let span = hi - base;
+    if span / (span * 1e-4).max(1e-12) > 100.0 && !matches!(f, Function::Saddle) {
+        // Log spacing of the height above the lowest value.
+        let (a, b) = ((span * 1e-4).ln(), span.ln());
+        (1..=count)
+            .map(|i| base + (a + (b - a) * i as f64 / (count + 1) as f64).exp())
+            .collect()
+    } else {
+        (1..=count)
+            .map(|i| lo + (hi - lo) * i as f64 / (count + 1) as f64)
+            .collect()
+    }
+}
+
+/// The line segments of the level set `f = level` on a sampled grid
+/// (marching squares: each cell whose corners straddle the level gets one
+/// or two segments, with end points interpolated linearly along the edges).
+pub fn contour_segments(
+    grid: &[Vec<f64>],
+    xs: &[f64],
+    ys: &[f64],
+    level: f64,
+) -> Vec<[(f64, f64); 2]> {
+    let mut out = Vec::new();
+    for j in 0..ys.len().saturating_sub(1) {
+        for i in 0..xs.len().saturating_sub(1) {
+            // Corners counter-clockwise from bottom-left.
+            let c = [
+                (xs[i], ys[j], grid[j][i]),
+                (xs[i + 1], ys[j], grid[j][i + 1]),
+                (xs[i + 1], ys[j + 1], grid[j + 1][i + 1]),
+                (xs[i], ys[j + 1], grid[j + 1][i]),
+            ];
+            if c.iter().any(|p| !p.2.is_finite()) {
+                continue;
+            }
+            // Crossing points on the four edges.
+            let mut cross = Vec::with_capacity(4);
+            for e in 0..4 {
+                let (a, b) = (c[e], c[(e + 1) % 4]);
+                if (a.2 < level) != (b.2 < level) {
+                    let t = (level - a.2) / (b.2 - a.2);
+                    cross.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+                }
+            }
+            match cross.len() {
+                2 => out.push([cross[0], cross[1]]),
+                // A saddle cell: pair the crossings by the centre's side.
+                4 => {
+                    let centre = (c[0].2 + c[1].2 + c[2].2 + c[3].2) / 4.0;
+                    if (centre < level) == (c[0].2 < level) {
+                        out.push([cross[0], cross[3]]);
+                        out.push([cross[1], cross[2]]);
+                    } else {
+                        out.push([cross[0], cross[1]]);
+                        out.push([cross[2], cross[3]]);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Draws the contour map of `f` with each path (start ○, end ●), the
+/// minima (✕) and a legend, into an SVG at `path`.
+pub fn landscape_chart(path: &Path, f: &Function, paths: &[PathSeries]) -> Result<(), PlotError> {
+    let e = err(path);
+    let (x0, x1, y0, y1) = f.window();
+    const N: usize = 120;
+    let xs: Vec<f64> = (0..=N)
+        .map(|i| x0 + (x1 - x0) * i as f64 / N as f64)
+        .collect();
+    let ys: Vec<f64> = (0..=N)
+        .map(|j| y0 + (y1 - y0) * j as f64 / N as f64)
+        .collect();
+    let grid: Vec<Vec<f64>> = ys
+        .iter()
+        .map(|&y| xs.iter().map(|&x| f.value(x, y)).collect())
+        .collect();
+    let root = SVGBackend::new(path, (820, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    draw_landscape(&root, f, paths, &grid, &xs, &ys).map_err(&e)?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+fn draw_landscape(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    f: &Function,
+    paths: &[PathSeries],
+    grid: &[Vec<f64>],
+    xs: &[f64],
+    ys: &[f64],
+) -> Result<(), String> {
+    let (x0, x1, y0, y1) = f.window();
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{f}: optimizer paths"), ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(strip)?;
+    chart
+        .configure_mesh()
+        .x_desc("x")
+        .y_desc("y")
+        .disable_mesh()
+        .draw()
+        .map_err(strip)?;
+    let levels = contour_levels(f, grid, 14);
+    for (li, &level) in levels.iter().enumerate() {
+        // Darker grey for the low levels, where the paths end.
+        let shade = 150 + (90 * li / levels.len().max(1)) as u8;
+        let style = RGBColor(shade, shade, shade).stroke_width(1);
+        let segs = contour_segments(grid, xs, ys, level);
+        chart
+            .draw_series(
+                segs.into_iter()
+                    .map(|s| PathElement::new(s.to_vec(), style)),
+            )
+            .map_err(strip)?;
+    }
+    let inside = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    for (i, p) in paths.iter().enumerate() {
+        let c = colour(i);
+        // Clamp far-flung iterates to the window's edge so a diverging path
+        // still shows where it left.
+        let pts: Vec<(f64, f64)> = p
+            .points
+            .iter()
+            .filter(|q| inside(q))
+            .map(|&(x, y)| (x.clamp(x0, x1), y.clamp(y0, y1)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(strip)?
+            .label(p.label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+        if let (Some(&s), Some(&t)) = (pts.first(), pts.last()) {
+            chart
+                .draw_series([Circle::new(s, 5, c.stroke_width(2))])
+                .map_err(strip)?;
+            chart
+                .draw_series([Circle::new(t, 5, c.filled())])
+                .map_err(strip)?;
+        }
+    }
+    chart
+        .draw_series(
+            f.minima()
+                .into_iter()
+                .map(|m| Cross::new(m, 6, BLACK.stroke_width(2))),
+        )
+        .map_err(strip)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(strip)?;
+    Ok(())
+}
+
+/// Plotters' errors carry the backend's type; the message is what a user
+/// needs.
+fn strip<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contour_of_a_bowl_is_a_closed_ring() {
+        let n = 40;
+        let xs: Vec<f64> = (0..=n).map(|i| -1.0 + 2.0 * i as f64 / n as f64).collect();
+        let grid: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|&y| xs.iter().map(|&x| x * x + y * y).collect())
+            .collect();
+        let segs = contour_segments(&grid, &xs, &xs, 0.25);
+        assert!(!segs.is_empty());
+        // Every end point lies near the circle of radius 0.5.
+        for s in &segs {
+            for (x, y) in s {
+                let r = (x * x + y * y).sqrt();
+                assert!((r - 0.5).abs() < 0.01, "point ({x}, {y}) at r = {r}");
+            }
+        }
+        // Total length ≈ the circumference π.
+        let len: f64 = segs
+            .iter()
+            .map(|s| (s[0].0 - s[1].0).hypot(s[0].1 - s[1].1))
+            .sum();
+        assert!((len - std::f64::consts::PI).abs() < 0.05, "length {len}");
+    }
+
+    #[test]
+    fn rosenbrock_levels_are_log_spaced() {
+        let f = Function::Rosenbrock;
+        let (x0, x1, y0, y1) = f.window();
+        let grid: Vec<Vec<f64>> = (0..=50)
+            .map(|j| {
+                let y = y0 + (y1 - y0) * j as f64 / 50.0;
+                (0..=50)
+                    .map(|i| f.value(x0 + (x1 - x0) * i as f64 / 50.0, y))
+                    .collect()
+            })
+            .collect();
+        let levels = contour_levels(&f, &grid, 10);
+        assert_eq!(levels.len(), 10);
+        let ratios: Vec<f64> = levels.windows(2).map(|w| w[1] / w[0]).collect();
+        assert!(ratios.iter().all(|&r| r > 1.5), "{levels:?}");
+    }
+}

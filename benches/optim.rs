@@ -1,1 +1,306 @@
-fn main() {}
+//! Optimizer step throughput: each rule's fused single pass (through the
+//! `descent-optim` types) against `naive`, the same math as separate
+//! whole-array passes with temporaries (how a tensor library without fusion
+//! runs it), and `scalar`, the kernels' plain scalar twins; plus the
+//! machine's streaming bandwidth measured in the same run:
+//! `memory/copy/N` (`a = b`) and `memory/triad/N` (`a = b + s·c`).
+//!
+//! Throughput is the bytes the fused form reads and writes per parameter:
+//! SGD 3×4 (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one
+//! state buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); copy 2×4,
+//! triad 3×4 (write-allocate traffic not counted). So criterion's bytes/s of
+//! every id is comparable to the memory baselines.
+//!
+//! Targets (issue 3) at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive`, and
+//! `adam/fused` bytes/s ≥ 85% of `memory/triad`.
+//!
+//! Run: `cargo bench --bench optim` (add `-- adam` to filter).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use descent::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Rmsprop, RmspropConfig, Sgd, SgdConfig,
+};
+use descent::tensor::step;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const SIZES: [usize; 2] = [100_000, 4_194_304];
+
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+// ---- the unfused "tensor library": one whole-array pass per operation ----
+
+/// `out = f(a)` into a fresh temporary.
+fn map(a: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
+    a.iter().map(|&x| f(x)).collect()
+}
+
+/// `out = f(a, b)` into a fresh temporary.
+fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+    a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+}
+
+/// `a = f(a)` in place.
+fn apply(a: &mut [f32], f: impl Fn(f32) -> f32) {
+    for x in a {
+        *x = f(*x);
+    }
+}
+
+/// `a = f(a, b)` in place.
+fn apply2(a: &mut [f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y);
+    }
+}
+
+/// The unfused rules; hyper-parameters as the fused ids' configs (PyTorch
+/// defaults, μ = 0.9 for the momentum kinds, AdamW λ = 1e-2).
+#[derive(Clone, Copy)]
+enum Naive {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    Adamw,
+}
+
+struct NaiveState {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    t: u64,
+}
+
+fn naive_step(rule: Naive, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
+    s.t += 1;
+    match rule {
+        Naive::Sgd => {
+            let u = map(g, |x| x * 1e-3);
+            apply2(p, &u, |x, y| x - y);
+        }
+        Naive::Momentum | Naive::Nesterov => {
+            let (lr, mu) = (1e-3f32, 0.9f32);
+            apply(&mut s.a, |x| x * mu);
+            let t = map(g, |x| x * (1.0 - 0.0));
+            apply2(&mut s.a, &t, |x, y| x + y);
+            let u = if let Naive::Nesterov = rule {
+                let t2 = map(&s.a, |x| x * mu);
+                let t3 = zip(g, &t2, |x, y| x + y);
+                map(&t3, |x| x * lr)
+            } else {
+                map(&s.a, |x| x * lr)
+            };
+            apply2(p, &u, |x, y| x - y);
+        }
+        Naive::Adagrad => {
+            let t = zip(g, g, |x, y| x * y);
+            apply2(&mut s.a, &t, |x, y| x + y);
+            let mut d = map(&s.a, f32::sqrt);
+            apply(&mut d, |x| x + 1e-10);
+            let mut u = zip(g, &d, |x, y| x / y);
+            apply(&mut u, |x| x * 1e-2);
+            apply2(p, &u, |x, y| x - y);
+        }
+        Naive::Rmsprop => {
+            let a = 0.99f32;
+            apply(&mut s.a, |x| x * a);
+            let mut t = zip(g, g, |x, y| x * y);
+            apply(&mut t, |x| x * (1.0 - a));
+            apply2(&mut s.a, &t, |x, y| x + y);
+            let mut d = map(&s.a, f32::sqrt);
+            apply(&mut d, |x| x + 1e-8);
+            let mut u = zip(g, &d, |x, y| x / y);
+            apply(&mut u, |x| x * 1e-2);
+            apply2(p, &u, |x, y| x - y);
+        }
+        Naive::Adam | Naive::Adamw => {
+            let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+            if let Naive::Adamw = rule {
+                apply(p, |x| x * (1.0 - lr * 1e-2));
+            }
+            apply(&mut s.a, |x| x * b1);
+            let t1 = map(g, |x| x * (1.0 - b1));
+            apply2(&mut s.a, &t1, |x, y| x + y);
+            apply(&mut s.b, |x| x * b2);
+            let mut t2 = zip(g, g, |x, y| x * y);
+            apply(&mut t2, |x| x * (1.0 - b2));
+            apply2(&mut s.b, &t2, |x, y| x + y);
+            let bc1 = 1.0 - b1.powi(s.t as i32);
+            let bc2 = 1.0 - b2.powi(s.t as i32);
+            let mhat = map(&s.a, |x| x / bc1);
+            let vhat = map(&s.b, |x| x / bc2);
+            let mut d = map(&vhat, f32::sqrt);
+            apply(&mut d, |x| x + eps);
+            let mut u = zip(&mhat, &d, |x, y| x / y);
+            apply(&mut u, |x| x * lr);
+            apply2(p, &u, |x, y| x - y);
+        }
+    }
+}
+
+fn fused(name: &str) -> Box<dyn Optimizer> {
+    match name {
+        "sgd" => Box::new(Sgd::new(SgdConfig::default()).unwrap()),
+        "momentum" | "nesterov" => Box::new(
+            Sgd::new(SgdConfig {
+                momentum: 0.9,
+                nesterov: name == "nesterov",
+                ..SgdConfig::default()
+            })
+            .unwrap(),
+        ),
+        "adagrad" => Box::new(Adagrad::new(AdagradConfig::default()).unwrap()),
+        "rmsprop" => Box::new(Rmsprop::new(RmspropConfig::default()).unwrap()),
+        "adam" => Box::new(Adam::new(AdamConfig::default()).unwrap()),
+        "adamw" => Box::new(Adam::new(AdamConfig::adamw()).unwrap()),
+        _ => unreachable!("{name}"),
+    }
+}
+
+/// One step of the scalar twin of `name` (state in `a`, `b`; step `t`).
+fn scalar_step(name: &str, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
+    s.t += 1;
+    match name {
+        "sgd" => step::sgd_scalar(
+            p,
+            g,
+            &step::SgdStep {
+                lr: 1e-3,
+                weight_decay: 0.0,
+                grad_scale: 1.0,
+            },
+        ),
+        "momentum" | "nesterov" => step::momentum_scalar(
+            p,
+            g,
+            &mut s.a,
+            &step::MomentumStep {
+                lr: 1e-3,
+                weight_decay: 0.0,
+                momentum: 0.9,
+                dampening: 0.0,
+                nesterov: name == "nesterov",
+                first_step: s.t == 1,
+                grad_scale: 1.0,
+            },
+        ),
+        "adagrad" => step::adagrad_scalar(
+            p,
+            g,
+            &mut s.a,
+            &step::AdagradStep {
+                clr: 1e-2,
+                weight_decay: 0.0,
+                eps: 1e-10,
+                grad_scale: 1.0,
+            },
+        ),
+        "rmsprop" => step::rmsprop_scalar(
+            p,
+            g,
+            step::RmspropState {
+                square_avg: &mut s.a,
+                grad_avg: None,
+                momentum_buffer: None,
+            },
+            &step::RmspropStep {
+                lr: 1e-2,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                momentum: 0.0,
+                grad_scale: 1.0,
+            },
+        ),
+        "adam" | "adamw" => {
+            let (wd, dec) = if name == "adamw" {
+                (1e-2, true)
+            } else {
+                (0.0, false)
+            };
+            let h = step::AdamStep::new(1e-3, 0.9, 0.999, 1e-8, wd, dec, false, s.t, 1.0);
+            step::adam_scalar(p, g, &mut s.a, &mut s.b, None, &h)
+        }
+        _ => unreachable!("{name}"),
+    }
+}
+
+const RULES: [(&str, Naive, u64); 7] = [
+    ("sgd", Naive::Sgd, 12),
+    ("momentum", Naive::Momentum, 20),
+    ("nesterov", Naive::Nesterov, 20),
+    ("adagrad", Naive::Adagrad, 20),
+    ("rmsprop", Naive::Rmsprop, 20),
+    ("adam", Naive::Adam, 28),
+    ("adamw", Naive::Adamw, 28),
+];
+
+fn bench_steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("optim_step");
+    for n in SIZES {
+        if n > 1_000_000 {
+            group.sample_size(20);
+        } else {
+            group.sample_size(100);
+        }
+        let g = random(n, 2);
+        for (name, naive, bytes) in RULES {
+            group.throughput(Throughput::Bytes(bytes * n as u64));
+            let mut p = random(n, 1);
+            let mut opt = fused(name);
+            group.bench_function(BenchmarkId::new(format!("{name}/fused"), n), |b| {
+                b.iter(|| opt.step(black_box(&mut p), black_box(&g)).unwrap())
+            });
+            let mut p = random(n, 1);
+            let mut st = NaiveState {
+                a: vec![0.0; n],
+                b: vec![0.0; n],
+                t: 0,
+            };
+            group.bench_function(BenchmarkId::new(format!("{name}/naive"), n), |b| {
+                b.iter(|| naive_step(naive, black_box(&mut p), black_box(&g), &mut st))
+            });
+            let mut p = random(n, 1);
+            let mut st = NaiveState {
+                a: vec![0.0; n],
+                b: vec![0.0; n],
+                t: 0,
+            };
+            group.bench_function(BenchmarkId::new(format!("{name}/scalar"), n), |b| {
+                b.iter(|| scalar_step(name, black_box(&mut p), black_box(&g), &mut st))
+            });
+        }
+    }
+    group.finish();
+
+    let n = 4_194_304;
+    let mut group = c.benchmark_group("optim_step");
+    group.sample_size(20);
+    let src = random(n, 3);
+    let c2 = random(n, 4);
+    let mut dst = vec![0.0f32; n];
+    group.throughput(Throughput::Bytes(8 * n as u64));
+    group.bench_function(BenchmarkId::new("memory/copy", n), |b| {
+        b.iter(|| dst.copy_from_slice(black_box(&src)))
+    });
+    group.throughput(Throughput::Bytes(12 * n as u64));
+    let s = black_box(0.5f32);
+    group.bench_function(BenchmarkId::new("memory/triad", n), |b| {
+        b.iter(|| {
+            for ((a, &x), &y) in dst.iter_mut().zip(black_box(&src)).zip(black_box(&c2)) {
+                *a = s.mul_add(y, x);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_steps);
+criterion_main!(benches);

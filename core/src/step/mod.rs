@@ -1,2 +1,174 @@
-//! Fused optimizer update kernels: one single pass over a flat parameter
-//! buffer per update rule (filled in by the optimizer work).
+//! Fused optimizer update kernels: one pass over a flat parameter buffer per
+//! update rule.
+//!
+//! All of a model's parameters live in one `&mut [f32]`, the gradients in one
+//! `&[f32]` of the same layout, and every state buffer (momentum, second
+//! moments, …) has that length too. Each kernel reads `p`, `g` and the state
+//! once and writes `p` and the state once: a single pass over memory, which
+//! is what makes an update cost the bytes it moves and nothing more.
+//!
+//! Semantics are those of `torch.optim` (`_single_tensor_*`), element by
+//! element, in this order:
+//!
+//! 1. `g ← s·g` where `s` is [`grad_scale`]: `−1` for `maximize` times the
+//!    global-norm clipping factor of [`clip_scale`] (PyTorch negates the
+//!    gradient first when maximizing, so L2 weight decay still pulls the
+//!    parameters towards zero);
+//! 2. L2 weight decay `g ← g + wd·p` (not for AdamW, which decays `p` itself);
+//! 3. the rule's own update.
+//!
+//! The per-step scalars (bias corrections, AdaGrad's decayed learning rate,
+//! first-step flags) are computed by the caller in `f64` and passed in the
+//! rule's hyper-parameter struct, so the fused kernel and its scalar twin use
+//! the very same constants.
+//!
+//! Every fused kernel has a scalar twin (`*_scalar`) written directly from
+//! PyTorch's formulas, with plain `*` and `+`. The fused body uses
+//! `f32x8::mul_add`, which is one FMA (one rounding) in this build, so the two
+//! agree to a few ulps, not bit for bit; on inputs where every product is
+//! exact (small dyadic numbers) they agree exactly. The fused kernels handle
+//! the last `len % 8` elements by running the same vector code on a
+//! zero-padded copy, so element `i`'s result never depends on where it sits
+//! in the slice (alignment, body or tail).
+//!
+//! Length mismatches between the slices are programming errors here and
+//! panic with both lengths; `descent-optim` checks user-facing lengths first.
+
+mod adagrad;
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adagrad::{adagrad, adagrad_scalar, AdagradStep};
+pub use adam::{adam, adam_scalar, AdamStep};
+pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
+pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
+
+use crate::ops::same_len;
+use crate::simd::{load_ptr, store_ptr, F32x8, LANES};
+
+/// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only SIMD
+/// pass ([`crate::ops::sum_squares`], 32 partial sums in `f32`).
+pub fn grad_norm(g: &[f32]) -> f32 {
+    crate::ops::sum_squares(g).sqrt()
+}
+
+/// Scalar twin of [`grad_norm`] (accumulates in `f64`).
+pub fn grad_norm_scalar(g: &[f32]) -> f32 {
+    crate::ops::sum_squares_scalar(g).sqrt()
+}
+
+/// The factor `torch.nn.utils.clip_grad_norm_` multiplies the gradients by:
+/// `min(1, max_norm / (norm + 1e-6))`.
+///
+/// The `1e-6` keeps the factor finite for a zero gradient. A NaN `norm`
+/// gives NaN (as in PyTorch with `error_if_nonfinite=False`), so a
+/// non-finite gradient is not silently hidden.
+pub fn clip_scale(norm: f32, max_norm: f32) -> f32 {
+    let coef = max_norm / (norm + 1e-6);
+    if coef.is_nan() {
+        f32::NAN
+    } else {
+        coef.min(1.0)
+    }
+}
+
+/// The factor every kernel multiplies the raw gradient by before anything
+/// else: `(maximize ? −1 : 1) · clip` (`clip` = 1 when not clipping).
+/// Multiplying by ±1 is exact, so without clipping the kernels see the
+/// gradient bit for bit.
+pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
+    if maximize {
+        -clip
+    } else {
+        clip
+    }
+}
+
+/// The shared single-pass driver: for each block of 8 elements, load `p`,
+/// `g` and the `K` state buffers, let `f` compute the new `p` (updating the
+/// state lanes in place), store them back. The last `len % 8` elements run
+/// through the same `f` on a zero-padded copy.
+///
+/// Panics (naming `op`) when a slice's length differs from `p`'s.
+#[inline(always)]
+pub(crate) fn drive<const K: usize>(
+    op: &str,
+    p: &mut [f32],
+    g: &[f32],
+    mut s: [&mut [f32]; K],
+    f: impl Fn(F32x8, F32x8, &mut [F32x8; K]) -> F32x8,
+) {
+    let n = p.len();
+    same_len(op, n, g.len());
+    for sk in s.iter() {
+        same_len(op, n, sk.len());
+    }
+    let body = n / LANES * LANES;
+    let pp = p.as_mut_ptr();
+    let gp = g.as_ptr();
+    let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
+    let mut i = 0;
+    while i < body {
+        // SAFETY: i + 8 <= body <= n and every slice has length n (checked
+        // above); `p` and the state buffers are distinct `&mut` borrows, so
+        // no store aliases another stream.
+        unsafe {
+            let mut st = [F32x8::ZERO; K];
+            for k in 0..K {
+                st[k] = load_ptr(sp[k].add(i));
+            }
+            let pv = f(load_ptr(pp.add(i)), load_ptr(gp.add(i)), &mut st);
+            store_ptr(pp.add(i), pv);
+            for k in 0..K {
+                store_ptr(sp[k].add(i), st[k]);
+            }
+        }
+        i += LANES;
+    }
+    let r = n - body;
+    if r > 0 {
+        let pad = |x: &[f32]| {
+            let mut a = [0.0f32; LANES];
+            a[..r].copy_from_slice(&x[body..]);
+            F32x8::new(a)
+        };
+        let mut st: [F32x8; K] = std::array::from_fn(|k| pad(s[k]));
+        let pv = f(pad(p), pad(g), &mut st);
+        p[body..].copy_from_slice(&pv.to_array()[..r]);
+        for k in 0..K {
+            s[k][body..].copy_from_slice(&st[k].to_array()[..r]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_scale_matches_torch_formula() {
+        assert_eq!(clip_scale(0.5, 1.0), 1.0);
+        let s = clip_scale(4.0, 1.0);
+        assert_eq!(s, 1.0 / (4.0f32 + 1e-6));
+        assert_eq!(clip_scale(0.0, 1.0), 1.0);
+        assert!(clip_scale(f32::NAN, 1.0).is_nan());
+    }
+
+    #[test]
+    fn grad_scale_folds_maximize() {
+        assert_eq!(grad_scale(false, 1.0), 1.0);
+        assert_eq!(grad_scale(true, 1.0), -1.0);
+        assert_eq!(grad_scale(true, 0.25), -0.25);
+    }
+
+    #[test]
+    fn grad_norm_agrees_with_twin() {
+        let g: Vec<f32> = (0..1003)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let a = grad_norm(&g);
+        let b = grad_norm_scalar(&g);
+        assert!((a - b).abs() <= 1e-6 * b, "{a} vs {b}");
+    }
+}

@@ -1,0 +1,53 @@
+//! AdaGrad, as `torch.optim.Adagrad`.
+
+use super::drive;
+use crate::ops::same_len;
+use crate::simd::F32x8;
+
+/// Per-step constants of AdaGrad.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdagradStep {
+    /// This step's learning rate `γ_t = γ / (1 + (t − 1)·η)` (η = `lr_decay`,
+    /// t = 1 on the first step), computed by the caller.
+    pub clr: f32,
+    /// L2 weight decay λ (added to the gradient).
+    pub weight_decay: f32,
+    /// ε, added to `√s` (outside the square root, as PyTorch).
+    pub eps: f32,
+    /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
+    pub grad_scale: f32,
+}
+
+impl AdagradStep {
+    /// The decayed learning rate of step `t` (1-based), computed in `f64`:
+    /// `γ / (1 + (t − 1)·η)`.
+    pub fn decayed_lr(lr: f32, lr_decay: f32, t: u64) -> f32 {
+        (lr as f64 / (1.0 + (t.saturating_sub(1)) as f64 * lr_decay as f64)) as f32
+    }
+}
+
+/// AdaGrad, in place: `g ← s·g + λ·p`, `S ← S + g²`,
+/// `p ← p − γ_t·g / (√S + ε)`. The accumulator `S` starts at PyTorch's
+/// `initial_accumulator_value` (the caller fills it).
+pub fn adagrad(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
+    let clr = F32x8::splat(h.clr);
+    let wd = F32x8::splat(h.weight_decay);
+    let gs = F32x8::splat(h.grad_scale);
+    let eps = F32x8::splat(h.eps);
+    drive("adagrad", params, grads, [sum], |p, g, [s]| {
+        let g = wd.mul_add(p, gs * g);
+        *s = g.mul_add(g, *s);
+        clr.mul_neg_add(g / (s.sqrt() + eps), p)
+    });
+}
+
+/// Scalar twin of [`adagrad`].
+pub fn adagrad_scalar(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
+    same_len("adagrad", params.len(), grads.len());
+    same_len("adagrad", params.len(), sum.len());
+    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+        let g = h.grad_scale * g + h.weight_decay * *p;
+        *s += g * g;
+        *p -= h.clr * (g / (s.sqrt() + h.eps));
+    }
+}

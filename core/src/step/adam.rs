@@ -1,0 +1,184 @@
+//! Adam and AdamW (one kernel, decoupled decay as a flag), as `torch.optim.Adam`
+//! and `torch.optim.AdamW`.
+
+use super::drive;
+use crate::ops::same_len;
+use crate::simd::F32x8;
+
+/// Per-step constants of Adam/AdamW.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate γ.
+    pub lr: f32,
+    /// β₁, decay of the first moment.
+    pub beta1: f32,
+    /// β₂, decay of the second moment.
+    pub beta2: f32,
+    /// ε, added to the bias-corrected root (outside the square root).
+    pub eps: f32,
+    /// Weight decay λ: L2 (added to the gradient) for Adam, decoupled
+    /// (`p ← p·(1 − γ·λ)`) for AdamW.
+    pub weight_decay: f32,
+    /// AdamW's decoupled weight decay instead of L2.
+    pub decoupled: bool,
+    /// AMSGrad: divide by the running maximum of `v`.
+    pub amsgrad: bool,
+    /// `γ / (1 − β₁ᵗ)`, computed by the caller (see [`AdamStep::new`]).
+    pub step_size: f32,
+    /// `√(1 − β₂ᵗ)`, computed by the caller.
+    pub bias_correction2_sqrt: f32,
+    /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
+    pub grad_scale: f32,
+}
+
+impl AdamStep {
+    /// The constants of step `t` (1-based). Bias corrections are computed in
+    /// `f64`, as PyTorch computes them in Python floats:
+    /// `step_size = γ / (1 − β₁ᵗ)`, `bias_correction2_sqrt = √(1 − β₂ᵗ)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        decoupled: bool,
+        amsgrad: bool,
+        t: u64,
+        grad_scale: f32,
+    ) -> Self {
+        let t = t.min(i32::MAX as u64) as i32;
+        let bc1 = 1.0 - (beta1 as f64).powi(t);
+        let bc2 = 1.0 - (beta2 as f64).powi(t);
+        AdamStep {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            amsgrad,
+            step_size: (lr as f64 / bc1) as f32,
+            bias_correction2_sqrt: bc2.sqrt() as f32,
+            grad_scale,
+        }
+    }
+
+    /// AdamW's decay factor `1 − γ·λ`, computed in `f64` (as PyTorch's
+    /// Python-float arithmetic) and rounded once.
+    pub fn decay_factor(&self) -> f32 {
+        (1.0 - self.lr as f64 * self.weight_decay as f64) as f32
+    }
+}
+
+/// Adam/AdamW, in place, PyTorch's form:
+/// `g ← s·g`; Adam: `g ← g + λ·p`; AdamW: `p ← p·(1 − γ·λ)`;
+/// `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g²`;
+/// AMSGrad: `v̂ ← max(v̂, v)` and use `v̂` below instead of `v`;
+/// `p ← p − step_size · m / (√v / bias_correction2_sqrt + ε)`.
+///
+/// `max_exp_avg_sq` must be `Some` exactly when `h.amsgrad` (panics
+/// otherwise: a programming error).
+pub fn adam(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: Option<&mut [f32]>,
+    h: &AdamStep,
+) {
+    assert_eq!(
+        h.amsgrad,
+        max_exp_avg_sq.is_some(),
+        "adam: amsgrad needs max_exp_avg_sq"
+    );
+    let gs = F32x8::splat(h.grad_scale);
+    let b1 = F32x8::splat(h.beta1);
+    let omb1 = F32x8::splat(1.0 - h.beta1);
+    let b2 = F32x8::splat(h.beta2);
+    let omb2 = F32x8::splat(1.0 - h.beta2);
+    let eps = F32x8::splat(h.eps);
+    let step = F32x8::splat(h.step_size);
+    let bc2 = F32x8::splat(h.bias_correction2_sqrt);
+    let (l2, decay) = if h.decoupled {
+        (F32x8::ZERO, F32x8::splat(h.decay_factor()))
+    } else {
+        (F32x8::splat(h.weight_decay), F32x8::ONE)
+    };
+    // With λ = 0 both factors are exact no-ops (·1, +0·p), so one body serves
+    // Adam and AdamW.
+    match max_exp_avg_sq {
+        None => drive(
+            "adam",
+            params,
+            grads,
+            [exp_avg, exp_avg_sq],
+            |p, g, [m, v]| {
+                let g = l2.mul_add(p, gs * g);
+                let p = p * decay;
+                *m = omb1.mul_add(g, b1 * *m);
+                *v = omb2.mul_add(g * g, b2 * *v);
+                let d = v.sqrt() / bc2 + eps;
+                step.mul_neg_add(*m / d, p)
+            },
+        ),
+        Some(vmax) => drive(
+            "adam",
+            params,
+            grads,
+            [exp_avg, exp_avg_sq, vmax],
+            |p, g, [m, v, vm]| {
+                let g = l2.mul_add(p, gs * g);
+                let p = p * decay;
+                *m = omb1.mul_add(g, b1 * *m);
+                *v = omb2.mul_add(g * g, b2 * *v);
+                *vm = vm.max(*v);
+                let d = vm.sqrt() / bc2 + eps;
+                step.mul_neg_add(*m / d, p)
+            },
+        ),
+    }
+}
+
+/// Scalar twin of [`adam`].
+pub fn adam_scalar(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    mut max_exp_avg_sq: Option<&mut [f32]>,
+    h: &AdamStep,
+) {
+    assert_eq!(
+        h.amsgrad,
+        max_exp_avg_sq.is_some(),
+        "adam: amsgrad needs max_exp_avg_sq"
+    );
+    let n = params.len();
+    same_len("adam", n, grads.len());
+    same_len("adam", n, exp_avg.len());
+    same_len("adam", n, exp_avg_sq.len());
+    if let Some(x) = &max_exp_avg_sq {
+        same_len("adam", n, x.len());
+    }
+    for i in 0..n {
+        let mut p = params[i];
+        let mut g = h.grad_scale * grads[i];
+        if h.decoupled {
+            p *= h.decay_factor();
+        } else {
+            g += h.weight_decay * p;
+        }
+        exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + (1.0 - h.beta2) * (g * g);
+        let v = match max_exp_avg_sq.as_deref_mut() {
+            Some(vm) => {
+                vm[i] = vm[i].max(exp_avg_sq[i]);
+                vm[i]
+            }
+            None => exp_avg_sq[i],
+        };
+        let d = v.sqrt() / h.bias_correction2_sqrt + h.eps;
+        params[i] = p - h.step_size * (exp_avg[i] / d);
+    }
+}

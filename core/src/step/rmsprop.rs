@@ -1,0 +1,113 @@
+//! RMSprop (plain, centered, with momentum), as `torch.optim.RMSprop`.
+
+use super::drive;
+use crate::ops::same_len;
+use crate::simd::F32x8;
+
+/// Per-step constants of RMSprop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmspropStep {
+    /// Learning rate γ.
+    pub lr: f32,
+    /// Smoothing constant α of the running averages.
+    pub alpha: f32,
+    /// ε, added to the root (outside the square root, as PyTorch).
+    pub eps: f32,
+    /// L2 weight decay λ (added to the gradient).
+    pub weight_decay: f32,
+    /// Momentum μ (used only when a momentum buffer is passed).
+    pub momentum: f32,
+    /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
+    pub grad_scale: f32,
+}
+
+/// RMSprop's state buffers. `grad_avg` is present for the centered variant,
+/// `momentum_buffer` when momentum > 0 (both start at zero, as PyTorch).
+#[derive(Debug)]
+pub struct RmspropState<'a> {
+    /// Running average of `g²`, `v`.
+    pub square_avg: &'a mut [f32],
+    /// Running average of `g`, `ḡ` (centered only).
+    pub grad_avg: Option<&'a mut [f32]>,
+    /// Momentum buffer `b`.
+    pub momentum_buffer: Option<&'a mut [f32]>,
+}
+
+/// RMSprop, in place: `g ← s·g + λ·p`, `v ← α·v + (1 − α)·g²`;
+/// centered: `ḡ ← α·ḡ + (1 − α)·g`, `d = √(v − ḡ²) + ε`, else `d = √v + ε`;
+/// with momentum: `b ← μ·b + g/d`, `p ← p − γ·b`, else `p ← p − γ·g/d`.
+pub fn rmsprop(params: &mut [f32], grads: &[f32], state: RmspropState<'_>, h: &RmspropStep) {
+    let lr = F32x8::splat(h.lr);
+    let a = F32x8::splat(h.alpha);
+    let oma = F32x8::splat(1.0 - h.alpha);
+    let eps = F32x8::splat(h.eps);
+    let wd = F32x8::splat(h.weight_decay);
+    let mu = F32x8::splat(h.momentum);
+    let gs = F32x8::splat(h.grad_scale);
+    // One instantiation of the pass per variant, so no lane does work a
+    // variant does not need.
+    let sq = state.square_avg;
+    match (state.grad_avg, state.momentum_buffer) {
+        (None, None) => drive("rmsprop", params, grads, [sq], |p, g, [v]| {
+            let g = wd.mul_add(p, gs * g);
+            *v = oma.mul_add(g * g, a * *v);
+            lr.mul_neg_add(g / (v.sqrt() + eps), p)
+        }),
+        (Some(ga), None) => drive("rmsprop", params, grads, [sq, ga], |p, g, [v, m]| {
+            let g = wd.mul_add(p, gs * g);
+            *v = oma.mul_add(g * g, a * *v);
+            *m = oma.mul_add(g, a * *m);
+            let d = m.mul_neg_add(*m, *v).sqrt() + eps;
+            lr.mul_neg_add(g / d, p)
+        }),
+        (None, Some(bf)) => drive("rmsprop", params, grads, [sq, bf], |p, g, [v, b]| {
+            let g = wd.mul_add(p, gs * g);
+            *v = oma.mul_add(g * g, a * *v);
+            *b = mu.mul_add(*b, g / (v.sqrt() + eps));
+            lr.mul_neg_add(*b, p)
+        }),
+        (Some(ga), Some(bf)) => drive("rmsprop", params, grads, [sq, ga, bf], |p, g, [v, m, b]| {
+            let g = wd.mul_add(p, gs * g);
+            *v = oma.mul_add(g * g, a * *v);
+            *m = oma.mul_add(g, a * *m);
+            let d = m.mul_neg_add(*m, *v).sqrt() + eps;
+            *b = mu.mul_add(*b, g / d);
+            lr.mul_neg_add(*b, p)
+        }),
+    }
+}
+
+/// Scalar twin of [`rmsprop`].
+pub fn rmsprop_scalar(params: &mut [f32], grads: &[f32], state: RmspropState<'_>, h: &RmspropStep) {
+    let n = params.len();
+    same_len("rmsprop", n, grads.len());
+    same_len("rmsprop", n, state.square_avg.len());
+    let mut ga = state.grad_avg;
+    let mut bf = state.momentum_buffer;
+    if let Some(x) = &ga {
+        same_len("rmsprop", n, x.len());
+    }
+    if let Some(x) = &bf {
+        same_len("rmsprop", n, x.len());
+    }
+    for i in 0..n {
+        let p = params[i];
+        let g = h.grad_scale * grads[i] + h.weight_decay * p;
+        let v = h.alpha * state.square_avg[i] + (1.0 - h.alpha) * (g * g);
+        state.square_avg[i] = v;
+        let d = match ga.as_deref_mut() {
+            Some(m) => {
+                m[i] = h.alpha * m[i] + (1.0 - h.alpha) * g;
+                (v - m[i] * m[i]).sqrt() + h.eps
+            }
+            None => v.sqrt() + h.eps,
+        };
+        params[i] = match bf.as_deref_mut() {
+            Some(b) => {
+                b[i] = h.momentum * b[i] + g / d;
+                p - h.lr * b[i]
+            }
+            None => p - h.lr * (g / d),
+        };
+    }
+}

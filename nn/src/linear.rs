@@ -1,0 +1,272 @@
+//! The Linear layer `Y = X·Wᵀ + b`, PyTorch's `nn.Linear` layout:
+//!
+//! - B = batch rows, I = `in_features`, O = `out_features`;
+//! - X is (B, I), W is (O, I), b is (O), Y is (B, O), all row-major.
+//!
+//! W is stored (O, I) as PyTorch stores it, so Wᵀ is not a copy: it is the
+//! same memory read as an (I, O) strided view
+//! (`MatRef::row_major(w, O, I)?.t()`), which the GEMM's packing handles.
+//!
+//! Forward and backward are adjacent; each names the math and the one core
+//! call that computes it. The backward *accumulates* (`+=`) into dW and db so
+//! gradients of several batches can add up; `Mlp::zero_grad` clears them.
+
+use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
+use rand::Rng;
+
+use crate::error::{check_len, Result};
+
+/// A fully connected layer's dimensions. The parameters live in the
+/// network's flat buffer; this type knows their shapes and the math.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linear {
+    /// I: inputs per row (`nn.Linear.in_features`).
+    pub in_features: usize,
+    /// O: outputs per row (`nn.Linear.out_features`).
+    pub out_features: usize,
+}
+
+/// `C ← epilogue(α·A·B + β·C)` on one thread or `threads` (bit-identical).
+fn mm(threads: usize, alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, epi: Epilogue) -> Result<()> {
+    if threads <= 1 {
+        gemm(alpha, a, b, beta, c, epi)?;
+    } else {
+        gemm_par(threads, alpha, a, b, beta, c, epi)?;
+    }
+    Ok(())
+}
+
+impl Linear {
+    /// A layer mapping `in_features` inputs to `out_features` outputs.
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        Self {
+            in_features,
+            out_features,
+        }
+    }
+
+    /// Elements of W: O·I.
+    pub fn weight_len(&self) -> usize {
+        self.out_features * self.in_features
+    }
+
+    /// PyTorch's default init (`nn.Linear.reset_parameters`): W and b
+    /// uniform in `[−1/√I, 1/√I)`. For W, PyTorch writes it as
+    /// `kaiming_uniform_(a = √5)`, whose bound `gain·√(3/I)` with
+    /// `gain = √(2/(1 + a²)) = √(1/3)` is exactly `1/√I`.
+    pub fn init(&self, rng: &mut impl Rng, w: &mut [f32], b: &mut [f32]) {
+        let bound = 1.0 / (self.in_features as f32).sqrt();
+        for v in w.iter_mut().chain(b.iter_mut()) {
+            *v = rng.random_range(-bound..bound);
+        }
+    }
+
+    fn check(&self, what: &'static str, got: usize, rows: usize, cols: usize, name: &str) -> Result<()> {
+        check_len(what, got, rows * cols, || format!("{name} is {rows} × {cols}"))
+    }
+
+    /// Forward: `Y = X·Wᵀ + b`, then `Y ← max(0, Y)` if `relu`, in one GEMM
+    /// with the fused bias (+ ReLU) epilogue.
+    ///
+    /// Shapes: y (B, O) out; x (B, I), w (O, I), b (O) in.
+    /// Stores nothing itself: the caller keeps X (and Y) for the backward.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        y: &mut [f32],
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        batch: usize,
+        relu: bool,
+        threads: usize,
+    ) -> Result<()> {
+        let (i, o) = (self.in_features, self.out_features);
+        self.check("linear forward bias", b.len(), 1, o, "b")?;
+        let xv = MatRef::row_major(x, batch, i)?; // (B, I)
+        let wt = MatRef::row_major(w, o, i)?.t(); // (I, O) view of W (O, I)
+        let yv = MatMut::row_major(y, batch, o)?; // (B, O)
+        let epi = if relu { Epilogue::bias_relu(b) } else { Epilogue::bias(b) };
+        mm(threads, 1.0, xv, wt, 0.0, yv, epi)
+    }
+
+    /// Backward, given dY = dL/dY (B, O) and the forward's input X (B, I):
+    ///
+    /// - `dW += dYᵀ·X` (O, I): `Y[b, o] = Σ_i X[b, i]·W[o, i] + b[o]`, so
+    ///   `∂L/∂W[o, i] = Σ_b dY[b, o]·X[b, i]`. One GEMM with β = 1 (so it
+    ///   accumulates), dYᵀ a strided view.
+    /// - `db += Σ_rows dY` (O): each b[o] is added to every row.
+    /// - `dX = dY·W` (B, I): `∂L/∂X[b, i] = Σ_o dY[b, o]·W[o, i]`; written
+    ///   (β = 0), not accumulated, since it feeds the layer below. Pass
+    ///   `None` for the first layer: nothing needs dL/dX there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        dx: Option<&mut [f32]>,
+        dw: &mut [f32],
+        db: &mut [f32],
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        batch: usize,
+        threads: usize,
+    ) -> Result<()> {
+        let (i, o) = (self.in_features, self.out_features);
+        self.check("linear backward db", db.len(), 1, o, "db")?;
+        let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
+        let xv = MatRef::row_major(x, batch, i)?; // (B, I)
+        // dW (O, I) += dYᵀ (O, B) · X (B, I)
+        mm(threads, 1.0, dyv.t(), xv, 1.0, MatMut::row_major(dw, o, i)?, Epilogue::None)?;
+        // db (O) += Σ_b dY[b, :]
+        descent_core::ops::col_sums_acc(dy, batch, o, db);
+        if let Some(dx) = dx {
+            // dX (B, I) = dY (B, O) · W (O, I)
+            let wv = MatRef::row_major(w, o, i)?;
+            mm(threads, 1.0, dyv, wv, 0.0, MatMut::row_major(dx, batch, i)?, Epilogue::None)?;
+        }
+        Ok(())
+    }
+
+    /// Naive twin of [`Linear::forward`]: the GEMM written as loops, for
+    /// tests (the same math, nothing shared with the fast path but the
+    /// core's `gemm_naive` triple loop).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_naive(&self, y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], batch: usize, relu: bool) -> Result<()> {
+        let (i, o) = (self.in_features, self.out_features);
+        self.check("linear forward bias", b.len(), 1, o, "b")?;
+        let xv = MatRef::row_major(x, batch, i)?;
+        let wt = MatRef::row_major(w, o, i)?.t();
+        let epi = if relu { Epilogue::bias_relu(b) } else { Epilogue::bias(b) };
+        gemm_naive(1.0, xv, wt, 0.0, MatMut::row_major(y, batch, o)?, epi)?;
+        Ok(())
+    }
+
+    /// Naive twin of [`Linear::backward`]: each formula as index loops.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_naive(
+        &self,
+        dx: Option<&mut [f32]>,
+        dw: &mut [f32],
+        db: &mut [f32],
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        batch: usize,
+    ) -> Result<()> {
+        let (ni, no) = (self.in_features, self.out_features);
+        self.check("linear backward dy", dy.len(), batch, no, "dY")?;
+        self.check("linear backward x", x.len(), batch, ni, "X")?;
+        self.check("linear backward w", w.len(), no, ni, "W")?;
+        self.check("linear backward dw", dw.len(), no, ni, "dW")?;
+        self.check("linear backward db", db.len(), 1, no, "db")?;
+        for o in 0..no {
+            for i in 0..ni {
+                let mut s = 0.0f32;
+                for r in 0..batch {
+                    s += dy[r * no + o] * x[r * ni + i];
+                }
+                dw[o * ni + i] += s;
+            }
+            for r in 0..batch {
+                db[o] += dy[r * no + o];
+            }
+        }
+        if let Some(dx) = dx {
+            self.check("linear backward dx", dx.len(), batch, ni, "dX")?;
+            for r in 0..batch {
+                for i in 0..ni {
+                    let mut s = 0.0f32;
+                    for o in 0..no {
+                        s += dy[r * no + o] * w[o * ni + i];
+                    }
+                    dx[r * ni + i] = s;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len());
+        for (k, (&x, &y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{what}[{k}]: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn fast_matches_naive_on_odd_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for &(batch, i, o) in &[(1, 1, 1), (3, 5, 7), (7, 17, 13), (13, 33, 19), (64, 70, 10)] {
+            let layer = Linear::new(i, o);
+            let x = random(batch * i, &mut rng);
+            let w = random(o * i, &mut rng);
+            let b = random(o, &mut rng);
+            let dy = random(batch * o, &mut rng);
+            for relu in [false, true] {
+                let mut y1 = vec![f32::NAN; batch * o];
+                let mut y2 = vec![0.0; batch * o];
+                layer.forward(&mut y1, &x, &w, &b, batch, relu, 1).unwrap();
+                layer.forward_naive(&mut y2, &x, &w, &b, batch, relu).unwrap();
+                assert_close(&y1, &y2, 1e-5 * i as f32, "y");
+            }
+            // Start from nonzero gradients to check accumulation.
+            let dw0 = random(o * i, &mut rng);
+            let db0 = random(o, &mut rng);
+            let (mut dw1, mut db1, mut dx1) = (dw0.clone(), db0.clone(), vec![f32::NAN; batch * i]);
+            let (mut dw2, mut db2, mut dx2) = (dw0.clone(), db0.clone(), vec![0.0; batch * i]);
+            layer
+                .backward(Some(&mut dx1), &mut dw1, &mut db1, &dy, &x, &w, batch, 2)
+                .unwrap();
+            layer
+                .backward_naive(Some(&mut dx2), &mut dw2, &mut db2, &dy, &x, &w, batch)
+                .unwrap();
+            let tol = 1e-5 * (batch + o) as f32;
+            assert_close(&dw1, &dw2, tol, "dw");
+            assert_close(&db1, &db2, tol, "db");
+            assert_close(&dx1, &dx2, tol, "dx");
+        }
+    }
+
+    #[test]
+    fn init_is_pytorch_bound_and_seeded() {
+        let layer = Linear::new(784, 16);
+        let (mut w, mut b) = (vec![0.0; 784 * 16], vec![0.0; 16]);
+        layer.init(&mut ChaCha8Rng::seed_from_u64(1), &mut w, &mut b);
+        let bound = 1.0 / 28.0;
+        assert!(w.iter().chain(&b).all(|v| v.abs() <= bound));
+        // Spread over the range: the max is near the bound, mean near 0.
+        let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(max > 0.95 * bound, "{max}");
+        let mean = w.iter().sum::<f32>() / w.len() as f32;
+        assert!(mean.abs() < 0.05 * bound, "{mean}");
+        let (mut w2, mut b2) = (vec![0.0; 784 * 16], vec![0.0; 16]);
+        layer.init(&mut ChaCha8Rng::seed_from_u64(1), &mut w2, &mut b2);
+        assert_eq!(w, w2);
+        assert_eq!(b, b2);
+    }
+
+    #[test]
+    fn shape_errors_name_the_operand() {
+        let layer = Linear::new(3, 2);
+        let mut y = vec![0.0; 4];
+        let e = layer
+            .forward(&mut y, &[0.0; 6], &[0.0; 6], &[0.0; 3], 2, false, 1)
+            .unwrap_err();
+        assert!(e.to_string().contains("bias"), "{e}");
+        let e = layer
+            .forward(&mut y, &[0.0; 5], &[0.0; 6], &[0.0; 2], 2, false, 1)
+            .unwrap_err();
+        assert!(e.to_string().contains("[2, 3]"), "{e}");
+    }
+}

@@ -1,0 +1,467 @@
+//! The multilayer perceptron: Linear → activation → … → Linear, as
+//! `nn.Sequential(nn.Linear(s0, s1), act, nn.Linear(s1, s2), act, …,
+//! nn.Linear(s_{L−1}, s_L))` would build it. The last Linear's outputs are
+//! the logits; the loss (see [`crate::loss`]) is applied outside the net.
+//!
+//! Dimension legend: B = batch rows, `sizes = [s0, s1, …, s_L]` the
+//! widths, layer l maps s_l inputs to s_{l+1} outputs (l = 0 … L−1).
+//!
+//! Memory: every parameter lives in one flat `params` buffer and every
+//! gradient in one flat `grads` buffer of the same layout (layer by layer,
+//! weight then bias), computed by [`param_layout`]. An optimizer step is
+//! one pass over two slices.
+//!
+//! What forward stores for backward: the output of every layer, `acts[l]`
+//! (B, s_{l+1}): after the activation for hidden layers (the next layer's
+//! input, and what the activation's backward is written in terms of), the
+//! logits for the last. The input X itself is not copied: `backward` takes
+//! it again. The buffers grow to the largest batch seen and are reused, so
+//! after the first batch of a given size a training step allocates nothing
+//! (with `threads = 1`; more threads spawn scoped OS threads per GEMM).
+
+use std::ops::Range;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::activation::Activation;
+use crate::error::{check_len, NnError, Result};
+use crate::linear::Linear;
+use crate::loss::{Loss, Targets};
+
+/// One parameter tensor in the flat buffer: its PyTorch state-dict name,
+/// where it starts and its shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamTensor {
+    /// The name `nn.Sequential`'s `state_dict` gives it: `"0.weight"`,
+    /// `"0.bias"`, `"2.weight"`, … (activations occupy the odd indices).
+    pub name: String,
+    /// Index of its first element in the flat buffer.
+    pub offset: usize,
+    /// `[out, in]` for a weight, `[out]` for a bias.
+    pub shape: Vec<usize>,
+}
+
+impl ParamTensor {
+    /// Number of elements (product of the shape).
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// True for a tensor with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Its elements' range in the flat buffer.
+    pub fn range(&self) -> Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+}
+
+/// Checks the widths: at least two, none zero.
+fn check_sizes(sizes: &[usize]) -> Result<()> {
+    if sizes.len() < 2 {
+        return Err(NnError::TooFewSizes(sizes.to_vec()));
+    }
+    if let Some(index) = sizes.iter().position(|&s| s == 0) {
+        return Err(NnError::ZeroSize {
+            sizes: sizes.to_vec(),
+            index,
+        });
+    }
+    Ok(())
+}
+
+/// The flat-buffer layout of an MLP with widths `sizes`: for each layer l,
+/// its weight `"{2l}.weight"` of shape `[s_{l+1}, s_l]` followed by its bias
+/// `"{2l}.bias"` of shape `[s_{l+1}]`. Parameters, gradients and optimizer
+/// state all use it. Errors on fewer than two widths or a zero width.
+pub fn param_layout(sizes: &[usize]) -> Result<Vec<ParamTensor>> {
+    check_sizes(sizes)?;
+    let mut out = Vec::with_capacity(2 * (sizes.len() - 1));
+    let mut offset = 0;
+    for (l, pair) in sizes.windows(2).enumerate() {
+        let (fan_in, fan_out) = (pair[0], pair[1]);
+        out.push(ParamTensor {
+            name: format!("{}.weight", 2 * l),
+            offset,
+            shape: vec![fan_out, fan_in],
+        });
+        offset += fan_out * fan_in;
+        out.push(ParamTensor {
+            name: format!("{}.bias", 2 * l),
+            offset,
+            shape: vec![fan_out],
+        });
+        offset += fan_out;
+    }
+    Ok(out)
+}
+
+/// A multilayer perceptron with hand-written backpropagation.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    sizes: Vec<usize>,
+    activation: Activation,
+    layers: Vec<Linear>,
+    layout: Vec<ParamTensor>,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    threads: usize,
+    /// Rows of the stored forward pass (0: none stored).
+    batch: usize,
+    /// `acts[l]`: output of layer l, (B, s_{l+1}); see the module docs.
+    acts: Vec<Vec<f32>>,
+    /// `dacts[l]`: dL/d(output of layer l), same shape as `acts[l]`; for
+    /// hidden layers it becomes dL/d(pre-activation) in place.
+    dacts: Vec<Vec<f32>>,
+}
+
+impl Mlp {
+    /// An MLP with widths `sizes` (e.g. `[784, 128, 64, 10]`), `activation`
+    /// after every Linear but the last, and PyTorch's default init (every
+    /// weight and bias uniform in ±1/√fan_in) drawn layer by layer, weight
+    /// then bias, from a `ChaCha8Rng` seeded with `seed`.
+    pub fn new(sizes: &[usize], activation: Activation, seed: u64) -> Result<Self> {
+        let layout = param_layout(sizes)?;
+        let layers: Vec<Linear> = sizes.windows(2).map(|p| Linear::new(p[0], p[1])).collect();
+        let n = layout.last().map_or(0, |t| t.offset + t.len());
+        let mut net = Self {
+            sizes: sizes.to_vec(),
+            activation,
+            layers,
+            layout,
+            params: vec![0.0; n],
+            grads: vec![0.0; n],
+            threads: 1,
+            batch: 0,
+            acts: vec![Vec::new(); sizes.len() - 1],
+            dacts: vec![Vec::new(); sizes.len() - 1],
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for l in 0..net.layers.len() {
+            let (w, b) = (net.layout[2 * l].range(), net.layout[2 * l + 1].range());
+            let (wp, bp) = net.params.split_at_mut(b.start);
+            net.layers[l].init(&mut rng, &mut wp[w], &mut bp[..b.len()]);
+        }
+        Ok(net)
+    }
+
+    /// The widths `[s0, …, s_L]`.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+    /// The hidden activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+    /// The Linear layers, input first.
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+    /// Every parameter tensor's name, offset and shape ([`param_layout`]).
+    pub fn layout(&self) -> &[ParamTensor] {
+        &self.layout
+    }
+    /// Total number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.params.len()
+    }
+    /// All parameters, flat, in [`Mlp::layout`] order.
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+    /// All parameters, writable (an optimizer step, a checkpoint load).
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+    /// All gradients, same layout as the parameters.
+    pub fn grads(&self) -> &[f32] {
+        &self.grads
+    }
+    /// All gradients, writable (e.g. for clipping).
+    pub fn grads_mut(&mut self) -> &mut [f32] {
+        &mut self.grads
+    }
+    /// Parameters (writable) and gradients together, for an optimizer step.
+    pub fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
+        (&mut self.params, &self.grads)
+    }
+    /// The parameter tensor named `name` (e.g. `"2.bias"`), if any.
+    pub fn param(&self, name: &str) -> Option<&[f32]> {
+        let t = self.layout.iter().find(|t| t.name == name)?;
+        Some(&self.params[t.range()])
+    }
+    /// Threads each GEMM may use (default 1). Results are bit-identical
+    /// whatever the count (the core's `gemm_par` splits whole tiles).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+    /// Sets [`Mlp::threads`] (0 is treated as 1).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Clears the gradient buffer: `grads ← 0`. Backward accumulates, so
+    /// call this before each step's backward.
+    pub fn zero_grad(&mut self) {
+        self.grads.fill(0.0);
+    }
+
+    fn check_input(&self, what: &'static str, x: &[f32], batch: usize) -> Result<()> {
+        if batch == 0 {
+            return Err(NnError::ZeroBatch { what });
+        }
+        let s0 = self.sizes[0];
+        check_len(what, x.len(), batch * s0, || format!("batch {batch} × {s0} inputs"))
+    }
+
+    /// Forward pass of a batch `x` (B, s0), B = `batch`, row-major. Returns
+    /// the logits (B, s_L) and stores every layer's output for `backward`:
+    ///
+    /// `acts[0] = f(X·W₀ᵀ + b₀)`, `acts[l] = f(acts[l−1]·W_lᵀ + b_l)`, the
+    /// last layer without f. With ReLU, bias and activation are fused into
+    /// the GEMM's epilogue; Sigmoid and Tanh run over the output after it.
+    pub fn forward(&mut self, x: &[f32], batch: usize) -> Result<&[f32]> {
+        self.check_input("forward input x", x, batch)?;
+        let last = self.layers.len() - 1;
+        for l in 0..=last {
+            let layer = self.layers[l];
+            let (w, b) = (&self.params[self.layout[2 * l].range()], &self.params[self.layout[2 * l + 1].range()]);
+            // Vec::resize never shrinks capacity: no allocation once the
+            // largest batch has been seen.
+            self.acts[l].resize(batch * layer.out_features, 0.0);
+            let (below, here) = self.acts.split_at_mut(l);
+            let input: &[f32] = if l == 0 { x } else { &below[l - 1] };
+            let y = &mut here[0];
+            let hidden = l < last;
+            let fuse_relu = hidden && self.activation == Activation::Relu;
+            layer.forward(y, input, w, b, batch, fuse_relu, self.threads)?;
+            if hidden && !fuse_relu {
+                self.activation.forward(y);
+            }
+        }
+        self.batch = batch;
+        Ok(&self.acts[last])
+    }
+
+    /// The logits of the last forward pass, (B, s_L).
+    pub fn logits(&self) -> &[f32] {
+        &self.acts[self.layers.len() - 1]
+    }
+
+    /// Loss of the stored forward pass against `targets`, and its gradient
+    /// dL/dZ written where `backward` starts from. Returns the mean loss.
+    pub fn loss_grad(&mut self, loss: Loss, targets: Targets) -> Result<f32> {
+        let last = self.layers.len() - 1;
+        if self.batch == 0 {
+            return Err(NnError::NoForward { what: "loss", batch: 0 });
+        }
+        let classes = self.sizes[last + 1];
+        let rows = self.batch;
+        match targets {
+            Targets::Labels(l) => check_len("loss labels", l.len(), rows, || {
+                format!("one per row of the forward batch of {rows}")
+            })?,
+            Targets::Values(v) => check_len("loss targets", v.len(), rows * classes, || {
+                format!("batch {rows} × {classes} outputs")
+            })?,
+        }
+        self.dacts[last].resize(rows * classes, 0.0);
+        loss.loss_and_grad(&self.acts[last], targets, classes, &mut self.dacts[last])
+    }
+
+    /// Backward pass from the loss gradient left by [`Mlp::loss_grad`],
+    /// accumulating into the flat gradient buffer. `x` must be the input of
+    /// the last `forward` (it is not copied there). For l = L−1 … 0, with
+    /// dY = `dacts[l]` and X_l the layer's input:
+    ///
+    /// - `dW_l += dYᵀ·X_l`, `db_l += Σ_rows dY` ([`Linear::backward`]);
+    /// - `dX_l = dY·W_l` into `dacts[l−1]` (skipped for l = 0), then the
+    ///   activation's backward turns it into dL/d(pre-activation) in place:
+    ///   `dacts[l−1] ⊙= f′` ([`Activation::backward`]).
+    pub fn backward(&mut self, x: &[f32]) -> Result<()> {
+        let batch = self.batch;
+        if batch == 0 {
+            return Err(NnError::NoForward { what: "backward", batch: 0 });
+        }
+        self.check_input("backward input x (the forward's)", x, batch)?;
+        let last = self.layers.len() - 1;
+        if self.dacts[last].len() != batch * self.sizes[last + 1] {
+            return Err(NnError::NoForward {
+                what: "backward (no loss gradient: call loss_grad)",
+                batch,
+            });
+        }
+        for l in (0..=last).rev() {
+            let layer = self.layers[l];
+            let (wr, br) = (self.layout[2 * l].range(), self.layout[2 * l + 1].range());
+            let w = &self.params[wr.clone()];
+            // Weight and bias gradients are adjacent: split them apart.
+            let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
+            let (dbelow, dhere) = self.dacts.split_at_mut(l);
+            let dy = &dhere[0];
+            let input: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
+            let dx = if l == 0 {
+                None
+            } else {
+                let d = &mut dbelow[l - 1];
+                d.resize(batch * layer.in_features, 0.0);
+                Some(&mut d[..])
+            };
+            layer.backward(dx, dw, db, dy, input, w, batch, self.threads)?;
+            if l > 0 {
+                self.activation.backward(&self.acts[l - 1], &mut dbelow[l - 1]);
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch's forward, softmax cross-entropy and backward:
+    /// accumulates dL/dθ into the gradients and returns the mean loss.
+    /// Does not zero the gradients first (call [`Mlp::zero_grad`]).
+    pub fn loss_and_backward(&mut self, x: &[f32], labels: &[u32]) -> Result<f32> {
+        self.loss_and_backward_with(x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
+    }
+
+    /// As [`Mlp::loss_and_backward`] with any loss and targets; the batch
+    /// size is `x.len() / s0`.
+    pub fn loss_and_backward_with(&mut self, x: &[f32], loss: Loss, targets: Targets) -> Result<f32> {
+        let batch = x.len() / self.sizes[0];
+        self.forward(x, batch)?;
+        let l = self.loss_grad(loss, targets)?;
+        self.backward(x)?;
+        Ok(l)
+    }
+
+    /// Predicted classes (row argmax of the logits) for a whole set `x`
+    /// (N, s0), run `batch_size` rows at a time.
+    pub fn predict(&mut self, x: &[f32], batch_size: usize) -> Result<Vec<u32>> {
+        let s0 = self.sizes[0];
+        if batch_size == 0 {
+            return Err(NnError::ZeroBatch { what: "predict batch_size" });
+        }
+        check_len("predict input x", x.len() % s0, 0, || format!("a whole number of rows of {s0}"))?;
+        let classes = *self.sizes.last().unwrap();
+        let mut out = Vec::with_capacity(x.len() / s0);
+        for chunk in x.chunks(batch_size * s0) {
+            let logits = self.forward(chunk, chunk.len() / s0)?;
+            out.extend(
+                logits
+                    .chunks_exact(classes)
+                    .map(|row| descent_core::ops::argmax(row) as u32),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Mean softmax cross-entropy and accuracy (fraction of rows whose
+    /// argmax equals the label) over a whole set `x` (N, s0) with `labels`
+    /// (N), run `batch_size` rows at a time. Gradients are not touched.
+    pub fn evaluate(&mut self, x: &[f32], labels: &[u32], batch_size: usize) -> Result<(f32, f32)> {
+        let s0 = self.sizes[0];
+        let n = labels.len();
+        if batch_size == 0 {
+            return Err(NnError::ZeroBatch { what: "evaluate batch_size" });
+        }
+        check_len("evaluate input x", x.len(), n * s0, || format!("{n} labels × {s0} inputs"))?;
+        if n == 0 {
+            return Err(NnError::ZeroBatch { what: "evaluate (empty set)" });
+        }
+        let classes = *self.sizes.last().unwrap();
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for (xc, yc) in x.chunks(batch_size * s0).zip(labels.chunks(batch_size)) {
+            self.forward(xc, yc.len())?;
+            let l = self.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(yc))?;
+            loss_sum += l as f64 * yc.len() as f64;
+            correct += self
+                .logits()
+                .chunks_exact(classes)
+                .zip(yc)
+                .filter(|(row, &y)| descent_core::ops::argmax(row) == y as usize)
+                .count();
+        }
+        // The loss gradient just written is not a training signal: forget
+        // it so a stray `backward` errors instead of using it.
+        let last = self.layers.len() - 1;
+        self.dacts[last].clear();
+        Ok(((loss_sum / n as f64) as f32, correct as f32 / n as f32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_offsets_shapes() {
+        let l = param_layout(&[4, 3, 2]).unwrap();
+        let names: Vec<_> = l.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+        assert_eq!(l[0].shape, [3, 4]);
+        assert_eq!(l[1].shape, [3]);
+        assert_eq!(l[2].shape, [2, 3]);
+        assert_eq!(l.iter().map(|t| t.offset).collect::<Vec<_>>(), [0, 12, 15, 21]);
+        let net = Mlp::new(&[784, 128, 64, 10], Activation::Relu, 0).unwrap();
+        assert_eq!(net.num_params(), 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10);
+        assert_eq!(net.layout()[5].name, "4.bias");
+    }
+
+    #[test]
+    fn bad_sizes_and_inputs_are_typed_errors() {
+        assert!(matches!(
+            Mlp::new(&[3], Activation::Relu, 0),
+            Err(NnError::TooFewSizes(_))
+        ));
+        let e = Mlp::new(&[3, 0, 2], Activation::Relu, 0).unwrap_err();
+        assert!(e.to_string().contains("sizes[1] is 0"), "{e}");
+        let mut net = Mlp::new(&[3, 4, 2], Activation::Tanh, 0).unwrap();
+        let e = net.backward(&[0.0; 3]).unwrap_err();
+        assert!(matches!(e, NnError::NoForward { .. }), "{e}");
+        let e = net.forward(&[0.0; 5], 2).unwrap_err();
+        assert!(e.to_string().contains("forward input x") && e.to_string().contains('6'), "{e}");
+        net.forward(&[0.0; 6], 2).unwrap();
+        let e = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0])).unwrap_err();
+        assert!(e.to_string().contains("loss labels"), "{e}");
+        let e = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0, 2])).unwrap_err();
+        assert!(e.to_string().contains("label 2 at row 1"), "{e}");
+        let e = net.evaluate(&[0.0; 6], &[0, 1], 0).unwrap_err();
+        assert!(e.to_string().contains("batch_size"), "{e}");
+    }
+
+    #[test]
+    fn same_seed_same_net_and_threads_are_bit_identical() {
+        let a = Mlp::new(&[20, 16, 3], Activation::Sigmoid, 5).unwrap();
+        let b = Mlp::new(&[20, 16, 3], Activation::Sigmoid, 5).unwrap();
+        let c = Mlp::new(&[20, 16, 3], Activation::Sigmoid, 6).unwrap();
+        assert_eq!(a.params(), b.params());
+        assert_ne!(a.params(), c.params());
+
+        // A net big enough for gemm_par to really split the work.
+        let mut one = Mlp::new(&[300, 256, 10], Activation::Relu, 1).unwrap();
+        let mut two = one.clone();
+        two.set_threads(2);
+        let x: Vec<f32> = (0..64 * 300).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let y: Vec<u32> = (0..64).map(|i| (i % 10) as u32).collect();
+        let l1 = one.loss_and_backward(&x, &y).unwrap();
+        let l2 = two.loss_and_backward(&x, &y).unwrap();
+        assert_eq!(l1.to_bits(), l2.to_bits());
+        assert!(one.grads().iter().zip(two.grads()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn predict_and_evaluate_agree_across_batch_sizes() {
+        let mut net = Mlp::new(&[5, 7, 3], Activation::Tanh, 2).unwrap();
+        let x: Vec<f32> = (0..23 * 5).map(|i| ((i * 13 % 17) as f32 - 8.0) / 4.0).collect();
+        let y: Vec<u32> = (0..23).map(|i| (i % 3) as u32).collect();
+        let p_all = net.predict(&x, 100).unwrap();
+        let p_small = net.predict(&x, 4).unwrap();
+        assert_eq!(p_all, p_small);
+        assert_eq!(p_all.len(), 23);
+        let (l_all, a_all) = net.evaluate(&x, &y, 23).unwrap();
+        let (l_small, a_small) = net.evaluate(&x, &y, 5).unwrap();
+        assert!((l_all - l_small).abs() < 1e-6);
+        assert_eq!(a_all, a_small);
+        let want = p_all.iter().zip(&y).filter(|(p, y)| p == y).count() as f32 / 23.0;
+        assert_eq!(a_all, want);
+    }
+}

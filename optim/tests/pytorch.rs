@@ -1,0 +1,310 @@
+//! Three steps of each optimizer against PyTorch's documented algorithm.
+//!
+//! torch is not installed here, so the expected numbers come from an
+//! independent f64 re-implementation of `torch.optim`'s `_single_tensor_*`
+//! code paths (and of `clip_grad_norm_`), run with plain Python 3 (no numpy):
+//!
+//! ```python
+//! # Independent f64 re-implementation of torch.optim's documented algorithms
+//! # (torch 2.x `_single_tensor_*` code paths), three steps on a small vector.
+//! import math
+//! P0 = [0.5, -1.5, 2.0, -0.25]
+//! G = [[0.3, -0.2, 0.5, -1.0], [-0.1, 0.4, 0.25, 0.8], [0.6, -0.7, -0.3, 0.05]]
+//!
+//! def sgd(lr, momentum=0.0, dampening=0.0, wd=0.0, nesterov=False, maximize=False):
+//!     p = P0[:]; buf = None
+//!     for g in G:
+//!         g = [-x if maximize else x for x in g]
+//!         g = [gi + wd * pi for gi, pi in zip(g, p)]
+//!         if momentum != 0:
+//!             if buf is None: buf = g[:]
+//!             else: buf = [momentum * b + (1 - dampening) * gi for b, gi in zip(buf, g)]
+//!             g = [gi + momentum * b for gi, b in zip(g, buf)] if nesterov else buf[:]
+//!         p = [pi - lr * gi for pi, gi in zip(p, g)]
+//!     return p
+//!
+//! def adagrad(lr, lr_decay=0.0, wd=0.0, init=0.0, eps=1e-10, maximize=False):
+//!     p = P0[:]; s = [init] * len(p)
+//!     for t, g in enumerate(G, 1):
+//!         g = [-x if maximize else x for x in g]
+//!         g = [gi + wd * pi for gi, pi in zip(g, p)]
+//!         clr = lr / (1 + (t - 1) * lr_decay)
+//!         s = [si + gi * gi for si, gi in zip(s, g)]
+//!         p = [pi - clr * gi / (math.sqrt(si) + eps) for pi, gi, si in zip(p, g, s)]
+//!     return p
+//!
+//! def rmsprop(lr, alpha=0.99, eps=1e-8, wd=0.0, momentum=0.0, centered=False, maximize=False):
+//!     p = P0[:]; v = [0.0] * 4; ga = [0.0] * 4; b = [0.0] * 4
+//!     for g in G:
+//!         g = [-x if maximize else x for x in g]
+//!         g = [gi + wd * pi for gi, pi in zip(g, p)]
+//!         v = [alpha * vi + (1 - alpha) * gi * gi for vi, gi in zip(v, g)]
+//!         if centered:
+//!             ga = [alpha * a + (1 - alpha) * gi for a, gi in zip(ga, g)]
+//!             d = [math.sqrt(vi - a * a) + eps for vi, a in zip(v, ga)]
+//!         else:
+//!             d = [math.sqrt(vi) + eps for vi in v]
+//!         if momentum > 0:
+//!             b = [momentum * bi + gi / di for bi, gi, di in zip(b, g, d)]
+//!             p = [pi - lr * bi for pi, bi in zip(p, b)]
+//!         else:
+//!             p = [pi - lr * gi / di for pi, gi, di in zip(p, g, d)]
+//!     return p
+//!
+//! def adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, amsgrad=False, decoupled=False, maximize=False, clip=None):
+//!     p = P0[:]; m = [0.0] * 4; v = [0.0] * 4; vm = [0.0] * 4
+//!     for t, g in enumerate(G, 1):
+//!         if clip is not None:  # torch.nn.utils.clip_grad_norm_ before step()
+//!             n = math.sqrt(sum(x * x for x in g))
+//!             c = min(1.0, clip / (n + 1e-6))
+//!             g = [x * c for x in g]
+//!         g = [-x if maximize else x for x in g]
+//!         if decoupled:
+//!             p = [pi * (1 - lr * wd) for pi in p]
+//!         else:
+//!             g = [gi + wd * pi for gi, pi in zip(g, p)]
+//!         m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+//!         v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+//!         bc1 = 1 - b1 ** t; bc2s = math.sqrt(1 - b2 ** t)
+//!         if amsgrad:
+//!             vm = [max(a, b) for a, b in zip(vm, v)]; vv = vm
+//!         else:
+//!             vv = v
+//!         p = [pi - (lr / bc1) * mi / (math.sqrt(vi) / bc2s + eps) for pi, mi, vi in zip(p, m, vv)]
+//!     return p
+//!
+//! cases = {
+//!     "sgd lr=0.1 wd=0.01": sgd(0.1, wd=0.01),
+//!     "sgd lr=0.1 wd=0.01 maximize": sgd(0.1, wd=0.01, maximize=True),
+//!     "momentum lr=0.1 mu=0.9 damp=0.1 wd=0.01": sgd(0.1, momentum=0.9, dampening=0.1, wd=0.01),
+//!     "nesterov lr=0.1 mu=0.9 wd=0.01": sgd(0.1, momentum=0.9, wd=0.01, nesterov=True),
+//!     "adagrad lr=0.1 lr_decay=0.01 wd=0.01 init=0.1": adagrad(0.1, lr_decay=0.01, wd=0.01, init=0.1),
+//!     "adagrad default maximize": adagrad(0.01, maximize=True),
+//!     "rmsprop default": rmsprop(0.01),
+//!     "rmsprop lr=0.01 alpha=0.9 wd=0.01 mu=0.5 centered": rmsprop(0.01, alpha=0.9, wd=0.01, momentum=0.5, centered=True),
+//!     "adam lr=0.01": adam(0.01),
+//!     "adam lr=0.01 wd=0.01 amsgrad": adam(0.01, wd=0.01, amsgrad=True),
+//!     "adam lr=0.01 clip=0.5": adam(0.01, clip=0.5),
+//!     "adamw lr=0.01 wd=0.1": adam(0.01, wd=0.1, decoupled=True),
+//!     "adamw lr=0.01 wd=0.1 maximize amsgrad": adam(0.01, wd=0.1, decoupled=True, maximize=True, amsgrad=True),
+//! }
+//! for k, v in cases.items():
+//!     print(f"{k}: [{', '.join(f'{x:.9}' for x in v)}]")
+//! ```
+//!
+//! Its output (9 significant digits) is pasted below; descent computes in f32, so
+//! the comparison allows `|got − want| ≤ 1e-6·(1 + |want|)` (a few f32 ulps of the
+//! O(1) parameters accumulated over three steps).
+
+use descent_optim::*;
+
+const P0: [f32; 4] = [0.5, -1.5, 2.0, -0.25];
+const G: [[f32; 4]; 3] = [
+    [0.3, -0.2, 0.5, -1.0],
+    [-0.1, 0.4, 0.25, 0.8],
+    [0.6, -0.7, -0.3, 0.05],
+];
+
+fn run(mut opt: impl Optimizer, want: [f64; 4]) {
+    let mut p = P0;
+    for g in &G {
+        opt.step(&mut p, g).unwrap();
+    }
+    assert_eq!(opt.steps(), 3);
+    for (i, (&got, &w)) in p.iter().zip(&want).enumerate() {
+        let err = (got as f64 - w).abs();
+        assert!(
+            err <= 1e-6 * (1.0 + w.abs()),
+            "{}: p[{i}] = {got} but PyTorch gives {w} (err {err:e})",
+            opt.name()
+        );
+    }
+}
+
+/// `sgd lr=0.1 wd=0.01`
+#[test]
+fn sgd_with_weight_decay() {
+    run(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            weight_decay: 0.01,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.418551469, -1.44550448, 1.94913095, -0.23437065],
+    );
+}
+
+/// `sgd lr=0.1 wd=0.01 maximize`
+#[test]
+fn sgd_maximize_negates_before_weight_decay() {
+    run(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            weight_decay: 0.01,
+            maximize: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.57845153, -1.54550452, 2.03888105, -0.26413085],
+    );
+}
+
+/// `momentum lr=0.1 mu=0.9 damp=0.1 wd=0.01`
+#[test]
+fn momentum_with_dampening_first_step_buffer_is_g() {
+    run(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 0.01,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.37923659, -1.44326233, 1.83830967, -0.119248176],
+    );
+}
+
+/// `nesterov lr=0.1 mu=0.9 wd=0.01`
+#[test]
+fn nesterov() {
+    run(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.01,
+            nesterov: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.306185085, -1.39462877, 1.80183461, -0.131131539],
+    );
+}
+
+/// `adagrad lr=0.1 lr_decay=0.01 wd=0.01 init=0.1`
+#[test]
+fn adagrad_lr_decay_initial_accumulator() {
+    run(
+        Adagrad::new(AdagradConfig {
+            lr: 0.1,
+            lr_decay: 0.01,
+            weight_decay: 0.01,
+            initial_accumulator_value: 0.1,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.372985628, -1.43599395, 1.91268121, -0.218071656],
+    );
+}
+
+/// `adagrad default maximize`
+#[test]
+fn adagrad_default_maximize() {
+    run(
+        Adagrad::new(AdagradConfig {
+            maximize: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.51568424, -1.50948274, 2.00974347, -0.253362912],
+    );
+}
+
+/// `rmsprop default`
+#[test]
+fn rmsprop_default() {
+    run(
+        Rmsprop::new(RmspropConfig::default()).unwrap(),
+        [0.343118513, -1.40511554, 1.90271774, -0.216593827],
+    );
+}
+
+/// `rmsprop lr=0.01 alpha=0.9 wd=0.01 mu=0.5 centered`
+#[test]
+fn rmsprop_centered_momentum() {
+    run(
+        Rmsprop::new(RmspropConfig {
+            lr: 0.01,
+            alpha: 0.9,
+            weight_decay: 0.01,
+            momentum: 0.5,
+            centered: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.426175022, -1.45602152, 1.93169382, -0.223445607],
+    );
+}
+
+/// `adam lr=0.01`
+#[test]
+fn adam() {
+    run(
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.478904, -1.48979978, 1.97735307, -0.239219209],
+    );
+}
+
+/// `adam lr=0.01 wd=0.01 amsgrad`
+#[test]
+fn adam_l2_amsgrad() {
+    run(
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            weight_decay: 0.01,
+            amsgrad: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.478661599, -1.48910688, 1.9768448, -0.239159645],
+    );
+}
+
+/// `adam lr=0.01 clip=0.5`
+#[test]
+fn adam_clip_grad_norm() {
+    run(
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            clip_norm: Some(0.5),
+            ..Default::default()
+        })
+        .unwrap(),
+        [0.479825952, -1.49090537, 1.97736969, -0.241259203],
+    );
+}
+
+/// `adamw lr=0.01 wd=0.1`
+#[test]
+fn adamw_decoupled() {
+    run(
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..AdamConfig::adamw()
+        })
+        .unwrap(),
+        [0.477429491, -1.4853206, 1.97138838, -0.23849053],
+    );
+}
+
+/// `adamw lr=0.01 wd=0.1 maximize amsgrad`
+#[test]
+fn adamw_maximize_amsgrad() {
+    run(
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            weight_decay: 0.1,
+            maximize: true,
+            amsgrad: true,
+            ..AdamConfig::adamw()
+        })
+        .unwrap(),
+        [0.519573508, -1.50568839, 2.01662361, -0.260010969],
+    );
+}

@@ -1,0 +1,402 @@
+//! Export then import continues exactly like an uninterrupted run, and bad
+//! states and lengths are typed errors.
+
+use descent_optim::*;
+
+/// Makes a fresh optimizer with one fixed config.
+type Maker = Box<dyn Fn() -> Box<dyn Optimizer>>;
+
+fn configs() -> Vec<(&'static str, Maker)> {
+    vec![
+        (
+            "sgd",
+            Box::new(|| {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        lr: 0.01,
+                        weight_decay: 0.1,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "momentum",
+            Box::new(|| {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        lr: 0.01,
+                        momentum: 0.9,
+                        dampening: 0.1,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "nesterov",
+            Box::new(|| {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        lr: 0.01,
+                        momentum: 0.9,
+                        nesterov: true,
+                        clip_norm: Some(1.0),
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adagrad",
+            Box::new(|| {
+                Box::new(
+                    Adagrad::new(AdagradConfig {
+                        lr_decay: 0.1,
+                        initial_accumulator_value: 0.5,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "rmsprop",
+            Box::new(|| Box::new(Rmsprop::new(RmspropConfig::default()).unwrap())),
+        ),
+        (
+            "rmsprop centered momentum",
+            Box::new(|| {
+                Box::new(
+                    Rmsprop::new(RmspropConfig {
+                        centered: true,
+                        momentum: 0.5,
+                        maximize: true,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adam",
+            Box::new(|| Box::new(Adam::new(AdamConfig::default()).unwrap())),
+        ),
+        (
+            "adam amsgrad clip",
+            Box::new(|| {
+                Box::new(
+                    Adam::new(AdamConfig {
+                        amsgrad: true,
+                        clip_norm: Some(0.5),
+                        weight_decay: 0.1,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adamw",
+            Box::new(|| Box::new(Adam::new(AdamConfig::adamw()).unwrap())),
+        ),
+    ]
+}
+
+/// Deterministic pseudo-gradients that depend on the parameters (so a wrong
+/// resume would diverge), for a 37-element buffer (not a multiple of 8).
+fn grad(p: &[f32], t: usize) -> Vec<f32> {
+    p.iter()
+        .enumerate()
+        .map(|(i, &x)| x * 0.7 + ((i * 13 + t * 7) as f32 * 0.31).sin())
+        .collect()
+}
+
+fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn resume_is_bit_identical() {
+    let n = 37;
+    for (name, make) in configs() {
+        let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.2).cos()).collect();
+        // Uninterrupted: 12 steps.
+        let mut a = make();
+        let mut pa = p0.clone();
+        for t in 0..12 {
+            let g = grad(&pa, t);
+            a.step(&mut pa, &g).unwrap();
+        }
+        // 5 steps, checkpoint, a fresh optimizer imports, 7 more steps.
+        let mut b = make();
+        let mut pb = p0.clone();
+        for t in 0..5 {
+            let g = grad(&pb, t);
+            b.step(&mut pb, &g).unwrap();
+        }
+        let ck = b.export_state();
+        assert_eq!(ck.step, 5, "{name}");
+        drop(b);
+        let mut c = make();
+        c.import_state(&ck).unwrap();
+        assert_eq!(c.steps(), 5);
+        for t in 5..12 {
+            let g = grad(&pb, t);
+            c.step(&mut pb, &g).unwrap();
+        }
+        assert_eq!(bits(&pa), bits(&pb), "{name}: resumed run diverged");
+        assert_eq!(a.export_state(), c.export_state(), "{name}");
+    }
+}
+
+#[test]
+fn state_names_are_pytorch_names() {
+    let names = |o: &mut dyn Optimizer| {
+        let mut p = vec![1.0f32; 3];
+        o.step(&mut p, &[0.1, 0.2, 0.3]).unwrap();
+        o.export_state()
+            .buffers
+            .into_iter()
+            .map(|(n, b)| (n, b.len()))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &[&str]| v.iter().map(|n| (n.to_string(), 3)).collect::<Vec<_>>();
+    assert_eq!(names(&mut Sgd::new(SgdConfig::default()).unwrap()), s(&[]));
+    assert_eq!(
+        names(
+            &mut Sgd::new(SgdConfig {
+                momentum: 0.9,
+                ..Default::default()
+            })
+            .unwrap()
+        ),
+        s(&["momentum_buffer"])
+    );
+    assert_eq!(
+        names(&mut Adagrad::new(AdagradConfig::default()).unwrap()),
+        s(&["sum"])
+    );
+    assert_eq!(
+        names(
+            &mut Rmsprop::new(RmspropConfig {
+                centered: true,
+                momentum: 0.1,
+                ..Default::default()
+            })
+            .unwrap()
+        ),
+        s(&["square_avg", "grad_avg", "momentum_buffer"])
+    );
+    assert_eq!(
+        names(
+            &mut Adam::new(AdamConfig {
+                amsgrad: true,
+                ..Default::default()
+            })
+            .unwrap()
+        ),
+        s(&["exp_avg", "exp_avg_sq", "max_exp_avg_sq"])
+    );
+}
+
+#[test]
+fn fresh_state_exports_nothing_and_imports_as_reset() {
+    let mut o = Adam::new(AdamConfig::default()).unwrap();
+    assert_eq!(o.export_state(), OptimState::default());
+    let mut p = vec![1.0f32; 4];
+    o.step(&mut p, &[1.0; 4]).unwrap();
+    o.import_state(&OptimState::default()).unwrap();
+    assert_eq!(o.steps(), 0);
+    // After a reset the buffers are re-sized to the next parameters.
+    let mut q = vec![1.0f32; 9];
+    o.step(&mut q, &[1.0; 9]).unwrap();
+}
+
+fn adam_state(len_m: usize, len_v: usize) -> OptimState {
+    OptimState {
+        step: 3,
+        buffers: vec![
+            ("exp_avg".into(), vec![0.0; len_m]),
+            ("exp_avg_sq".into(), vec![0.0; len_v]),
+        ],
+    }
+}
+
+#[test]
+fn bad_imports_are_typed_errors() {
+    let mut o = Adam::new(AdamConfig::default()).unwrap();
+    // Wrong length.
+    assert!(matches!(
+        o.import_state(&adam_state(4, 5)),
+        Err(OptimError::BufferLength { ref name, expected: 4, got: 5, .. }) if name == "exp_avg_sq"
+    ));
+    // Missing buffer.
+    let mut s = adam_state(4, 4);
+    s.buffers.pop();
+    assert!(
+        matches!(o.import_state(&s), Err(OptimError::MissingBuffer { ref name, .. }) if name == "exp_avg_sq")
+    );
+    // Unexpected buffer (AMSGrad's, into a plain Adam).
+    let mut s = adam_state(4, 4);
+    s.buffers.push(("max_exp_avg_sq".into(), vec![0.0; 4]));
+    assert!(
+        matches!(o.import_state(&s), Err(OptimError::UnexpectedBuffer { ref name, .. }) if name == "max_exp_avg_sq")
+    );
+    // Duplicated buffer.
+    let mut s = adam_state(4, 4);
+    s.buffers.push(("exp_avg".into(), vec![0.0; 4]));
+    assert!(matches!(
+        o.import_state(&s),
+        Err(OptimError::UnexpectedBuffer { .. })
+    ));
+    // Steps without buffers, buffers without steps.
+    assert!(matches!(
+        o.import_state(&OptimState {
+            step: 2,
+            buffers: vec![]
+        }),
+        Err(OptimError::InconsistentState {
+            step: 2,
+            buffers: 0,
+            ..
+        })
+    ));
+    let mut s = adam_state(4, 4);
+    s.step = 0;
+    assert!(matches!(
+        o.import_state(&s),
+        Err(OptimError::InconsistentState {
+            step: 0,
+            buffers: 2,
+            ..
+        })
+    ));
+    // A failed import leaves the optimizer as it was.
+    assert_eq!(o.steps(), 0);
+    // Plain SGD has no buffers at all.
+    let mut sgd = Sgd::new(SgdConfig::default()).unwrap();
+    assert!(matches!(
+        sgd.import_state(&OptimState {
+            step: 1,
+            buffers: vec![("momentum_buffer".into(), vec![0.0])]
+        }),
+        Err(OptimError::UnexpectedBuffer { .. })
+    ));
+    sgd.import_state(&OptimState {
+        step: 4,
+        buffers: vec![],
+    })
+    .unwrap();
+    assert_eq!(sgd.steps(), 4);
+}
+
+#[test]
+fn length_mismatches_are_typed_errors_and_change_nothing() {
+    for (name, make) in configs() {
+        let mut o = make();
+        let mut p = vec![1.0f32; 5];
+        let e = o.step(&mut p, &[0.5; 4]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                OptimError::LengthMismatch {
+                    expected: 5,
+                    got: 4,
+                    ..
+                }
+            ),
+            "{name}: {e}"
+        );
+        assert_eq!(o.steps(), 0, "{name}");
+        assert_eq!(p, vec![1.0; 5], "{name}");
+        o.step(&mut p, &[0.5; 5]).unwrap();
+        if o.export_state().buffers.is_empty() {
+            continue; // plain SGD: no state, any length is fine
+        }
+        let before = o.export_state();
+        let mut q = vec![1.0f32; 6];
+        let e = o.step(&mut q, &[0.5; 6]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                OptimError::LengthMismatch {
+                    expected: 5,
+                    got: 6,
+                    ..
+                }
+            ),
+            "{name}: {e}"
+        );
+        assert_eq!(o.export_state(), before, "{name}");
+    }
+}
+
+#[test]
+fn import_then_wrong_length_step_is_an_error() {
+    let mut o = Adam::new(AdamConfig::default()).unwrap();
+    o.import_state(&adam_state(4, 4)).unwrap();
+    let mut p = vec![0.0f32; 3];
+    assert!(matches!(
+        o.step(&mut p, &[0.0; 3]),
+        Err(OptimError::LengthMismatch {
+            expected: 4,
+            got: 3,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn clipping_reports_the_pre_clip_norm() {
+    let mut o = Sgd::new(SgdConfig {
+        lr: 1.0,
+        clip_norm: Some(1.0),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut p = vec![0.0f32; 2];
+    let info = o.step(&mut p, &[3.0, 4.0]).unwrap();
+    assert_eq!(info.grad_norm, Some(5.0));
+    assert!((info.clip_scale - 0.2).abs() < 1e-6);
+    assert!(
+        (p[0] + 0.6).abs() < 1e-6 && (p[1] + 0.8).abs() < 1e-6,
+        "{p:?}"
+    );
+    // Below the threshold nothing is scaled.
+    let info = o.step(&mut p, &[0.3, 0.4]).unwrap();
+    assert_eq!(info.clip_scale, 1.0);
+    // Without clipping the norm pass is skipped.
+    let mut o = Sgd::new(SgdConfig::default()).unwrap();
+    assert_eq!(
+        o.step(&mut p, &[3.0, 4.0]).unwrap(),
+        StepInfo {
+            grad_norm: None,
+            clip_scale: 1.0
+        }
+    );
+}
+
+#[test]
+fn set_lr_is_used_and_validated() {
+    let mut o = Sgd::new(SgdConfig {
+        lr: 0.1,
+        ..Default::default()
+    })
+    .unwrap();
+    o.set_lr(0.5).unwrap();
+    assert_eq!(o.lr(), 0.5);
+    let mut p = vec![1.0f32];
+    o.step(&mut p, &[1.0]).unwrap();
+    assert_eq!(p[0], 0.5);
+    for bad in [-0.1, f32::NAN, f32::INFINITY] {
+        assert!(matches!(
+            o.set_lr(bad),
+            Err(OptimError::InvalidConfig { field: "lr", .. })
+        ));
+    }
+    assert_eq!(o.lr(), 0.5);
+}

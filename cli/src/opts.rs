@@ -360,9 +360,10 @@ pub struct LandscapeArgs {
     /// Start point `x,y` (default per function).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
     pub start: Option<Vec<f64>>,
-    /// Steps per optimizer.
-    #[arg(long, default_value_t = 500)]
-    pub steps: usize,
+    /// Steps per optimizer (default per function: rosenbrock 2000, beale
+    /// 1000, others 500).
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Per-optimizer learning rates, e.g. `adam=0.05,sgd=1e-3`.
     #[arg(long, value_name = "OPT=LR,…")]
     pub lr: Option<String>,

@@ -421,3 +421,28 @@ fn unreadable_path_is_an_io_error_naming_it() {
     let e = read_idx(Path::new("/nonexistent/x-idx3-ubyte"), IdxKind::Images).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/x-idx3-ubyte"), "{e}");
 }
+
+#[test]
+fn hand_built_idx_inconsistent_with_its_dims_is_rejected() {
+    let p = Path::new("hand");
+    let images = IdxFile {
+        dims: vec![2, 2, 2],
+        data: vec![0; 7],
+    };
+    let labels = IdxFile {
+        dims: vec![2],
+        data: vec![0; 2],
+    };
+    let e = Dataset::from_idx(p, &images, p, &labels, Normalize::None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::SizeMismatch {
+                expected: 8,
+                actual: 7,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

@@ -265,9 +265,14 @@ fn read_gz<R: io::BufRead>(
     compressed_len: u64,
     kind: IdxKind,
 ) -> Result<IdxFile, DataError> {
-    let corrupt = |e: io::Error| DataError::CorruptGzip {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
+    let corrupt = |e: io::Error| {
+        let text = e.to_string();
+        // flate2 prefixes some messages with what our own message already says.
+        let detail = text.strip_prefix("corrupt gzip stream ").unwrap_or(&text);
+        DataError::CorruptGzip {
+            path: path.to_path_buf(),
+            detail: detail.to_string(),
+        }
     };
     let mut r = r;
     // A `.gz` name on data that is not gzip at all: say that, not a deflate error.

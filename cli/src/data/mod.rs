@@ -78,6 +78,20 @@ impl Dataset {
                 })
             }
         };
+        // `IdxFile` has public fields, so a hand-built one may disagree with
+        // its own dims; the readers never produce such a file.
+        for (path, f) in [(images_path, images), (labels_path, labels)] {
+            let expected = f.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            if expected != Some(f.data.len()) {
+                return Err(DataError::SizeMismatch {
+                    path: path.to_path_buf(),
+                    dims: format!("{:?}", f.dims),
+                    expected: expected.map_or(u64::MAX, |e| e as u64),
+                    actual: f.data.len() as u64,
+                    exact: true,
+                });
+            }
+        }
         if n != n_labels {
             return Err(DataError::CountMismatch {
                 images: images_path.to_path_buf(),

@@ -134,6 +134,17 @@ impl Function {
         }
     }
 
+    /// The default step budget of `descent landscape`: enough for the
+    /// momentum and adaptive optimizers to reach the minimum at their default
+    /// learning rates (Rosenbrock's curved valley takes the longest).
+    pub fn default_steps(&self) -> usize {
+        match self {
+            Function::Rosenbrock => 2000,
+            Function::Beale => 1000,
+            _ => 500,
+        }
+    }
+
     /// The default start `(x, y)` of `descent landscape`: a point from
     /// which the function's difficulty shows.
     pub fn default_start(&self) -> (f64, f64) {

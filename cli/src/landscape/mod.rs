@@ -17,14 +17,15 @@ use crate::train::TrainError;
 use functions::Function;
 
 /// The default learning rate of `opt` on `f`: values that make each
-/// optimizer's character visible within 500 steps from the default start
+/// optimizer's character visible within the default step budget from the
+/// default start
 /// (found by trying powers of ~3; see the README's landscape section).
 pub fn default_lr(f: &Function, opt: OptName) -> f32 {
     use OptName::*;
     match f {
         Function::Rosenbrock => match opt {
             Gd | Sgd => 1e-3,
-            Momentum | Nesterov => 3e-4,
+            Momentum | Nesterov => 1e-3,
             Adagrad => 0.5,
             Rmsprop => 0.01,
             Adam | Adamw => 0.05,
@@ -35,7 +36,7 @@ pub fn default_lr(f: &Function, opt: OptName) -> f32 {
             Momentum | Nesterov => 3e-3,
             Adagrad => 0.5,
             Rmsprop => 0.01,
-            Adam | Adamw => 0.05,
+            Adam | Adamw => 0.1,
             RandomSearch => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -200,9 +201,10 @@ pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
     }
     let lrs = parse_lr_map("--lr", args.lr.as_deref())?;
     std::fs::create_dir_all(&args.out).map_err(|e| out_err(&args.out, e))?;
+    let steps = args.steps.unwrap_or_else(|| f.default_steps());
     println!(
-        "descent landscape: {f} from ({}, {}), {} steps",
-        start.0, start.1, args.steps
+        "descent landscape: {f} from ({}, {}), {steps} steps",
+        start.0, start.1
     );
     let mut runs = Vec::new();
     for &opt in &args.optimizers {
@@ -210,7 +212,13 @@ pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
             .get(opt.name())
             .copied()
             .unwrap_or_else(|| default_lr(&f, opt));
-        runs.push(run_optimizer(&f, opt, lr, start, args.steps, 0)?);
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(TrainError::Flag {
+                flag: "--lr".into(),
+                message: format!("{}={lr} must be finite and ≥ 0", opt.name()),
+            });
+        }
+        runs.push(run_optimizer(&f, opt, lr, start, steps, 0)?);
     }
     write_outputs(&args.out, &f, &runs)?;
     Ok(())

@@ -1,0 +1,402 @@
+//! End to end: the `descent` binary on small synthetic IDX sets written to a
+//! temporary directory (raw and gzip). Runs the real process, so exit codes
+//! and messages are what a user sees.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use descent_cli::checkpoint::load_checkpoint;
+
+fn descent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(args)
+        .output()
+        .expect("the descent binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = descent(args);
+    assert!(
+        out.status.success(),
+        "descent {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A small MNIST-shaped set: 8×8 images (64 inputs), 300 train, 100 test.
+fn small_set(gz: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_set(dir.path(), 300, 100, 8, 8, gz);
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const SMALL: [&str; 6] = [
+    "--hidden",
+    "16",
+    "--batch-size",
+    "32",
+    "--quiet",
+    "--eval-batch-size",
+];
+
+fn train_args<'a>(data: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["train", "--data", s(data)];
+    v.extend(SMALL);
+    v.push("50");
+    v.extend(extra);
+    v
+}
+
+/// Every tensor (model and optimizer state) of two checkpoints, bit for bit.
+fn assert_same_tensors(a: &Path, b: &Path) {
+    let (ca, cb) = (load_checkpoint(a).unwrap(), load_checkpoint(b).unwrap());
+    assert_eq!(ca.tensors.len(), cb.tensors.len());
+    for (ta, tb) in ca.tensors.iter().zip(&cb.tensors) {
+        assert_eq!(ta.name, tb.name);
+        assert_eq!(ta.shape, tb.shape);
+        let (ba, bb): (Vec<u32>, Vec<u32>) = (
+            ta.data.iter().map(|v| v.to_bits()).collect(),
+            tb.data.iter().map(|v| v.to_bits()).collect(),
+        );
+        assert!(
+            ba == bb,
+            "tensor {} differs between {} and {}",
+            ta.name,
+            a.display(),
+            b.display()
+        );
+    }
+    for key in ["epoch", "step"] {
+        assert_eq!(ca.metadata.get(key), cb.metadata.get(key), "metadata {key}");
+    }
+}
+
+#[test]
+fn trains_on_raw_and_gzip_files_and_the_metrics_parse() {
+    for gz in [false, true] {
+        let data = small_set(gz);
+        let out = tempfile::tempdir().unwrap();
+        let jsonl = out.path().join("m.jsonl");
+        let csv = out.path().join("m.csv");
+        ok(&train_args(
+            data.path(),
+            &["--epochs", "2", "--metrics", s(&jsonl)],
+        ));
+        ok(&train_args(
+            data.path(),
+            &["--epochs", "2", "--optimizer", "adam", "--metrics", s(&csv)],
+        ));
+        let text = std::fs::read_to_string(&jsonl).unwrap();
+        let recs: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let steps = recs.iter().filter(|r| r["kind"] == "step").count();
+        let epochs: Vec<&serde_json::Value> =
+            recs.iter().filter(|r| r["kind"] == "epoch").collect();
+        // ⌈300 / 32⌉ = 10 steps per epoch.
+        assert_eq!(steps, 20, "gz={gz}");
+        assert_eq!(epochs.len(), 2);
+        let acc = epochs[1]["test_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        let csv_text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = csv_text.lines();
+        let cols = lines.next().unwrap().split(',').count();
+        assert_eq!(csv_text.lines().count(), 1 + 20 + 2);
+        assert!(lines.all(|l| l.split(',').count() == cols));
+    }
+}
+
+#[test]
+fn checkpoint_round_trips_through_eval() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let ck = out.path().join("model.safetensors");
+    let train_out = ok(&train_args(
+        data.path(),
+        &["--epochs", "2", "--save", s(&ck)],
+    ));
+    // The accuracy train printed for the last epoch is the one eval finds
+    // with the saved weights.
+    let acc_train = train_out
+        .lines()
+        .filter(|l| l.contains("test acc"))
+        .last()
+        .and_then(|l| l.split("test acc").nth(1))
+        .map(|r| r.split('%').next().unwrap().trim().to_string())
+        .unwrap();
+    let eval_out = ok(&["eval", "--model", s(&ck), "--data", s(data.path())]);
+    assert!(
+        eval_out.contains(&format!("accuracy {acc_train}%")),
+        "train: {acc_train}%, eval: {eval_out}"
+    );
+    let c = load_checkpoint(&ck).unwrap();
+    assert_eq!(c.get("0.weight").unwrap().shape, vec![16, 64]);
+    assert_eq!(c.get("2.weight").unwrap().shape, vec![10, 16]);
+}
+
+#[test]
+fn resume_equals_an_uninterrupted_run_bit_for_bit() {
+    let data = small_set(true);
+    for opt in ["momentum", "adam", "rmsprop", "random-search"] {
+        let out = tempfile::tempdir().unwrap();
+        let full: PathBuf = out.path().join("full.safetensors");
+        let part: PathBuf = out.path().join("part.safetensors");
+        ok(&train_args(
+            data.path(),
+            &["--optimizer", opt, "--epochs", "3", "--save", s(&full)],
+        ));
+        ok(&train_args(
+            data.path(),
+            &["--optimizer", opt, "--epochs", "1", "--save", s(&part)],
+        ));
+        ok(&train_args(
+            data.path(),
+            &["--resume", s(&part), "--epochs", "3", "--save", s(&part)],
+        ));
+        assert_same_tensors(&full, &part);
+    }
+}
+
+#[test]
+fn one_thread_equals_two_threads() {
+    // 28×28 inputs and the default 128,64 hidden layers: the GEMMs are large
+    // enough to be split across threads.
+    let data = tempfile::tempdir().unwrap();
+    common::write_set(data.path(), 256, 64, 28, 28, false);
+    let out = tempfile::tempdir().unwrap();
+    let (a, b) = (out.path().join("a.st"), out.path().join("b.st"));
+    for (threads, p) in [("1", &a), ("2", &b)] {
+        ok(&[
+            "train",
+            "--data",
+            s(data.path()),
+            "--epochs",
+            "1",
+            "--optimizer",
+            "adam",
+            "--threads",
+            threads,
+            "--quiet",
+            "--save",
+            s(p),
+        ]);
+    }
+    assert_same_tensors(&a, &b);
+}
+
+#[test]
+fn malformed_files_give_their_message_and_a_nonzero_exit() {
+    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 4] = [
+        (
+            "wrong magic",
+            Box::new(|d: &Path| {
+                let mut b = common::images_bytes(300, 8, 8);
+                b[3] = 0x02;
+                common::write(d, "train-images-idx3-ubyte", &b);
+            }),
+            "dimension",
+        ),
+        (
+            "label > 9",
+            Box::new(|d: &Path| {
+                let mut b = common::labels_bytes(300);
+                b[8 + 5] = 12;
+                common::write(d, "train-labels-idx1-ubyte", &b);
+            }),
+            "label 12 at index 5",
+        ),
+        (
+            "truncated images",
+            Box::new(|d: &Path| {
+                let b = common::images_bytes(300, 8, 8);
+                common::write(d, "train-images-idx3-ubyte", &b[..b.len() - 7]);
+            }),
+            "train-images-idx3-ubyte",
+        ),
+        (
+            "count mismatch",
+            Box::new(|d: &Path| {
+                common::write(d, "t10k-labels-idx1-ubyte", &common::labels_bytes(99));
+            }),
+            "t10k",
+        ),
+    ];
+    for (what, corrupt, needle) in cases {
+        let data = small_set(false);
+        corrupt(data.path());
+        let out = descent(&train_args(data.path(), &["--epochs", "1"]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(err.contains(needle), "{what}: {err:?} lacks {needle:?}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    // A missing directory prints the fetch command.
+    let out = descent(&["train", "--data", "/nonexistent/mnist", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-mnist.sh"));
+}
+
+#[test]
+fn bad_flags_are_reported_before_training() {
+    let data = small_set(false);
+    for (args, needle) in [
+        (vec!["--optimizer", "adam", "--beta1", "1.5"], "beta1"),
+        (vec!["--optimizer", "sgd", "--beta1", "0.5"], "--beta1"),
+        (vec!["--lr=-1"], "lr"),
+        (
+            vec!["--optimizer", "nesterov", "--momentum", "0"],
+            "nesterov",
+        ),
+        (vec!["--hidden", "0"], "--hidden"),
+    ] {
+        let out = descent(&train_args(data.path(), &args));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).is_empty(),
+            "{args:?} trained before failing"
+        );
+    }
+}
+
+#[test]
+fn an_absurd_lr_exits_3_and_leaves_the_checkpoint_loadable() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let ck = out.path().join("ck.safetensors");
+    ok(&train_args(
+        data.path(),
+        &["--epochs", "1", "--save", s(&ck)],
+    ));
+    let before = std::fs::read(&ck).unwrap();
+    let run = descent(&train_args(
+        data.path(),
+        &[
+            "--epochs",
+            "2",
+            "--init",
+            s(&ck),
+            "--lr",
+            "1e30",
+            "--save",
+            s(&ck),
+        ],
+    ));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{err}");
+    assert!(err.contains("diverged at epoch 1, step"), "{err}");
+    assert_eq!(
+        std::fs::read(&ck).unwrap(),
+        before,
+        "the checkpoint was touched"
+    );
+    load_checkpoint(&ck).unwrap();
+    // skip-step keeps going and counts what it dropped.
+    let run = descent(&train_args(
+        data.path(),
+        &[
+            "--epochs",
+            "1",
+            "--lr",
+            "1e30",
+            "--on-divergence",
+            "skip-step",
+        ],
+    ));
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).contains("steps skipped"));
+}
+
+#[test]
+fn compare_sweep_and_landscape_write_their_reports() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let cmp = out.path().join("cmp");
+    ok(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--optimizers",
+        "sgd,adam,gd",
+        "--batch-sizes",
+        "1,32",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+        "--out",
+        s(&cmp),
+        "--x",
+        "examples",
+    ]);
+    let sweep = out.path().join("sweep");
+    let sweep_out = ok(&[
+        "sweep",
+        "--data",
+        s(data.path()),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-3,1e30",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+        "--out",
+        s(&sweep),
+    ]);
+    assert!(sweep_out.contains("diverged"), "{sweep_out}");
+    let land = out.path().join("land");
+    ok(&[
+        "landscape",
+        "--function",
+        "beale",
+        "--optimizers",
+        "sgd,adam",
+        "--out",
+        s(&land),
+    ]);
+    for (dir, runs) in [(&cmp, 5usize), (&sweep, 0), (&land, 2)] {
+        let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        // Every file index.html references exists.
+        for src in html.split("src=\"").skip(1) {
+            let f = src.split('"').next().unwrap();
+            assert!(
+                dir.join(f).exists(),
+                "{} references missing {f}",
+                dir.display()
+            );
+        }
+        assert!(!html.contains("<script"));
+        if runs > 0 {
+            let svg = std::fs::read_to_string(dir.join(if dir == &land {
+                "landscape.svg"
+            } else {
+                "loss.svg"
+            }))
+            .unwrap();
+            assert!(
+                svg.starts_with("<svg") || svg.starts_with("<?xml"),
+                "not an SVG"
+            );
+            assert!(svg.trim_end().ends_with("</svg>"));
+        }
+    }
+    let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
+    for run in ["sgd/b1", "sgd/b32", "adam/b1", "adam/b32", "| gd |"] {
+        assert!(summary.contains(run), "{run} missing from {summary}");
+    }
+}

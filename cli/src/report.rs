@@ -144,9 +144,9 @@ pub fn write_index(
         let _ = write!(s, "<h2>{}</h2>\n{}", escape(title), table.html());
     }
     for (file, caption) in images {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<figure><img src=\"{f}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>\n",
+            "<figure><img src=\"{f}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>",
             f = escape(file),
             c = escape(caption)
         );

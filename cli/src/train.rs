@@ -318,7 +318,7 @@ pub enum Updater {
     /// Every optimizer but random search.
     Grad(Box<dyn Optimizer>),
     /// Gradient-free: perturb, keep if the batch loss improves.
-    Search(RandomSearch),
+    Search(Box<RandomSearch>),
 }
 
 impl Updater {
@@ -393,12 +393,12 @@ impl Updater {
             }
             OptName::RandomSearch => {
                 let d = RandomSearchConfig::default();
-                Updater::Search(RandomSearch::new(RandomSearchConfig {
+                Updater::Search(Box::new(RandomSearch::new(RandomSearchConfig {
                     sigma: h.sigma.unwrap_or(d.sigma),
                     sigma_decay: h.sigma_decay.unwrap_or(d.sigma_decay),
                     seed: cfg.seed,
                     ..d
-                })?)
+                })?))
             }
         })
     }

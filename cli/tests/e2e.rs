@@ -129,8 +129,7 @@ fn checkpoint_round_trips_through_eval() {
     // with the saved weights.
     let acc_train = train_out
         .lines()
-        .filter(|l| l.contains("test acc"))
-        .last()
+        .rfind(|l| l.contains("test acc"))
         .and_then(|l| l.split("test acc").nth(1))
         .map(|r| r.split('%').next().unwrap().trim().to_string())
         .unwrap();
@@ -196,7 +195,9 @@ fn one_thread_equals_two_threads() {
 
 #[test]
 fn malformed_files_give_their_message_and_a_nonzero_exit() {
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 4] = [
+    // (what, how to corrupt the set, a piece of the expected message)
+    type Case = (&'static str, Box<dyn Fn(&Path)>, &'static str);
+    let cases: [Case; 4] = [
         (
             "wrong magic",
             Box::new(|d: &Path| {

@@ -71,6 +71,11 @@ enum Mutation {
     /// Replace the k-th run of digits in the header by a number, keeping the
     /// header length field consistent (reaches the offset and shape checks).
     Number(usize, u64),
+    /// Move the k-th tensor's byte range by a few bytes, keeping its length
+    /// (reaches the gap, overlap and trailing-byte checks).
+    Shift(usize, i64),
+    /// Rename the k-th tensor to the name of tensor k + 1 (duplicate names).
+    Rename(usize),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -83,6 +88,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(p, c)| Mutation::Json(p, c)),
         6 => (any::<usize>(), prop_oneof![0..40u64, any::<u64>(), Just(u64::MAX), Just(1 << 32)])
             .prop_map(|(k, v)| Mutation::Number(k, v)),
+        3 => (any::<usize>(), -12..12i64).prop_map(|(k, d)| Mutation::Shift(k, d)),
+        1 => any::<usize>().prop_map(Mutation::Rename),
     ]
 }
 
@@ -130,8 +137,56 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
             b.splice(8 + s..8 + e, text.bytes());
             b[..8].copy_from_slice(&(new_n as u64).to_le_bytes());
         }
+        Mutation::Shift(k, d) => edit_header(b, |h| {
+            let re = "\"data_offsets\":[";
+            let starts: Vec<usize> = h.match_indices(re).map(|(i, _)| i + re.len()).collect();
+            let at = *starts.get(k % starts.len().max(1))?;
+            let close = at + h[at..].find(']')?;
+            let (a, e) = h[at..close].split_once(',')?;
+            let (a, e): (i64, i64) = (a.parse().ok()?, e.parse().ok()?);
+            let (a, e) = ((a + d).max(0), (e + d).max(0));
+            Some(format!("{}{a},{e}{}", &h[..at], &h[close..]))
+        }),
+        Mutation::Rename(k) => edit_header(b, |h| {
+            let names: Vec<(usize, usize)> = h
+                .match_indices("\":{\"dtype\"")
+                .filter_map(|(end, _)| {
+                    Some((h[..end].rfind(",\"").or(h[..end].rfind("{\""))? + 2, end))
+                })
+                .collect();
+            if names.len() < 2 {
+                return None;
+            }
+            let i = k % (names.len() - 1);
+            let (s0, e0) = names[i];
+            let (s1, e1) = names[i + 1];
+            Some(format!("{}{}{}", &h[..s0], &h[s1..e1], &h[e0..]))
+        }),
         _ => {}
     }
+}
+
+/// Rewrites the header text with `f` (if it is UTF-8 and `f` applies) and
+/// updates the length field.
+fn edit_header(b: &mut Vec<u8>, f: impl Fn(&str) -> Option<String>) {
+    if b.len() < 8 {
+        return;
+    }
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    if n > b.len() - 8 {
+        return;
+    }
+    let Ok(h) = std::str::from_utf8(&b[8..8 + n]) else {
+        return;
+    };
+    let Some(new) = f(h) else {
+        return;
+    };
+    let rest = b[8 + n..].to_vec();
+    b.clear();
+    b.extend_from_slice(&(new.len() as u64).to_le_bytes());
+    b.extend_from_slice(new.as_bytes());
+    b.extend_from_slice(&rest);
 }
 
 proptest! {

@@ -21,8 +21,18 @@ fn sigkill_never_leaves_a_broken_checkpoint() {
     let ck = out.path().join("ck.safetensors");
     let bin = env!("CARGO_BIN_EXE_descent");
     let base = [
-        "train", "--data", data.path().to_str().unwrap(), "--optimizer", "adam", "--hidden", "512,512",
-        "--batch-size", "64", "--eval-batch-size", "16", "--quiet",
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--optimizer",
+        "adam",
+        "--hidden",
+        "512,512",
+        "--batch-size",
+        "64",
+        "--eval-batch-size",
+        "16",
+        "--quiet",
     ];
     let mut kills = 0;
     let mut kills_with_file = 0;
@@ -31,7 +41,11 @@ fn sigkill_never_leaves_a_broken_checkpoint() {
         let mut child = Command::new(bin)
             .args(base)
             .args(["--epochs", "100000", "--save", ck.to_str().unwrap()])
-            .args(if ck.exists() { vec!["--resume", ck.to_str().unwrap()] } else { vec![] })
+            .args(if ck.exists() {
+                vec!["--resume", ck.to_str().unwrap()]
+            } else {
+                vec![]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,17 +62,29 @@ fn sigkill_never_leaves_a_broken_checkpoint() {
         kills += 1;
         if ck.exists() {
             kills_with_file += 1;
-            let c = load_checkpoint(&ck).unwrap_or_else(|e| panic!("kill {i}: checkpoint broken: {e}"));
+            let c =
+                load_checkpoint(&ck).unwrap_or_else(|e| panic!("kill {i}: checkpoint broken: {e}"));
             let epoch: usize = c.metadata["epoch"].parse().unwrap();
-            assert!(epoch >= last_epoch, "kill {i}: epoch went back from {last_epoch} to {epoch}");
+            assert!(
+                epoch >= last_epoch,
+                "kill {i}: epoch went back from {last_epoch} to {epoch}"
+            );
             last_epoch = epoch;
         }
     }
-    assert!(kills_with_file >= kills / 2, "only {kills_with_file} of {kills} kills found a checkpoint");
+    assert!(
+        kills_with_file >= kills / 2,
+        "only {kills_with_file} of {kills} kills found a checkpoint"
+    );
     // The surviving checkpoint resumes for one more epoch.
     let status = Command::new(bin)
         .args(base)
-        .args(["--epochs", &(last_epoch + 1).to_string(), "--resume", ck.to_str().unwrap()])
+        .args([
+            "--epochs",
+            &(last_epoch + 1).to_string(),
+            "--resume",
+            ck.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -71,7 +97,14 @@ fn an_unwritable_save_directory_is_reported_before_training() {
     let data = tempfile::tempdir().unwrap();
     common::write_set(data.path(), 64, 16, 8, 8, false);
     let out = Command::new(env!("CARGO_BIN_EXE_descent"))
-        .args(["train", "--data", data.path().to_str().unwrap(), "--quiet", "--save", "/nonexistent/dir/ck.safetensors"])
+        .args([
+            "train",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--quiet",
+            "--save",
+            "/nonexistent/dir/ck.safetensors",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -241,7 +241,10 @@ mod tests {
         sigmoid(&mut y);
         for (&xi, &yi) in x.iter().zip(&y) {
             let want = 1.0 / (1.0 + (-(xi as f64)).exp());
-            assert!(close(yi, want as f32, 3e-7), "sigmoid({xi}) = {yi}, want {want}");
+            assert!(
+                close(yi, want as f32, 3e-7),
+                "sigmoid({xi}) = {yi}, want {want}"
+            );
         }
         let mut y = x.clone();
         tanh(&mut y);

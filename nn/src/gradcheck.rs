@@ -95,7 +95,13 @@ fn per_tensor(net: &Mlp, analytic: &[f64], numeric: &[f64]) -> Vec<TensorCheck> 
 /// with `loss` and `targets`, perturbing each parameter by ±`h`. Leaves the
 /// parameters as they were and the gradients equal to this batch's
 /// gradients (it zeroes them first). Returns one [`TensorCheck`] per tensor.
-pub fn gradcheck(net: &mut Mlp, x: &[f32], loss: Loss, targets: Targets, h: f32) -> Result<Vec<TensorCheck>> {
+pub fn gradcheck(
+    net: &mut Mlp,
+    x: &[f32],
+    loss: Loss,
+    targets: Targets,
+    h: f32,
+) -> Result<Vec<TensorCheck>> {
     let batch = x.len() / net.sizes()[0];
     net.zero_grad();
     net.loss_and_backward_with(x, loss, targets)?;
@@ -120,7 +126,13 @@ pub fn gradcheck(net: &mut Mlp, x: &[f32], loss: Loss, targets: Targets, h: f32)
 /// As [`gradcheck`], but on the naive f64 twin of `net`
 /// ([`reference_loss_and_grad`]) with `net`'s parameters widened to f64:
 /// checks the derivation itself, free of f32 rounding. `net` is not changed.
-pub fn gradcheck_f64(net: &Mlp, x: &[f32], loss: Loss, targets: Targets, h: f64) -> Result<Vec<TensorCheck>> {
+pub fn gradcheck_f64(
+    net: &Mlp,
+    x: &[f32],
+    loss: Loss,
+    targets: Targets,
+    h: f64,
+) -> Result<Vec<TensorCheck>> {
     let mut params: Vec<f64> = net.params().iter().map(|&p| p as f64).collect();
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let (sizes, act) = (net.sizes(), net.activation());
@@ -152,13 +164,19 @@ pub fn reference_loss_and_grad(
 ) -> Result<(f64, Vec<f64>)> {
     let layout = crate::mlp::param_layout(sizes)?;
     let n = layout.last().map_or(0, |t| t.offset + t.len());
-    check_len("reference params", params.len(), n, || format!("the layout of {sizes:?}"))?;
+    check_len("reference params", params.len(), n, || {
+        format!("the layout of {sizes:?}")
+    })?;
     let s0 = sizes[0];
     let batch = x.len() / s0;
     if batch == 0 {
-        return Err(NnError::ZeroBatch { what: "reference input x" });
+        return Err(NnError::ZeroBatch {
+            what: "reference input x",
+        });
     }
-    check_len("reference input x", x.len(), batch * s0, || format!("rows of {s0}"))?;
+    check_len("reference input x", x.len(), batch * s0, || {
+        format!("rows of {s0}")
+    })?;
     let nl = sizes.len() - 1;
     let f = |z: f64| match act {
         Activation::Relu => z.max(0.0),
@@ -175,7 +193,10 @@ pub fn reference_loss_and_grad(
     let mut a: Vec<Vec<f64>> = vec![x.to_vec()];
     for l in 0..nl {
         let (ni, no) = (sizes[l], sizes[l + 1]);
-        let (w, b) = (&params[layout[2 * l].range()], &params[layout[2 * l + 1].range()]);
+        let (w, b) = (
+            &params[layout[2 * l].range()],
+            &params[layout[2 * l + 1].range()],
+        );
         let mut out = vec![0.0; batch * no];
         for r in 0..batch {
             for o in 0..no {
@@ -195,12 +216,19 @@ pub fn reference_loss_and_grad(
     let mut dz = vec![0.0; batch * c];
     let total = match (loss, targets) {
         (Loss::SoftmaxCrossEntropy, Targets::Labels(labels)) => {
-            check_len("reference labels", labels.len(), batch, || format!("{batch} rows"))?;
+            check_len("reference labels", labels.len(), batch, || {
+                format!("{batch} rows")
+            })?;
             let mut total = 0.0;
             for r in 0..batch {
                 let y = labels[r] as usize;
                 if y >= c {
-                    return Err(descent_core::CoreError::BadLabel { row: r, label: y, classes: c }.into());
+                    return Err(descent_core::CoreError::BadLabel {
+                        row: r,
+                        label: y,
+                        classes: c,
+                    }
+                    .into());
                 }
                 let row = &z[r * c..(r + 1) * c];
                 let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -221,8 +249,12 @@ pub fn reference_loss_and_grad(
                 }
             };
             match t {
-                Targets::Labels(l) => check_len("reference labels", l.len(), batch, || format!("{batch} rows"))?,
-                Targets::Values(v) => check_len("reference targets", v.len(), batch * c, || format!("{batch} × {c}"))?,
+                Targets::Labels(l) => check_len("reference labels", l.len(), batch, || {
+                    format!("{batch} rows")
+                })?,
+                Targets::Values(v) => check_len("reference targets", v.len(), batch * c, || {
+                    format!("{batch} × {c}")
+                })?,
             }
             let n = (batch * c) as f64;
             let mut total = 0.0;

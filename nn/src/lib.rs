@@ -12,7 +12,7 @@
 //!   and mean squared error.
 //! - [`mlp`]: [`Mlp`], the network; one flat parameter buffer and one flat
 //!   gradient buffer, named as PyTorch's `nn.Sequential` names them.
-//! - [`gradcheck`]: "follow the slope" checked against finite differences.
+//! - [`mod@gradcheck`]: "follow the slope" checked against finite differences.
 //!
 //! The [`walkthrough`] module (the crate's `README.md`) follows one training
 //! step from input to weight update, deriving every backward formula.

@@ -27,7 +27,15 @@ pub struct Linear {
 }
 
 /// `C ← epilogue(α·A·B + β·C)` on one thread or `threads` (bit-identical).
-fn mm(threads: usize, alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, epi: Epilogue) -> Result<()> {
+fn mm(
+    threads: usize,
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: MatMut,
+    epi: Epilogue,
+) -> Result<()> {
     if threads <= 1 {
         gemm(alpha, a, b, beta, c, epi)?;
     } else {
@@ -61,8 +69,17 @@ impl Linear {
         }
     }
 
-    fn check(&self, what: &'static str, got: usize, rows: usize, cols: usize, name: &str) -> Result<()> {
-        check_len(what, got, rows * cols, || format!("{name} is {rows} × {cols}"))
+    fn check(
+        &self,
+        what: &'static str,
+        got: usize,
+        rows: usize,
+        cols: usize,
+        name: &str,
+    ) -> Result<()> {
+        check_len(what, got, rows * cols, || {
+            format!("{name} is {rows} × {cols}")
+        })
     }
 
     /// Forward: `Y = X·Wᵀ + b`, then `Y ← max(0, Y)` if `relu`, in one GEMM
@@ -86,7 +103,11 @@ impl Linear {
         let xv = MatRef::row_major(x, batch, i)?; // (B, I)
         let wt = MatRef::row_major(w, o, i)?.t(); // (I, O) view of W (O, I)
         let yv = MatMut::row_major(y, batch, o)?; // (B, O)
-        let epi = if relu { Epilogue::bias_relu(b) } else { Epilogue::bias(b) };
+        let epi = if relu {
+            Epilogue::bias_relu(b)
+        } else {
+            Epilogue::bias(b)
+        };
         mm(threads, 1.0, xv, wt, 0.0, yv, epi)
     }
 
@@ -95,10 +116,14 @@ impl Linear {
     /// - `dW += dYᵀ·X` (O, I): `Y[b, o] = Σ_i X[b, i]·W[o, i] + b[o]`, so
     ///   `∂L/∂W[o, i] = Σ_b dY[b, o]·X[b, i]`. One GEMM with β = 1 (so it
     ///   accumulates), dYᵀ a strided view.
-    /// - `db += Σ_rows dY` (O): each b[o] is added to every row.
+    /// - `db += Σ_rows dY` (O): each `b[o]` is added to every row.
     /// - `dX = dY·W` (B, I): `∂L/∂X[b, i] = Σ_o dY[b, o]·W[o, i]`; written
     ///   (β = 0), not accumulated, since it feeds the layer below. Pass
     ///   `None` for the first layer: nothing needs dL/dX there.
+    ///
+    /// With `accumulate = false`, dW and db are overwritten instead
+    /// (`dW = dYᵀ·X` with β = 0, `db = Σ_rows dY`): the same numbers as
+    /// clearing them first, without the extra pass over the buffer.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -109,20 +134,41 @@ impl Linear {
         x: &[f32],
         w: &[f32],
         batch: usize,
+        accumulate: bool,
         threads: usize,
     ) -> Result<()> {
         let (i, o) = (self.in_features, self.out_features);
         self.check("linear backward db", db.len(), 1, o, "db")?;
+        let beta = if accumulate { 1.0 } else { 0.0 };
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let xv = MatRef::row_major(x, batch, i)?; // (B, I)
-        // dW (O, I) += dYᵀ (O, B) · X (B, I)
-        mm(threads, 1.0, dyv.t(), xv, 1.0, MatMut::row_major(dw, o, i)?, Epilogue::None)?;
+                                                  // dW (O, I) += dYᵀ (O, B) · X (B, I)   (= when β = 0)
+        mm(
+            threads,
+            1.0,
+            dyv.t(),
+            xv,
+            beta,
+            MatMut::row_major(dw, o, i)?,
+            Epilogue::None,
+        )?;
         // db (O) += Σ_b dY[b, :]
+        if !accumulate {
+            db.fill(0.0);
+        }
         descent_core::ops::col_sums_acc(dy, batch, o, db);
         if let Some(dx) = dx {
             // dX (B, I) = dY (B, O) · W (O, I)
             let wv = MatRef::row_major(w, o, i)?;
-            mm(threads, 1.0, dyv, wv, 0.0, MatMut::row_major(dx, batch, i)?, Epilogue::None)?;
+            mm(
+                threads,
+                1.0,
+                dyv,
+                wv,
+                0.0,
+                MatMut::row_major(dx, batch, i)?,
+                Epilogue::None,
+            )?;
         }
         Ok(())
     }
@@ -131,12 +177,24 @@ impl Linear {
     /// tests (the same math, nothing shared with the fast path but the
     /// core's `gemm_naive` triple loop).
     #[allow(clippy::too_many_arguments)]
-    pub fn forward_naive(&self, y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], batch: usize, relu: bool) -> Result<()> {
+    pub fn forward_naive(
+        &self,
+        y: &mut [f32],
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        batch: usize,
+        relu: bool,
+    ) -> Result<()> {
         let (i, o) = (self.in_features, self.out_features);
         self.check("linear forward bias", b.len(), 1, o, "b")?;
         let xv = MatRef::row_major(x, batch, i)?;
         let wt = MatRef::row_major(w, o, i)?.t();
-        let epi = if relu { Epilogue::bias_relu(b) } else { Epilogue::bias(b) };
+        let epi = if relu {
+            Epilogue::bias_relu(b)
+        } else {
+            Epilogue::bias(b)
+        };
         gemm_naive(1.0, xv, wt, 0.0, MatMut::row_major(y, batch, o)?, epi)?;
         Ok(())
     }
@@ -200,14 +258,23 @@ mod tests {
     fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
         assert_eq!(a.len(), b.len());
         for (k, (&x, &y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{what}[{k}]: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}[{k}]: {x} vs {y}"
+            );
         }
     }
 
     #[test]
     fn fast_matches_naive_on_odd_shapes() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for &(batch, i, o) in &[(1, 1, 1), (3, 5, 7), (7, 17, 13), (13, 33, 19), (64, 70, 10)] {
+        for &(batch, i, o) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (7, 17, 13),
+            (13, 33, 19),
+            (64, 70, 10),
+        ] {
             let layer = Linear::new(i, o);
             let x = random(batch * i, &mut rng);
             let w = random(o * i, &mut rng);
@@ -217,7 +284,9 @@ mod tests {
                 let mut y1 = vec![f32::NAN; batch * o];
                 let mut y2 = vec![0.0; batch * o];
                 layer.forward(&mut y1, &x, &w, &b, batch, relu, 1).unwrap();
-                layer.forward_naive(&mut y2, &x, &w, &b, batch, relu).unwrap();
+                layer
+                    .forward_naive(&mut y2, &x, &w, &b, batch, relu)
+                    .unwrap();
                 assert_close(&y1, &y2, 1e-5 * i as f32, "y");
             }
             // Start from nonzero gradients to check accumulation.
@@ -226,7 +295,17 @@ mod tests {
             let (mut dw1, mut db1, mut dx1) = (dw0.clone(), db0.clone(), vec![f32::NAN; batch * i]);
             let (mut dw2, mut db2, mut dx2) = (dw0.clone(), db0.clone(), vec![0.0; batch * i]);
             layer
-                .backward(Some(&mut dx1), &mut dw1, &mut db1, &dy, &x, &w, batch, 2)
+                .backward(
+                    Some(&mut dx1),
+                    &mut dw1,
+                    &mut db1,
+                    &dy,
+                    &x,
+                    &w,
+                    batch,
+                    true,
+                    2,
+                )
                 .unwrap();
             layer
                 .backward_naive(Some(&mut dx2), &mut dw2, &mut db2, &dy, &x, &w, batch)

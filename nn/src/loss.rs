@@ -66,7 +66,12 @@ impl Loss {
 /// Mean softmax cross-entropy of logits `z` (B, C), B = `labels.len()`,
 /// and `dz = (softmax(z) − onehot(labels)) / B`. A thin checked wrapper
 /// over the core's fused, single-pass [`ops::softmax_cross_entropy`].
-pub fn softmax_cross_entropy(z: &[f32], labels: &[u32], classes: usize, dz: &mut [f32]) -> Result<f32> {
+pub fn softmax_cross_entropy(
+    z: &[f32],
+    labels: &[u32],
+    classes: usize,
+    dz: &mut [f32],
+) -> Result<f32> {
     let b = labels.len();
     check_len("softmax cross-entropy logits", z.len(), b * classes, || {
         format!("{b} labels × {classes} classes")
@@ -80,8 +85,12 @@ pub fn softmax_cross_entropy(z: &[f32], labels: &[u32], classes: usize, dz: &mut
 /// Mean squared error against real targets: `L = (1/N) Σ (z − t)²` over
 /// all N = `z.len()` elements, `dz = 2(z − t)/N`. Returns 0 for N = 0.
 pub fn mse(z: &[f32], t: &[f32], dz: &mut [f32]) -> Result<f32> {
-    check_len("mse targets", t.len(), z.len(), || "same as the outputs".into())?;
-    check_len("mse gradient", dz.len(), z.len(), || "same as the outputs".into())?;
+    check_len("mse targets", t.len(), z.len(), || {
+        "same as the outputs".into()
+    })?;
+    check_len("mse gradient", dz.len(), z.len(), || {
+        "same as the outputs".into()
+    })?;
     if z.is_empty() {
         return Ok(0.0);
     }
@@ -165,7 +174,10 @@ mod tests {
         let e = mse_one_hot(&[0.0; 6], &[0, 3], 3, &mut dz).unwrap_err();
         assert!(e.to_string().contains("label 3 at row 1"), "{e}");
         let e = softmax_cross_entropy(&[0.0; 5], &[0, 1], 3, &mut dz[..5]).unwrap_err();
-        assert!(e.to_string().contains("logits") && e.to_string().contains('6'), "{e}");
+        assert!(
+            e.to_string().contains("logits") && e.to_string().contains('6'),
+            "{e}"
+        );
         let e = mse(&[0.0; 6], &[0.0; 4], &mut dz).unwrap_err();
         assert!(e.to_string().contains("mse targets"), "{e}");
         let e = Loss::SoftmaxCrossEntropy

@@ -212,7 +212,9 @@ impl Mlp {
             return Err(NnError::ZeroBatch { what });
         }
         let s0 = self.sizes[0];
-        check_len(what, x.len(), batch * s0, || format!("batch {batch} × {s0} inputs"))
+        check_len(what, x.len(), batch * s0, || {
+            format!("batch {batch} × {s0} inputs")
+        })
     }
 
     /// Forward pass of a batch `x` (B, s0), B = `batch`, row-major. Returns
@@ -226,7 +228,10 @@ impl Mlp {
         let last = self.layers.len() - 1;
         for l in 0..=last {
             let layer = self.layers[l];
-            let (w, b) = (&self.params[self.layout[2 * l].range()], &self.params[self.layout[2 * l + 1].range()]);
+            let (w, b) = (
+                &self.params[self.layout[2 * l].range()],
+                &self.params[self.layout[2 * l + 1].range()],
+            );
             // Vec::resize never shrinks capacity: no allocation once the
             // largest batch has been seen.
             self.acts[l].resize(batch * layer.out_features, 0.0);
@@ -254,7 +259,10 @@ impl Mlp {
     pub fn loss_grad(&mut self, loss: Loss, targets: Targets) -> Result<f32> {
         let last = self.layers.len() - 1;
         if self.batch == 0 {
-            return Err(NnError::NoForward { what: "loss", batch: 0 });
+            return Err(NnError::NoForward {
+                what: "loss",
+                batch: 0,
+            });
         }
         let classes = self.sizes[last + 1];
         let rows = self.batch;
@@ -280,9 +288,18 @@ impl Mlp {
     ///   activation's backward turns it into dL/d(pre-activation) in place:
     ///   `dacts[l−1] ⊙= f′` ([`Activation::backward`]).
     pub fn backward(&mut self, x: &[f32]) -> Result<()> {
+        self.backward_impl(x, true)
+    }
+
+    /// The backward pass; `accumulate = false` overwrites the gradients
+    /// instead of adding to them (see [`Mlp::batch_grads`]).
+    fn backward_impl(&mut self, x: &[f32], accumulate: bool) -> Result<()> {
         let batch = self.batch;
         if batch == 0 {
-            return Err(NnError::NoForward { what: "backward", batch: 0 });
+            return Err(NnError::NoForward {
+                what: "backward",
+                batch: 0,
+            });
         }
         self.check_input("backward input x (the forward's)", x, batch)?;
         let last = self.layers.len() - 1;
@@ -308,9 +325,10 @@ impl Mlp {
                 d.resize(batch * layer.in_features, 0.0);
                 Some(&mut d[..])
             };
-            layer.backward(dx, dw, db, dy, input, w, batch, self.threads)?;
+            layer.backward(dx, dw, db, dy, input, w, batch, accumulate, self.threads)?;
             if l > 0 {
-                self.activation.backward(&self.acts[l - 1], &mut dbelow[l - 1]);
+                self.activation
+                    .backward(&self.acts[l - 1], &mut dbelow[l - 1]);
             }
         }
         Ok(())
@@ -323,9 +341,32 @@ impl Mlp {
         self.loss_and_backward_with(x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
     }
 
+    /// This batch's gradient alone: forward, softmax cross-entropy and a
+    /// backward that *writes* dL/dθ over the gradient buffer instead of
+    /// adding to it. The same numbers as [`Mlp::zero_grad`] followed by
+    /// [`Mlp::loss_and_backward`], without the pass that clears the buffer
+    /// (the first GEMM into each dW runs with β = 0). Returns the mean loss.
+    pub fn batch_grads(&mut self, x: &[f32], labels: &[u32]) -> Result<f32> {
+        self.batch_grads_with(x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
+    }
+
+    /// As [`Mlp::batch_grads`] with any loss and targets.
+    pub fn batch_grads_with(&mut self, x: &[f32], loss: Loss, targets: Targets) -> Result<f32> {
+        let batch = x.len() / self.sizes[0];
+        self.forward(x, batch)?;
+        let l = self.loss_grad(loss, targets)?;
+        self.backward_impl(x, false)?;
+        Ok(l)
+    }
+
     /// As [`Mlp::loss_and_backward`] with any loss and targets; the batch
     /// size is `x.len() / s0`.
-    pub fn loss_and_backward_with(&mut self, x: &[f32], loss: Loss, targets: Targets) -> Result<f32> {
+    pub fn loss_and_backward_with(
+        &mut self,
+        x: &[f32],
+        loss: Loss,
+        targets: Targets,
+    ) -> Result<f32> {
         let batch = x.len() / self.sizes[0];
         self.forward(x, batch)?;
         let l = self.loss_grad(loss, targets)?;
@@ -338,9 +379,13 @@ impl Mlp {
     pub fn predict(&mut self, x: &[f32], batch_size: usize) -> Result<Vec<u32>> {
         let s0 = self.sizes[0];
         if batch_size == 0 {
-            return Err(NnError::ZeroBatch { what: "predict batch_size" });
+            return Err(NnError::ZeroBatch {
+                what: "predict batch_size",
+            });
         }
-        check_len("predict input x", x.len() % s0, 0, || format!("a whole number of rows of {s0}"))?;
+        check_len("predict input x", x.len() % s0, 0, || {
+            format!("a whole number of rows of {s0}")
+        })?;
         let classes = *self.sizes.last().unwrap();
         let mut out = Vec::with_capacity(x.len() / s0);
         for chunk in x.chunks(batch_size * s0) {
@@ -361,11 +406,17 @@ impl Mlp {
         let s0 = self.sizes[0];
         let n = labels.len();
         if batch_size == 0 {
-            return Err(NnError::ZeroBatch { what: "evaluate batch_size" });
+            return Err(NnError::ZeroBatch {
+                what: "evaluate batch_size",
+            });
         }
-        check_len("evaluate input x", x.len(), n * s0, || format!("{n} labels × {s0} inputs"))?;
+        check_len("evaluate input x", x.len(), n * s0, || {
+            format!("{n} labels × {s0} inputs")
+        })?;
         if n == 0 {
-            return Err(NnError::ZeroBatch { what: "evaluate (empty set)" });
+            return Err(NnError::ZeroBatch {
+                what: "evaluate (empty set)",
+            });
         }
         let classes = *self.sizes.last().unwrap();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
@@ -400,9 +451,15 @@ mod tests {
         assert_eq!(l[0].shape, [3, 4]);
         assert_eq!(l[1].shape, [3]);
         assert_eq!(l[2].shape, [2, 3]);
-        assert_eq!(l.iter().map(|t| t.offset).collect::<Vec<_>>(), [0, 12, 15, 21]);
+        assert_eq!(
+            l.iter().map(|t| t.offset).collect::<Vec<_>>(),
+            [0, 12, 15, 21]
+        );
         let net = Mlp::new(&[784, 128, 64, 10], Activation::Relu, 0).unwrap();
-        assert_eq!(net.num_params(), 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10);
+        assert_eq!(
+            net.num_params(),
+            784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+        );
         assert_eq!(net.layout()[5].name, "4.bias");
     }
 
@@ -418,11 +475,18 @@ mod tests {
         let e = net.backward(&[0.0; 3]).unwrap_err();
         assert!(matches!(e, NnError::NoForward { .. }), "{e}");
         let e = net.forward(&[0.0; 5], 2).unwrap_err();
-        assert!(e.to_string().contains("forward input x") && e.to_string().contains('6'), "{e}");
+        assert!(
+            e.to_string().contains("forward input x") && e.to_string().contains('6'),
+            "{e}"
+        );
         net.forward(&[0.0; 6], 2).unwrap();
-        let e = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0])).unwrap_err();
+        let e = net
+            .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0]))
+            .unwrap_err();
         assert!(e.to_string().contains("loss labels"), "{e}");
-        let e = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0, 2])).unwrap_err();
+        let e = net
+            .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0, 2]))
+            .unwrap_err();
         assert!(e.to_string().contains("label 2 at row 1"), "{e}");
         let e = net.evaluate(&[0.0; 6], &[0, 1], 0).unwrap_err();
         assert!(e.to_string().contains("batch_size"), "{e}");
@@ -440,18 +504,49 @@ mod tests {
         let mut one = Mlp::new(&[300, 256, 10], Activation::Relu, 1).unwrap();
         let mut two = one.clone();
         two.set_threads(2);
-        let x: Vec<f32> = (0..64 * 300).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let x: Vec<f32> = (0..64 * 300)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
         let y: Vec<u32> = (0..64).map(|i| (i % 10) as u32).collect();
         let l1 = one.loss_and_backward(&x, &y).unwrap();
         let l2 = two.loss_and_backward(&x, &y).unwrap();
         assert_eq!(l1.to_bits(), l2.to_bits());
-        assert!(one.grads().iter().zip(two.grads()).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(one
+            .grads()
+            .iter()
+            .zip(two.grads())
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn batch_grads_equals_zero_grad_then_backward() {
+        for act in Activation::ALL {
+            let mut a = Mlp::new(&[30, 20, 7, 4], act, 3).unwrap();
+            let mut b = a.clone();
+            let x: Vec<f32> = (0..9 * 30)
+                .map(|i| ((i * 29 % 61) as f32 - 30.0) / 20.0)
+                .collect();
+            let y: Vec<u32> = (0..9).map(|i| (i % 4) as u32).collect();
+            // Leave garbage in b's gradients: batch_grads must not read it.
+            b.grads_mut().fill(f32::NAN);
+            a.zero_grad();
+            let la = a.loss_and_backward(&x, &y).unwrap();
+            let lb = b.batch_grads(&x, &y).unwrap();
+            assert_eq!(la, lb);
+            assert!(
+                a.grads().iter().zip(b.grads()).all(|(p, q)| p == q),
+                "{}",
+                act.name()
+            );
+        }
     }
 
     #[test]
     fn predict_and_evaluate_agree_across_batch_sizes() {
         let mut net = Mlp::new(&[5, 7, 3], Activation::Tanh, 2).unwrap();
-        let x: Vec<f32> = (0..23 * 5).map(|i| ((i * 13 % 17) as f32 - 8.0) / 4.0).collect();
+        let x: Vec<f32> = (0..23 * 5)
+            .map(|i| ((i * 13 % 17) as f32 - 8.0) / 4.0)
+            .collect();
         let y: Vec<u32> = (0..23).map(|i| (i % 3) as u32).collect();
         let p_all = net.predict(&x, 100).unwrap();
         let p_small = net.predict(&x, 4).unwrap();

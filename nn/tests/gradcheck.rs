@@ -20,9 +20,15 @@ struct Case {
 fn case(seed: u64) -> Case {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Case {
-        x: (0..BATCH * SIZES[0]).map(|_| rng.random_range(-2.0f32..2.0)).collect(),
-        labels: (0..BATCH).map(|_| rng.random_range(0..SIZES[3] as u32)).collect(),
-        values: (0..BATCH * SIZES[3]).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+        x: (0..BATCH * SIZES[0])
+            .map(|_| rng.random_range(-2.0f32..2.0))
+            .collect(),
+        labels: (0..BATCH)
+            .map(|_| rng.random_range(0..SIZES[3] as u32))
+            .collect(),
+        values: (0..BATCH * SIZES[3])
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect(),
     }
 }
 
@@ -58,7 +64,12 @@ fn f32_gradcheck_every_activation_and_loss() {
             assert_eq!(net.params(), &before[..], "params restored");
             assert_eq!(checks.len(), 6);
             let w = worst(&checks);
-            println!("f32 {} {lname}: worst {:.2e} in {}", act.name(), w.max_rel_err, w.name);
+            println!(
+                "f32 {} {lname}: worst {:.2e} in {}",
+                act.name(),
+                w.max_rel_err,
+                w.name
+            );
             assert!(w.max_rel_err < 1e-2, "{} {lname} h={h}: {w:?}", act.name());
         }
     }
@@ -73,7 +84,12 @@ fn f64_reference_gradcheck_every_activation_and_loss() {
             let net = Mlp::new(&SIZES, act, 4).unwrap();
             let checks = gradcheck_f64(&net, &c.x, loss, targets, h).unwrap();
             let w = worst(&checks);
-            println!("f64 {} {lname}: worst {:.2e} in {}", act.name(), w.max_rel_err, w.name);
+            println!(
+                "f64 {} {lname}: worst {:.2e} in {}",
+                act.name(),
+                w.max_rel_err,
+                w.name
+            );
             assert!(w.max_rel_err < 1e-6, "{} {lname} h={h}: {w:?}", act.name());
         }
     }
@@ -89,8 +105,12 @@ fn fast_f32_gradients_match_the_f64_reference() {
             let l32 = net.loss_and_backward_with(&c.x, loss, targets).unwrap();
             let p64: Vec<f64> = net.params().iter().map(|&p| p as f64).collect();
             let x64: Vec<f64> = c.x.iter().map(|&v| v as f64).collect();
-            let (l64, g64) = reference_loss_and_grad(&SIZES, act, &p64, &x64, loss, targets).unwrap();
-            assert!((l32 as f64 - l64).abs() < 1e-5 * (1.0 + l64), "{lname} loss {l32} vs {l64}");
+            let (l64, g64) =
+                reference_loss_and_grad(&SIZES, act, &p64, &x64, loss, targets).unwrap();
+            assert!(
+                (l32 as f64 - l64).abs() < 1e-5 * (1.0 + l64),
+                "{lname} loss {l32} vs {l64}"
+            );
             let gmax = g64.iter().fold(0.0f64, |m, g| m.max(g.abs()));
             for (k, (&g, &r)) in net.grads().iter().zip(&g64).enumerate() {
                 assert!(
@@ -109,7 +129,14 @@ fn gradcheck_catches_a_wrong_gradient() {
     // it on a net whose gradient is computed for other labels.
     let c = case(4);
     let mut net = Mlp::new(&SIZES, Activation::Tanh, 6).unwrap();
-    let good = gradcheck(&mut net, &c.x, Loss::SoftmaxCrossEntropy, Targets::Labels(&c.labels), 1e-2).unwrap();
+    let good = gradcheck(
+        &mut net,
+        &c.x,
+        Loss::SoftmaxCrossEntropy,
+        Targets::Labels(&c.labels),
+        1e-2,
+    )
+    .unwrap();
     assert!(worst(&good).max_rel_err < 1e-2);
     let p64: Vec<f64> = net.params().iter().map(|&p| p as f64).collect();
     let x64: Vec<f64> = c.x.iter().map(|&v| v as f64).collect();

@@ -5,8 +5,8 @@
 //! - Model tensors use PyTorch `nn.Sequential` names and layouts: linear layer
 //!   `l` (0-based) sits at module index `2l` (activations take the odd
 //!   indices), so its tensors are `"{2l}.weight"` with shape `[out, in]` and
-//!   `"{2l}.bias"` with shape `[out]`: `0.weight` [128, 784], `0.bias` [128],
-//!   `2.weight` [64, 128], … . In Python,
+//!   `"{2l}.bias"` with shape `[out]`: `0.weight` `[128, 784]`, `0.bias` `[128]`,
+//!   `2.weight` `[64, 128]`, … . In Python,
 //!   `safetensors.torch.load_file(path)` gives a state dict for the matching
 //!   `nn.Sequential` (see [`names::OPTIM_PREFIX`] about `strict`).
 //! - Optimizer buffers are extra F32 tensors named
@@ -233,7 +233,7 @@ pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
 }
 
 /// Reads and checks the checkpoint at `path`: the safetensors structure (see
-/// [`format`]), F32 dtypes, shapes against bytes, no duplicate names, and
+/// [`mod@format`]), F32 dtypes, shapes against bytes, no duplicate names, and
 /// unless `opts.allow_nonfinite`, that every value is finite.
 pub fn load_checkpoint_with(path: &Path, opts: LoadOptions) -> Result<Checkpoint, CheckpointError> {
     // The whole file is read: its length is the real data length every header

@@ -30,6 +30,10 @@ const _: () = {
     assert!(NC % NR == 0, "NC is a multiple of NR");
     assert!(NR % crate::simd::LANES == 0, "NR is whole vectors");
     assert!(KC * (MR + NR) * 4 <= 32 * 1024, "A and B slivers fit L1");
+    assert!(
+        MR <= crate::simd::LANES,
+        "pack_a transposes MR rows in one 8 × 8 block"
+    );
 };
 
 /// Splits `k` into blocks of at most [`KC`] of nearly equal size, so that a

@@ -24,7 +24,29 @@ pub unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: usize, csa: usize
         if mr == MR && csa == 1 {
             // Row-major A: MR contiguous row streams, interleaved by k.
             let rows: [*const f32; MR] = std::array::from_fn(|i| a_panel.add(i * rsa));
-            for p in 0..kc {
+            // 8 k values of each row in a register, an 8 × 8 transpose (two
+            // rows of zeros), and each column of the result is the MR values
+            // of one k: vector reads, and vector writes that overlap by two
+            // lanes (each store's two extra lanes are overwritten by the
+            // next; the last of a block is written as exactly MR values).
+            let mut p = 0;
+            while p + 8 <= kc {
+                let v: [F32x8; 8] = std::array::from_fn(|i| {
+                    if i < MR {
+                        load_ptr(rows[i].add(p))
+                    } else {
+                        F32x8::ZERO
+                    }
+                });
+                let t = F32x8::transpose(v);
+                for (q, col) in t.iter().enumerate().take(7) {
+                    crate::simd::store_ptr(dst.add((p + q) * MR), *col);
+                }
+                let last = t[7].to_array();
+                std::ptr::copy_nonoverlapping(last.as_ptr(), dst.add((p + 7) * MR), MR);
+                p += 8;
+            }
+            for p in p..kc {
                 for (i, row) in rows.iter().enumerate() {
                     *dst.add(p * MR + i) = *row.add(p);
                 }

@@ -1,0 +1,86 @@
+//! Steady-state training steps allocate nothing: a counting global
+//! allocator wraps the system one, and after the first step of a batch
+//! size (which sizes the activation buffers and the GEMM's packing
+//! buffers) further steps of that size, or smaller, must not allocate.
+//!
+//! This file is its own test binary, so the allocator sees only this
+//! test's work; the test runs on the main thread and counts only there.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use descent_nn::{Activation, Loss, Mlp, Targets};
+
+struct Counting;
+
+thread_local! {
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to `System` unchanged; the counter is a
+// thread-local `Cell` with a const initializer, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    COUNT.with(|c| c.get())
+}
+
+#[test]
+fn training_steps_allocate_nothing_after_the_first() {
+    let sizes = [784, 128, 64, 10];
+    let batch = 64;
+    let x: Vec<f32> = (0..batch * 784).map(|i| (i % 255) as f32 / 255.0).collect();
+    let y: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+    let onehot_targets: Vec<f32> = (0..batch * 10).map(|i| (i % 7) as f32 / 7.0).collect();
+    for act in Activation::ALL {
+        let mut net = Mlp::new(&sizes, act, 0).unwrap();
+        let step = |net: &mut Mlp, rows: usize| {
+            net.zero_grad();
+            let l = net.loss_and_backward(&x[..rows * 784], &y[..rows]).unwrap();
+            let (p, g) = net.params_and_grads();
+            for (p, g) in p.iter_mut().zip(g) {
+                *p -= 0.01 * g;
+            }
+            l
+        };
+        step(&mut net, batch); // sizes every buffer
+        let before = allocations();
+        for _ in 0..3 {
+            step(&mut net, batch);
+        }
+        // A smaller final batch (as at the end of an epoch) reuses them too.
+        step(&mut net, 17);
+        net.zero_grad();
+        net.loss_and_backward_with(&x, Loss::Mse, Targets::Values(&onehot_targets))
+            .unwrap();
+        net.batch_grads(&x, &y).unwrap();
+        let after = allocations();
+        assert_eq!(
+            after - before,
+            0,
+            "{}: {} allocations in steady state",
+            act.name(),
+            after - before
+        );
+    }
+    // The counter works: a fresh net allocates.
+    let before = allocations();
+    let mut net = Mlp::new(&sizes, Activation::Relu, 1).unwrap();
+    net.loss_and_backward(&x, &y).unwrap();
+    assert!(allocations() > before);
+}

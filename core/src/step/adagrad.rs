@@ -1,6 +1,6 @@
 //! AdaGrad, as `torch.optim.Adagrad`.
 
-use super::drive;
+use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::F32x8;
 
@@ -32,10 +32,11 @@ impl AdagradStep {
 pub fn adagrad(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
     let clr = F32x8::splat(h.clr);
     let wd = F32x8::splat(h.weight_decay);
+    let has_wd = h.weight_decay != 0.0;
     let gs = F32x8::splat(h.grad_scale);
     let eps = F32x8::splat(h.eps);
     drive("adagrad", params, grads, [sum], |p, g, [s]| {
-        let g = wd.mul_add(p, gs * g);
+        let g = l2(has_wd, wd, p, gs * g);
         *s = g.mul_add(g, *s);
         clr.mul_neg_add(g / (s.sqrt() + eps), p)
     });
@@ -46,7 +47,7 @@ pub fn adagrad_scalar(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &Ad
     same_len("adagrad", params.len(), grads.len());
     same_len("adagrad", params.len(), sum.len());
     for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-        let g = h.grad_scale * g + h.weight_decay * *p;
+        let g = l2_scalar(h.weight_decay, *p, h.grad_scale * g);
         *s += g * g;
         *p -= h.clr * (g / (s.sqrt() + h.eps));
     }

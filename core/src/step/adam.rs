@@ -1,7 +1,7 @@
 //! Adam and AdamW (one kernel, decoupled decay as a flag), as `torch.optim.Adam`
 //! and `torch.optim.AdamW`.
 
-use super::drive;
+use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::F32x8;
 
@@ -100,13 +100,15 @@ pub fn adam(
     let eps = F32x8::splat(h.eps);
     let step = F32x8::splat(h.step_size);
     let bc2 = F32x8::splat(h.bias_correction2_sqrt);
-    let (l2, decay) = if h.decoupled {
-        (F32x8::ZERO, F32x8::splat(h.decay_factor()))
+    let wd = F32x8::splat(h.weight_decay);
+    let has_l2 = !h.decoupled && h.weight_decay != 0.0;
+    let decay = if h.decoupled {
+        F32x8::splat(h.decay_factor())
     } else {
-        (F32x8::splat(h.weight_decay), F32x8::ONE)
+        F32x8::ONE
     };
-    // With λ = 0 both factors are exact no-ops (·1, +0·p), so one body serves
-    // Adam and AdamW.
+    // Multiplying by 1 is exact (even for ±∞), so one body serves Adam and
+    // AdamW; PyTorch's AdamW multiplies by `1 − γ·λ` unconditionally too.
     match max_exp_avg_sq {
         None => drive(
             "adam",
@@ -114,7 +116,7 @@ pub fn adam(
             grads,
             [exp_avg, exp_avg_sq],
             |p, g, [m, v]| {
-                let g = l2.mul_add(p, gs * g);
+                let g = l2(has_l2, wd, p, gs * g);
                 let p = p * decay;
                 *m = omb1.mul_add(g, b1 * *m);
                 *v = omb2.mul_add(g * g, b2 * *v);
@@ -128,7 +130,7 @@ pub fn adam(
             grads,
             [exp_avg, exp_avg_sq, vmax],
             |p, g, [m, v, vm]| {
-                let g = l2.mul_add(p, gs * g);
+                let g = l2(has_l2, wd, p, gs * g);
                 let p = p * decay;
                 *m = omb1.mul_add(g, b1 * *m);
                 *v = omb2.mul_add(g * g, b2 * *v);
@@ -167,7 +169,7 @@ pub fn adam_scalar(
         if h.decoupled {
             p *= h.decay_factor();
         } else {
-            g += h.weight_decay * p;
+            g = l2_scalar(h.weight_decay, p, g);
         }
         exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
         exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + (1.0 - h.beta2) * (g * g);

@@ -14,7 +14,8 @@
 //!    global-norm clipping factor of [`clip_scale`] (PyTorch negates the
 //!    gradient first when maximizing, so L2 weight decay still pulls the
 //!    parameters towards zero);
-//! 2. L2 weight decay `g ← g + wd·p` (not for AdamW, which decays `p` itself);
+//! 2. L2 weight decay `g ← g + wd·p`, skipped when `wd = 0` as in PyTorch
+//!    (not for AdamW, which decays `p` itself);
 //! 3. the rule's own update.
 //!
 //! The per-step scalars (bias corrections, AdaGrad's decayed learning rate,
@@ -82,6 +83,28 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
         -clip
     } else {
         clip
+    }
+}
+
+/// L2 weight decay on one block: `g + λ·p`, or `g` untouched when λ = 0
+/// (PyTorch skips the term then, so an infinite `p` does not turn `0·∞`
+/// into a NaN gradient). The flag is loop-invariant.
+#[inline(always)]
+pub(crate) fn l2(on: bool, wd: F32x8, p: F32x8, g: F32x8) -> F32x8 {
+    if on {
+        wd.mul_add(p, g)
+    } else {
+        g
+    }
+}
+
+/// Scalar twin of [`l2`]: `g + λ·p`, skipped when λ = 0.
+#[inline(always)]
+pub(crate) fn l2_scalar(wd: f32, p: f32, g: f32) -> f32 {
+    if wd != 0.0 {
+        g + wd * p
+    } else {
+        g
     }
 }
 

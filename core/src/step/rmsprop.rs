@@ -1,6 +1,6 @@
 //! RMSprop (plain, centered, with momentum), as `torch.optim.RMSprop`.
 
-use super::drive;
+use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::F32x8;
 
@@ -42,35 +42,39 @@ pub fn rmsprop(params: &mut [f32], grads: &[f32], state: RmspropState<'_>, h: &R
     let oma = F32x8::splat(1.0 - h.alpha);
     let eps = F32x8::splat(h.eps);
     let wd = F32x8::splat(h.weight_decay);
+    let has_wd = h.weight_decay != 0.0;
     let mu = F32x8::splat(h.momentum);
     let gs = F32x8::splat(h.grad_scale);
+    // `v − ḡ²` is computed unfused (as the twin and PyTorch's `addcmul` do):
+    // an FMA would keep `ḡ²` exact where it overflows and turn PyTorch's
+    // `∞ − ∞ = NaN` into a finite step.
     // One instantiation of the pass per variant, so no lane does work a
     // variant does not need.
     let sq = state.square_avg;
     match (state.grad_avg, state.momentum_buffer) {
         (None, None) => drive("rmsprop", params, grads, [sq], |p, g, [v]| {
-            let g = wd.mul_add(p, gs * g);
+            let g = l2(has_wd, wd, p, gs * g);
             *v = oma.mul_add(g * g, a * *v);
             lr.mul_neg_add(g / (v.sqrt() + eps), p)
         }),
         (Some(ga), None) => drive("rmsprop", params, grads, [sq, ga], |p, g, [v, m]| {
-            let g = wd.mul_add(p, gs * g);
+            let g = l2(has_wd, wd, p, gs * g);
             *v = oma.mul_add(g * g, a * *v);
             *m = oma.mul_add(g, a * *m);
-            let d = m.mul_neg_add(*m, *v).sqrt() + eps;
+            let d = (*v - *m * *m).sqrt() + eps;
             lr.mul_neg_add(g / d, p)
         }),
         (None, Some(bf)) => drive("rmsprop", params, grads, [sq, bf], |p, g, [v, b]| {
-            let g = wd.mul_add(p, gs * g);
+            let g = l2(has_wd, wd, p, gs * g);
             *v = oma.mul_add(g * g, a * *v);
             *b = mu.mul_add(*b, g / (v.sqrt() + eps));
             lr.mul_neg_add(*b, p)
         }),
         (Some(ga), Some(bf)) => drive("rmsprop", params, grads, [sq, ga, bf], |p, g, [v, m, b]| {
-            let g = wd.mul_add(p, gs * g);
+            let g = l2(has_wd, wd, p, gs * g);
             *v = oma.mul_add(g * g, a * *v);
             *m = oma.mul_add(g, a * *m);
-            let d = m.mul_neg_add(*m, *v).sqrt() + eps;
+            let d = (*v - *m * *m).sqrt() + eps;
             *b = mu.mul_add(*b, g / d);
             lr.mul_neg_add(*b, p)
         }),
@@ -92,7 +96,7 @@ pub fn rmsprop_scalar(params: &mut [f32], grads: &[f32], state: RmspropState<'_>
     }
     for i in 0..n {
         let p = params[i];
-        let g = h.grad_scale * grads[i] + h.weight_decay * p;
+        let g = l2_scalar(h.weight_decay, p, h.grad_scale * grads[i]);
         let v = h.alpha * state.square_avg[i] + (1.0 - h.alpha) * (g * g);
         state.square_avg[i] = v;
         let d = match ga.as_deref_mut() {

@@ -1,6 +1,6 @@
 //! SGD and SGD with momentum (heavy ball or Nesterov), as `torch.optim.SGD`.
 
-use super::drive;
+use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::F32x8;
 
@@ -19,9 +19,10 @@ pub struct SgdStep {
 pub fn sgd(params: &mut [f32], grads: &[f32], h: &SgdStep) {
     let lr = F32x8::splat(h.lr);
     let wd = F32x8::splat(h.weight_decay);
+    let has_wd = h.weight_decay != 0.0;
     let gs = F32x8::splat(h.grad_scale);
     drive("sgd", params, grads, [], |p, g, _| {
-        let g = wd.mul_add(p, gs * g);
+        let g = l2(has_wd, wd, p, gs * g);
         lr.mul_neg_add(g, p)
     });
 }
@@ -30,7 +31,7 @@ pub fn sgd(params: &mut [f32], grads: &[f32], h: &SgdStep) {
 pub fn sgd_scalar(params: &mut [f32], grads: &[f32], h: &SgdStep) {
     same_len("sgd", params.len(), grads.len());
     for (p, &g) in params.iter_mut().zip(grads) {
-        let g = h.grad_scale * g + h.weight_decay * *p;
+        let g = l2_scalar(h.weight_decay, *p, h.grad_scale * g);
         *p -= h.lr * g;
     }
 }
@@ -61,12 +62,13 @@ pub struct MomentumStep {
 pub fn momentum(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &MomentumStep) {
     let lr = F32x8::splat(h.lr);
     let wd = F32x8::splat(h.weight_decay);
+    let has_wd = h.weight_decay != 0.0;
     let gs = F32x8::splat(h.grad_scale);
     let mu = F32x8::splat(h.momentum);
     let omd = F32x8::splat(1.0 - h.dampening);
     let (first, nesterov) = (h.first_step, h.nesterov);
     drive("momentum", params, grads, [buf], |p, g, [b]| {
-        let g = wd.mul_add(p, gs * g);
+        let g = l2(has_wd, wd, p, gs * g);
         *b = if first { g } else { mu.mul_add(*b, omd * g) };
         let d = if nesterov { mu.mul_add(*b, g) } else { *b };
         lr.mul_neg_add(d, p)
@@ -78,7 +80,7 @@ pub fn momentum_scalar(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &M
     same_len("momentum", params.len(), grads.len());
     same_len("momentum", params.len(), buf.len());
     for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-        let g = h.grad_scale * g + h.weight_decay * *p;
+        let g = l2_scalar(h.weight_decay, *p, h.grad_scale * g);
         *b = if h.first_step {
             g
         } else {

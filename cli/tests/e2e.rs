@@ -396,6 +396,23 @@ fn compare_sweep_and_landscape_write_their_reports() {
             assert!(svg.trim_end().ends_with("</svg>"));
         }
     }
+    // The landscape SVG is well-formed XML with one coloured path per
+    // optimizer (the two-point legend swatches are paths too: ≥ 2 each).
+    let svg = std::fs::read_to_string(land.join("landscape.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("landscape.svg is XML");
+    for i in 0..2 {
+        let c = descent_cli::plot::colour(i);
+        let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        let n = doc
+            .descendants()
+            .filter(|e| e.has_tag_name("polyline") && e.attribute("stroke") == Some(hex.as_str()))
+            .count();
+        assert!(n >= 2, "optimizer {i} ({hex}) has {n} polylines");
+    }
+    for f in ["loss.svg", "accuracy.svg"] {
+        let text = std::fs::read_to_string(cmp.join(f)).unwrap();
+        roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
     let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
     for run in ["sgd/b1", "sgd/b32", "adam/b1", "adam/b32", "| gd |"] {
         assert!(summary.contains(run), "{run} missing from {summary}");

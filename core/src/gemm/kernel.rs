@@ -19,8 +19,12 @@ pub type Tile = [[F32x8; NR / 8]; MR];
 /// # Safety
 /// `a` must point at `kc·MR` readable floats and `b` at `kc·NR` readable
 /// floats aligned to 32 bytes (the packing buffers are).
+/// `ROWS ≤ MR` rows are computed (the first `ROWS` of the sliver; the rest
+/// of the tile stays zero): the last row sliver of an m that is not a
+/// multiple of MR (m = 64 leaves 4) then costs 4/6 of a full one, not all
+/// of it.
 #[inline(always)]
-pub unsafe fn kernel(kc: usize, a: *const f32, b: *const f32) -> Tile {
+pub unsafe fn kernel<const ROWS: usize>(kc: usize, a: *const f32, b: *const f32) -> Tile {
     let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
     let mut a = a;
     let mut b = b as *const F32x8;
@@ -30,7 +34,7 @@ pub unsafe fn kernel(kc: usize, a: *const f32, b: *const f32) -> Tile {
         ($off:expr) => {{
             let b0 = *b.add(2 * $off);
             let b1 = *b.add(2 * $off + 1);
-            for i in 0..MR {
+            for i in 0..ROWS {
                 let ai = F32x8::splat(*a.add($off * MR + i));
                 c[i][0] = ai.mul_add(b0, c[i][0]);
                 c[i][1] = ai.mul_add(b1, c[i][1]);
@@ -101,7 +105,10 @@ pub struct TileOps<'a> {
 /// seen, not silently zeroed).
 #[inline(always)]
 pub fn relu_v(x: F32x8) -> F32x8 {
-    x.simd_lt(F32x8::ZERO).select(F32x8::ZERO, x)
+    // Clear the lanes where x < 0 with a bitwise AND-NOT (a `select` here
+    // becomes a masked store, `vmaskmovps`, when the caller writes the
+    // result back over x, and that is microcoded on AMD Zen).
+    x & !x.simd_lt(F32x8::ZERO)
 }
 
 /// Scalar twin of [`relu_v`].

@@ -357,8 +357,16 @@ pub unsafe fn gemm_unchecked(
                             let mr = MR.min(mc - ir);
                             let a_sliver = a_packed.as_ptr().add((ir / MR) * MR * kc);
                             let cp = c.add((ic + ir) * rsc + (jc + jr) * csc);
-                            kernel::prefetch_c(cp, rsc, csc, mr, nr);
-                            let tile = kernel::kernel(kc, a_sliver, b_sliver);
+                            // A short k loop would not hide the prefetch's
+                            // cost, and its C tile is usually still cached.
+                            if kc >= 32 {
+                                kernel::prefetch_c(cp, rsc, csc, mr, nr);
+                            }
+                            let tile = match mr {
+                                1..=2 => kernel::kernel::<2>(kc, a_sliver, b_sliver),
+                                3..=4 => kernel::kernel::<4>(kc, a_sliver, b_sliver),
+                                _ => kernel::kernel::<MR>(kc, a_sliver, b_sliver),
+                            };
                             kernel::store_tile(&tile, cp, rsc, csc, mr, nr, ops);
                         }
                     }

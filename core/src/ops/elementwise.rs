@@ -93,8 +93,12 @@ pub fn relu_backward(y: &[f32], d: &mut [f32]) {
     same_len("relu_backward", y.len(), d.len());
     let body = y.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
+        // The mask is all ones where y > 0: AND keeps d there and gives +0
+        // elsewhere. (Written as `select`, LLVM turns the read-modify-write
+        // into a masked store, `vmaskmovps`, which is microcoded and ~5×
+        // slower on AMD Zen.)
         let keep = load(y, i).simd_gt(F32x8::ZERO);
-        store(d, i, keep.select(load(d, i), F32x8::ZERO));
+        store(d, i, load(d, i) & keep);
     }
     relu_backward_scalar(&y[body..], &mut d[body..]);
 }

@@ -19,7 +19,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use byteorder::{BigEndian, ByteOrder};
-use flate2::bufread::GzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use super::error::{DataError, IdxKind};
 
@@ -286,7 +286,11 @@ fn read_gz<R: io::BufRead>(
             detail: "not gzip data: the file does not start with bytes 1f 8b".to_string(),
         });
     }
-    let mut dec = GzDecoder::new(r);
+    // Multi-member: bytes after the first member are decoded as further
+    // members, so a second member becomes trailing IDX data (SizeMismatch)
+    // and junk after the stream is a corrupt-gzip error, never silently
+    // ignored (found by the idx_gzip fuzz target).
+    let mut dec = MultiGzDecoder::new(r);
     let h = read_header(path, &mut dec, kind, &corrupt, None)?;
     let max = compressed_len.saturating_mul(MAX_DEFLATE_RATIO);
     if h.header_len.saturating_add(h.data_len) > max {

@@ -3,7 +3,7 @@
 //! `descent::optim`, the kernels of `descent::tensor` underneath.
 
 use descent::nn::{Activation, Mlp};
-use descent::optim::{build, BuildConfig, Optimizer, OptimizerKind};
+use descent::optim::{build, BuildConfig, OptimizerKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

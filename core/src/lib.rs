@@ -16,6 +16,7 @@
 pub mod error;
 pub mod gemm;
 pub mod ops;
+mod pool;
 pub mod simd;
 pub mod step;
 pub mod tensor;

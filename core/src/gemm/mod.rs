@@ -154,7 +154,8 @@ pub fn gemm(
     Ok(())
 }
 
-/// As [`gemm`], splitting the work over `threads` OS threads (scoped).
+/// As [`gemm`], splitting the work into `threads` parts run on the calling
+/// thread and a persistent pool of workers (started on first use).
 ///
 /// The split is along n (or m when n is narrow) in whole micro-tiles, so
 /// every element of C is computed by exactly the same sequence of
@@ -170,7 +171,7 @@ pub fn gemm_par(
     epi: Epilogue,
 ) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
-    // Below ~1 MFLOP the thread start costs more than it saves.
+    // Below ~1 MFLOP waking a worker costs more than it saves.
     let work = 2 * m * k * n;
     let threads = threads.max(1);
     if threads == 1 || work < 1 << 20 {
@@ -186,65 +187,63 @@ pub fn gemm_par(
     let (len, unit) = if split_n { (n, NR) } else { (m, MR) };
     let units = len.div_ceil(unit);
     let threads = threads.min(units);
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let lo = (units * t / threads) * unit;
-            let hi = ((units * (t + 1) / threads) * unit).min(len);
-            if lo >= hi {
-                continue;
-            }
-            let (cp, ap, bp) = (cp, ap, bp);
-            let (ars, acs, brs, bcs) = (a.rs(), a.cs(), b.rs(), b.cs());
-            s.spawn(move || {
-                let (ap, bp, cp) = (ap, bp, cp);
-                // SAFETY: each thread owns the disjoint columns (or rows)
-                // lo..hi of C; A and B are only read.
-                unsafe {
-                    if split_n {
-                        let sub = Epilogue {
-                            bias: epi.bias.map(|b| &b[lo..hi]),
-                            relu: epi.relu,
-                        };
-                        gemm_unchecked(
-                            m,
-                            k,
-                            hi - lo,
-                            alpha,
-                            ap.0,
-                            ars,
-                            acs,
-                            bp.0.add(lo * bcs),
-                            brs,
-                            bcs,
-                            beta,
-                            cp.0.add(lo * csc),
-                            rsc,
-                            csc,
-                            sub,
-                        );
-                    } else {
-                        gemm_unchecked(
-                            hi - lo,
-                            k,
-                            n,
-                            alpha,
-                            ap.0.add(lo * ars),
-                            ars,
-                            acs,
-                            bp.0,
-                            brs,
-                            bcs,
-                            beta,
-                            cp.0.add(lo * rsc),
-                            rsc,
-                            csc,
-                            epi,
-                        );
-                    }
-                }
-            });
+    let (ars, acs, brs, bcs) = (a.rs(), a.cs(), b.rs(), b.cs());
+    // Part t computes columns (or rows) lo..hi of C, whichever thread of
+    // the pool runs it.
+    let part = |t: usize| {
+        let lo = (units * t / threads) * unit;
+        let hi = ((units * (t + 1) / threads) * unit).min(len);
+        if lo >= hi {
+            return;
         }
-    });
+        let (ap, bp, cp) = (ap, bp, cp);
+        // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C;
+        // A and B are only read; the views were checked by `check`.
+        unsafe {
+            if split_n {
+                let sub = Epilogue {
+                    bias: epi.bias.map(|b| &b[lo..hi]),
+                    relu: epi.relu,
+                };
+                gemm_unchecked(
+                    m,
+                    k,
+                    hi - lo,
+                    alpha,
+                    ap.0,
+                    ars,
+                    acs,
+                    bp.0.add(lo * bcs),
+                    brs,
+                    bcs,
+                    beta,
+                    cp.0.add(lo * csc),
+                    rsc,
+                    csc,
+                    sub,
+                );
+            } else {
+                gemm_unchecked(
+                    hi - lo,
+                    k,
+                    n,
+                    alpha,
+                    ap.0.add(lo * ars),
+                    ars,
+                    acs,
+                    bp.0,
+                    brs,
+                    bcs,
+                    beta,
+                    cp.0.add(lo * rsc),
+                    rsc,
+                    csc,
+                    epi,
+                );
+            }
+        }
+    };
+    crate::pool::run(threads, &part);
     Ok(())
 }
 

@@ -17,7 +17,8 @@
 //! logits for the last. The input X itself is not copied: `backward` takes
 //! it again. The buffers grow to the largest batch seen and are reused, so
 //! after the first batch of a given size a training step allocates nothing
-//! (with `threads = 1`; more threads spawn scoped OS threads per GEMM).
+//! (also with `threads > 1`: the GEMMs then run on the core's persistent
+//! worker pool, whose threads are started once, on first use).
 
 use std::ops::Range;
 

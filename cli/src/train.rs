@@ -321,10 +321,25 @@ pub enum Updater {
     Search(Box<RandomSearch>),
 }
 
-impl Updater {
-    /// Builds the optimizer of `cfg` (defaults filled in, every field
-    /// validated by descent-optim, whose error names the field).
-    pub fn build(cfg: &RunConfig) -> Result<Self, TrainError> {
+/// The full config of an optimizer: the flags given, PyTorch's defaults
+/// (and the CLI's default lr) for the rest.
+#[derive(Debug, Clone)]
+pub enum OptConfig {
+    /// gd, sgd, momentum, nesterov.
+    Sgd(SgdConfig),
+    /// adagrad.
+    Adagrad(AdagradConfig),
+    /// rmsprop.
+    Rmsprop(RmspropConfig),
+    /// adam, adamw.
+    Adam(AdamConfig),
+    /// random-search.
+    RandomSearch(RandomSearchConfig),
+}
+
+impl OptConfig {
+    /// Fills in the config of `cfg`'s optimizer (not yet validated).
+    pub fn of(cfg: &RunConfig) -> Result<Self, TrainError> {
         let opt = cfg.opt()?;
         let h = &cfg.hyper;
         let lr = h.lr.unwrap_or(default_lr(opt));
@@ -336,7 +351,7 @@ impl Updater {
                 } else {
                     0.0
                 };
-                Updater::Grad(Box::new(Sgd::new(SgdConfig {
+                OptConfig::Sgd(SgdConfig {
                     lr,
                     momentum: h.momentum.unwrap_or(mu),
                     dampening: h.dampening.unwrap_or(d.dampening),
@@ -344,11 +359,11 @@ impl Updater {
                     nesterov: opt == OptName::Nesterov,
                     maximize: h.maximize,
                     clip_norm: cfg.clip_norm,
-                })?))
+                })
             }
             OptName::Adagrad => {
                 let d = AdagradConfig::default();
-                Updater::Grad(Box::new(Adagrad::new(AdagradConfig {
+                OptConfig::Adagrad(AdagradConfig {
                     lr,
                     lr_decay: h.lr_decay.unwrap_or(d.lr_decay),
                     weight_decay: h.weight_decay.unwrap_or(d.weight_decay),
@@ -358,11 +373,11 @@ impl Updater {
                     eps: h.eps.unwrap_or(d.eps),
                     maximize: h.maximize,
                     clip_norm: cfg.clip_norm,
-                })?))
+                })
             }
             OptName::Rmsprop => {
                 let d = RmspropConfig::default();
-                Updater::Grad(Box::new(Rmsprop::new(RmspropConfig {
+                OptConfig::Rmsprop(RmspropConfig {
                     lr,
                     alpha: h.alpha.unwrap_or(d.alpha),
                     eps: h.eps.unwrap_or(d.eps),
@@ -371,7 +386,7 @@ impl Updater {
                     centered: h.centered,
                     maximize: h.maximize,
                     clip_norm: cfg.clip_norm,
-                })?))
+                })
             }
             OptName::Adam | OptName::Adamw => {
                 let d = if opt == OptName::Adam {
@@ -379,7 +394,7 @@ impl Updater {
                 } else {
                     AdamConfig::adamw()
                 };
-                Updater::Grad(Box::new(Adam::new(AdamConfig {
+                OptConfig::Adam(AdamConfig {
                     lr,
                     beta1: h.beta1.unwrap_or(d.beta1),
                     beta2: h.beta2.unwrap_or(d.beta2),
@@ -389,17 +404,64 @@ impl Updater {
                     decoupled_weight_decay: d.decoupled_weight_decay,
                     maximize: h.maximize,
                     clip_norm: cfg.clip_norm,
-                })?))
+                })
             }
             OptName::RandomSearch => {
                 let d = RandomSearchConfig::default();
-                Updater::Search(Box::new(RandomSearch::new(RandomSearchConfig {
+                OptConfig::RandomSearch(RandomSearchConfig {
                     sigma: h.sigma.unwrap_or(d.sigma),
                     sigma_decay: h.sigma_decay.unwrap_or(d.sigma_decay),
                     seed: cfg.seed,
                     ..d
-                })?))
+                })
             }
+        })
+    }
+
+    /// One line with every setting, for the run header.
+    pub fn describe(&self) -> String {
+        match self {
+            OptConfig::Sgd(c) => format!(
+                "lr {}, momentum {}, dampening {}, weight_decay {}, nesterov {}, maximize {}",
+                c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov, c.maximize
+            ),
+            OptConfig::Adagrad(c) => format!(
+                "lr {}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {}, maximize {}",
+                c.lr, c.lr_decay, c.weight_decay, c.initial_accumulator_value, c.eps, c.maximize
+            ),
+            OptConfig::Rmsprop(c) => format!(
+                "lr {}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {}, maximize {}",
+                c.lr, c.alpha, c.eps, c.weight_decay, c.momentum, c.centered, c.maximize
+            ),
+            OptConfig::Adam(c) => format!(
+                "lr {}, betas ({}, {}), eps {}, weight_decay {} ({}), amsgrad {}, maximize {}",
+                c.lr,
+                c.beta1,
+                c.beta2,
+                c.eps,
+                c.weight_decay,
+                if c.decoupled_weight_decay { "decoupled" } else { "L2" },
+                c.amsgrad,
+                c.maximize
+            ),
+            OptConfig::RandomSearch(c) => format!(
+                "sigma {}, sigma_decay {}, min_sigma {}",
+                c.sigma, c.sigma_decay, c.min_sigma
+            ),
+        }
+    }
+}
+
+impl Updater {
+    /// Builds the optimizer of `cfg` (defaults filled in, every field
+    /// validated by descent-optim, whose error names the field).
+    pub fn build(cfg: &RunConfig) -> Result<Self, TrainError> {
+        Ok(match OptConfig::of(cfg)? {
+            OptConfig::Sgd(c) => Updater::Grad(Box::new(Sgd::new(c)?)),
+            OptConfig::Adagrad(c) => Updater::Grad(Box::new(Adagrad::new(c)?)),
+            OptConfig::Rmsprop(c) => Updater::Grad(Box::new(Rmsprop::new(c)?)),
+            OptConfig::Adam(c) => Updater::Grad(Box::new(Adam::new(c)?)),
+            OptConfig::RandomSearch(c) => Updater::Search(Box::new(RandomSearch::new(c)?)),
         })
     }
 
@@ -413,76 +475,7 @@ impl Updater {
 
     /// A one-line description of the optimizer's settings for the header.
     pub fn describe(cfg: &RunConfig) -> Result<String, TrainError> {
-        let opt = cfg.opt()?;
-        let h = &cfg.hyper;
-        let lr = h.lr.unwrap_or(default_lr(opt));
-        Ok(match opt {
-            OptName::Gd | OptName::Sgd | OptName::Momentum | OptName::Nesterov => {
-                let d = SgdConfig::default();
-                let mu = if matches!(opt, OptName::Momentum | OptName::Nesterov) {
-                    0.9
-                } else {
-                    0.0
-                };
-                format!(
-                    "lr {lr}, momentum {}, dampening {}, weight_decay {}, nesterov {}, maximize {}",
-                    h.momentum.unwrap_or(mu),
-                    h.dampening.unwrap_or(d.dampening),
-                    h.weight_decay.unwrap_or(d.weight_decay),
-                    opt == OptName::Nesterov,
-                    h.maximize
-                )
-            }
-            OptName::Adagrad => {
-                let d = AdagradConfig::default();
-                format!(
-                    "lr {lr}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {}, maximize {}",
-                    h.lr_decay.unwrap_or(d.lr_decay),
-                    h.weight_decay.unwrap_or(d.weight_decay),
-                    h.initial_accumulator_value.unwrap_or(d.initial_accumulator_value),
-                    h.eps.unwrap_or(d.eps),
-                    h.maximize
-                )
-            }
-            OptName::Rmsprop => {
-                let d = RmspropConfig::default();
-                format!(
-                    "lr {lr}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {}, maximize {}",
-                    h.alpha.unwrap_or(d.alpha),
-                    h.eps.unwrap_or(d.eps),
-                    h.weight_decay.unwrap_or(d.weight_decay),
-                    h.momentum.unwrap_or(d.momentum),
-                    h.centered,
-                    h.maximize
-                )
-            }
-            OptName::Adam | OptName::Adamw => {
-                let d = if opt == OptName::Adam {
-                    AdamConfig::default()
-                } else {
-                    AdamConfig::adamw()
-                };
-                format!(
-                    "lr {lr}, betas ({}, {}), eps {}, weight_decay {} ({}), amsgrad {}, maximize {}",
-                    h.beta1.unwrap_or(d.beta1),
-                    h.beta2.unwrap_or(d.beta2),
-                    h.eps.unwrap_or(d.eps),
-                    h.weight_decay.unwrap_or(d.weight_decay),
-                    if d.decoupled_weight_decay { "decoupled" } else { "L2" },
-                    h.amsgrad,
-                    h.maximize
-                )
-            }
-            OptName::RandomSearch => {
-                let d = RandomSearchConfig::default();
-                format!(
-                    "sigma {}, sigma_decay {}, min_sigma {}",
-                    h.sigma.unwrap_or(d.sigma),
-                    h.sigma_decay.unwrap_or(d.sigma_decay),
-                    d.min_sigma
-                )
-            }
-        })
+        Ok(OptConfig::of(cfg)?.describe())
     }
 }
 

@@ -10,6 +10,14 @@ use descent_cli::opts::{Cli, Command};
 use descent_cli::sweep;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `descent … | head` into a panic on
+    // the next println; restore the default so the process just ends
+    // quietly, as command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: called before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(a) => commands::train(a),

@@ -1,7 +1,7 @@
 //! The training loop behind `descent train`, `compare` and `sweep`.
 //!
 //! One step: gather the mini-batch (the epoch's permutation, seeded by
-//! `(seed, epoch)`), `zero_grad`, forward + softmax-CE + backward
+//! `(seed, epoch)`), forward + softmax-CE + a backward that writes the gradient
 //! (`descent-nn`), the gradient's L2 norm (one SIMD read pass), then the
 //! optimizer's fused update over the flat parameter buffer
 //! (`descent-optim`). Batch GD, pure SGD and mini-batch SGD are the same SGD
@@ -711,8 +711,9 @@ impl<'d> Trainer<'d> {
             let (loss, grad_norm) = match &mut self.updater {
                 Updater::Grad(opt) => {
                     opt.set_lr(self.schedule.lr())?;
-                    self.net.zero_grad();
-                    let loss = self.net.loss_and_backward(x, y)?;
+                    // Writes this batch's gradient (β = 0 into every dW), so
+                    // no separate pass clears the buffer first.
+                    let loss = self.net.batch_grads(x, y)?;
                     let gn = ops::sum_squares(self.net.grads()).sqrt();
                     let bad = if !loss.is_finite() {
                         Some(("loss", loss))

@@ -2,7 +2,7 @@
 //! typed error that `main` prints (exit code 1, or 3 for a divergence).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use descent_nn::{gradcheck, Activation, Loss, Mlp, Targets};
 use rand::{Rng, SeedableRng};
@@ -16,7 +16,7 @@ use crate::opts::{
 };
 use crate::plot::{self, Axes, Series};
 use crate::report::{self, Table};
-use crate::train::{default_lr, RunConfig, Sinks, TrainError, Trainer, Updater};
+use crate::train::{RunConfig, Sinks, TrainError, Trainer, Updater};
 
 /// Loads MNIST as `--data`/`--normalize` say.
 pub fn load_data(args: &DataArgs) -> Result<Mnist, TrainError> {
@@ -694,21 +694,4 @@ pub fn info(args: &DataArgs) -> Result<(), TrainError> {
         Err(e) => println!("data: {e}"),
     }
     Ok(())
-}
-
-/// Where `compare`'s outputs go, for tests.
-pub fn compare_outputs(dir: &Path) -> [PathBuf; 5] {
-    [
-        "metrics.csv",
-        "summary.md",
-        "loss.svg",
-        "accuracy.svg",
-        "index.html",
-    ]
-    .map(|f| dir.join(f))
-}
-
-/// Default lr of an optimizer as the run header prints it.
-pub fn lr_or_default(opt: OptName, lr: Option<f32>) -> f32 {
-    lr.unwrap_or(default_lr(opt))
 }

@@ -707,10 +707,15 @@ impl<'d> Trainer<'d> {
                 train.gather(&self.perm[lo..hi], &mut self.xb, &mut self.yb);
                 (&self.xb, &self.yb)
             };
-            let lr = self.updater.lr();
+            // The lr this step uses (the schedule's, set just below); the
+            // record must not show the previous step's.
+            let lr = match &self.updater {
+                Updater::Grad(_) => self.schedule.lr(),
+                Updater::Search(_) => 0.0,
+            };
             let (loss, grad_norm) = match &mut self.updater {
                 Updater::Grad(opt) => {
-                    opt.set_lr(self.schedule.lr())?;
+                    opt.set_lr(lr)?;
                     // Writes this batch's gradient (β = 0 into every dW), so
                     // no separate pass clears the buffer first.
                     let loss = self.net.batch_grads(x, y)?;
@@ -1033,11 +1038,6 @@ impl<'d> Trainer<'d> {
             }
         }
         Ok(t)
-    }
-
-    /// The run's summary line for tables: the last epoch's record.
-    pub fn last_epoch(&self) -> Option<&EpochRecord> {
-        self.history.epochs.last()
     }
 }
 

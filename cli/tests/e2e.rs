@@ -418,3 +418,35 @@ fn compare_sweep_and_landscape_write_their_reports() {
         assert!(summary.contains(run), "{run} missing from {summary}");
     }
 }
+
+#[test]
+fn metrics_record_the_lr_each_step_used() {
+    // Linear warm-up from lr/3 over 10 steps: step 1 must report lr/3 (the
+    // lr it ran with), and the lr must rise until step 10.
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let m = out.path().join("m.jsonl");
+    ok(&train_args(
+        data.path(),
+        &[
+            "--epochs",
+            "2",
+            "--lr",
+            "0.3",
+            "--warmup",
+            "10",
+            "--metrics",
+            s(&m),
+        ],
+    ));
+    let lrs: Vec<f64> = std::fs::read_to_string(&m)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "step")
+        .map(|r| r["lr"].as_f64().unwrap())
+        .collect();
+    assert!((lrs[0] - 0.1).abs() < 1e-6, "step 1 ran with {}", lrs[0]);
+    assert!(lrs[..10].windows(2).all(|w| w[1] > w[0]), "{lrs:?}");
+    assert!((lrs[12] - 0.3).abs() < 1e-6, "after warm-up: {}", lrs[12]);
+}

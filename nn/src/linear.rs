@@ -142,7 +142,8 @@ impl Linear {
         let beta = if accumulate { 1.0 } else { 0.0 };
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let xv = MatRef::row_major(x, batch, i)?; // (B, I)
-                                                  // dW (O, I) += dYᵀ (O, B) · X (B, I)   (= when β = 0)
+
+        // dW (O, I) += dYᵀ (O, B) · X (B, I)   (= when β = 0)
         mm(
             threads,
             1.0,

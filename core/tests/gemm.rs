@@ -590,3 +590,76 @@ fn shape_errors_name_both_shapes() {
     let aliased = MatMut::new(&mut c, 2, 4, 1, 1).unwrap();
     assert!(gemm(1.0, av, bv, 0.0, aliased, Epilogue::None).is_err());
 }
+
+/// A stored `rows × cols` matrix with strides `(rs, cs)` in a buffer whose
+/// gaps hold NaN (a read of a gap would poison the result).
+fn strided(rows: usize, cols: usize, rs: usize, cs: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let len = if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    };
+    let mut buf = vec![f32::NAN; len];
+    for i in 0..rows {
+        for j in 0..cols {
+            buf[i * rs + j * cs] = small_int(rng);
+        }
+    }
+    buf
+}
+
+/// Every way the kernel reads its operands: A packed, or in place by rows
+/// (row-major) or by columns (a transposed view), with a short last row
+/// sliver and across MC blocks; B packed by the first row sliver while it
+/// computes (row-major) or by a separate pass (transposed or general
+/// strides); n on both sides of the in-place limit. Exact against the naive
+/// twin on whole numbers, with NaN in every gap of the operands' buffers.
+#[test]
+fn every_operand_layout_is_exact() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    // (rs, cs) as a function of (rows, cols): row-major, column-major, and
+    // both strides above one (every other element of a wider buffer).
+    type Strides = fn(usize, usize) -> (usize, usize);
+    let layouts: [Strides; 3] = [
+        |_, c| (c.max(1), 1),
+        |r, _| (1, r.max(1)),
+        |_, c| (2 * c.max(1) + 1, 2),
+    ];
+    for &m in &[1usize, 5, 6, 7, 64, MC + 7] {
+        for &k in &[1usize, 3, 196, KC + 44] {
+            for &n in &[10usize, NR, 128, 16 * NR, 16 * NR + 1, 300] {
+                for (la, lb) in [(0, 0), (1, 0), (2, 0), (0, 1), (1, 2), (2, 1)] {
+                    let (rsa, csa) = layouts[la](m, k);
+                    let (rsb, csb) = layouts[lb](k, n);
+                    let a = strided(m, k, rsa, csa, &mut rng);
+                    let b = strided(k, n, rsb, csb, &mut rng);
+                    let bias: Vec<f32> = (0..n).map(|_| small_int(&mut rng)).collect();
+                    let av = MatRef::new(&a, m, k, rsa, csa).unwrap();
+                    let bv = MatRef::new(&b, k, n, rsb, csb).unwrap();
+                    let mut fast = vec![f32::NAN; m * n];
+                    let mut naive = vec![f32::NAN; m * n];
+                    let epi = Epilogue::bias_relu(&bias);
+                    gemm(
+                        1.0,
+                        av,
+                        bv,
+                        0.0,
+                        MatMut::row_major(&mut fast, m, n).unwrap(),
+                        epi,
+                    )
+                    .unwrap();
+                    gemm_naive(
+                        1.0,
+                        av,
+                        bv,
+                        0.0,
+                        MatMut::row_major(&mut naive, m, n).unwrap(),
+                        epi,
+                    )
+                    .unwrap();
+                    assert_eq!(fast, naive, "{m}x{k}x{n}, A layout {la}, B layout {lb}");
+                }
+            }
+        }
+    }
+}

@@ -1,12 +1,14 @@
 //! The micro-kernel contract and its `f32x8` implementation.
 //!
-//! `kernel(kc, a_packed, b_packed) -> tile` computes the MR × NR product of
-//! one packed A sliver (`kc × MR`, k-major) and one packed B sliver
-//! (`kc × NR`, k-major) in registers: 12 `f32x8` accumulators, updated by
-//! 12 FMAs per k from 2 vector loads of B and 6 broadcasts of A.
-//! [`store_tile`] then applies `α`, `β`, and on the last k block the
-//! epilogue (bias, ReLU) while the tile is still in registers, and writes
-//! only the valid `mr × nr` corner to C.
+//! [`kernel`] computes the MR × NR product of one sliver of A (`MR × kc`)
+//! and one sliver of B (`kc × NR`) in registers: 12 `f32x8` accumulators,
+//! updated by 12 FMAs per k from 2 vector loads of B and 6 broadcasts of A.
+//! A is read packed or where it lies ([`ASliver`]); B packed, or in place
+//! while the kernel packs it for the next row slivers. [`store_tile`] then
+//! applies `α`, `β`, and on the last k block the epilogue (bias, ReLU)
+//! while the tile is still in registers, and writes only the valid
+//! `mr × nr` corner to C. [`tile`] is the two together, one small function
+//! per variant, which the loop nest calls through a pointer.
 
 use super::blocking::{MR, NR};
 use crate::simd::{load_ptr, store_ptr, F32x8};
@@ -14,31 +16,142 @@ use crate::simd::{load_ptr, store_ptr, F32x8};
 /// The register tile: `tile[i][h]` holds `C[i, 8h .. 8h + 8]`.
 pub type Tile = [[F32x8; NR / 8]; MR];
 
-/// Computes `Σ_p a_packed[p, :]ᵀ · b_packed[p, :]` over `kc` steps.
+/// Where the micro-kernel reads `A[i, p]` for the rows `i < ROWS` of one
+/// sliver, as `p` walks through a k block. Three layouts, each with the
+/// addressing that keeps the k loop free of dependent pointer arithmetic:
+/// [`PackedA`] (the packing buffer), [`RowsA`] (A row-major, read in place:
+/// one pointer per row) and [`ColsA`] (A column-major, e.g. a transposed
+/// view, read in place: the `ROWS` values of one k are contiguous).
+pub trait ASliver: Copy {
+    /// The sliver whose element `(i, p)` is at `a + i·ars + p·aks` (each
+    /// layout ignores the stride it knows at compile time).
+    fn at(a: *const f32, ars: usize, aks: usize) -> Self;
+    /// `A[i, p0 + off]`, where `p0` is where the sliver currently stands.
+    ///
+    /// # Safety
+    /// The element must lie inside A.
+    unsafe fn get(&self, i: usize, off: usize) -> f32;
+    /// Moves the sliver `steps` values along k.
+    ///
+    /// # Safety
+    /// The new position must lie inside A or one past its k range.
+    unsafe fn advance(&mut self, steps: usize);
+}
+
+/// Packed A: `a[p·MR + i]` (see [`super::pack`]), strides known at compile time.
+#[derive(Clone, Copy)]
+pub struct PackedA(pub *const f32);
+
+impl ASliver for PackedA {
+    #[inline(always)]
+    fn at(a: *const f32, _ars: usize, _aks: usize) -> Self {
+        Self(a)
+    }
+    #[inline(always)]
+    unsafe fn get(&self, i: usize, off: usize) -> f32 {
+        *self.0.add(off * MR + i)
+    }
+    #[inline(always)]
+    unsafe fn advance(&mut self, steps: usize) {
+        self.0 = self.0.add(steps * MR);
+    }
+}
+
+/// Row-major A read in place: row `i` at `rows[i]`, contiguous along k.
+#[derive(Clone, Copy)]
+pub struct RowsA(pub [*const f32; MR]);
+
+impl ASliver for RowsA {
+    #[inline(always)]
+    fn at(a: *const f32, ars: usize, _aks: usize) -> Self {
+        Self(std::array::from_fn(|i| a.wrapping_add(i * ars)))
+    }
+    #[inline(always)]
+    unsafe fn get(&self, i: usize, off: usize) -> f32 {
+        *self.0[i].add(off)
+    }
+    #[inline(always)]
+    unsafe fn advance(&mut self, steps: usize) {
+        for r in self.0.iter_mut() {
+            *r = r.wrapping_add(steps);
+        }
+    }
+}
+
+/// Column-major A read in place: `A[i, p] = a[p·cs + i]`.
+#[derive(Clone, Copy)]
+pub struct ColsA(pub *const f32, pub usize);
+
+impl ASliver for ColsA {
+    #[inline(always)]
+    fn at(a: *const f32, _ars: usize, aks: usize) -> Self {
+        Self(a, aks)
+    }
+    #[inline(always)]
+    unsafe fn get(&self, i: usize, off: usize) -> f32 {
+        *self.0.add(off * self.1 + i)
+    }
+    #[inline(always)]
+    unsafe fn advance(&mut self, steps: usize) {
+        self.0 = self.0.wrapping_add(steps * self.1);
+    }
+}
+
+/// Computes `Σ_p A[0..ROWS, p] ⊗ B[p, 0..NR]` over `kc` steps: the first
+/// `ROWS` rows of the tile (the rest stays zero), with `A` read through
+/// `a` and `B[p, 0..NR]` as 16 contiguous floats at `b + p·bks` (`bks = NR`
+/// for packed B, the row stride for a row-major B read in place).
+///
+/// With `PACK_B`, each B row read is also stored to `b_out + p·NR`: the
+/// first row sliver under a column sliver packs B for the others while its
+/// FMAs run, instead of in a separate pass through L2 before them.
+///
+/// Computing exactly `ROWS ≤ MR` rows means the last row sliver of an m
+/// that is not a multiple of MR costs ROWS/MR of a full one, and reads no
+/// row of A past the matrix.
 ///
 /// # Safety
-/// `a` must point at `kc·MR` readable floats and `b` at `kc·NR` readable
-/// floats aligned to 32 bytes (the packing buffers are).
-/// `ROWS ≤ MR` rows are computed (the first `ROWS` of the sliver; the rest
-/// of the tile stays zero): the last row sliver of an m that is not a
-/// multiple of MR (m = 64 leaves 4) then costs 4/6 of a full one, not all
-/// of it.
+/// `a.get(i, p)` is valid for `i < ROWS`, `p < kc`; `b + p·bks .. + NR` is
+/// readable for `p < kc`; with `PACK_B`, `b_out .. + kc·NR` is writable and
+/// overlaps neither A nor B.
 #[inline(always)]
-pub unsafe fn kernel<const ROWS: usize>(kc: usize, a: *const f32, b: *const f32) -> Tile {
+pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
+    kc: usize,
+    a: A,
+    b: *const f32,
+    bks: usize,
+    b_out: *mut f32,
+) -> Tile {
     let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
-    let mut a = a;
-    let mut b = b as *const F32x8;
-    // Unrolled by hand so the 12 accumulators stay in registers and the
-    // loop overhead is paid once per 4 k steps.
+    let (mut a, mut b, mut b_out) = (a, b, b_out);
+    // Unrolled by hand, rows with literal indices, so the 12 accumulators
+    // are scalars to the optimizer and stay in registers (indexing the tile
+    // with a loop variable can leave it in memory, stored every step), and
+    // the loop overhead is paid once per 4 k steps.
+    const _: () = assert!(MR == 6, "the row! calls below cover MR rows");
+    macro_rules! row {
+        ($i:literal, $off:expr, $b0:expr, $b1:expr) => {
+            if $i < ROWS {
+                let ai = F32x8::splat(a.get($i, $off));
+                c[$i][0] = ai.mul_add($b0, c[$i][0]);
+                c[$i][1] = ai.mul_add($b1, c[$i][1]);
+            }
+        };
+    }
     macro_rules! step {
         ($off:expr) => {{
-            let b0 = *b.add(2 * $off);
-            let b1 = *b.add(2 * $off + 1);
-            for i in 0..ROWS {
-                let ai = F32x8::splat(*a.add($off * MR + i));
-                c[i][0] = ai.mul_add(b0, c[i][0]);
-                c[i][1] = ai.mul_add(b1, c[i][1]);
+            let b0 = load_ptr(b.add($off * bks));
+            let b1 = load_ptr(b.add($off * bks + 8));
+            if PACK_B {
+                store_ptr(b_out.add($off * NR), b0);
+                store_ptr(b_out.add($off * NR + 8), b1);
             }
+            row!(0, $off, b0, b1);
+            row!(1, $off, b0, b1);
+            row!(2, $off, b0, b1);
+            row!(3, $off, b0, b1);
+            row!(4, $off, b0, b1);
+            row!(5, $off, b0, b1);
         }};
     }
     for _ in 0..kc / 4 {
@@ -46,13 +159,19 @@ pub unsafe fn kernel<const ROWS: usize>(kc: usize, a: *const f32, b: *const f32)
         step!(1);
         step!(2);
         step!(3);
-        a = a.add(4 * MR);
-        b = b.add(8);
+        a.advance(4);
+        b = b.add(4 * bks);
+        if PACK_B {
+            b_out = b_out.add(4 * NR);
+        }
     }
     for _ in 0..kc % 4 {
         step!(0);
-        a = a.add(MR);
-        b = b.add(2);
+        a.advance(1);
+        b = b.add(bks);
+        if PACK_B {
+            b_out = b_out.add(NR);
+        }
     }
     c
 }
@@ -138,63 +257,195 @@ pub unsafe fn store_tile(
     nr: usize,
     ops: TileOps<'_>,
 ) {
-    let alpha = F32x8::splat(ops.alpha);
-    let beta = F32x8::splat(ops.beta);
-    let bias_v: [F32x8; NR / 8] = match ops.bias {
-        Some(bias) if nr == NR => [load_ptr(bias.as_ptr()), load_ptr(bias.as_ptr().add(8))],
-        Some(bias) => {
-            let mut padded = [0.0f32; NR];
-            padded[..nr].copy_from_slice(&bias[..nr]);
-            [F32x8::from(&padded[..8]), F32x8::from(&padded[8..])]
-        }
-        None => [F32x8::ZERO; NR / 8],
-    };
-    let finish = |acc: F32x8, old: Option<F32x8>, h: usize| {
-        let mut v = match old {
-            Some(old) => beta.mul_add(old, alpha * acc),
-            None => alpha * acc,
-        };
-        if ops.bias.is_some() {
-            v += bias_v[h];
-        }
-        if ops.relu {
-            v = relu_v(v);
-        }
-        v
-    };
-    let read_c = ops.beta != 0.0;
     if nr == NR && csc == 1 {
-        // Fast path: full-width tile, row-major C: vector loads and stores
-        // (also for the short last row block, which a 6-row tile leaves for
-        // every m that is not a multiple of 6).
-        for (i, row) in tile.iter().enumerate().take(mr) {
-            let cr = c.add(i * rsc);
-            for (h, &acc) in row.iter().enumerate() {
-                let p = cr.add(8 * h);
-                let old = if read_c { Some(load_ptr(p)) } else { None };
-                store_ptr(p, finish(acc, old, h));
-            }
+        // The common case gets straight-line code for each combination of
+        // the per-call choices, so no row pays a branch on β, bias or ReLU.
+        let read_c = ops.beta != 0.0;
+        match (read_c, ops.bias.is_some(), ops.relu) {
+            (false, false, false) => store_full::<false, false, false>(tile, c, rsc, mr, ops),
+            (false, false, true) => store_full::<false, false, true>(tile, c, rsc, mr, ops),
+            (false, true, false) => store_full::<false, true, false>(tile, c, rsc, mr, ops),
+            (false, true, true) => store_full::<false, true, true>(tile, c, rsc, mr, ops),
+            (true, false, false) => store_full::<true, false, false>(tile, c, rsc, mr, ops),
+            (true, false, true) => store_full::<true, false, true>(tile, c, rsc, mr, ops),
+            (true, true, false) => store_full::<true, true, false>(tile, c, rsc, mr, ops),
+            (true, true, true) => store_full::<true, true, true>(tile, c, rsc, mr, ops),
         }
     } else {
-        // Edge tiles and general strides: go through a stack copy.
-        for (i, row) in tile.iter().enumerate().take(mr) {
-            for (h, &acc) in row.iter().enumerate() {
-                let j0 = 8 * h;
-                if j0 >= nr {
-                    break;
-                }
-                let cnt = (nr - j0).min(8);
+        store_edge(tile, c, rsc, csc, mr, nr, ops);
+    }
+}
+
+/// Where [`tile`] writes: the `mr × nr` corner of C at `c` (strides `rsc`,
+/// `csc`), and what it does on the way (see [`store_tile`]).
+#[derive(Clone, Copy)]
+pub struct Dest<'a> {
+    pub c: *mut f32,
+    pub rsc: usize,
+    pub csc: usize,
+    pub mr: usize,
+    pub nr: usize,
+    pub ops: TileOps<'a>,
+}
+
+/// The signature every [`tile`] instance shares, so the loop nest picks one
+/// per sliver and calls it through a pointer:
+/// `(kc, a, ars, aks, b, bks, b_out, dest)`.
+pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, *mut f32, &Dest);
+
+/// One micro-tile: prefetch its C corner, run [`kernel`] over `kc` steps
+/// (A of layout `A` at `a` with strides `ars`, `aks`; B in place at `b`
+/// with row stride `bks` and packed into `b_out` when `PACK_B`, else packed
+/// at `b`), then [`store_tile`] into `dest`.
+///
+/// Not inlined on purpose: each instance is a small function the optimizer
+/// can keep entirely in registers, and the loop nest stays small instead of
+/// carrying a copy of every variant.
+///
+/// # Safety
+/// As [`kernel`] (with `ROWS` rows of A) and [`store_tile`] (for `dest`).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    aks: usize,
+    b: *const f32,
+    bks: usize,
+    b_out: *mut f32,
+    dest: &Dest,
+) {
+    // A short k loop would not hide the prefetch's cost, and its C tile is
+    // usually still cached.
+    if kc >= 32 {
+        prefetch_c(dest.c, dest.rsc, dest.csc, dest.mr, dest.nr);
+    }
+    let a = A::at(a, ars, aks);
+    let t = if PACK_B {
+        kernel::<ROWS, true, A>(kc, a, b, bks, b_out)
+    } else {
+        // Packed B: the literal stride lets every load use a constant offset.
+        kernel::<ROWS, false, A>(kc, a, b, NR, b_out)
+    };
+    store_tile(&t, dest.c, dest.rsc, dest.csc, dest.mr, dest.nr, dest.ops);
+}
+
+// Both stores below name the tile's rows by literal index, never `tile[i]`
+// with a variable i: that would make the optimizer keep the whole tile in
+// memory, and the kernel that fills it would then store its accumulators
+// on every k step.
+const _: () = assert!(MR == 6, "the row! calls below cover MR rows");
+
+/// [`store_tile`] for a full-width tile of a row-major C (also the short
+/// last row block, which a 6-row tile leaves for every m that is not a
+/// multiple of 6): vector loads and stores.
+///
+/// # Safety
+/// As [`store_tile`] with `nr = NR`, `csc = 1`.
+#[inline(always)]
+unsafe fn store_full<const READ_C: bool, const BIAS: bool, const RELU: bool>(
+    tile: &Tile,
+    c: *mut f32,
+    rsc: usize,
+    mr: usize,
+    ops: TileOps<'_>,
+) {
+    let alpha = F32x8::splat(ops.alpha);
+    let beta = F32x8::splat(ops.beta);
+    let bias = match ops.bias {
+        Some(b) if BIAS => [load_ptr(b.as_ptr()), load_ptr(b.as_ptr().add(8))],
+        _ => [F32x8::ZERO; NR / 8],
+    };
+    let finish = |acc: F32x8, p: *mut f32, h: usize| {
+        let mut v = alpha * acc;
+        if READ_C {
+            v = beta.mul_add(load_ptr(p), v);
+        }
+        if BIAS {
+            v += bias[h];
+        }
+        if RELU {
+            v = relu_v(v);
+        }
+        store_ptr(p, v);
+    };
+    macro_rules! row {
+        ($i:literal) => {
+            if $i < mr {
+                let p = c.add($i * rsc);
+                finish(tile[$i][0], p, 0);
+                finish(tile[$i][1], p.add(8), 1);
+            }
+        };
+    }
+    row!(0);
+    row!(1);
+    row!(2);
+    row!(3);
+    row!(4);
+    row!(5);
+}
+
+/// [`store_tile`] for a tile narrower than NR or a C with a column stride:
+/// each vector goes through a stack copy.
+///
+/// # Safety
+/// As [`store_tile`].
+#[inline(always)]
+unsafe fn store_edge(
+    tile: &Tile,
+    c: *mut f32,
+    rsc: usize,
+    csc: usize,
+    mr: usize,
+    nr: usize,
+    ops: TileOps<'_>,
+) {
+    let alpha = F32x8::splat(ops.alpha);
+    let beta = F32x8::splat(ops.beta);
+    let read_c = ops.beta != 0.0;
+    let mut bias = [0.0f32; NR];
+    if let Some(b) = ops.bias {
+        bias[..nr].copy_from_slice(&b[..nr]);
+    }
+    let store_row = |row: *mut f32, acc: [F32x8; NR / 8]| {
+        for (h, &acc) in acc.iter().enumerate() {
+            let j0 = 8 * h;
+            if j0 >= nr {
+                break;
+            }
+            let cnt = (nr - j0).min(8);
+            let mut v = alpha * acc;
+            if read_c {
                 let mut old = [0.0f32; 8];
-                if read_c {
-                    for (j, o) in old.iter_mut().enumerate().take(cnt) {
-                        *o = *c.add(i * rsc + (j0 + j) * csc);
-                    }
+                for (j, o) in old.iter_mut().enumerate().take(cnt) {
+                    *o = *row.add((j0 + j) * csc);
                 }
-                let v = finish(acc, read_c.then(|| F32x8::new(old)), h).to_array();
-                for (j, &x) in v.iter().enumerate().take(cnt) {
-                    *c.add(i * rsc + (j0 + j) * csc) = x;
-                }
+                v = beta.mul_add(F32x8::new(old), v);
+            }
+            if ops.bias.is_some() {
+                v += F32x8::from(&bias[j0..j0 + 8]);
+            }
+            if ops.relu {
+                v = relu_v(v);
+            }
+            for (j, &x) in v.to_array().iter().enumerate().take(cnt) {
+                *row.add((j0 + j) * csc) = x;
             }
         }
+    };
+    macro_rules! row {
+        ($i:literal) => {
+            if $i < mr {
+                store_row(c.add($i * rsc), tile[$i]);
+            }
+        };
     }
+    row!(0);
+    row!(1);
+    row!(2);
+    row!(3);
+    row!(4);
+    row!(5);
 }

@@ -318,10 +318,20 @@ pub unsafe fn gemm_unchecked(
         return;
     }
     let kc_max = balanced_kc(k);
+    let direct_a = read_a_in_place(n, rsa, csa);
+    // Each row of a 16-column sliver of B is contiguous: the first row
+    // sliver reads B in place and packs it as it goes.
+    let fuse_b = csb == 1;
     PACK.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
         let (abuf, bbuf) = &mut *bufs;
-        let a_packed = abuf.get(MC.min(m.div_ceil(MR) * MR) * kc_max);
+        // In place, A needs a packed sliver only for its last, short rows.
+        let a_rows = if direct_a {
+            MR
+        } else {
+            MC.min(m.div_ceil(MR) * MR)
+        };
+        let a_packed = abuf.get(a_rows * kc_max);
         let b_packed = bbuf.get(NC.min(n.div_ceil(NR) * NR) * kc_max);
         // Loop 5: split n into NC-column blocks (B's block lives in L3).
         for jc in (0..n).step_by(NC) {
@@ -332,15 +342,29 @@ pub unsafe fn gemm_unchecked(
                 let kc = kc_max.min(k - pc);
                 let first = pc == 0;
                 let last = pc + kc == k;
-                pack::pack_b(kc, nc, b.add(pc * rsb + jc * csb), rsb, csb, b_packed);
                 // Loop 3: split m into MC-row blocks (A's block lives in L2).
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
-                    pack::pack_a(mc, kc, a.add(ic * rsa + pc * csa), rsa, csa, a_packed);
-                    // Loop 2: NR-column slivers of packed B.
+                    let a_block = a.add(ic * rsa + pc * csa);
+                    if !direct_a {
+                        pack::pack_a(mc, kc, a_block, rsa, csa, a_packed);
+                    } else if mc % MR != 0 {
+                        let tail = mc - mc % MR;
+                        pack::pack_a(mc % MR, kc, a_block.add(tail * rsa), rsa, csa, a_packed);
+                    }
+                    // Loop 2: NR-column slivers of B. The first MC block
+                    // packs each sliver just before (or while) it is first
+                    // used, so it is in L1 for the row slivers that follow;
+                    // later MC blocks reuse it.
                     for jr in (0..nc).step_by(NR) {
                         let nr = NR.min(nc - jr);
-                        let b_sliver = b_packed.as_ptr().add((jr / NR) * NR * kc);
+                        let b_src = b.add(pc * rsb + (jc + jr) * csb);
+                        let b_sliver = b_packed.as_mut_ptr().add((jr / NR) * NR * kc);
+                        let pack_in_kernel = ic == 0 && fuse_b && nr == NR;
+                        if ic == 0 && !pack_in_kernel {
+                            let sliver = std::slice::from_raw_parts_mut(b_sliver, NR * kc);
+                            pack::pack_b(kc, nr, b_src, rsb, csb, sliver);
+                        }
                         let ops = TileOps {
                             alpha,
                             beta: if first { beta } else { 1.0 },
@@ -351,22 +375,40 @@ pub unsafe fn gemm_unchecked(
                             },
                             relu: last && epi.relu,
                         };
-                        // Loop 1: MR-row slivers of packed A, around the kernel.
+                        // Loop 1: MR-row slivers of A, one micro-tile each.
                         for ir in (0..mc).step_by(MR) {
                             let mr = MR.min(mc - ir);
-                            let a_sliver = a_packed.as_ptr().add((ir / MR) * MR * kc);
-                            let cp = c.add((ic + ir) * rsc + (jc + jr) * csc);
-                            // A short k loop would not hide the prefetch's
-                            // cost, and its C tile is usually still cached.
-                            if kc >= 32 {
-                                kernel::prefetch_c(cp, rsc, csc, mr, nr);
-                            }
-                            let tile = match mr {
-                                1..=2 => kernel::kernel::<2>(kc, a_sliver, b_sliver),
-                                3..=4 => kernel::kernel::<4>(kc, a_sliver, b_sliver),
-                                _ => kernel::kernel::<MR>(kc, a_sliver, b_sliver),
+                            let dest = kernel::Dest {
+                                c: c.add((ic + ir) * rsc + (jc + jr) * csc),
+                                rsc,
+                                csc,
+                                mr,
+                                nr,
+                                ops,
                             };
-                            kernel::store_tile(&tile, cp, rsc, csc, mr, nr, ops);
+                            // Full slivers of an in-place A are read where
+                            // they lie; everything else from `a_packed`.
+                            let (layout, ap, ars, aks) = if direct_a && mr == MR {
+                                let layout = if csa == 1 {
+                                    ALayout::Rows
+                                } else {
+                                    ALayout::Cols
+                                };
+                                (layout, a_block.add(ir * rsa), rsa, csa)
+                            } else {
+                                let sliver = if direct_a { 0 } else { (ir / MR) * MR * kc };
+                                (ALayout::Packed, a_packed.as_ptr().add(sliver), 1, MR)
+                            };
+                            // The first row sliver reads B in place and
+                            // packs it; the others read the packed copy.
+                            let fill = pack_in_kernel && ir == 0;
+                            let (bp, bks) = if fill {
+                                (b_src, rsb)
+                            } else {
+                                (b_sliver as *const f32, NR)
+                            };
+                            let f = pick_tile(layout, mr, fill);
+                            f(kc, ap, ars, aks, bp, bks, b_sliver, &dest);
                         }
                     }
                 }
@@ -375,6 +417,55 @@ pub unsafe fn gemm_unchecked(
         }
     });
 }
+
+/// How the micro-kernel reads a sliver of A (see [`kernel::ASliver`]).
+#[derive(Clone, Copy)]
+enum ALayout {
+    Packed,
+    Rows,
+    Cols,
+}
+
+/// The [`kernel::tile`] instance for a sliver of `mr` rows of A in `layout`
+/// (packed slivers are zero-padded, so 2, 4 or 6 rows are computed; slivers
+/// read in place are always full), reading B in place and packing it when
+/// `fill`.
+fn pick_tile(layout: ALayout, mr: usize, fill: bool) -> kernel::TileFn {
+    use kernel::{tile, ColsA, PackedA, RowsA};
+    match (layout, fill) {
+        (ALayout::Rows, false) => tile::<RowsA, MR, false>,
+        (ALayout::Rows, true) => tile::<RowsA, MR, true>,
+        (ALayout::Cols, false) => tile::<ColsA, MR, false>,
+        (ALayout::Cols, true) => tile::<ColsA, MR, true>,
+        (ALayout::Packed, false) => match mr {
+            1..=2 => tile::<PackedA, 2, false>,
+            3..=4 => tile::<PackedA, 4, false>,
+            _ => tile::<PackedA, MR, false>,
+        },
+        (ALayout::Packed, true) => match mr {
+            1..=2 => tile::<PackedA, 2, true>,
+            3..=4 => tile::<PackedA, 4, true>,
+            _ => tile::<PackedA, MR, true>,
+        },
+    }
+}
+
+/// Whether the micro-kernel reads A where it lies instead of from a packed
+/// copy.
+///
+/// Packing A costs a pass over the `mc × kc` block through L2 (about half a
+/// cycle per float) and is repaid once per NR-column sliver of B that reads
+/// it. With few slivers (the MLP's n = 10…128) the pass is a large part of
+/// the time and reading in place wins; with many, packing's single
+/// contiguous stream (and no cache-set conflicts between rows at large
+/// power-of-two strides) wins. A must have unit stride along k or along m
+/// so the rows the kernel broadcasts from stream through whole cache lines.
+fn read_a_in_place(n: usize, rsa: usize, csa: usize) -> bool {
+    n <= DIRECT_A_MAX_N && (csa == 1 || rsa == 1)
+}
+
+/// Widest n for which A is read in place (see [`read_a_in_place`]).
+const DIRECT_A_MAX_N: usize = 16 * NR;
 
 /// The naive twin and test oracle: a plain triple loop computing
 /// `C ← epilogue(α·Σ_p A[i,p]·B[p,j] + β·C)` with the sum accumulated in

@@ -34,6 +34,32 @@ fn random(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
+/// The baseline: matrixmultiply's `C = A·B` on row-major `m × k` and
+/// `k × n` operands.
+fn mm_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the asserts above: every element the strides reach is inside
+    // its slice.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
 fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
     let mut group = c.benchmark_group("matmul");
     group.throughput(Throughput::Elements((2 * m * k * n) as u64));
@@ -53,24 +79,7 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
         })
     });
     group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bench| {
-        bench.iter(|| unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                black_box(a.as_ptr()),
-                k as isize,
-                1,
-                black_box(b.as_ptr()),
-                n as isize,
-                1,
-                0.0,
-                cbuf.as_mut_ptr(),
-                n as isize,
-                1,
-            )
-        })
+        bench.iter(|| mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut cbuf))
     });
     if naive {
         group.bench_function(BenchmarkId::new("naive", &id), |bench| {
@@ -204,24 +213,7 @@ fn interleaved_ratios() {
             let cv = MatMut::row_major(&mut c1, m, n).unwrap();
             gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
         };
-        let mut theirs = || unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                black_box(a.as_ptr()),
-                k as isize,
-                1,
-                black_box(b.as_ptr()),
-                n as isize,
-                1,
-                0.0,
-                c2.as_mut_ptr(),
-                n as isize,
-                1,
-            )
-        };
+        let mut theirs = || mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut c2);
         // Repetitions that make each sample ~0.5 ms, and rounds that keep
         // a shape to ~1.5 s.
         ours();

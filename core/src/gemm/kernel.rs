@@ -240,23 +240,24 @@ pub fn relu_s(x: f32) -> f32 {
     }
 }
 
-/// Writes `ops(tile)` into the `mr × nr` corner of C at `c` (strides `rsc`,
-/// `csc`): `C ← α·tile + β·C`, then `+ bias[j]`, then ReLU.
-/// When `β = 0`, C is not read, so NaN or garbage there is overwritten.
+/// Writes `ops(tile)` into the `mr × nr` corner of C at `dest.c` (strides
+/// `rsc`, `csc`, all fields of `dest`): `C ← α·tile + β·C`, then
+/// `+ bias[j]`, then ReLU. When `β = 0`, C is not read, so NaN or garbage
+/// there is overwritten.
 ///
 /// # Safety
 /// `c + i·rsc + j·csc` must be writable (and readable when β ≠ 0) for
 /// `i < mr`, `j < nr`, unaliased; `bias`, if any, has at least `nr` values.
 #[inline(always)]
-pub unsafe fn store_tile(
-    tile: &Tile,
-    c: *mut f32,
-    rsc: usize,
-    csc: usize,
-    mr: usize,
-    nr: usize,
-    ops: TileOps<'_>,
-) {
+pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
+    let Dest {
+        c,
+        rsc,
+        csc,
+        mr,
+        nr,
+        ops,
+    } = *dest;
     if nr == NR && csc == 1 {
         // The common case gets straight-line code for each combination of
         // the per-call choices, so no row pays a branch on β, bias or ReLU.
@@ -272,7 +273,7 @@ pub unsafe fn store_tile(
             (true, true, true) => store_full::<true, true, true>(tile, c, rsc, mr, ops),
         }
     } else {
-        store_edge(tile, c, rsc, csc, mr, nr, ops);
+        store_edge(tile, dest);
     }
 }
 
@@ -328,7 +329,7 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
         // Packed B: the literal stride lets every load use a constant offset.
         kernel::<ROWS, false, A>(kc, a, b, NR, b_out)
     };
-    store_tile(&t, dest.c, dest.rsc, dest.csc, dest.mr, dest.nr, dest.ops);
+    store_tile(&t, dest);
 }
 
 // Both stores below name the tile's rows by literal index, never `tile[i]`
@@ -393,15 +394,15 @@ unsafe fn store_full<const READ_C: bool, const BIAS: bool, const RELU: bool>(
 /// # Safety
 /// As [`store_tile`].
 #[inline(always)]
-unsafe fn store_edge(
-    tile: &Tile,
-    c: *mut f32,
-    rsc: usize,
-    csc: usize,
-    mr: usize,
-    nr: usize,
-    ops: TileOps<'_>,
-) {
+unsafe fn store_edge(tile: &Tile, dest: &Dest) {
+    let Dest {
+        c,
+        rsc,
+        csc,
+        mr,
+        nr,
+        ops,
+    } = *dest;
     let alpha = F32x8::splat(ops.alpha);
     let beta = F32x8::splat(ops.beta);
     let read_c = ops.beta != 0.0;

@@ -184,15 +184,78 @@ fn time_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 /// back, so all three see the same machine; the medians over the rounds
 /// give the ratios the targets are stated in.
 fn interleaved_ratios() {
-    let shapes: Vec<(usize, usize, usize)> = MLP_SHAPES
-        .iter()
-        .copied()
-        .chain(SQUARES.iter().map(|&s| (s, s, s)))
-        .collect();
     println!();
     println!("interleaved medians (GFLOP/s; targets: descent ≥ 1.0× matrixmultiply on every shape, ≥ 90% of peak on 64x784x128, 128x64x784 and the squares)");
     println!("| shape | peak | descent | matrixmultiply | descent / mm | descent / peak |");
     println!("|---|---|---|---|---|---|");
+    let shapes = MLP_SHAPES
+        .iter()
+        .copied()
+        .chain(SQUARES.iter().map(|&s| (s, s, s)));
+    for (m, k, n) in shapes {
+        let a = random(m * k, 1);
+        let b = random(k * n, 2);
+        let mut c1 = vec![0.0f32; m * n];
+        let mut c2 = vec![0.0f32; m * n];
+        interleaved_row(
+            &format!("{m}x{k}x{n}"),
+            (2 * m * k * n) as f64,
+            &mut || {
+                let av = MatRef::row_major(black_box(&a), m, k).unwrap();
+                let bv = MatRef::row_major(black_box(&b), k, n).unwrap();
+                let cv = MatMut::row_major(&mut c1, m, n).unwrap();
+                gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
+            },
+            &mut || mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut c2),
+        );
+    }
+    // The MLP's forward layer as it runs: relu(X·Wᵀ + b) with W stored
+    // [out, in], so B is a transposed view. matrixmultiply computes X·Wᵀ
+    // only (no bias, no ReLU), so the ratio slightly favours it.
+    let (m, k, n) = (64, 784, 128);
+    let x = random(m * k, 3);
+    let w = random(n * k, 4);
+    let bias = random(n, 5);
+    let mut y1 = vec![0.0f32; m * n];
+    let mut y2 = vec![0.0f32; m * n];
+    interleaved_row(
+        &format!("{m}x{k}x{n} relu(X·Wᵀ + b)"),
+        (2 * m * k * n) as f64,
+        &mut || {
+            let xv = MatRef::row_major(black_box(&x), m, k).unwrap();
+            let wt = MatRef::row_major(black_box(&w), n, k).unwrap().t();
+            let yv = MatMut::row_major(&mut y1, m, n).unwrap();
+            gemm(1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
+        },
+        &mut || {
+            assert!(x.len() >= m * k && w.len() >= n * k && y2.len() >= m * n);
+            // SAFETY: the assert: every element the strides reach is inside
+            // its slice (Wᵀ[p, j] = w[j·k + p]).
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    black_box(x.as_ptr()),
+                    k as isize,
+                    1,
+                    black_box(w.as_ptr()),
+                    1,
+                    k as isize,
+                    0.0,
+                    y2.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            }
+        },
+    );
+}
+
+/// Times `ours` and `theirs` (each `flop` FLOP a call) interleaved with the
+/// peak loop and prints one row of the table.
+fn interleaved_row(label: &str, flop: f64, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) {
     let peak_call = || {
         black_box(peak_fma(
             black_box(PEAK_ITERS),
@@ -201,48 +264,34 @@ fn interleaved_ratios() {
         ));
     };
     let peak_flop = (PEAK_ITERS * CHAINS * 8 * 2) as f64;
-    for (m, k, n) in shapes {
-        let a = random(m * k, 1);
-        let b = random(k * n, 2);
-        let mut c1 = vec![0.0f32; m * n];
-        let mut c2 = vec![0.0f32; m * n];
-        let flop = (2 * m * k * n) as f64;
-        let mut ours = || {
-            let av = MatRef::row_major(black_box(&a), m, k).unwrap();
-            let bv = MatRef::row_major(black_box(&b), k, n).unwrap();
-            let cv = MatMut::row_major(&mut c1, m, n).unwrap();
-            gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
-        };
-        let mut theirs = || mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut c2);
-        // Repetitions that make each sample ~0.5 ms, and rounds that keep
-        // a shape to ~1.5 s.
-        ours();
-        theirs();
-        let one = time_secs(3, &mut ours).max(1e-9);
-        let reps = ((5e-4 / one) as usize).max(1);
-        let peak_reps = ((5e-4 / time_secs(3, peak_call).max(1e-9)) as usize).max(1);
-        let rounds = ((1.5 / (3.0 * one * reps as f64)) as usize).clamp(15, 1001);
-        let (mut tp, mut to, mut tt) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            tp.push(time_secs(peak_reps, peak_call));
-            to.push(time_secs(reps, &mut ours));
-            tt.push(time_secs(reps, &mut theirs));
-        }
-        let med = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let (gp, go, gt) = (
-            peak_flop / med(&mut tp) / 1e9,
-            flop / med(&mut to) / 1e9,
-            flop / med(&mut tt) / 1e9,
-        );
-        println!(
-            "| {m}x{k}x{n} | {gp:.1} | {go:.1} | {gt:.1} | {:.2}× | {:.1}% |",
-            go / gt,
-            100.0 * go / gp
-        );
+    // Repetitions that make each sample ~0.5 ms, and rounds that keep a
+    // row to ~1.5 s.
+    ours();
+    theirs();
+    let one = time_secs(3, &mut *ours).max(1e-9);
+    let reps = ((5e-4 / one) as usize).max(1);
+    let peak_reps = ((5e-4 / time_secs(3, peak_call).max(1e-9)) as usize).max(1);
+    let rounds = ((1.5 / (3.0 * one * reps as f64)) as usize).clamp(15, 1001);
+    let (mut tp, mut to, mut tt) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        tp.push(time_secs(peak_reps, peak_call));
+        to.push(time_secs(reps, &mut *ours));
+        tt.push(time_secs(reps, &mut *theirs));
     }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (gp, go, gt) = (
+        peak_flop / med(&mut tp) / 1e9,
+        flop / med(&mut to) / 1e9,
+        flop / med(&mut tt) / 1e9,
+    );
+    println!(
+        "| {label} | {gp:.1} | {go:.1} | {gt:.1} | {:.2}× | {:.1}% |",
+        go / gt,
+        100.0 * go / gp
+    );
 }
 
 criterion_group!(matmul, benches);

@@ -34,10 +34,12 @@ fn random(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
-/// The baseline: matrixmultiply's `C = A·B` on row-major `m × k` and
-/// `k × n` operands.
-fn mm_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+/// The baseline: matrixmultiply's `C = A·B` with A row-major `m × k` and
+/// B either row-major `k × n` or, with `b_transposed`, the transpose of a
+/// row-major `n × k` matrix (Wᵀ as the MLP's forward pass reads W).
+fn mm_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], b_transposed: bool, c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let (rsb, csb) = if b_transposed { (1, k) } else { (n, 1) };
     // SAFETY: the asserts above: every element the strides reach is inside
     // its slice.
     unsafe {
@@ -50,8 +52,8 @@ fn mm_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
             k as isize,
             1,
             b.as_ptr(),
-            n as isize,
-            1,
+            rsb as isize,
+            csb as isize,
             0.0,
             c.as_mut_ptr(),
             n as isize,
@@ -79,7 +81,7 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
         })
     });
     group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bench| {
-        bench.iter(|| mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut cbuf))
+        bench.iter(|| mm_sgemm(m, k, n, black_box(&a), black_box(&b), false, &mut cbuf))
     });
     if naive {
         group.bench_function(BenchmarkId::new("naive", &id), |bench| {
@@ -136,20 +138,20 @@ fn peak_fma(iters: usize, x: F32x8, y: F32x8) -> [F32x8; CHAINS] {
     acc
 }
 
+/// One call of the peak loop as both benches time it: x slightly below 1
+/// keeps the chains finite and non-denormal.
+fn peak_once() -> [F32x8; CHAINS] {
+    peak_fma(
+        black_box(PEAK_ITERS),
+        black_box(F32x8::splat(0.999)),
+        black_box(F32x8::splat(1e-3)),
+    )
+}
+
 fn bench_peak(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul");
     group.throughput(Throughput::Elements((PEAK_ITERS * CHAINS * 8 * 2) as u64));
-    group.bench_function("peak", |bench| {
-        bench.iter(|| {
-            // x slightly below 1 keeps the chains finite and non-denormal.
-            let acc = peak_fma(
-                black_box(PEAK_ITERS),
-                black_box(F32x8::splat(0.999)),
-                black_box(F32x8::splat(1e-3)),
-            );
-            black_box(acc)
-        })
-    });
+    group.bench_function("peak", |bench| bench.iter(|| black_box(peak_once())));
     group.finish();
 }
 
@@ -206,7 +208,7 @@ fn interleaved_ratios() {
                 let cv = MatMut::row_major(&mut c1, m, n).unwrap();
                 gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
             },
-            &mut || mm_sgemm(m, k, n, black_box(&a), black_box(&b), &mut c2),
+            &mut || mm_sgemm(m, k, n, black_box(&a), black_box(&b), false, &mut c2),
         );
     }
     // The MLP's forward layer as it runs: relu(X·Wᵀ + b) with W stored
@@ -227,29 +229,7 @@ fn interleaved_ratios() {
             let yv = MatMut::row_major(&mut y1, m, n).unwrap();
             gemm(1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
         },
-        &mut || {
-            assert!(x.len() >= m * k && w.len() >= n * k && y2.len() >= m * n);
-            // SAFETY: the assert: every element the strides reach is inside
-            // its slice (Wᵀ[p, j] = w[j·k + p]).
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    black_box(x.as_ptr()),
-                    k as isize,
-                    1,
-                    black_box(w.as_ptr()),
-                    1,
-                    k as isize,
-                    0.0,
-                    y2.as_mut_ptr(),
-                    n as isize,
-                    1,
-                )
-            }
-        },
+        &mut || mm_sgemm(m, k, n, black_box(&x), black_box(&w), true, &mut y2),
     );
 }
 
@@ -257,11 +237,7 @@ fn interleaved_ratios() {
 /// peak loop and prints one row of the table.
 fn interleaved_row(label: &str, flop: f64, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) {
     let peak_call = || {
-        black_box(peak_fma(
-            black_box(PEAK_ITERS),
-            black_box(F32x8::splat(0.999)),
-            black_box(F32x8::splat(1e-3)),
-        ));
+        black_box(peak_once());
     };
     let peak_flop = (PEAK_ITERS * CHAINS * 8 * 2) as f64;
     // Repetitions that make each sample ~0.5 ms, and rounds that keep a

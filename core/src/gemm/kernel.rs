@@ -273,7 +273,7 @@ pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
             (true, true, true) => store_full::<true, true, true>(tile, c, rsc, mr, ops),
         }
     } else {
-        store_edge(tile, dest);
+        store_edge(tile, c, rsc, csc, mr, nr, ops);
     }
 }
 
@@ -394,15 +394,15 @@ unsafe fn store_full<const READ_C: bool, const BIAS: bool, const RELU: bool>(
 /// # Safety
 /// As [`store_tile`].
 #[inline(always)]
-unsafe fn store_edge(tile: &Tile, dest: &Dest) {
-    let Dest {
-        c,
-        rsc,
-        csc,
-        mr,
-        nr,
-        ops,
-    } = *dest;
+unsafe fn store_edge(
+    tile: &Tile,
+    c: *mut f32,
+    rsc: usize,
+    csc: usize,
+    mr: usize,
+    nr: usize,
+    ops: TileOps<'_>,
+) {
     let alpha = F32x8::splat(ops.alpha);
     let beta = F32x8::splat(ops.beta);
     let read_c = ops.beta != 0.0;

@@ -609,8 +609,9 @@ fn strided(rows: usize, cols: usize, rs: usize, cs: usize, rng: &mut ChaCha8Rng)
 }
 
 /// Every way the kernel reads its operands: A packed, or in place by rows
-/// (row-major) or by columns (a transposed view), with a short last row
-/// sliver and across MC blocks; B packed by the first row sliver while it
+/// (row-major) or by columns (a transposed view), with every shape of the
+/// last row slivers (a short one of 1…5 rows, 4 + 3 and 4 + 4 after a
+/// full one, 4 + 4 alone) and across MC blocks; B packed by the first row sliver while it
 /// computes (row-major) or by a separate pass (transposed or general
 /// strides); n on both sides of the in-place limit. Exact against the naive
 /// twin on whole numbers, with NaN in every gap of the operands' buffers.
@@ -625,7 +626,7 @@ fn every_operand_layout_is_exact() {
         |r, _| (1, r.max(1)),
         |_, c| (2 * c.max(1) + 1, 2),
     ];
-    for &m in &[1usize, 5, 6, 7, 64, MC + 7] {
+    for &m in &[1usize, 2, 5, 6, 7, 8, 13, 64, MC + 7, MC + 8] {
         for &k in &[1usize, 3, 196, KC + 44] {
             for &n in &[10usize, NR, 128, 16 * NR, 16 * NR + 1, 300] {
                 for (la, lb) in [(0, 0), (1, 0), (2, 0), (0, 1), (1, 2), (2, 1)] {

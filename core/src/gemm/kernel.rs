@@ -257,6 +257,7 @@ pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
         mr,
         nr,
         ops,
+        ..
     } = *dest;
     if nr == NR && csc == 1 {
         // The common case gets straight-line code for each combination of
@@ -287,6 +288,8 @@ pub struct Dest<'a> {
     pub mr: usize,
     pub nr: usize,
     pub ops: TileOps<'a>,
+    /// Prefetch the corner before the k loop (see [`prefetch_c`]).
+    pub prefetch: bool,
 }
 
 /// The signature every [`tile`] instance shares, so the loop nest picks one
@@ -294,7 +297,7 @@ pub struct Dest<'a> {
 /// `(kc, a, ars, aks, b, bks, b_out, dest)`.
 pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, *mut f32, &Dest);
 
-/// One micro-tile: prefetch its C corner, run [`kernel`] over `kc` steps
+/// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`] over `kc` steps
 /// (A of layout `A` at `a` with strides `ars`, `aks`; B in place at `b`
 /// with row stride `bks` and packed into `b_out` when `PACK_B`, else packed
 /// at `b`), then [`store_tile`] into `dest`.
@@ -317,9 +320,9 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
     b_out: *mut f32,
     dest: &Dest,
 ) {
-    // A short k loop would not hide the prefetch's cost, and its C tile is
-    // usually still cached.
-    if kc >= 32 {
+    // The caller asks only when C is too large to stay cached and the k
+    // loop is long enough to hide the fetch (see `blocking::PREFETCH_C_*`).
+    if dest.prefetch {
         prefetch_c(dest.c, dest.rsc, dest.csc, dest.mr, dest.nr);
     }
     let a = A::at(a, ars, aks);

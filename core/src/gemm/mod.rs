@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use crate::error::{CoreError, Result};
 use crate::simd::F32x8;
 use crate::tensor::{MatMut, MatRef};
-use blocking::{balanced_kc, MC, MR, NC, NR};
+use blocking::{balanced_kc, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_C_MIN_LEN};
 use kernel::{relu_s, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
@@ -270,9 +270,9 @@ impl AlignedBuf {
 }
 
 thread_local! {
-    // Packing buffers are reused across calls: after the first call of a
-    // given size a GEMM allocates nothing.
-    static PACK: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::new(Default::default());
+    // Packing buffers and the plan of row slivers are reused across calls:
+    // after the first call of a given size a GEMM allocates nothing.
+    static PACK: RefCell<(AlignedBuf, AlignedBuf, Vec<RowSliver>)> = RefCell::new(Default::default());
 }
 
 /// The loop nest on raw pointers. See [`gemm`] for the formula.
@@ -324,15 +324,27 @@ pub unsafe fn gemm_unchecked(
     let fuse_b = csb == 1;
     PACK.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
-        let (abuf, bbuf) = &mut *bufs;
-        // In place, A needs a packed sliver only for its last, short rows.
+        let (abuf, bbuf, plan) = &mut *bufs;
+        // In place, A needs a packed sliver only for an odd last sliver.
         let a_rows = if direct_a {
             MR
         } else {
             MC.min(m.div_ceil(MR) * MR)
         };
         let a_packed = abuf.get(a_rows * kc_max);
-        let b_packed = bbuf.get(NC.min(n.div_ceil(NR) * NR) * kc_max);
+        // With one MC block, a packed sliver of B is read only by the row
+        // slivers right after its packing, so every sliver reuses the same
+        // buffer: it stays in L1, and the kernel that packs it stores into
+        // L1 instead of fetching the lines of a KC × NC buffer from L2 (two
+        // points of peak on 64x784x128). Later MC blocks need every sliver
+        // of the block kept.
+        let one_mc_block = m <= MC;
+        let b_slivers = if one_mc_block {
+            1
+        } else {
+            NC.min(n).div_ceil(NR)
+        };
+        let b_packed = bbuf.get(b_slivers * NR * kc_max);
         // Loop 5: split n into NC-column blocks (B's block lives in L3).
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
@@ -342,16 +354,12 @@ pub unsafe fn gemm_unchecked(
                 let kc = kc_max.min(k - pc);
                 let first = pc == 0;
                 let last = pc + kc == k;
+                let prefetch = kc >= PREFETCH_C_MIN_KC && m * n >= PREFETCH_C_MIN_LEN;
                 // Loop 3: split m into MC-row blocks (A's block lives in L2).
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
                     let a_block = a.add(ic * rsa + pc * csa);
-                    if !direct_a {
-                        pack::pack_a(mc, kc, a_block, rsa, csa, a_packed);
-                    } else if mc % MR != 0 {
-                        let tail = mc - mc % MR;
-                        pack::pack_a(mc % MR, kc, a_block.add(tail * rsa), rsa, csa, a_packed);
-                    }
+                    plan_row_slivers(mc, kc, a_block, rsa, csa, direct_a, a_packed, plan);
                     // Loop 2: NR-column slivers of B. The first MC block
                     // packs each sliver just before (or while) it is first
                     // used, so it is in L1 for the row slivers that follow;
@@ -359,7 +367,8 @@ pub unsafe fn gemm_unchecked(
                     for jr in (0..nc).step_by(NR) {
                         let nr = NR.min(nc - jr);
                         let b_src = b.add(pc * rsb + (jc + jr) * csb);
-                        let b_sliver = b_packed.as_mut_ptr().add((jr / NR) * NR * kc);
+                        let slot = if one_mc_block { 0 } else { jr / NR };
+                        let b_sliver = b_packed.as_mut_ptr().add(slot * NR * kc);
                         let pack_in_kernel = ic == 0 && fuse_b && nr == NR;
                         if ic == 0 && !pack_in_kernel {
                             let sliver = std::slice::from_raw_parts_mut(b_sliver, NR * kc);
@@ -375,40 +384,25 @@ pub unsafe fn gemm_unchecked(
                             },
                             relu: last && epi.relu,
                         };
-                        // Loop 1: MR-row slivers of A, one micro-tile each.
-                        for ir in (0..mc).step_by(MR) {
-                            let mr = MR.min(mc - ir);
+                        // Loop 1: row slivers of A, one micro-tile each.
+                        for (i, sl) in plan.iter().enumerate() {
                             let dest = kernel::Dest {
-                                c: c.add((ic + ir) * rsc + (jc + jr) * csc),
+                                c: c.add((ic + sl.ir) * rsc + (jc + jr) * csc),
                                 rsc,
                                 csc,
-                                mr,
+                                mr: sl.mr,
                                 nr,
                                 ops,
-                            };
-                            // Full slivers of an in-place A are read where
-                            // they lie; everything else from `a_packed`.
-                            let (layout, ap, ars, aks) = if direct_a && mr == MR {
-                                let layout = if csa == 1 {
-                                    ALayout::Rows
-                                } else {
-                                    ALayout::Cols
-                                };
-                                (layout, a_block.add(ir * rsa), rsa, csa)
-                            } else {
-                                let sliver = if direct_a { 0 } else { (ir / MR) * MR * kc };
-                                (ALayout::Packed, a_packed.as_ptr().add(sliver), 1, MR)
+                                prefetch,
                             };
                             // The first row sliver reads B in place and
                             // packs it; the others read the packed copy.
-                            let fill = pack_in_kernel && ir == 0;
-                            let (bp, bks) = if fill {
-                                (b_src, rsb)
+                            if pack_in_kernel && i == 0 {
+                                (sl.fill)(kc, sl.a, sl.ars, sl.aks, b_src, rsb, b_sliver, &dest);
                             } else {
-                                (b_sliver as *const f32, NR)
-                            };
-                            let f = pick_tile(layout, mr, fill);
-                            f(kc, ap, ars, aks, bp, bks, b_sliver, &dest);
+                                let bp = b_sliver as *const f32;
+                                (sl.tile)(kc, sl.a, sl.ars, sl.aks, bp, NR, b_sliver, &dest);
+                            }
                         }
                     }
                 }
@@ -418,35 +412,107 @@ pub unsafe fn gemm_unchecked(
     });
 }
 
-/// How the micro-kernel reads a sliver of A (see [`kernel::ASliver`]).
+/// One row sliver of an MC block as loop 1 runs it: rows `ir .. ir + mr`
+/// of the block, read by the micro-kernel at `a` with strides `ars`, `aks`
+/// (in place, or the packing buffer), through `tile`, or `fill` when it
+/// also packs the sliver of B it reads in place.
 #[derive(Clone, Copy)]
-enum ALayout {
-    Packed,
-    Rows,
-    Cols,
+struct RowSliver {
+    ir: usize,
+    mr: usize,
+    a: *const f32,
+    ars: usize,
+    aks: usize,
+    tile: kernel::TileFn,
+    fill: kernel::TileFn,
 }
 
-/// The [`kernel::tile`] instance for a sliver of `mr` rows of A in `layout`
-/// (packed slivers are zero-padded, so 2, 4 or 6 rows are computed; slivers
-/// read in place are always full), reading B in place and packing it when
-/// `fill`.
-fn pick_tile(layout: ALayout, mr: usize, fill: bool) -> kernel::TileFn {
+/// Rows of the row sliver that starts `left` rows before the end of an MC
+/// block: MR, except near the end. A remainder of 1 or 2 rows is not left
+/// alone: the last MR + 1 or MR + 2 rows run as 4 + 3 or 4 + 4. A 1- or
+/// 2-row tile has 2 or 4 accumulators, too few to cover the FMA latency
+/// (4 cycles × 2 pipes needs 8), so it takes as long as a 4-row one:
+/// 6 + 2 rows cost 10 row-times, 4 + 4 cost 8.
+fn sliver_rows(left: usize) -> usize {
+    if left > MR && left < MR + 3 {
+        4
+    } else {
+        left.min(MR)
+    }
+}
+
+/// Cuts the `mc × kc` block of A at `a_block` (strides `rsa`, `csa`) into
+/// row slivers (see [`sliver_rows`]), packs those the kernel does not read
+/// in place into `a_packed`, and fills `plan` with how loop 1 runs each.
+///
+/// With `direct`, slivers of 2, 4 or 6 rows are read in place and an odd
+/// one (the last, at most one) is packed into the first slot; otherwise
+/// sliver `s` is packed into slot `s`. Packed slivers are zero-padded to
+/// MR rows, so an odd one is computed with one zero row more.
+///
+/// # Safety
+/// As [`gemm_unchecked`] for the block; `a_packed` holds `mc.div_ceil(MR)`
+/// slots of `MR·kc` floats (one when `direct`).
+#[allow(clippy::too_many_arguments)]
+unsafe fn plan_row_slivers(
+    mc: usize,
+    kc: usize,
+    a_block: *const f32,
+    rsa: usize,
+    csa: usize,
+    direct: bool,
+    a_packed: &mut [f32],
+    plan: &mut Vec<RowSliver>,
+) {
     use kernel::{tile, ColsA, PackedA, RowsA};
-    match (layout, fill) {
-        (ALayout::Rows, false) => tile::<RowsA, MR, false>,
-        (ALayout::Rows, true) => tile::<RowsA, MR, true>,
-        (ALayout::Cols, false) => tile::<ColsA, MR, false>,
-        (ALayout::Cols, true) => tile::<ColsA, MR, true>,
-        (ALayout::Packed, false) => match mr {
-            1..=2 => tile::<PackedA, 2, false>,
-            3..=4 => tile::<PackedA, 4, false>,
-            _ => tile::<PackedA, MR, false>,
-        },
-        (ALayout::Packed, true) => match mr {
-            1..=2 => tile::<PackedA, 2, true>,
-            3..=4 => tile::<PackedA, 4, true>,
-            _ => tile::<PackedA, MR, true>,
-        },
+    plan.clear();
+    let mut ir = 0;
+    while ir < mc {
+        let mr = sliver_rows(mc - ir);
+        let rows = a_block.add(ir * rsa);
+        let in_place = direct && mr % 2 == 0;
+        // Each arm names the instances for its row count: const generics
+        // need the count at compile time.
+        macro_rules! pick {
+            ($layout:ty, $rows:literal) => {
+                (
+                    tile::<$layout, $rows, false> as kernel::TileFn,
+                    tile::<$layout, $rows, true> as kernel::TileFn,
+                )
+            };
+        }
+        let ((tile, fill), a, ars, aks) = if in_place {
+            let fns = match (csa == 1, mr) {
+                (true, 2) => pick!(RowsA, 2),
+                (true, 4) => pick!(RowsA, 4),
+                (true, _) => pick!(RowsA, 6),
+                (false, 2) => pick!(ColsA, 2),
+                (false, 4) => pick!(ColsA, 4),
+                (false, _) => pick!(ColsA, 6),
+            };
+            (fns, rows, rsa, csa)
+        } else {
+            let slot = if direct { 0 } else { plan.len() };
+            let dst = &mut a_packed[slot * MR * kc..(slot + 1) * MR * kc];
+            pack::pack_a(mr, kc, rows, rsa, csa, dst);
+            // Zero padding makes the next even row count exact.
+            let fns = match mr {
+                1..=2 => pick!(PackedA, 2),
+                3..=4 => pick!(PackedA, 4),
+                _ => pick!(PackedA, 6),
+            };
+            (fns, dst.as_ptr(), 1, MR)
+        };
+        plan.push(RowSliver {
+            ir,
+            mr,
+            a,
+            ars,
+            aks,
+            tile,
+            fill,
+        });
+        ir += mr;
     }
 }
 

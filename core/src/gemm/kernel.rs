@@ -297,10 +297,10 @@ pub struct Dest<'a> {
 /// `(kc, a, ars, aks, b, bks, b_out, dest)`.
 pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, *mut f32, &Dest);
 
-/// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`] over `kc` steps
-/// (A of layout `A` at `a` with strides `ars`, `aks`; B in place at `b`
-/// with row stride `bks` and packed into `b_out` when `PACK_B`, else packed
-/// at `b`), then [`store_tile`] into `dest`.
+/// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`]
+/// over `kc` steps (A of layout `A` at `a` with strides `ars`, `aks`; B in
+/// place at `b` with row stride `bks` and packed into `b_out` when
+/// `PACK_B`, else packed at `b`), then [`store_tile`] into `dest`.
 ///
 /// Not inlined on purpose: each instance is a small function the optimizer
 /// can keep entirely in registers, and the loop nest stays small instead of

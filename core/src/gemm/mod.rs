@@ -570,3 +570,31 @@ pub fn gemm_naive(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slivers cover the block exactly, none is taller than MR, and a
+    /// 1- or 2-row sliver appears only when the whole block is that short.
+    #[test]
+    fn row_slivers_cover_the_block_without_thin_tails() {
+        for mc in 1..=MC {
+            let mut heights = vec![];
+            let mut ir = 0;
+            while ir < mc {
+                let mr = sliver_rows(mc - ir);
+                assert!((1..=MR).contains(&mr), "mc {mc}: sliver of {mr} rows");
+                heights.push(mr);
+                ir += mr;
+            }
+            assert_eq!(ir, mc, "mc {mc}: {heights:?}");
+            if mc > 2 {
+                assert!(heights.iter().all(|&h| h >= 3), "mc {mc}: {heights:?}");
+            }
+        }
+        assert_eq!(sliver_rows(8), 4);
+        assert_eq!(sliver_rows(7), 4);
+        assert_eq!(sliver_rows(9), MR);
+    }
+}

@@ -465,22 +465,22 @@ unsafe fn plan_row_slivers(
     plan: &mut Vec<RowSliver>,
 ) {
     use kernel::{tile, ColsA, PackedA, RowsA};
+    // The plain and the B-packing instance for a layout and row count,
+    // named in each arm below: const generics need the count at compile time.
+    macro_rules! pick {
+        ($layout:ty, $rows:literal) => {
+            (
+                tile::<$layout, $rows, false> as kernel::TileFn,
+                tile::<$layout, $rows, true> as kernel::TileFn,
+            )
+        };
+    }
     plan.clear();
     let mut ir = 0;
     while ir < mc {
         let mr = sliver_rows(mc - ir);
         let rows = a_block.add(ir * rsa);
         let in_place = direct && mr % 2 == 0;
-        // Each arm names the instances for its row count: const generics
-        // need the count at compile time.
-        macro_rules! pick {
-            ($layout:ty, $rows:literal) => {
-                (
-                    tile::<$layout, $rows, false> as kernel::TileFn,
-                    tile::<$layout, $rows, true> as kernel::TileFn,
-                )
-            };
-        }
         let ((tile, fill), a, ars, aks) = if in_place {
             let fns = match (csa == 1, mr) {
                 (true, 2) => pick!(RowsA, 2),

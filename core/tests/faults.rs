@@ -4,11 +4,14 @@
 //! silently zeroed or clamped; finite results agree to the twins' stated
 //! tolerance.
 
+mod common;
+
+use common::fast_and_naive;
 use descent_core::step::{
     adagrad, adagrad_scalar, adam, adam_scalar, momentum, momentum_scalar, rmsprop, rmsprop_scalar,
     sgd, sgd_scalar, AdagradStep, AdamStep, MomentumStep, RmspropState, RmspropStep, SgdStep,
 };
-use descent_core::{gemm, gemm_naive, Epilogue, MatMut, MatRef};
+use descent_core::{gemm, Epilogue, MatMut, MatRef};
 
 /// The values that break numerics, mixed with ordinary ones.
 const EDGES: [f32; 12] = [
@@ -260,28 +263,9 @@ fn gemm_with_faulty_inputs_matches_the_naive_loop() {
                 Epilogue::bias(&bias),
                 Epilogue::bias_relu(&bias),
             ] {
-                let mut cf = vec![f32::NAN; m * n];
-                let mut cn = vec![f32::NAN; m * n];
                 let av = MatRef::row_major(&a, m, k).unwrap();
                 let bv = MatRef::row_major(&b, k, n).unwrap();
-                gemm(
-                    1.0,
-                    av,
-                    bv,
-                    0.0,
-                    MatMut::row_major(&mut cf, m, n).unwrap(),
-                    epi,
-                )
-                .unwrap();
-                gemm_naive(
-                    1.0,
-                    av,
-                    bv,
-                    0.0,
-                    MatMut::row_major(&mut cn, m, n).unwrap(),
-                    epi,
-                )
-                .unwrap();
+                let (cf, cn) = fast_and_naive(1.0, av, bv, 0.0, &vec![f32::NAN; m * n], epi);
                 let mut classes = [0usize; 3];
                 for (i, (x, y)) in cf.iter().zip(&cn).enumerate() {
                     let what = format!("{m}x{k}x{n} shift {shift} [{i}]: fast {x}, naive {y}");

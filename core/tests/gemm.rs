@@ -9,6 +9,9 @@
 //! the classic dot-product bound `|c − ĉ| ≤ 2·(k + 2)·ε·(|α|·Σ_p |a_ip·b_pj| + |β·c_ij| + |bias_j|)`
 //! against an f64 reference.
 
+mod common;
+
+use common::fast_and_naive;
 use descent_core::gemm::blocking::{KC, MC, MR, NC, NR};
 use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
@@ -510,26 +513,7 @@ fn nan_and_inf_propagate_like_the_naive_twin() {
         for &(beta, epi) in &[(0.0f32, Epi::None), (1.0, Epi::Relu)] {
             let a = MatRef::row_major(&av, m, k).unwrap();
             let b = MatRef::row_major(&bv, k, n).unwrap();
-            let mut c1 = vec![1.0; m * n];
-            let mut c2 = c1.clone();
-            gemm(
-                1.0,
-                a,
-                b,
-                beta,
-                MatMut::row_major(&mut c1, m, n).unwrap(),
-                epilogue(epi, &[]),
-            )
-            .unwrap();
-            gemm_naive(
-                1.0,
-                a,
-                b,
-                beta,
-                MatMut::row_major(&mut c2, m, n).unwrap(),
-                epilogue(epi, &[]),
-            )
-            .unwrap();
+            let (c1, c2) = fast_and_naive(1.0, a, b, beta, &vec![1.0; m * n], epilogue(epi, &[]));
             // Non-finite results must match exactly (same NaN-ness, same
             // infinity); finite ones may differ by FMA's single rounding.
             for (x, y) in c1.iter().zip(&c2) {
@@ -637,27 +621,9 @@ fn every_operand_layout_is_exact() {
                     let bias: Vec<f32> = (0..n).map(|_| small_int(&mut rng)).collect();
                     let av = MatRef::new(&a, m, k, rsa, csa).unwrap();
                     let bv = MatRef::new(&b, k, n, rsb, csb).unwrap();
-                    let mut fast = vec![f32::NAN; m * n];
-                    let mut naive = vec![f32::NAN; m * n];
                     let epi = Epilogue::bias_relu(&bias);
-                    gemm(
-                        1.0,
-                        av,
-                        bv,
-                        0.0,
-                        MatMut::row_major(&mut fast, m, n).unwrap(),
-                        epi,
-                    )
-                    .unwrap();
-                    gemm_naive(
-                        1.0,
-                        av,
-                        bv,
-                        0.0,
-                        MatMut::row_major(&mut naive, m, n).unwrap(),
-                        epi,
-                    )
-                    .unwrap();
+                    let c0 = vec![f32::NAN; m * n];
+                    let (fast, naive) = fast_and_naive(1.0, av, bv, 0.0, &c0, epi);
                     assert_eq!(fast, naive, "{m}x{k}x{n}, A layout {la}, B layout {lb}");
                 }
             }

@@ -13,6 +13,21 @@
 use super::blocking::{MR, NR};
 use crate::simd::{load_ptr, store_ptr, F32x8};
 
+/// `each_row!(row, args…)` expands to `row!(0, args…); … row!(5, args…);`:
+/// the tile's rows named by literal index, so the optimizer sees 12 scalar
+/// accumulators rather than an array it may keep in memory.
+macro_rules! each_row {
+    ($row:ident $(, $arg:expr)*) => {
+        $row!(0 $(, $arg)*);
+        $row!(1 $(, $arg)*);
+        $row!(2 $(, $arg)*);
+        $row!(3 $(, $arg)*);
+        $row!(4 $(, $arg)*);
+        $row!(5 $(, $arg)*);
+    };
+}
+const _: () = assert!(MR == 6, "each_row! covers MR rows");
+
 /// The register tile: `tile[i][h]` holds `C[i, 8h .. 8h + 8]`.
 pub type Tile = [[F32x8; NR / 8]; MR];
 
@@ -128,7 +143,6 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     // are scalars to the optimizer and stay in registers (indexing the tile
     // with a loop variable can leave it in memory, stored every step), and
     // the loop overhead is paid once per 4 k steps.
-    const _: () = assert!(MR == 6, "the row! calls below cover MR rows");
     macro_rules! row {
         ($i:literal, $off:expr, $b0:expr, $b1:expr) => {
             if $i < ROWS {
@@ -146,12 +160,7 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
                 store_ptr(b_out.add($off * NR), b0);
                 store_ptr(b_out.add($off * NR + 8), b1);
             }
-            row!(0, $off, b0, b1);
-            row!(1, $off, b0, b1);
-            row!(2, $off, b0, b1);
-            row!(3, $off, b0, b1);
-            row!(4, $off, b0, b1);
-            row!(5, $off, b0, b1);
+            each_row!(row, $off, b0, b1);
         }};
     }
     for _ in 0..kc / 4 {
@@ -339,7 +348,6 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
 // with a variable i: that would make the optimizer keep the whole tile in
 // memory, and the kernel that fills it would then store its accumulators
 // on every k step.
-const _: () = assert!(MR == 6, "the row! calls below cover MR rows");
 
 /// [`store_tile`] for a full-width tile of a row-major C (also the short
 /// last row block, which a 6-row tile leaves for every m that is not a
@@ -383,12 +391,7 @@ unsafe fn store_full<const READ_C: bool, const BIAS: bool, const RELU: bool>(
             }
         };
     }
-    row!(0);
-    row!(1);
-    row!(2);
-    row!(3);
-    row!(4);
-    row!(5);
+    each_row!(row);
 }
 
 /// [`store_tile`] for a tile narrower than NR or a C with a column stride:
@@ -446,10 +449,5 @@ unsafe fn store_edge(
             }
         };
     }
-    row!(0);
-    row!(1);
-    row!(2);
-    row!(3);
-    row!(4);
-    row!(5);
+    each_row!(row);
 }

@@ -121,7 +121,7 @@ impl ASliver for ColsA {
 /// first row sliver under a column sliver packs B for the others while its
 /// FMAs run, instead of in a separate pass through L2 before them.
 ///
-/// Computing exactly `ROWS ≤ MR` rows means the last row sliver of an m
+/// Computing exactly `ROWS ≤ MR` rows means the short row sliver of an m
 /// that is not a multiple of MR costs ROWS/MR of a full one, and reads no
 /// row of A past the matrix.
 ///
@@ -350,7 +350,7 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
 // on every k step.
 
 /// [`store_tile`] for a full-width tile of a row-major C (also the short
-/// last row block, which a 6-row tile leaves for every m that is not a
+/// row sliver, which a 6-row tile leaves for every m that is not a
 /// multiple of 6): vector loads and stores.
 ///
 /// # Safety

@@ -35,6 +35,13 @@ pub const PREFETCH_C_MIN_LEN: usize = 64 * 1024;
 /// the 400 KiB C cost more than it saved).
 pub const PREFETCH_C_MIN_KC: usize = 128;
 
+/// The plain tiles under a sliver of B prefetch the rows of the next one
+/// (which its B-packing tile would otherwise wait for) only when B has at
+/// least this many elements (256 KiB, half of L2): a smaller B mostly
+/// stays in L2 between its uses, and there the prefetches only cost issue
+/// slots (128x64x784, with a 200 KiB B, lost a point with them).
+pub const PREFETCH_B_MIN_LEN: usize = 64 * 1024;
+
 // The sizes must nest: checked when the crate compiles.
 const _: () = {
     assert!(MC % MR == 0, "MC is a multiple of MR");

@@ -119,7 +119,8 @@ impl ASliver for ColsA {
 ///
 /// With `PACK_B`, each B row read is also stored to `b_out + p·NR`: the
 /// first row sliver under a column sliver packs B for the others while its
-/// FMAs run, instead of in a separate pass through L2 before them.
+/// FMAs run, instead of in a separate pass through L2 before them. Without
+/// it, the kernel prefetches the rows of `next_b`, one per 4 k steps.
 ///
 /// Computing exactly `ROWS ≤ MR` rows means the short row sliver of an m
 /// that is not a multiple of MR costs ROWS/MR of a full one, and reads no
@@ -136,9 +137,10 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     b: *const f32,
     bks: usize,
     b_out: *mut f32,
+    next_b: NextB,
 ) -> Tile {
     let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
-    let (mut a, mut b, mut b_out) = (a, b, b_out);
+    let (mut a, mut b, mut b_out, mut next_b) = (a, b, b_out, next_b);
     // Unrolled by hand, rows with literal indices, so the 12 accumulators
     // are scalars to the optimizer and stay in registers (indexing the tile
     // with a loop variable can leave it in memory, stored every step), and
@@ -164,6 +166,11 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
         }};
     }
     for _ in 0..kc / 4 {
+        // Not in the B-packing instance: it has no spare registers, and
+        // its stores already compete with the broadcasts.
+        if !PACK_B && next_b.rows > 0 {
+            next_b.fetch_row();
+        }
         step!(0);
         step!(1);
         step!(2);
@@ -185,35 +192,78 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     c
 }
 
+/// Asks the cache to fetch the line holding `p` into L1 (`prefetcht0`).
+/// Does nothing on targets without a prefetch instruction.
+///
+/// # Safety
+/// None in practice (a prefetch never faults, whatever the address); a
+/// plain function taking a raw pointer, kept `unsafe` like its callers.
+#[inline(always)]
+unsafe fn prefetch_line(p: *const f32) {
+    #[cfg(target_arch = "x86")]
+    std::arch::x86::_mm_prefetch::<{ std::arch::x86::_MM_HINT_T0 }>(p as *const i8);
+    #[cfg(target_arch = "x86_64")]
+    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    let _ = p;
+}
+
 /// Asks the cache to fetch the `mr × nr` corner of C at `c` (row-major
 /// rows, `csc = 1`) while the micro-kernel runs, so that [`store_tile`]
 /// does not stall on C lines that live in L3 or memory (large C, or a
-/// C written back between k blocks). Does nothing for other strides or on
-/// targets without a prefetch instruction.
+/// C written back between k blocks). Does nothing for other strides.
 ///
 /// # Safety
 /// None in practice (a prefetch never faults); `unsafe` because it takes a
 /// raw pointer that must at least be computed within C's allocation.
 #[inline(always)]
 pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    {
-        #[cfg(target_arch = "x86")]
-        use std::arch::x86::{_mm_prefetch, _MM_HINT_T0};
-        #[cfg(target_arch = "x86_64")]
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if csc == 1 && nr > 0 {
-            for i in 0..mr {
-                let row = c.add(i * rsc);
-                // The first and last element of the row: the one or two
-                // cache lines its `nr` floats span.
-                _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(row.add(nr - 1) as *const i8);
-            }
+    if csc == 1 && nr > 0 {
+        for i in 0..mr {
+            let row = c.add(i * rsc);
+            // The first and last element of the row: the one or two
+            // cache lines its `nr` floats span.
+            prefetch_line(row);
+            prefetch_line(row.add(nr - 1));
         }
     }
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-    let _ = (c, rsc, csc, mr, nr);
+}
+
+/// Rows of the next sliver of B, where they lie in B, for a plain tile to
+/// prefetch while it computes: the tile that packs that sliver (the first
+/// row sliver under it) then finds them in L1 or L2 instead of waiting on
+/// L3.
+/// One row per 4 k steps, `rows` rows from `src` on (row stride `stride`,
+/// `width` floats each).
+#[derive(Clone, Copy)]
+pub struct NextB {
+    pub src: *const f32,
+    pub stride: usize,
+    pub width: usize,
+    pub rows: usize,
+}
+
+impl NextB {
+    /// Nothing to prefetch.
+    pub const NONE: NextB = NextB {
+        src: std::ptr::null(),
+        stride: 0,
+        width: 0,
+        rows: 0,
+    };
+
+    /// Prefetches the current row (its first and last float: the one or
+    /// two lines it spans) and moves to the next.
+    ///
+    /// # Safety
+    /// As [`prefetch_line`]: none in practice.
+    #[inline(always)]
+    unsafe fn fetch_row(&mut self) {
+        prefetch_line(self.src);
+        prefetch_line(self.src.wrapping_add(self.width - 1));
+        self.src = self.src.wrapping_add(self.stride);
+        self.rows -= 1;
+    }
 }
 
 /// What [`store_tile`] does to the tile before writing it.
@@ -299,6 +349,9 @@ pub struct Dest<'a> {
     pub ops: TileOps<'a>,
     /// Prefetch the corner before the k loop (see [`prefetch_c`]).
     pub prefetch: bool,
+    /// Rows of the next sliver of B to prefetch during the k loop (plain
+    /// tiles only).
+    pub next_b: NextB,
 }
 
 /// The signature every [`tile`] instance shares, so the loop nest picks one
@@ -309,7 +362,8 @@ pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, 
 /// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`]
 /// over `kc` steps (A of layout `A` at `a` with strides `ars`, `aks`; B in
 /// place at `b` with row stride `bks` and packed into `b_out` when
-/// `PACK_B`, else packed at `b`), then [`store_tile`] into `dest`.
+/// `PACK_B`, else packed at `b` while prefetching `dest.next_b`), then
+/// [`store_tile`] into `dest`.
 ///
 /// Not inlined on purpose: each instance is a small function the optimizer
 /// can keep entirely in registers, and the loop nest stays small instead of
@@ -336,10 +390,10 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
     }
     let a = A::at(a, ars, aks);
     let t = if PACK_B {
-        kernel::<ROWS, true, A>(kc, a, b, bks, b_out)
+        kernel::<ROWS, true, A>(kc, a, b, bks, b_out, NextB::NONE)
     } else {
         // Packed B: the literal stride lets every load use a constant offset.
-        kernel::<ROWS, false, A>(kc, a, b, NR, b_out)
+        kernel::<ROWS, false, A>(kc, a, b, NR, b_out, dest.next_b)
     };
     store_tile(&t, dest);
 }

@@ -24,7 +24,9 @@ use std::cell::RefCell;
 use crate::error::{CoreError, Result};
 use crate::simd::F32x8;
 use crate::tensor::{MatMut, MatRef};
-use blocking::{balanced_kc, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_C_MIN_LEN};
+use blocking::{
+    balanced_kc, MC, MR, NC, NR, PREFETCH_B_MIN_LEN, PREFETCH_C_MIN_KC, PREFETCH_C_MIN_LEN,
+};
 use kernel::{relu_s, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
@@ -384,8 +386,40 @@ pub unsafe fn gemm_unchecked(
                             },
                             relu: last && epi.relu,
                         };
+                        // The next sliver of B that the first MC block
+                        // reads where it lies: its rows are prefetched by
+                        // this sliver's plain tiles, a share each.
+                        let next_b = if ic == 0 && fuse_b && k * n >= PREFETCH_B_MIN_LEN {
+                            if jr + NR < nc {
+                                Some((pc, jr + NR, kc))
+                            } else if one_mc_block && pc + kc < k {
+                                Some((pc + kc, 0, kc_max.min(k - pc - kc)))
+                            } else {
+                                None
+                            }
+                        } else {
+                            None
+                        };
+                        let skip = usize::from(pack_in_kernel);
+                        // One row per 4 k steps at most.
+                        let share = next_b.map_or(0, |(_, _, nkc)| {
+                            nkc.div_ceil(plan.len().saturating_sub(skip).max(1))
+                                .min(kc / 4)
+                        });
                         // Loop 1: row slivers of A, one micro-tile each.
                         for (i, sl) in plan.iter().enumerate() {
+                            let mut next = kernel::NextB::NONE;
+                            if let (Some((npc, njr, nkc)), true) = (next_b, i >= skip) {
+                                let first = (i - skip) * share;
+                                if first < nkc {
+                                    next = kernel::NextB {
+                                        src: b.add((npc + first) * rsb + (jc + njr) * csb),
+                                        stride: rsb,
+                                        width: NR.min(nc - njr),
+                                        rows: share.min(nkc - first),
+                                    };
+                                }
+                            }
                             let dest = kernel::Dest {
                                 c: c.add((ic + sl.ir) * rsc + (jc + jr) * csc),
                                 rsc,
@@ -394,6 +428,7 @@ pub unsafe fn gemm_unchecked(
                                 nr,
                                 ops,
                                 prefetch,
+                                next_b: next,
                             };
                             // The first row sliver reads B in place and
                             // packs it; the others read the packed copy.

@@ -120,7 +120,7 @@ impl ASliver for ColsA {
 /// With `PACK_B`, each B row read is also stored to `b_out + p·NR`: the
 /// first row sliver under a column sliver packs B for the others while its
 /// FMAs run, instead of in a separate pass through L2 before them. Without
-/// it, the kernel prefetches the rows of `next_b`, one per 4 k steps.
+/// it, the kernel prefetches `next_b`, one line per 4 k steps.
 ///
 /// Computing exactly `ROWS ≤ MR` rows means the short row sliver of an m
 /// that is not a multiple of MR costs ROWS/MR of a full one, and reads no
@@ -169,7 +169,7 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
         // Not in the B-packing instance: it has no spare registers, and
         // its stores already compete with the broadcasts.
         if !PACK_B && next_b.rows > 0 {
-            next_b.fetch_row();
+            next_b.fetch();
         }
         step!(0);
         step!(1);
@@ -229,18 +229,23 @@ pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: u
     }
 }
 
-/// Rows of the next sliver of B, where they lie in B, for a plain tile to
-/// prefetch while it computes: the tile that packs that sliver (the first
-/// row sliver under it) then finds them in L1 or L2 instead of waiting on
-/// L3.
-/// One row per 4 k steps, `rows` rows from `src` on (row stride `stride`,
-/// `width` floats each).
+/// Floats in a 64-byte cache line.
+const LINE: usize = 64 / std::mem::size_of::<f32>();
+
+/// Part of the next sliver of B, where it lies in B, for a plain tile to
+/// prefetch while it computes: the first MC block then packs that sliver
+/// (in its first tile, or in a pass before it) from L1 or L2 instead of
+/// waiting on L3. `rows` rows of `width` contiguous floats from `src` on,
+/// `stride` apart: rows of B for a row-major B, rows of Bᵀ (columns of the
+/// sliver) for a transposed one. One cache line per 4 k steps.
 #[derive(Clone, Copy)]
 pub struct NextB {
     pub src: *const f32,
     pub stride: usize,
     pub width: usize,
     pub rows: usize,
+    /// Where in the current row the next line starts.
+    at: usize,
 }
 
 impl NextB {
@@ -250,19 +255,53 @@ impl NextB {
         stride: 0,
         width: 0,
         rows: 0,
+        at: 0,
     };
 
-    /// Prefetches the current row (its first and last float: the one or
-    /// two lines it spans) and moves to the next.
+    /// The region of `rows` rows of `width` floats at `src`, `stride` apart.
+    pub fn new(src: *const f32, stride: usize, width: usize, rows: usize) -> Self {
+        Self {
+            src,
+            stride,
+            width,
+            rows,
+            at: 0,
+        }
+    }
+
+    /// Calls of [`Self::fetch`] a row takes.
+    pub fn calls_per_row(&self) -> usize {
+        self.width.div_ceil(LINE)
+    }
+
+    /// Rows `first .. first + count` of the region (clipped to it).
+    pub fn rows_from(&self, first: usize, count: usize) -> Self {
+        if first >= self.rows {
+            return Self::NONE;
+        }
+        Self {
+            src: self.src.wrapping_add(first * self.stride),
+            rows: count.min(self.rows - first),
+            ..*self
+        }
+    }
+
+    /// Prefetches the next line of the current row; at the row's end also
+    /// its last float (the row need not start on a line boundary), then
+    /// moves to the next row.
     ///
     /// # Safety
     /// As [`prefetch_line`]: none in practice.
     #[inline(always)]
-    unsafe fn fetch_row(&mut self) {
-        prefetch_line(self.src);
-        prefetch_line(self.src.wrapping_add(self.width - 1));
-        self.src = self.src.wrapping_add(self.stride);
-        self.rows -= 1;
+    unsafe fn fetch(&mut self) {
+        prefetch_line(self.src.wrapping_add(self.at));
+        self.at += LINE;
+        if self.at >= self.width {
+            prefetch_line(self.src.wrapping_add(self.width - 1));
+            self.src = self.src.wrapping_add(self.stride);
+            self.at = 0;
+            self.rows -= 1;
+        }
     }
 }
 
@@ -504,4 +543,35 @@ unsafe fn store_edge(
         };
     }
     each_row!(row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `rows_from` cuts the region into parts, and a part is walked one
+    /// line per call: `calls_per_row` calls finish a row and move `src`
+    /// one stride on, whatever the width.
+    #[test]
+    fn next_b_walks_its_rows_line_by_line() {
+        let (stride, rows) = (200, 7);
+        let buf = vec![0.0f32; stride * rows];
+        for width in [1, 15, 16, 17, 33, 196] {
+            let region = NextB::new(buf.as_ptr(), stride, width, rows);
+            assert_eq!(region.calls_per_row(), width.div_ceil(16));
+            let mut part = region.rows_from(2, 3);
+            assert_eq!(part.src, buf.as_ptr().wrapping_add(2 * stride));
+            for done in 0..3 {
+                for _ in 0..part.calls_per_row() {
+                    assert_eq!(part.rows, 3 - done, "width {width}");
+                    // SAFETY: a prefetch, inside `buf`.
+                    unsafe { part.fetch() };
+                }
+            }
+            assert_eq!(part.rows, 0, "width {width}");
+            assert_eq!(part.src, buf.as_ptr().wrapping_add(5 * stride));
+            assert_eq!(region.rows_from(6, 3).rows, 1);
+            assert_eq!(region.rows_from(7, 3).rows, 0);
+        }
+    }
 }

@@ -387,39 +387,44 @@ pub unsafe fn gemm_unchecked(
                             relu: last && epi.relu,
                         };
                         // The next sliver of B that the first MC block
-                        // reads where it lies: its rows are prefetched by
-                        // this sliver's plain tiles, a share each.
-                        let next_b = if ic == 0 && fuse_b && k * n >= PREFETCH_B_MIN_LEN {
-                            if jr + NR < nc {
+                        // reads where it lies: this sliver's plain tiles
+                        // prefetch it, a share of its rows each.
+                        let next_b = if ic == 0 && k * n >= PREFETCH_B_MIN_LEN {
+                            let next = if jr + NR < nc {
                                 Some((pc, jr + NR, kc))
                             } else if one_mc_block && pc + kc < k {
                                 Some((pc + kc, 0, kc_max.min(k - pc - kc)))
                             } else {
                                 None
-                            }
+                            };
+                            next.and_then(|(npc, njr, nkc)| {
+                                let src = b.add(npc * rsb + (jc + njr) * csb);
+                                let nr = NR.min(nc - njr);
+                                if csb == 1 {
+                                    Some(kernel::NextB::new(src, rsb, nr, nkc))
+                                } else if rsb == 1 {
+                                    // A transposed view: the sliver's
+                                    // columns are contiguous rows of Bᵀ.
+                                    Some(kernel::NextB::new(src, csb, nkc, nr))
+                                } else {
+                                    None
+                                }
+                            })
                         } else {
                             None
                         };
                         let skip = usize::from(pack_in_kernel);
-                        // One row per 4 k steps at most.
-                        let share = next_b.map_or(0, |(_, _, nkc)| {
-                            nkc.div_ceil(plan.len().saturating_sub(skip).max(1))
-                                .min(kc / 4)
+                        // A tile fetches one line per 4 k steps.
+                        let share = next_b.map_or(0, |nb| {
+                            let tiles = plan.len().saturating_sub(skip).max(1);
+                            nb.rows.div_ceil(tiles).min(kc / 4 / nb.calls_per_row())
                         });
                         // Loop 1: row slivers of A, one micro-tile each.
                         for (i, sl) in plan.iter().enumerate() {
-                            let mut next = kernel::NextB::NONE;
-                            if let (Some((npc, njr, nkc)), true) = (next_b, i >= skip) {
-                                let first = (i - skip) * share;
-                                if first < nkc {
-                                    next = kernel::NextB {
-                                        src: b.add((npc + first) * rsb + (jc + njr) * csb),
-                                        stride: rsb,
-                                        width: NR.min(nc - njr),
-                                        rows: share.min(nkc - first),
-                                    };
-                                }
-                            }
+                            let next = match next_b {
+                                Some(nb) if i >= skip => nb.rows_from((i - skip) * share, share),
+                                _ => kernel::NextB::NONE,
+                            };
                             let dest = kernel::Dest {
                                 c: c.add((ic + sl.ir) * rsc + (jc + jr) * csc),
                                 rsc,

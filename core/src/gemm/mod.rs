@@ -419,22 +419,27 @@ pub unsafe fn gemm_unchecked(
                             let tiles = plan.len().saturating_sub(skip).max(1);
                             nb.rows.div_ceil(tiles).min(kc / 4 / nb.calls_per_row())
                         });
+                        // What the tiles of this sliver share; loop 1
+                        // sets each tile's corner and prefetch share.
+                        let c_sliver = c.add(ic * rsc + (jc + jr) * csc);
+                        let mut dest = kernel::Dest {
+                            c: c_sliver,
+                            rsc,
+                            csc,
+                            mr: MR,
+                            nr,
+                            ops,
+                            prefetch,
+                            next_b: kernel::NextB::NONE,
+                        };
                         // Loop 1: row slivers of A, one micro-tile each.
                         for (i, sl) in plan.iter().enumerate() {
-                            let next = match next_b {
+                            dest.next_b = match next_b {
                                 Some(nb) if i >= skip => nb.rows_from((i - skip) * share, share),
                                 _ => kernel::NextB::NONE,
                             };
-                            let dest = kernel::Dest {
-                                c: c.add((ic + sl.ir) * rsc + (jc + jr) * csc),
-                                rsc,
-                                csc,
-                                mr: sl.mr,
-                                nr,
-                                ops,
-                                prefetch,
-                                next_b: next,
-                            };
+                            dest.c = c_sliver.add(sl.ir * rsc);
+                            dest.mr = sl.mr;
                             // The first row sliver reads B in place and
                             // packs it; the others read the packed copy.
                             if pack_in_kernel && i == 0 {

@@ -390,13 +390,7 @@ pub unsafe fn gemm_unchecked(
                         // reads where it lies: this sliver's plain tiles
                         // prefetch it, a share of its rows each.
                         let next_b = if ic == 0 && k * n >= PREFETCH_B_MIN_LEN {
-                            let next = if jr + NR < nc {
-                                Some((pc, jr + NR, kc))
-                            } else if one_mc_block && pc + kc < k {
-                                Some((pc + kc, 0, kc_max.min(k - pc - kc)))
-                            } else {
-                                None
-                            };
+                            let next = next_packed_sliver(pc, jr, kc, nc, k, kc_max, one_mc_block);
                             next.and_then(|(npc, njr, nkc)| {
                                 let src = b.add(npc * rsb + (jc + njr) * csb);
                                 let nr = NR.min(nc - njr);
@@ -455,6 +449,29 @@ pub unsafe fn gemm_unchecked(
             }
         }
     });
+}
+
+/// The sliver of B that the first MC block packs after the one at column
+/// `jr` of the k block that starts at row `pc` (`kc` deep, in an NC block
+/// `nc` wide): the next column sliver of the same k block, or, when all of
+/// m is one MC block (so the k blocks follow each other under it), the
+/// first sliver of the next k block. Returns its `(pc, jr, kc)`.
+fn next_packed_sliver(
+    pc: usize,
+    jr: usize,
+    kc: usize,
+    nc: usize,
+    k: usize,
+    kc_max: usize,
+    one_mc_block: bool,
+) -> Option<(usize, usize, usize)> {
+    if jr + NR < nc {
+        Some((pc, jr + NR, kc))
+    } else if one_mc_block && pc + kc < k {
+        Some((pc + kc, 0, kc_max.min(k - pc - kc)))
+    } else {
+        None
+    }
 }
 
 /// One row sliver of an MC block as loop 1 runs it: rows `ir .. ir + mr`
@@ -642,9 +659,8 @@ mod tests {
     /// the whole block is that short.
     #[test]
     fn row_slivers_cover_the_block_without_thin_tails() {
-        for mc in 1..=MC {
-            let mut heights = vec![];
-            let mut ir = 0;
+        let cut = |mc| {
+            let (mut ir, mut heights) = (0, vec![]);
             while ir < mc {
                 let mr = sliver_rows(mc, ir);
                 assert!((1..=MR).contains(&mr), "mc {mc}: sliver of {mr} rows");
@@ -652,6 +668,10 @@ mod tests {
                 ir += mr;
             }
             assert_eq!(ir, mc, "mc {mc}: {heights:?}");
+            heights
+        };
+        for mc in 1..=MC {
+            let heights = cut(mc);
             // As many slivers as MR-row ones would need: the packed A
             // buffer holds that many.
             assert_eq!(heights.len(), mc.div_ceil(MR), "mc {mc}: {heights:?}");
@@ -667,17 +687,34 @@ mod tests {
                 "mc {mc}: {heights:?}"
             );
         }
-        let cut = |mc| {
-            let (mut ir, mut v) = (0, vec![]);
-            while ir < mc {
-                v.push(sliver_rows(mc, ir));
-                ir += v[v.len() - 1];
-            }
-            v
-        };
         assert_eq!(cut(64), [4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]);
         assert_eq!(cut(14), [4, 4, 6]);
         assert_eq!(cut(13), [4, 3, 6]);
         assert_eq!(cut(2), [2]);
+    }
+
+    /// Under one MC block the prefetch chain runs through every sliver of
+    /// every k block; under several it stops at the end of a k block.
+    #[test]
+    fn next_packed_sliver_walks_columns_then_k_blocks() {
+        let (k, kc_max, nc) = (700, 234, 40);
+        assert_eq!(
+            next_packed_sliver(0, 0, 234, nc, k, kc_max, true),
+            Some((0, 16, 234))
+        );
+        assert_eq!(
+            next_packed_sliver(0, 16, 234, nc, k, kc_max, true),
+            Some((0, 32, 234))
+        );
+        assert_eq!(
+            next_packed_sliver(0, 32, 234, nc, k, kc_max, true),
+            Some((234, 0, 234))
+        );
+        assert_eq!(next_packed_sliver(468, 32, 232, nc, k, kc_max, true), None);
+        assert_eq!(next_packed_sliver(0, 32, 234, nc, k, kc_max, false), None);
+        assert_eq!(
+            next_packed_sliver(234, 16, 234, nc, k, kc_max, false),
+            Some((234, 32, 234))
+        );
     }
 }

@@ -24,23 +24,21 @@ pub const MC: usize = 144;
 /// L3 and is reused by every MC block of A. A multiple of NR.
 pub const NC: usize = 4096;
 
-/// [`super::kernel::tile`] prefetches its corner of C only when C has at
-/// least this many elements (256 KiB, half of L2): a smaller C stays cached
-/// between visits, and there the prefetches only cost issue slots (1–3
-/// points of peak on the MLP shapes, measured).
-pub const PREFETCH_C_MIN_LEN: usize = 64 * 1024;
+/// Software prefetches pay only for an operand with at least this many
+/// elements (256 KiB, half of L2); a smaller one mostly stays cached
+/// between its uses, and there the prefetches only cost issue slots:
+/// - [`super::kernel::tile`] prefetches its corner of C only when C is this
+///   large (on the MLP shapes, with a 32 KiB C, the prefetches cost 1–3
+///   points of peak);
+/// - the plain tiles prefetch the next sliver of B only when B is this
+///   large (128x64x784, with a 200 KiB B, gained nothing with them, and
+///   64x128x64 lost a point).
+pub const PREFETCH_MIN_LEN: usize = 64 * 1024;
 
-/// … and only when the k block is at least this deep, so the tile's k loop
-/// is long enough to hide the fetch (on 128x64x784, kc = 64, prefetching
-/// the 400 KiB C cost more than it saved).
+/// … and C only when the k block is at least this deep, so the tile's k
+/// loop is long enough to hide the fetch (on 128x64x784, kc = 64,
+/// prefetching the 400 KiB C cost more than it saved).
 pub const PREFETCH_C_MIN_KC: usize = 128;
-
-/// The plain tiles under a sliver of B prefetch the rows of the next one
-/// (which its B-packing tile would otherwise wait for) only when B has at
-/// least this many elements (256 KiB, half of L2): a smaller B mostly
-/// stays in L2 between its uses, and there the prefetches only cost issue
-/// slots (128x64x784, with a 200 KiB B, lost a point with them).
-pub const PREFETCH_B_MIN_LEN: usize = 64 * 1024;
 
 // The sizes must nest: checked when the crate compiles.
 const _: () = {

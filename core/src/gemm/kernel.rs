@@ -137,7 +137,7 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     b: *const f32,
     bks: usize,
     b_out: *mut f32,
-    next_b: NextB,
+    next_b: PrefetchRows,
 ) -> Tile {
     let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
     let (mut a, mut b, mut b_out, mut next_b) = (a, b, b_out, next_b);
@@ -219,12 +219,9 @@ unsafe fn prefetch_line(p: *const f32) {
 #[inline(always)]
 pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
     if csc == 1 && nr > 0 {
-        for i in 0..mr {
-            let row = c.add(i * rsc);
-            // The first and last element of the row: the one or two
-            // cache lines its `nr` floats span.
-            prefetch_line(row);
-            prefetch_line(row.add(nr - 1));
+        let mut corner = PrefetchRows::new(c, rsc, nr, mr);
+        while corner.rows > 0 {
+            corner.fetch();
         }
     }
 }
@@ -232,25 +229,26 @@ pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: u
 /// Floats in a 64-byte cache line.
 const LINE: usize = 64 / std::mem::size_of::<f32>();
 
-/// Part of the next sliver of B, where it lies in B, for a plain tile to
-/// prefetch while it computes: the first MC block then packs that sliver
-/// (in its first tile, or in a pass before it) from L1 or L2 instead of
-/// waiting on L3. `rows` rows of `width` contiguous floats from `src` on,
-/// `stride` apart: rows of B for a row-major B, rows of Bᵀ (columns of the
-/// sliver) for a transposed one. One cache line per 4 k steps.
+/// Rows to prefetch, a cache line per call of [`Self::fetch`]: `rows` rows
+/// of `width` contiguous floats from `src` on, `stride` apart. Used for
+/// the corner of C a tile is about to write ([`prefetch_c`]) and for a
+/// plain tile's share of the next sliver of B, where it lies in B (rows of
+/// B for a row-major B, rows of Bᵀ for a transposed one), which the tile
+/// prefetches one line per 4 k steps so that the first MC block packs that
+/// sliver from L1 or L2 instead of waiting on L3.
 #[derive(Clone, Copy)]
-pub struct NextB {
-    pub src: *const f32,
-    pub stride: usize,
-    pub width: usize,
-    pub rows: usize,
+pub struct PrefetchRows {
+    src: *const f32,
+    stride: usize,
+    width: usize,
+    rows: usize,
     /// Where in the current row the next line starts.
     at: usize,
 }
 
-impl NextB {
+impl PrefetchRows {
     /// Nothing to prefetch.
-    pub const NONE: NextB = NextB {
+    pub const NONE: PrefetchRows = PrefetchRows {
         src: std::ptr::null(),
         stride: 0,
         width: 0,
@@ -267,6 +265,11 @@ impl NextB {
             rows,
             at: 0,
         }
+    }
+
+    /// Rows left to fetch.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Calls of [`Self::fetch`] a row takes.
@@ -288,7 +291,7 @@ impl NextB {
 
     /// Prefetches the next line of the current row; at the row's end also
     /// its last float (the row need not start on a line boundary), then
-    /// moves to the next row.
+    /// moves to the next row. Call only while `rows() > 0`.
     ///
     /// # Safety
     /// As [`prefetch_line`]: none in practice.
@@ -388,9 +391,9 @@ pub struct Dest<'a> {
     pub ops: TileOps<'a>,
     /// Prefetch the corner before the k loop (see [`prefetch_c`]).
     pub prefetch: bool,
-    /// Rows of the next sliver of B to prefetch during the k loop (plain
-    /// tiles only).
-    pub next_b: NextB,
+    /// This tile's share of the next sliver of B, prefetched during the k
+    /// loop (plain tiles only).
+    pub next_b: PrefetchRows,
 }
 
 /// The signature every [`tile`] instance shares, so the loop nest picks one
@@ -423,13 +426,13 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
     dest: &Dest,
 ) {
     // The caller asks only when C is too large to stay cached and the k
-    // loop is long enough to hide the fetch (see `blocking::PREFETCH_C_*`).
+    // loop is long enough to hide the fetch (see `blocking::PREFETCH_*`).
     if dest.prefetch {
         prefetch_c(dest.c, dest.rsc, dest.csc, dest.mr, dest.nr);
     }
     let a = A::at(a, ars, aks);
     let t = if PACK_B {
-        kernel::<ROWS, true, A>(kc, a, b, bks, b_out, NextB::NONE)
+        kernel::<ROWS, true, A>(kc, a, b, bks, b_out, PrefetchRows::NONE)
     } else {
         // Packed B: the literal stride lets every load use a constant offset.
         kernel::<ROWS, false, A>(kc, a, b, NR, b_out, dest.next_b)
@@ -553,11 +556,11 @@ mod tests {
     /// line per call: `calls_per_row` calls finish a row and move `src`
     /// one stride on, whatever the width.
     #[test]
-    fn next_b_walks_its_rows_line_by_line() {
+    fn prefetch_rows_walks_its_rows_line_by_line() {
         let (stride, rows) = (200, 7);
         let buf = vec![0.0f32; stride * rows];
         for width in [1, 15, 16, 17, 33, 196] {
-            let region = NextB::new(buf.as_ptr(), stride, width, rows);
+            let region = PrefetchRows::new(buf.as_ptr(), stride, width, rows);
             assert_eq!(region.calls_per_row(), width.div_ceil(16));
             let mut part = region.rows_from(2, 3);
             assert_eq!(part.src, buf.as_ptr().wrapping_add(2 * stride));

@@ -24,9 +24,7 @@ use std::cell::RefCell;
 use crate::error::{CoreError, Result};
 use crate::simd::F32x8;
 use crate::tensor::{MatMut, MatRef};
-use blocking::{
-    balanced_kc, MC, MR, NC, NR, PREFETCH_B_MIN_LEN, PREFETCH_C_MIN_KC, PREFETCH_C_MIN_LEN,
-};
+use blocking::{balanced_kc, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_MIN_LEN};
 use kernel::{relu_s, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
@@ -356,7 +354,7 @@ pub unsafe fn gemm_unchecked(
                 let kc = kc_max.min(k - pc);
                 let first = pc == 0;
                 let last = pc + kc == k;
-                let prefetch = kc >= PREFETCH_C_MIN_KC && m * n >= PREFETCH_C_MIN_LEN;
+                let prefetch = kc >= PREFETCH_C_MIN_KC && m * n >= PREFETCH_MIN_LEN;
                 // Loop 3: split m into MC-row blocks (A's block lives in L2).
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
@@ -389,17 +387,17 @@ pub unsafe fn gemm_unchecked(
                         // The next sliver of B that the first MC block
                         // reads where it lies: this sliver's plain tiles
                         // prefetch it, a share of its rows each.
-                        let next_b = if ic == 0 && k * n >= PREFETCH_B_MIN_LEN {
+                        let next_b = if ic == 0 && k * n >= PREFETCH_MIN_LEN {
                             let next = next_packed_sliver(pc, jr, kc, nc, k, kc_max, one_mc_block);
                             next.and_then(|(npc, njr, nkc)| {
                                 let src = b.add(npc * rsb + (jc + njr) * csb);
-                                let nr = NR.min(nc - njr);
+                                let nnr = NR.min(nc - njr);
                                 if csb == 1 {
-                                    Some(kernel::NextB::new(src, rsb, nr, nkc))
+                                    Some(kernel::PrefetchRows::new(src, rsb, nnr, nkc))
                                 } else if rsb == 1 {
                                     // A transposed view: the sliver's
                                     // columns are contiguous rows of Bᵀ.
-                                    Some(kernel::NextB::new(src, csb, nkc, nr))
+                                    Some(kernel::PrefetchRows::new(src, csb, nkc, nnr))
                                 } else {
                                     None
                                 }
@@ -411,7 +409,7 @@ pub unsafe fn gemm_unchecked(
                         // A tile fetches one line per 4 k steps.
                         let share = next_b.map_or(0, |nb| {
                             let tiles = plan.len().saturating_sub(skip).max(1);
-                            nb.rows.div_ceil(tiles).min(kc / 4 / nb.calls_per_row())
+                            nb.rows().div_ceil(tiles).min(kc / 4 / nb.calls_per_row())
                         });
                         // What the tiles of this sliver share; loop 1
                         // sets each tile's corner and prefetch share.
@@ -424,13 +422,13 @@ pub unsafe fn gemm_unchecked(
                             nr,
                             ops,
                             prefetch,
-                            next_b: kernel::NextB::NONE,
+                            next_b: kernel::PrefetchRows::NONE,
                         };
                         // Loop 1: row slivers of A, one micro-tile each.
                         for (i, sl) in plan.iter().enumerate() {
                             dest.next_b = match next_b {
                                 Some(nb) if i >= skip => nb.rows_from((i - skip) * share, share),
-                                _ => kernel::NextB::NONE,
+                                _ => kernel::PrefetchRows::NONE,
                             };
                             dest.c = c_sliver.add(sl.ir * rsc);
                             dest.mr = sl.mr;

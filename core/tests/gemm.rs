@@ -12,7 +12,7 @@
 mod common;
 
 use common::fast_and_naive;
-use descent_core::gemm::blocking::{KC, MC, MR, NC, NR};
+use descent_core::gemm::blocking::{KC, KC_PACKED_A, MC, MR, NC, NR};
 use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -317,6 +317,10 @@ fn block_boundaries() {
         (2 * MC + MR + 1, 2 * KC + 1, 3),
         (3, 2, NC + 1),
         (2, KC * 3 + 5, NC - 1),
+        // n > 256: A is packed and k is cut by KC_PACKED_A.
+        (MC + 1, KC_PACKED_A + 1, 16 * NR + 3),
+        (MR + 1, KC_PACKED_A, 17 * NR),
+        (7, 2 * KC_PACKED_A + 1, 16 * NR + 1),
     ];
     for &(m, k, n) in &sizes {
         for t in [0u8, 3, 5] {

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use crate::error::{CoreError, Result};
 use crate::simd::F32x8;
 use crate::tensor::{MatMut, MatRef};
-use blocking::{balanced_kc, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_MIN_LEN};
+use blocking::{balanced_kc, KC, KC_PACKED_A, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_MIN_LEN};
 use kernel::{relu_s, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
@@ -317,8 +317,8 @@ pub unsafe fn gemm_unchecked(
         }
         return;
     }
-    let kc_max = balanced_kc(k);
     let direct_a = read_a_in_place(n, rsa, csa);
+    let kc_max = balanced_kc(k, if direct_a { KC } else { KC_PACKED_A });
     // Each row of a 16-column sliver of B is contiguous: the first row
     // sliver reads B in place and packs it as it goes.
     let fuse_b = csb == 1;

@@ -379,6 +379,9 @@ fn random_sizes_against_matrixmultiply() {
         .collect();
     shapes.push((17, 257, 31));
     shapes.push((266, 265, 255));
+    // A large C under a shallow k block (C prefetched a tile ahead); as
+    // shape 42 it gets a row-major C, the layout that path needs.
+    shapes.push((301, 64, 257));
     for (idx, &(m, k, n)) in shapes.iter().enumerate() {
         let t = idx as u8 % 8;
         let (ta, tb, tc) = (t & 1 != 0, t & 2 != 0, t & 4 != 0);

@@ -120,7 +120,8 @@ impl ASliver for ColsA {
 /// With `PACK_B`, each B row read is also stored to `b_out + p·NR`: the
 /// first row sliver under a column sliver packs B for the others while its
 /// FMAs run, instead of in a separate pass through L2 before them. Without
-/// it, the kernel prefetches `next_b`, one line per 4 k steps.
+/// it, the kernel prefetches `ahead` (the next sliver of B, or the next
+/// tile's corner of C), one line per 4 k steps.
 ///
 /// Computing exactly `ROWS ≤ MR` rows means the short row sliver of an m
 /// that is not a multiple of MR costs ROWS/MR of a full one, and reads no
@@ -137,10 +138,10 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     b: *const f32,
     bks: usize,
     b_out: *mut f32,
-    next_b: PrefetchRows,
+    ahead: PrefetchRows,
 ) -> Tile {
     let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
-    let (mut a, mut b, mut b_out, mut next_b) = (a, b, b_out, next_b);
+    let (mut a, mut b, mut b_out, mut ahead) = (a, b, b_out, ahead);
     // Unrolled by hand, rows with literal indices, so the 12 accumulators
     // are scalars to the optimizer and stay in registers (indexing the tile
     // with a loop variable can leave it in memory, stored every step), and
@@ -168,8 +169,8 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     for _ in 0..kc / 4 {
         // Not in the B-packing instance: it has no spare registers, and
         // its stores already compete with the broadcasts.
-        if !PACK_B && next_b.rows > 0 {
-            next_b.fetch();
+        if !PACK_B && ahead.rows > 0 {
+            ahead.fetch();
         }
         step!(0);
         step!(1);
@@ -231,11 +232,13 @@ const LINE: usize = 64 / std::mem::size_of::<f32>();
 
 /// Rows to prefetch, a cache line per call of [`Self::fetch`]: `rows` rows
 /// of `width` contiguous floats from `src` on, `stride` apart. Used for
-/// the corner of C a tile is about to write ([`prefetch_c`]) and for a
-/// plain tile's share of the next sliver of B, where it lies in B (rows of
-/// B for a row-major B, rows of Bᵀ for a transposed one), which the tile
-/// prefetches one line per 4 k steps so that the first MC block packs that
-/// sliver from L1 or L2 instead of waiting on L3.
+/// the corner of C a tile is about to write ([`prefetch_c`]), and for what
+/// a plain tile prefetches one line per 4 k steps during its k loop: its
+/// share of the next sliver of B, where it lies in B (rows of B for a
+/// row-major B, rows of Bᵀ for a transposed one), so that the first MC
+/// block packs that sliver from L1 or L2 instead of waiting on L3; or, on
+/// a shallow k block with nothing of B to fetch, the corner of C that the
+/// next tile writes.
 #[derive(Clone, Copy)]
 pub struct PrefetchRows {
     src: *const f32,
@@ -415,9 +418,9 @@ pub struct Dest<'a> {
     pub ops: TileOps<'a>,
     /// Prefetch the corner before the k loop (see [`prefetch_c`]).
     pub prefetch: bool,
-    /// This tile's share of the next sliver of B, prefetched during the k
-    /// loop (plain tiles only).
-    pub next_b: PrefetchRows,
+    /// This tile's share of the next sliver of B, or the next tile's
+    /// corner of C, prefetched during the k loop (plain tiles only).
+    pub ahead: PrefetchRows,
 }
 
 /// The signature every [`tile`] instance shares, so the loop nest picks one
@@ -428,7 +431,7 @@ pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, 
 /// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`]
 /// over `kc` steps (A of layout `A` at `a` with strides `ars`, `aks`; B in
 /// place at `b` with row stride `bks` and packed into `b_out` when
-/// `PACK_B`, else packed at `b` while prefetching `dest.next_b`), then
+/// `PACK_B`, else packed at `b` while prefetching `dest.ahead`), then
 /// [`store_tile`] into `dest`.
 ///
 /// Not inlined on purpose: each instance is a small function the optimizer
@@ -459,7 +462,7 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
         kernel::<ROWS, true, A>(kc, a, b, bks, b_out, PrefetchRows::NONE)
     } else {
         // Packed B: the literal stride lets every load use a constant offset.
-        kernel::<ROWS, false, A>(kc, a, b, NR, b_out, dest.next_b)
+        kernel::<ROWS, false, A>(kc, a, b, NR, b_out, dest.ahead)
     };
     store_tile(&t, dest);
 }

@@ -354,7 +354,11 @@ pub unsafe fn gemm_unchecked(
                 let kc = kc_max.min(k - pc);
                 let first = pc == 0;
                 let last = pc + kc == k;
-                let prefetch = kc >= PREFETCH_C_MIN_KC && m * n >= PREFETCH_MIN_LEN;
+                let large_c = m * n >= PREFETCH_MIN_LEN;
+                let prefetch = kc >= PREFETCH_C_MIN_KC && large_c;
+                // On a shallow k block a large C is prefetched a tile
+                // ahead instead, spread over the k loop (see loop 1).
+                let c_ahead = !prefetch && large_c && csc == 1;
                 // Loop 3: split m into MC-row blocks (A's block lives in L2).
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
@@ -422,12 +426,22 @@ pub unsafe fn gemm_unchecked(
                             nr,
                             ops,
                             prefetch,
-                            next_b: kernel::PrefetchRows::NONE,
+                            ahead: kernel::PrefetchRows::NONE,
                         };
                         // Loop 1: row slivers of A, one micro-tile each.
                         for (i, sl) in plan.iter().enumerate() {
-                            dest.next_b = match next_b {
-                                Some(nb) if i >= skip => nb.rows_from((i - skip) * share, share),
+                            dest.ahead = match (next_b, plan.get(i + 1)) {
+                                (Some(nb), _) if i >= skip => {
+                                    nb.rows_from((i - skip) * share, share)
+                                }
+                                // No B to prefetch: the corner of C the
+                                // next tile writes, where the tile's short
+                                // k loop leaves no time for a burst before
+                                // its own stores (1 point on 128x64x784).
+                                (None, Some(nx)) if c_ahead => {
+                                    let corner = c_sliver.add(nx.ir * rsc);
+                                    kernel::PrefetchRows::new(corner, rsc, nr, nx.mr)
+                                }
                                 _ => kernel::PrefetchRows::NONE,
                             };
                             dest.c = c_sliver.add(sl.ir * rsc);

@@ -68,9 +68,10 @@ const _: () = {
     );
 };
 
-/// Splits `k` into blocks of at most `kc_max` ([`KC`] or [`KC_PACKED_A`]) of nearly equal size, so that a
-/// k slightly above a multiple of KC does not end with a tiny block (784 →
-/// 4 × 196 rather than 3 × 256 + 16). Returns the block length.
+/// Splits `k` into blocks of at most `kc_max` ([`KC`] or [`KC_PACKED_A`])
+/// of nearly equal size, so that a k slightly above a multiple of `kc_max`
+/// does not end with a tiny block (784 with KC: 4 × 196 rather than
+/// 3 × 256 + 16). Returns the block length, `⌈k / ⌈k / kc_max⌉⌉`.
 pub fn balanced_kc(k: usize, kc_max: usize) -> usize {
     if k == 0 {
         return 0;

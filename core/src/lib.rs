@@ -13,6 +13,7 @@
 //! What the SIMD code compiles to depends on the build's target features:
 //! see [`simd::describe`].
 
+pub mod buffer;
 pub mod error;
 pub mod gemm;
 pub mod ops;
@@ -21,6 +22,7 @@ pub mod simd;
 pub mod step;
 pub mod tensor;
 
+pub use buffer::AlignedVec;
 pub use error::{CoreError, Result};
 pub use gemm::{gemm, gemm_naive, gemm_par, Epilogue};
 pub use tensor::{MatMut, MatRef};

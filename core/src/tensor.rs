@@ -1,4 +1,5 @@
-//! A small owned [`Tensor`] (contiguous, row-major `f32` + shape) and
+//! A small owned [`Tensor`] (contiguous, row-major `f32` + shape, its first
+//! element on a cache line: [`AlignedVec`]) and
 //! borrowed strided matrix views [`MatRef`] / [`MatMut`], so a transpose is a
 //! view ([`MatRef::t`]) and never a copy.
 //!
@@ -7,6 +8,7 @@
 //! A row-major `rows × cols` matrix has `rs = cols, cs = 1`; its transpose
 //! is the same memory with `rs = 1, cs = cols`.
 
+use crate::buffer::AlignedVec;
 use crate::error::{CoreError, Result};
 
 /// Checks that a `rows × cols` view with strides `(rs, cs)` stays inside a
@@ -131,12 +133,10 @@ impl<'a> MatRef<'a> {
     }
     /// A contiguous row-major copy.
     pub fn to_tensor(&self) -> Tensor {
-        let mut out = Vec::with_capacity(self.rows * self.cols);
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                out.push(self.data[i * self.rs + j * self.cs]);
-            }
-        }
+        let out = (0..self.rows)
+            .flat_map(|i| (0..self.cols).map(move |j| (i, j)))
+            .map(|(i, j)| self.data[i * self.rs + j * self.cs])
+            .collect();
         Tensor {
             data: out,
             shape: vec![self.rows, self.cols],
@@ -260,10 +260,11 @@ impl<'a> MatMut<'a> {
     }
 }
 
-/// An owned, contiguous, row-major `f32` tensor of any rank.
+/// An owned, contiguous, row-major `f32` tensor of any rank, whose first
+/// element starts a 64-byte cache line (see [`AlignedVec`] for why).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    data: Vec<f32>,
+    data: AlignedVec,
     shape: Vec<usize>,
 }
 
@@ -271,14 +272,20 @@ impl Tensor {
     /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Self {
-            data: vec![0.0; shape.iter().product()],
+            data: AlignedVec::zeros(shape.iter().product()),
             shape: shape.to_vec(),
         }
     }
 
-    /// Takes `data` as a row-major tensor of `shape`; errors if the element
-    /// count disagrees.
+    /// `data` as a row-major tensor of `shape` (copied into line-aligned
+    /// storage); errors if the element count disagrees.
     pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Result<Self> {
+        Self::from_aligned(data.into(), shape)
+    }
+
+    /// `data` as a row-major tensor of `shape`, without a copy; errors if
+    /// the element count disagrees.
+    pub fn from_aligned(data: AlignedVec, shape: &[usize]) -> Result<Self> {
         let needed: usize = shape.iter().product();
         if data.len() != needed {
             return Err(CoreError::BadLength {
@@ -314,14 +321,19 @@ impl Tensor {
     pub fn data_mut(&mut self) -> &mut [f32] {
         &mut self.data
     }
-    /// Gives the buffer back.
+    /// The elements as a `Vec` (a copy: a `Vec` cannot take over aligned
+    /// storage).
     pub fn into_vec(self) -> Vec<f32> {
+        self.data.to_vec()
+    }
+    /// Gives the buffer back, without a copy.
+    pub fn into_aligned(self) -> AlignedVec {
         self.data
     }
 
     /// Same elements, new shape with the same element count.
     pub fn reshape(self, shape: &[usize]) -> Result<Self> {
-        Self::from_vec(self.data, shape)
+        Self::from_aligned(self.data, shape)
     }
 
     fn check_2d(&self, op: &'static str) -> Result<[usize; 2]> {
@@ -372,6 +384,17 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_starts_on_a_line() {
+        for shape in [&[0usize][..], &[3, 5], &[64, 784], &[7]] {
+            let t = Tensor::zeros(shape);
+            assert_eq!(t.data().as_ptr() as usize % 64, 0, "{shape:?}");
+            let c = Tensor::from_vec(vec![1.5; t.len()], shape).unwrap();
+            assert_eq!(c.data().as_ptr() as usize % 64, 0, "{shape:?}");
+            assert!(c.data().iter().all(|&x| x == 1.5));
+        }
+    }
 
     #[test]
     fn transpose_is_a_view() {

@@ -21,8 +21,8 @@ pub mod pack;
 
 use std::cell::RefCell;
 
+use crate::buffer::AlignedVec;
 use crate::error::{CoreError, Result};
-use crate::simd::F32x8;
 use crate::tensor::{MatMut, MatRef};
 use blocking::{balanced_kc, KC, KC_PACKED_A, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_MIN_LEN};
 use kernel::{relu_s, TileOps};
@@ -254,25 +254,10 @@ struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
-/// A growable buffer of 32-byte aligned floats (backed by `f32x8`s).
-#[derive(Default)]
-struct AlignedBuf(Vec<F32x8>);
-
-impl AlignedBuf {
-    fn get(&mut self, len: usize) -> &mut [f32] {
-        let vecs = len.div_ceil(8);
-        if self.0.len() < vecs {
-            self.0.resize(vecs, F32x8::ZERO);
-        }
-        // SAFETY: f32x8 is 8 f32s with no padding; the slice stays inside.
-        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut f32, len) }
-    }
-}
-
 thread_local! {
     // Packing buffers and the plan of row slivers are reused across calls:
     // after the first call of a given size a GEMM allocates nothing.
-    static PACK: RefCell<(AlignedBuf, AlignedBuf, Vec<RowSliver>)> = RefCell::new(Default::default());
+    static PACK: RefCell<(AlignedVec, AlignedVec, Vec<RowSliver>)> = RefCell::new(Default::default());
 }
 
 /// The loop nest on raw pointers. See [`gemm`] for the formula.
@@ -331,7 +316,7 @@ pub unsafe fn gemm_unchecked(
         } else {
             MC.min(m.div_ceil(MR) * MR)
         };
-        let a_packed = abuf.get(a_rows * kc_max);
+        let a_packed = abuf.at_least(a_rows * kc_max);
         // With one MC block, a packed sliver of B is read only by the row
         // slivers right after its packing, so every sliver reuses the same
         // buffer: it stays in L1, and the kernel that packs it stores into
@@ -344,7 +329,7 @@ pub unsafe fn gemm_unchecked(
         } else {
             NC.min(n).div_ceil(NR)
         };
-        let b_packed = bbuf.get(b_slivers * NR * kc_max);
+        let b_packed = bbuf.at_least(b_slivers * NR * kc_max);
         // Loop 5: split n into NC-column blocks (B's block lives in L3).
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);

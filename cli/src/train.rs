@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use descent_core::ops;
+use descent_core::{ops, AlignedVec};
 use descent_nn::{Activation, Loss, Mlp, NnError, Targets};
 use descent_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, OptimError, OptimState, Optimizer, PlateauConfig,
@@ -560,7 +560,9 @@ pub struct Trainer<'d> {
     /// What the run measured.
     pub history: History,
     perm: Vec<usize>,
-    xb: Vec<f32>,
+    /// The gathered batch, line-aligned: it is B of dW₁ = dH₁ᵀ·X, whose
+    /// rows the GEMM reads in place 16 floats at a time.
+    xb: AlignedVec,
     yb: Vec<u32>,
     search_params: Vec<f32>,
     /// Last checkpoint written (named when the run diverges).
@@ -607,7 +609,7 @@ impl<'d> Trainer<'d> {
             max_grad_norm: 0.0,
             history: History::default(),
             perm: Vec::new(),
-            xb: Vec::new(),
+            xb: AlignedVec::new(),
             yb: Vec::new(),
             search_params: Vec::with_capacity(n),
             last_checkpoint: None,

@@ -10,6 +10,8 @@ pub mod normalize;
 
 use std::path::{Path, PathBuf};
 
+use descent_core::AlignedVec;
+
 pub use error::{DataError, IdxKind, FETCH_COMMAND};
 pub use idx::{parse_idx, read_idx, IdxFile};
 pub use normalize::{Normalize, ParseNormalizeError};
@@ -36,7 +38,8 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Pixels, (N, D) row-major: image `i` is `images[i·D .. (i+1)·D]`.
-    pub images: Vec<f32>,
+    /// Line-aligned: the whole set is the GEMMs' operand in full-batch GD.
+    pub images: AlignedVec,
     /// Class of each image, each in 0..=9, (N).
     pub labels: Vec<u32>,
     /// N, the number of examples.
@@ -102,7 +105,7 @@ impl Dataset {
         }
         idx::check_labels(labels_path, &labels.data)?;
         let table = normalize.table();
-        let pixels: Vec<f32> = images.data.iter().map(|&p| table[p as usize]).collect();
+        let pixels: AlignedVec = images.data.iter().map(|&p| table[p as usize]).collect();
         Ok(Dataset {
             images: pixels,
             labels: labels.data.iter().map(|&l| u32::from(l)).collect(),

@@ -8,13 +8,20 @@
 //! end a table of ratios (descent / matrixmultiply, descent / peak) from
 //! interleaved samples, which a shared, noisy machine disturbs far less
 //! than criterion's one-benchmark-after-another figures.
+//!
+//! Operands start on a 64-byte cache line, as descent's own buffers do
+//! ([`AlignedVec`]: tensors, the MLP's weights and activations, the
+//! trainer's batches); both libraries read the same buffers. Two more rows
+//! of the table give the MLP's two large shapes with every operand 16
+//! bytes past a line, where glibc puts a plain `Vec<f32>` of 128 KiB or
+//! more: what a caller's unaligned buffers cost.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use descent::tensor::simd::F32x8;
-use descent::tensor::{gemm, gemm_naive, Epilogue, MatMut, MatRef};
+use descent::tensor::{gemm, gemm_naive, AlignedVec, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -29,10 +36,14 @@ const MLP_SHAPES: [(usize, usize, usize); 5] = [
 ];
 const SQUARES: [usize; 3] = [256, 512, 1024];
 
-fn random(len: usize, seed: u64) -> Vec<f32> {
+/// `len` floats uniform in [−1, 1), starting on a cache line.
+fn random(len: usize, seed: u64) -> AlignedVec {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
+
+/// Floats in 16 bytes: the offset of the unaligned rows of the table.
+const OFF_LINE: usize = 4;
 
 /// The baseline: matrixmultiply's `C = A·B` with A row-major `m × k` and
 /// B either row-major `k × n` or, with `b_transposed`, the transpose of a
@@ -71,7 +82,7 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
     let id = format!("{m}x{k}x{n}");
     let a = random(m * k, 1);
     let b = random(k * n, 2);
-    let mut cbuf = vec![0.0f32; m * n];
+    let mut cbuf = AlignedVec::zeros(m * n);
     group.bench_function(BenchmarkId::new("descent", &id), |bench| {
         bench.iter(|| {
             let av = MatRef::row_major(black_box(&a), m, k).unwrap();
@@ -105,7 +116,7 @@ fn bench_fused_linear(c: &mut Criterion) {
     let x = random(m * k, 3);
     let w = random(n * k, 4);
     let bias = random(n, 5);
-    let mut y = vec![0.0f32; m * n];
+    let mut y = AlignedVec::zeros(m * n);
     group.bench_function(
         BenchmarkId::new("descent-linear-relu", format!("{m}x{k}x{n}")),
         |bench| {
@@ -195,21 +206,7 @@ fn interleaved_ratios() {
         .copied()
         .chain(SQUARES.iter().map(|&s| (s, s, s)));
     for (m, k, n) in shapes {
-        let a = random(m * k, 1);
-        let b = random(k * n, 2);
-        let mut c1 = vec![0.0f32; m * n];
-        let mut c2 = vec![0.0f32; m * n];
-        interleaved_row(
-            &format!("{m}x{k}x{n}"),
-            (2 * m * k * n) as f64,
-            &mut || {
-                let av = MatRef::row_major(black_box(&a), m, k).unwrap();
-                let bv = MatRef::row_major(black_box(&b), k, n).unwrap();
-                let cv = MatMut::row_major(&mut c1, m, n).unwrap();
-                gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
-            },
-            &mut || mm_sgemm(m, k, n, black_box(&a), black_box(&b), false, &mut c2),
-        );
+        interleaved_plain(m, k, n, 0);
     }
     // The MLP's forward layer as it runs: relu(X·Wᵀ + b) with W stored
     // [out, in], so B is a transposed view. matrixmultiply computes X·Wᵀ
@@ -218,8 +215,8 @@ fn interleaved_ratios() {
     let x = random(m * k, 3);
     let w = random(n * k, 4);
     let bias = random(n, 5);
-    let mut y1 = vec![0.0f32; m * n];
-    let mut y2 = vec![0.0f32; m * n];
+    let mut y1 = AlignedVec::zeros(m * n);
+    let mut y2 = AlignedVec::zeros(m * n);
     interleaved_row(
         &format!("{m}x{k}x{n} relu(X·Wᵀ + b)"),
         (2 * m * k * n) as f64,
@@ -230,6 +227,34 @@ fn interleaved_ratios() {
             gemm(1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
         },
         &mut || mm_sgemm(m, k, n, black_box(&x), black_box(&w), true, &mut y2),
+    );
+    for (m, k, n) in [MLP_SHAPES[0], MLP_SHAPES[3]] {
+        interleaved_plain(m, k, n, OFF_LINE);
+    }
+}
+
+/// One row of the table for `C = A·B`, `m × k × n`, every operand starting
+/// `off` floats past a cache line.
+fn interleaved_plain(m: usize, k: usize, n: usize, off: usize) {
+    let a = random(m * k + off, 1);
+    let b = random(k * n + off, 2);
+    let (a, b) = (&a[off..], &b[off..]);
+    let mut c1 = AlignedVec::zeros(m * n + off);
+    let mut c2 = AlignedVec::zeros(m * n + off);
+    let label = match off {
+        0 => format!("{m}x{k}x{n}"),
+        _ => format!("{m}x{k}x{n}, operands {} B past a line", 4 * off),
+    };
+    interleaved_row(
+        &label,
+        (2 * m * k * n) as f64,
+        &mut || {
+            let av = MatRef::row_major(black_box(a), m, k).unwrap();
+            let bv = MatRef::row_major(black_box(b), k, n).unwrap();
+            let cv = MatMut::row_major(&mut c1[off..], m, n).unwrap();
+            gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
+        },
+        &mut || mm_sgemm(m, k, n, black_box(a), black_box(b), false, &mut c2[off..]),
     );
 }
 

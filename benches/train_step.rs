@@ -21,6 +21,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use descent::nn::{Activation, Mlp};
 use descent::tensor::simd::F32x8;
+use descent::tensor::AlignedVec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -52,7 +53,8 @@ fn peak(iters: usize, x: F32x8, y: F32x8) -> [F32x8; CHAINS] {
     acc
 }
 
-fn data() -> (Vec<f32>, Vec<u32>) {
+/// A random batch; X line-aligned, as the trainer's gathered batch is.
+fn data() -> (AlignedVec, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let x = (0..BATCH * SIZES[0])
         .map(|_| rng.random_range(0.0f32..1.0))

@@ -178,8 +178,10 @@ impl<'a> IntoIterator for &'a mut AlignedVec {
 
 impl FromIterator<f32> for AlignedVec {
     fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+        let iter = iter.into_iter();
         let mut out = Self::new();
-        for (i, v) in iter.into_iter().enumerate() {
+        out.lines.reserve(iter.size_hint().0.div_ceil(LINE_FLOATS));
+        for (i, v) in iter.enumerate() {
             if i % LINE_FLOATS == 0 {
                 out.lines.push(ZERO_LINE);
             }

@@ -32,7 +32,7 @@ const ZERO_LINE: Line = Line([0.0; LINE_FLOATS]);
 
 /// A growable array of `len` floats whose first element is 64-byte aligned.
 /// It dereferences to `[f32]`; the floats past `len` in the last line are
-/// padding, kept at zero and never exposed.
+/// padding, never exposed.
 #[derive(Clone, Default)]
 pub struct AlignedVec {
     lines: Vec<Line>,
@@ -89,17 +89,13 @@ impl AlignedVec {
     /// a shorter length drops the tail (the allocation is kept).
     pub fn resize(&mut self, len: usize, value: f32) {
         let old = self.len;
-        if len < old {
-            // The dropped floats become padding, which stays zero.
-            self.as_mut_slice()[len..].fill(0.0);
-            self.len = len;
-            self.lines.truncate(len.div_ceil(LINE_FLOATS));
-            // (`Vec::truncate` keeps the capacity.)
-            return;
-        }
+        // Shrinking only truncates: the floats past `len` are never read,
+        // and growing writes every float it adds.
         self.lines.resize(len.div_ceil(LINE_FLOATS), ZERO_LINE);
         self.len = len;
-        self.as_mut_slice()[old..].fill(value);
+        if len > old {
+            self.as_mut_slice()[old..].fill(value);
+        }
     }
 
     /// Empties it, keeping the allocation.
@@ -215,7 +211,7 @@ mod tests {
     }
 
     #[test]
-    fn resize_keeps_values_and_pads_with_zeros() {
+    fn resize_keeps_values_and_fills_new_ones() {
         let mut v = AlignedVec::from_slice(&[1.0, 2.0, 3.0]);
         v.resize(20, 7.0);
         assert_eq!(&v[..4], &[1.0, 2.0, 3.0, 7.0]);

@@ -7,7 +7,82 @@
 //! and an add (two roundings). The workspace's `.cargo/config.toml` builds
 //! with `-C target-cpu=native` so the first case is what runs here.
 
+pub use wide::f32x16 as F32x16;
 pub use wide::f32x8 as F32x8;
+
+/// The vector operations a width-generic kernel needs, for [`F32x8`] and
+/// [`F32x16`] alike, so one kernel source serves every SIMD width (the GEMM
+/// micro-kernel is instantiated once per width; see `gemm::Kernel`).
+///
+/// What each compiles to is `wide`'s choice at build time: with AVX-512F an
+/// `F32x16` is one `zmm` register, without it two `F32x8` halves (so the
+/// 16-lane kernels run, and are tested, on every machine).
+pub trait Vector:
+    Copy + std::ops::Add<Output = Self> + std::ops::AddAssign + std::ops::Mul<Output = Self>
+{
+    /// `f32` lanes in one vector.
+    const LANES: usize;
+    /// All lanes zero.
+    const ZERO: Self;
+    /// Every lane `x`.
+    fn splat(x: f32) -> Self;
+    /// `self·a + b` per lane (one rounding where the build has FMA).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `x < 0 ? 0 : x` per lane; NaN stays NaN.
+    fn relu(self) -> Self;
+    /// Loads `LANES` floats from `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// `p .. p + LANES` must be readable `f32`s.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Stores `LANES` floats to `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// `p .. p + LANES` must be writable `f32`s that no one else borrows.
+    unsafe fn store(p: *mut f32, v: Self);
+}
+
+macro_rules! impl_vector {
+    ($t:ty, $lanes:literal) => {
+        impl Vector for $t {
+            const LANES: usize = $lanes;
+            const ZERO: Self = <$t>::ZERO;
+            #[inline(always)]
+            fn splat(x: f32) -> Self {
+                <$t>::splat(x)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
+            #[inline(always)]
+            fn relu(self) -> Self {
+                // Clear the lanes where x < 0 with a bitwise AND-NOT (a
+                // `select` here becomes a masked store, `vmaskmovps`, when
+                // the caller writes the result back over x, and that is
+                // microcoded on AMD Zen).
+                self & !self.simd_lt(<$t>::ZERO)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                <$t>::new(std::ptr::read_unaligned(p as *const [f32; $lanes]))
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut f32, v: Self) {
+                std::ptr::write_unaligned(p as *mut [f32; $lanes], v.to_array());
+            }
+        }
+    };
+}
+impl_vector!(F32x8, 8);
+impl_vector!(F32x16, 16);
+
+/// True when this build compiled [`F32x16`] to single 512-bit `zmm`
+/// registers (AVX-512F enabled at build time).
+pub const HAS_AVX512: bool = cfg!(all(
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_feature = "avx512f"
+));
 
 /// Lanes in one [`F32x8`].
 pub const LANES: usize = 8;

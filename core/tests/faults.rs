@@ -265,33 +265,40 @@ fn gemm_with_faulty_inputs_matches_the_naive_loop() {
             ] {
                 let av = MatRef::row_major(&a, m, k).unwrap();
                 let bv = MatRef::row_major(&b, k, n).unwrap();
-                let (cf, cn) = fast_and_naive(1.0, av, bv, 0.0, &vec![f32::NAN; m * n], epi);
-                let mut classes = [0usize; 3];
-                for (i, (x, y)) in cf.iter().zip(&cn).enumerate() {
-                    let what = format!("{m}x{k}x{n} shift {shift} [{i}]: fast {x}, naive {y}");
-                    if y.is_nan() {
-                        assert!(x.is_nan(), "{what}");
-                        classes[0] += 1;
-                    } else if y.is_infinite() {
-                        assert_eq!(x, y, "{what}");
-                        classes[1] += 1;
-                    } else {
-                        // Terms of ±1e34 cancel: the error scales with the
-                        // sum of |terms|, not with the result.
-                        assert!(x.is_finite(), "{what}");
-                        assert!(
-                            (x - y).abs() <= 1e-5 * 1e34 * k as f32 + 1e-3 * y.abs(),
-                            "{what}"
-                        );
-                        classes[2] += 1;
-                    }
-                }
-                if k == 300 {
-                    // The sweep met every class, or it proved nothing.
-                    assert!(
-                        classes.iter().all(|&c| c > 0),
-                        "{m}x{k}x{n}: classes {classes:?}"
+                for kernel in descent_core::Kernel::ALL {
+                    let cfg = descent_core::Config::new(
+                        kernel,
+                        &descent_core::gemm::blocking::Caches::detect(),
                     );
+                    let (cf, cn) =
+                        fast_and_naive(&cfg, 1.0, av, bv, 0.0, &vec![f32::NAN; m * n], epi);
+                    let mut classes = [0usize; 3];
+                    for (i, (x, y)) in cf.iter().zip(&cn).enumerate() {
+                        let what = format!("{m}x{k}x{n} shift {shift} [{i}]: fast {x}, naive {y}");
+                        if y.is_nan() {
+                            assert!(x.is_nan(), "{what}");
+                            classes[0] += 1;
+                        } else if y.is_infinite() {
+                            assert_eq!(x, y, "{what}");
+                            classes[1] += 1;
+                        } else {
+                            // Terms of ±1e34 cancel: the error scales with the
+                            // sum of |terms|, not with the result.
+                            assert!(x.is_finite(), "{what}");
+                            assert!(
+                                (x - y).abs() <= 1e-5 * 1e34 * k as f32 + 1e-3 * y.abs(),
+                                "{what}"
+                            );
+                            classes[2] += 1;
+                        }
+                    }
+                    if k == 300 {
+                        // The sweep met every class, or it proved nothing.
+                        assert!(
+                            classes.iter().all(|&c| c > 0),
+                            "{m}x{k}x{n}: classes {classes:?}"
+                        );
+                    }
                 }
             }
         }

@@ -8,14 +8,29 @@
 //! the results must be equal bit for bit. Otherwise the stated tolerance is
 //! the classic dot-product bound `|c − ĉ| ≤ 2·(k + 2)·ε·(|α|·Σ_p |a_ip·b_pj| + |β·c_ij| + |bias_j|)`
 //! against an f64 reference.
+//!
+//! Every test runs each kernel of the family ([`Kernel::ALL`]: the
+//! `f32x8` 6 × 16 and the `f32x16` 12 × 32 tile), whatever the machine:
+//! without AVX-512, `wide` runs `f32x16` as two `f32x8` halves, so the
+//! 12 × 32 kernel's loop nest, packing and stores are checked here too.
 
 mod common;
 
 use common::fast_and_naive;
-use descent_core::gemm::blocking::{KC, KC_PACKED_A, MC, MR, NC, NR};
-use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
+use descent_core::gemm::blocking::Caches;
+use descent_core::{
+    gemm, gemm_naive, gemm_par, gemm_with, Config, Epilogue, Kernel, MatMut, MatRef,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Each kernel with the blocks of this machine's caches.
+fn configs() -> Vec<Config> {
+    Kernel::ALL
+        .iter()
+        .map(|&k| Config::new(k, &Caches::detect()))
+        .collect()
+}
 
 /// A matrix stored inside a padded buffer: element (i, j) at
 /// `off + i·rs + j·cs`, everything else a sentinel.
@@ -126,7 +141,11 @@ struct Case {
 }
 
 /// Runs one case with `fill` producing inputs; returns (fast C, naive C).
-fn run(case: &Case, fill: &mut impl FnMut() -> f32) -> (Stored, Stored, Stored, Stored, Vec<f32>) {
+fn run(
+    cfg: &Config,
+    case: &Case,
+    fill: &mut impl FnMut() -> f32,
+) -> (Stored, Stored, Stored, Stored, Vec<f32>) {
     let a = Stored::new(case.m, case.k, case.ta, case.pad, fill);
     let b = Stored::new(case.k, case.n, case.tb, case.pad, fill);
     let bias: Vec<f32> = (0..case.n).map(|_| fill()).collect();
@@ -146,7 +165,8 @@ fn run(case: &Case, fill: &mut impl FnMut() -> f32) -> (Stored, Stored, Stored, 
         ..fast
     };
     let e = epilogue(case.epi, &bias);
-    gemm(
+    gemm_with(
+        cfg,
         case.alpha,
         a.view(),
         b.view(),
@@ -180,41 +200,46 @@ fn small_int(rng: &mut ChaCha8Rng) -> f32 {
 fn small_sizes_exhaustive_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut f = || small_int(&mut rng);
-    let mut count = 0;
-    for m in 0..=2 * MR {
-        for n in 0..=2 * NR {
-            for &k in &[0usize, 1, 2, 5, 8, 17] {
-                for t in 0..8u8 {
-                    let case = Case {
-                        m,
-                        k,
-                        n,
-                        ta: t & 1 != 0,
-                        tb: t & 2 != 0,
-                        tc: t & 4 != 0,
-                        pad: (t as usize) % 3,
-                        alpha: if (m + n) % 2 == 0 { 1.0 } else { 0.0 },
-                        beta: if (m + k) % 3 == 0 { 1.0 } else { 0.0 },
-                        epi: EPIS[(m + n + k) % 4],
-                    };
-                    let (fast, naive, ..) = run(&case, &mut f);
-                    for i in 0..m {
-                        for j in 0..n {
-                            assert_eq!(
-                                fast.get(i, j).to_bits(),
-                                naive.get(i, j).to_bits(),
-                                "m={m} k={k} n={n} t={t} at ({i},{j}): {} vs {}",
-                                fast.get(i, j),
-                                naive.get(i, j)
-                            );
+    let (mut count, mut want) = (0, 0);
+    for cfg in configs() {
+        let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
+        want += (2 * mr + 1) * (2 * nr + 1) * 6 * 8;
+        for m in 0..=2 * mr {
+            for n in 0..=2 * nr {
+                for &k in &[0usize, 1, 2, 5, 8, 17] {
+                    for t in 0..8u8 {
+                        let case = Case {
+                            m,
+                            k,
+                            n,
+                            ta: t & 1 != 0,
+                            tb: t & 2 != 0,
+                            tc: t & 4 != 0,
+                            pad: (t as usize) % 3,
+                            alpha: if (m + n) % 2 == 0 { 1.0 } else { 0.0 },
+                            beta: if (m + k) % 3 == 0 { 1.0 } else { 0.0 },
+                            epi: EPIS[(m + n + k) % 4],
+                        };
+                        let (fast, naive, ..) = run(&cfg, &case, &mut f);
+                        for i in 0..m {
+                            for j in 0..n {
+                                assert_eq!(
+                                    fast.get(i, j).to_bits(),
+                                    naive.get(i, j).to_bits(),
+                                    "{:?}: m={m} k={k} n={n} t={t} at ({i},{j}): {} vs {}",
+                                    cfg.kernel,
+                                    fast.get(i, j),
+                                    naive.get(i, j)
+                                );
+                            }
                         }
+                        count += 1;
                     }
-                    count += 1;
                 }
             }
         }
     }
-    assert_eq!(count, 13 * 33 * 6 * 8);
+    assert_eq!(count, want);
 }
 
 /// Checks `fast` against an f64 reference with the bound in the file docs.
@@ -299,28 +324,33 @@ fn alpha_beta_all_values_with_tolerance() {
                         epi: EPIS[(idx + t as usize) % 4],
                     };
                     let mut f = || rng.random_range(-1.0f32..1.0);
-                    let (fast, _naive, a, b, extra) = run(&case, &mut f);
-                    check_tol(&case, &fast, &a, &b, &extra);
+                    for cfg in configs() {
+                        let (fast, _naive, a, b, extra) = run(&cfg, &case, &mut f);
+                        check_tol(&case, &fast, &a, &b, &extra);
+                    }
                 }
             }
         }
     }
 }
 
-#[test]
-fn block_boundaries() {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
+/// The sizes around every block edge of `cfg` (its tile and its cache
+/// blocks), exact against the naive twin.
+fn check_block_boundaries(cfg: &Config, rng: &mut ChaCha8Rng) {
+    let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
+    let b = cfg.blocks;
+    let (kc, kcp, mc, nc) = (b.kc, b.kc_packed_a, b.mc, b.nc);
     let sizes = [
-        (MC - 1, KC + 1, 2 * NR + 1),
-        (MC, KC, NR),
-        (MC + 1, KC - 1, NR - 1),
-        (2 * MC + MR + 1, 2 * KC + 1, 3),
-        (3, 2, NC + 1),
-        (2, KC * 3 + 5, NC - 1),
-        // n > 256: A is packed and k is cut by KC_PACKED_A.
-        (MC + 1, KC_PACKED_A + 1, 16 * NR + 3),
-        (MR + 1, KC_PACKED_A, 17 * NR),
-        (7, 2 * KC_PACKED_A + 1, 16 * NR + 1),
+        (mc - 1, kc + 1, 2 * nr + 1),
+        (mc, kc, nr),
+        (mc + 1, kc - 1, nr - 1),
+        (2 * mc + mr + 1, 2 * kc + 1, 3),
+        (3, 2, nc + 1),
+        (2, kc * 3 + 5, nc - 1),
+        // n > 16 slivers: A is packed and k is cut by kc_packed_a.
+        (mc + 1, kcp + 1, 16 * nr + 3),
+        (mr + 1, kcp, 17 * nr),
+        (7, 2 * kcp + 1, 16 * nr + 1),
     ];
     for &(m, k, n) in &sizes {
         for t in [0u8, 3, 5] {
@@ -336,9 +366,49 @@ fn block_boundaries() {
                 beta: 1.0,
                 epi: Epi::BiasRelu,
             };
-            let mut f = || small_int(&mut rng);
-            let (fast, naive, ..) = run(&case, &mut f);
-            assert_eq!(fast.buf, naive.buf, "{m}x{k}x{n} t={t}");
+            let mut f = || small_int(rng);
+            let (fast, naive, ..) = run(cfg, &case, &mut f);
+            assert_eq!(fast.buf, naive.buf, "{cfg:?}: {m}x{k}x{n} t={t}");
+        }
+    }
+}
+
+#[test]
+fn block_boundaries() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for cfg in configs() {
+        check_block_boundaries(&cfg, &mut rng);
+    }
+}
+
+/// Blocks the model computes for unusual caches (a tiny L1 and L2 with a
+/// huge L3, no L3 at all, a large L1 and L2) still give exact results.
+#[test]
+fn blocks_for_unusual_caches_are_exact() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let unusual = [
+        Caches {
+            l1d: 8 << 10,
+            l2: 32 << 10,
+            l3: 64 << 20,
+            source: "test",
+        },
+        Caches {
+            l1d: 32 << 10,
+            l2: 256 << 10,
+            l3: 0,
+            source: "test",
+        },
+        Caches {
+            l1d: 96 << 10,
+            l2: 2 << 20,
+            l3: 8 << 20,
+            source: "test",
+        },
+    ];
+    for caches in unusual {
+        for kernel in Kernel::ALL {
+            check_block_boundaries(&Config::new(kernel, &caches), &mut rng);
         }
     }
 }
@@ -389,43 +459,47 @@ fn random_sizes_against_matrixmultiply() {
         let a = Stored::new(m, k, ta, 1, &mut f);
         let b = Stored::new(k, n, tb, 1, &mut f);
         let c0 = Stored::new(m, n, tc, 1, &mut f);
-        let mut ours = Stored {
+        let mut theirs = Stored {
             buf: c0.buf.clone(),
             ..c0
         };
-        let mut theirs = Stored {
-            buf: ours.buf.clone(),
-            ..ours
-        };
         let (alpha, beta) = (2.3, 1.0);
-        gemm(
-            alpha,
-            a.view(),
-            b.view(),
-            beta,
-            ours.view_mut(),
-            Epilogue::None,
-        )
-        .unwrap();
         mm_sgemm(alpha, &a, &b, beta, &mut theirs);
-        // Two f32 summations in different orders: each within
-        // γ_k·Σ|terms| of the truth, so within twice that of each other.
-        for i in 0..m {
-            for j in 0..n {
-                let mag: f32 = (0..k)
-                    .map(|p| (a.get(i, p) * b.get(p, j)).abs())
-                    .sum::<f32>()
-                    * alpha
-                    + c0.get(i, j).abs();
-                let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * mag;
-                let (x, y) = (ours.get(i, j), theirs.get(i, j));
-                assert!(
-                    (x - y).abs() <= tol,
-                    "{m}x{k}x{n} ({i},{j}): {x} vs {y} (tol {tol})"
-                );
+        for cfg in configs() {
+            let mut ours = Stored {
+                buf: c0.buf.clone(),
+                ..c0
+            };
+            gemm_with(
+                &cfg,
+                alpha,
+                a.view(),
+                b.view(),
+                beta,
+                ours.view_mut(),
+                Epilogue::None,
+            )
+            .unwrap();
+            // Two f32 summations in different orders: each within
+            // γ_k·Σ|terms| of the truth, so within twice that of each other.
+            for i in 0..m {
+                for j in 0..n {
+                    let mag: f32 = (0..k)
+                        .map(|p| (a.get(i, p) * b.get(p, j)).abs())
+                        .sum::<f32>()
+                        * alpha
+                        + c0.get(i, j).abs();
+                    let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * mag;
+                    let (x, y) = (ours.get(i, j), theirs.get(i, j));
+                    assert!(
+                        (x - y).abs() <= tol,
+                        "{:?}: {m}x{k}x{n} ({i},{j}): {x} vs {y} (tol {tol})",
+                        cfg.kernel
+                    );
+                }
             }
+            assert!(ours.outside_untouched());
         }
-        assert!(ours.outside_untouched());
     }
 }
 
@@ -446,9 +520,11 @@ fn large_odd_exact_against_naive() {
                 beta: 0.0,
                 epi: Epi::Bias,
             };
-            let mut f = || small_int(&mut rng);
-            let (fast, naive, ..) = run(&case, &mut f);
-            assert_eq!(fast.buf, naive.buf, "{m}x{k}x{n}");
+            for cfg in configs() {
+                let mut f = || small_int(&mut rng);
+                let (fast, naive, ..) = run(&cfg, &case, &mut f);
+                assert_eq!(fast.buf, naive.buf, "{:?}: {m}x{k}x{n}", cfg.kernel);
+            }
         }
     }
 }
@@ -520,18 +596,21 @@ fn nan_and_inf_propagate_like_the_naive_twin() {
         for &(beta, epi) in &[(0.0f32, Epi::None), (1.0, Epi::Relu)] {
             let a = MatRef::row_major(&av, m, k).unwrap();
             let b = MatRef::row_major(&bv, k, n).unwrap();
-            let (c1, c2) = fast_and_naive(1.0, a, b, beta, &vec![1.0; m * n], epilogue(epi, &[]));
-            // Non-finite results must match exactly (same NaN-ness, same
-            // infinity); finite ones may differ by FMA's single rounding.
-            for (x, y) in c1.iter().zip(&c2) {
-                let same = if x.is_finite() && y.is_finite() {
-                    (x - y).abs() <= 1e-6 * y.abs().max(1.0)
-                } else {
-                    x == y || (x.is_nan() && y.is_nan())
-                };
-                assert!(same, "bad={bad}: {x} vs {y}");
+            for cfg in configs() {
+                let (c1, c2) =
+                    fast_and_naive(&cfg, 1.0, a, b, beta, &vec![1.0; m * n], epilogue(epi, &[]));
+                // Non-finite results must match exactly (same NaN-ness, same
+                // infinity); finite ones may differ by FMA's single rounding.
+                for (x, y) in c1.iter().zip(&c2) {
+                    let same = if x.is_finite() && y.is_finite() {
+                        (x - y).abs() <= 1e-6 * y.abs().max(1.0)
+                    } else {
+                        x == y || (x.is_nan() && y.is_nan())
+                    };
+                    assert!(same, "bad={bad}: {x} vs {y}");
+                }
+                assert!(c1.iter().any(|v| !v.is_finite()) == c2.iter().any(|v| !v.is_finite()));
             }
-            assert!(c1.iter().any(|v| !v.is_finite()) == c2.iter().any(|v| !v.is_finite()));
         }
     }
 }
@@ -601,8 +680,9 @@ fn strided(rows: usize, cols: usize, rs: usize, cs: usize, rng: &mut ChaCha8Rng)
 
 /// Every way the kernel reads its operands: A packed, or in place by rows
 /// (row-major) or by columns (a transposed view), with every shape of the
-/// last row slivers (a short one of 1…5 rows, 4 + 3 and 4 + 4 after a
-/// full one, 4 + 4 alone) and across MC blocks; B packed by the first row sliver while it
+/// last row slivers (for 6 rows: a short one of 1…5 rows, 4 + 3 and 4 + 4
+/// after a full one, 4 + 4 alone; for 12: 1…11 and 8 + 5…8 + 8) and
+/// across MC blocks; B packed by the first row sliver while it
 /// computes (row-major) or by a separate pass (transposed or general
 /// strides); n on both sides of the in-place limit. Exact against the naive
 /// twin on whole numbers, with NaN in every gap of the operands' buffers.
@@ -617,21 +697,43 @@ fn every_operand_layout_is_exact() {
         |r, _| (1, r.max(1)),
         |_, c| (2 * c.max(1) + 1, 2),
     ];
-    for &m in &[1usize, 2, 5, 6, 7, 8, 13, 64, MC + 7, MC + 8] {
-        for &k in &[1usize, 3, 196, KC + 44] {
-            for &n in &[10usize, NR, 128, 16 * NR, 16 * NR + 1, 300] {
-                for (la, lb) in [(0, 0), (1, 0), (2, 0), (0, 1), (1, 2), (2, 1)] {
-                    let (rsa, csa) = layouts[la](m, k);
-                    let (rsb, csb) = layouts[lb](k, n);
-                    let a = strided(m, k, rsa, csa, &mut rng);
-                    let b = strided(k, n, rsb, csb, &mut rng);
-                    let bias: Vec<f32> = (0..n).map(|_| small_int(&mut rng)).collect();
-                    let av = MatRef::new(&a, m, k, rsa, csa).unwrap();
-                    let bv = MatRef::new(&b, k, n, rsb, csb).unwrap();
-                    let epi = Epilogue::bias_relu(&bias);
-                    let c0 = vec![f32::NAN; m * n];
-                    let (fast, naive) = fast_and_naive(1.0, av, bv, 0.0, &c0, epi);
-                    assert_eq!(fast, naive, "{m}x{k}x{n}, A layout {la}, B layout {lb}");
+    for cfg in configs() {
+        let (b, nr) = (cfg.blocks, cfg.kernel.nr());
+        for &m in &[
+            1usize,
+            2,
+            5,
+            6,
+            7,
+            8,
+            13,
+            14,
+            15,
+            16,
+            17,
+            64,
+            b.mc + 7,
+            b.mc + 8,
+        ] {
+            for &k in &[1usize, 3, 196, b.kc + 44] {
+                for &n in &[10usize, nr, 128, 16 * nr, 16 * nr + 1, 300] {
+                    for (la, lb) in [(0, 0), (1, 0), (2, 0), (0, 1), (1, 2), (2, 1)] {
+                        let (rsa, csa) = layouts[la](m, k);
+                        let (rsb, csb) = layouts[lb](k, n);
+                        let a = strided(m, k, rsa, csa, &mut rng);
+                        let b = strided(k, n, rsb, csb, &mut rng);
+                        let bias: Vec<f32> = (0..n).map(|_| small_int(&mut rng)).collect();
+                        let av = MatRef::new(&a, m, k, rsa, csa).unwrap();
+                        let bv = MatRef::new(&b, k, n, rsb, csb).unwrap();
+                        let epi = Epilogue::bias_relu(&bias);
+                        let c0 = vec![f32::NAN; m * n];
+                        let (fast, naive) = fast_and_naive(&cfg, 1.0, av, bv, 0.0, &c0, epi);
+                        assert_eq!(
+                            fast, naive,
+                            "{:?}: {m}x{k}x{n}, A layout {la}, B layout {lb}",
+                            cfg.kernel
+                        );
+                    }
                 }
             }
         }

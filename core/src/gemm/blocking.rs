@@ -1,77 +1,215 @@
-//! Register and cache block sizes of the GEMM, in one place.
+//! Cache block sizes of the GEMM, from this CPU's caches through one
+//! stated model, and the caches themselves.
 //!
-//! Tuned on AMD Zen 3 (32 KiB L1d, 512 KiB L2 per core, 32 MiB L3) with
-//! AVX2+FMA: 16 `ymm` registers, two FMA pipes with 4-cycle latency, so at
-//! least 8 independent accumulators are needed to keep both pipes busy.
+//! The register tile (MR × NR) is the micro-kernel's, fixed at compile
+//! time per SIMD width (see [`super::Kernel`]); the three cache blocks are
+//! run-time values that follow from the tile and the caches:
+//!
+//! | block | loop it cuts | what it keeps in which cache |
+//! |---|---|---|
+//! | `kc` | loop 4 (k) | a `kc × NR` sliver of packed B and an `MR × kc` sliver of A in L1 |
+//! | `mc` | loop 3 (m) | the `mc × kc` block of packed A in L2 |
+//! | `nc` | loop 5 (n) | the `kc × nc` block of packed B in (this core's share of) L3 |
+//!
+//! The model is BLIS's (Low, Igual, Smith, Quintana-Ortí, "Analytical
+//! modeling is enough for high-performance BLIS", ACM TOMS 43(2), 2016):
+//! each operand gets the share of a cache level that its reuse needs, and
+//! the rest is left for the operands that stream through it. Low et al.
+//! count ways; descent states the shares as fractions of the capacity,
+//! with the fractions measured on the CPU the constants were first tuned
+//! on (AMD Zen 3: 32 KiB L1d, 512 KiB L2, 32 MiB L3), so that the model
+//! gives back exactly those constants there ([`Blocks::FALLBACK`]):
+//!
+//! - **L1**: the slivers of A and B of one micro-tile together take
+//!   `kc·(MR + NR)·4` bytes. With A packed (one contiguous stream) they may
+//!   fill [`L1_SHARE_PACKED_A`] = 31/32 of L1; with A read in place its MR
+//!   rows are MR streams, each with partly used lines at both ends, beside
+//!   the next B sliver's source rows, so only [`L1_SHARE_IN_PLACE_A`] =
+//!   11/16 (on Zen 3, 352 deep slivers with A in place lost 1.5 points of
+//!   peak on 64x784x128 against 256). `kc` is rounded down to a multiple
+//!   of 16 (the kernel's k loop is unrolled by 4, the A packing transposes
+//!   8 × 8 blocks, and 16 gives Zen 3 its tuned 352 rather than 360).
+//! - **L2**: the packed `mc × kc` block of A takes [`L2_SHARE`] = 9/32 of
+//!   L2, leaving the rest for the B sliver, the C tiles and the next
+//!   block's stream. `mc` is rounded down to a multiple of MR.
+//! - **L3**: the `kc × nc` block of B takes [`L3_SHARE`] = 1/8 of L3, one
+//!   core's share of a CCX of eight. `nc` is rounded down to a multiple
+//!   of NR.
+//!
+//! The caches are read once, from Linux's sysfs (`/sys/devices/system/cpu/
+//! cpu0/cache/index*/`); elsewhere, or when that fails, [`Caches::FALLBACK`]
+//! (Zen 3's) is used, which gives the original constants.
 
-/// Rows of the micro-tile (loop 1's step): each is one broadcast of A per k.
-pub const MR: usize = 6;
+use std::sync::OnceLock;
 
-/// Columns of the micro-tile (loop 2's step): two `f32x8` vectors of B per k.
-/// MR × NR / 8 = 12 accumulator registers + 2 for B + 1 broadcast = 15 of 16.
-pub const NR: usize = 16;
+/// Share of L1 the A and B slivers may take when A is packed.
+pub const L1_SHARE_PACKED_A: (usize, usize) = (31, 32);
+/// Share of L1 the A and B slivers may take when A is read in place.
+pub const L1_SHARE_IN_PLACE_A: (usize, usize) = (11, 16);
+/// Share of L2 the packed block of A may take.
+pub const L2_SHARE: (usize, usize) = (9, 32);
+/// Share of L3 the packed block of B may take.
+pub const L3_SHARE: (usize, usize) = (1, 8);
 
-/// Cuts the k loop (loop 4): a KC × NR sliver of packed B (16 KiB) and a
-/// MR × KC sliver of packed A (6 KiB) stay in L1 across the micro-kernel.
-pub const KC: usize = 256;
+/// The data caches one core sees, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caches {
+    /// Level-1 data cache of one core.
+    pub l1d: usize,
+    /// Level-2 cache of one core.
+    pub l2: usize,
+    /// Level-3 cache (shared by the cores of a complex).
+    pub l3: usize,
+    /// Where the sizes come from: `"sysfs"` or `"fallback (Zen 3)"`.
+    pub source: &'static str,
+}
 
-/// KC when A is packed: a k block of up to 352 (slivers of 8.25 KiB of A
-/// and 22 KiB of B, 30.25 KiB of L1's 32), so 1024 runs as 3 blocks of
-/// 342 rather than 4 of 256, and C, read and written once per block, one
-/// time fewer: 1 point of peak on 1024³ (measured against KC in one
-/// process). With A read in place the larger block loses instead
-/// (64x784x128 as 3 × 262: −1.5 points): there the six rows of A are six
-/// streams through L1 beside the sliver of B.
-pub const KC_PACKED_A: usize = 352;
+impl Caches {
+    /// AMD Zen 3's caches, where the GEMM was first tuned: used when the
+    /// caches cannot be read.
+    pub const FALLBACK: Caches = Caches {
+        l1d: 32 << 10,
+        l2: 512 << 10,
+        l3: 32 << 20,
+        source: "fallback (Zen 3)",
+    };
 
-/// Cuts the m loop (loop 3): the MC × KC block of packed A (144 KiB) stays
-/// in L2 while loop 2 sweeps it against every NR-column sliver of B.
-/// A multiple of MR.
-pub const MC: usize = 144;
+    /// This machine's caches, read once (see the module docs).
+    pub fn detect() -> Caches {
+        static CACHES: OnceLock<Caches> = OnceLock::new();
+        *CACHES.get_or_init(|| {
+            Caches::from_sysfs(std::path::Path::new("/sys/devices/system/cpu/cpu0/cache"))
+                .unwrap_or(Caches::FALLBACK)
+        })
+    }
 
-/// Cuts the n loop (loop 5): the KC × NC block of packed B (4 MiB) lives in
-/// L3 and is reused by every MC block of A. A multiple of NR.
-pub const NC: usize = 4096;
+    /// Reads the sizes from a sysfs cache directory (`index*/level`,
+    /// `index*/type`, `index*/size` such as `48K`). Returns `None` unless
+    /// an L1 data cache and an L2 are found; a missing L3 counts as none
+    /// (`l3 = 0`, and `nc` then follows from the L2 instead).
+    pub fn from_sysfs(dir: &std::path::Path) -> Option<Caches> {
+        let (mut l1d, mut l2, mut l3) = (None, None, None);
+        for entry in std::fs::read_dir(dir).ok()? {
+            let path = entry.ok()?.path();
+            let read = |f: &str| std::fs::read_to_string(path.join(f)).ok();
+            let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+            else {
+                continue;
+            };
+            let Some(bytes) = parse_size(size.trim()) else {
+                continue;
+            };
+            match (level.trim(), kind.trim()) {
+                ("1", "Data" | "Unified") => l1d = Some(bytes),
+                ("2", "Data" | "Unified") => l2 = Some(bytes),
+                ("3", "Data" | "Unified") => l3 = Some(bytes),
+                _ => {}
+            }
+        }
+        Some(Caches {
+            l1d: l1d.filter(|&b| b >= 4 << 10)?,
+            l2: l2.filter(|&b| b >= 16 << 10)?,
+            l3: l3.unwrap_or(0),
+            source: "sysfs",
+        })
+    }
+}
 
-/// Software prefetches pay only for an operand with at least this many
-/// elements (256 KiB, half of L2); a smaller one mostly stays cached
-/// between its uses, and there the prefetches only cost issue slots:
-/// - [`super::kernel::tile`] prefetches its corner of C only when C is this
-///   large (on the MLP shapes, with a 32 KiB C, the prefetches cost 1–3
-///   points of peak);
-/// - the plain tiles prefetch the next sliver of B only when B is this
-///   large (128x64x784, with a 200 KiB B, gained nothing with them, and
-///   64x128x64 lost a point).
-pub const PREFETCH_MIN_LEN: usize = 64 * 1024;
+/// `"48K"` → 49152, `"1024K"`, `"32M"`, `"1G"`, or plain bytes.
+fn parse_size(s: &str) -> Option<usize> {
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    };
+    let n: usize = num.parse().ok()?;
+    let shift = match unit {
+        "" | "B" => 0,
+        "K" | "KB" | "KiB" => 10,
+        "M" | "MB" | "MiB" => 20,
+        "G" | "GB" | "GiB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
 
-/// … and C only when the k block is at least this deep, so the tile's k
-/// loop is long enough to hide the fetch (on 128x64x784, kc = 64,
-/// prefetching the 400 KiB C at the start of each tile cost more than it
-/// saved). On a shallower block each plain tile instead prefetches the
-/// corner of the tile after it, a line per 4 k steps, when it has no
-/// share of B to fetch: 1 point of peak on 128x64x784, 2 on 300x64x1000.
+/// The cache blocks of one GEMM configuration (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocks {
+    /// Deepest k block when A is read in place (loop 4).
+    pub kc: usize,
+    /// Deepest k block when A is packed (loop 4).
+    pub kc_packed_a: usize,
+    /// Rows of A per block (loop 3), a multiple of MR.
+    pub mc: usize,
+    /// Columns of B per block (loop 5), a multiple of NR.
+    pub nc: usize,
+    /// Software prefetches pay only for an operand with at least this many
+    /// floats (half of L2); a smaller one mostly stays cached between its
+    /// uses, and there the prefetches only cost issue slots:
+    /// - a tile prefetches its corner of C only when C is this large (on
+    ///   Zen 3's MLP shapes, with a 32 KiB C, the prefetches cost 1–3
+    ///   points of peak);
+    /// - the plain tiles prefetch the next sliver of B only when B is this
+    ///   large (on Zen 3, 128x64x784 with a 200 KiB B gained nothing with
+    ///   them, and 64x128x64 lost a point).
+    pub prefetch_min_len: usize,
+}
+
+/// A tile prefetches its C corner before its k loop only when the k block
+/// is at least this deep, so the loop is long enough to hide the fetch (on
+/// Zen 3's 128x64x784, kc = 64, prefetching the 400 KiB C at the start of
+/// each tile cost more than it saved). On a shallower block each plain
+/// tile instead prefetches the corner of the tile after it, a line per 4 k
+/// steps, when it has no share of B to fetch: 1 point of peak on
+/// 128x64x784, 2 on 300x64x1000.
 pub const PREFETCH_C_MIN_KC: usize = 128;
 
-// The sizes must nest: checked when the crate compiles.
-const _: () = {
-    assert!(MC % MR == 0, "MC is a multiple of MR");
-    assert!(NC % NR == 0, "NC is a multiple of NR");
-    assert!(NR % crate::simd::LANES == 0, "NR is whole vectors");
-    assert!(KC * (MR + NR) * 4 <= 32 * 1024, "A and B slivers fit L1");
-    assert!(
-        KC_PACKED_A * (MR + NR) * 4 <= 31 * 1024,
-        "A and B slivers fit L1"
-    );
-    assert!(
-        MR <= crate::simd::LANES,
-        "pack_a transposes MR rows in one 8 × 8 block"
-    );
-};
+/// `value · share.0 / share.1`.
+fn share(value: usize, share: (usize, usize)) -> usize {
+    value / share.1 * share.0 + value % share.1 * share.0 / share.1
+}
 
-/// Splits `k` into blocks of at most `kc_max` ([`KC`] or [`KC_PACKED_A`])
-/// of nearly equal size, so that a k slightly above a multiple of `kc_max`
-/// does not end with a tiny block (784 with KC: 4 × 196 rather than
-/// 3 × 256 + 16). Returns the block length, `⌈k / ⌈k / kc_max⌉⌉`.
+/// `x` rounded down to a multiple of `unit`, and at least `unit`.
+fn down_to(x: usize, unit: usize) -> usize {
+    (x / unit * unit).max(unit)
+}
+
+impl Blocks {
+    /// The blocks of the MR × NR tile on Zen 3's caches, for the 6 × 16
+    /// kernel its original constants: kc 256 (352 with A packed), mc 144,
+    /// nc 4096.
+    pub fn fallback(mr: usize, nr: usize) -> Blocks {
+        Blocks::from_caches(mr, nr, &Caches::FALLBACK)
+    }
+
+    /// The blocks for an `mr × nr` register tile on `caches` (the model of
+    /// the module docs).
+    pub fn from_caches(mr: usize, nr: usize, caches: &Caches) -> Blocks {
+        let per_k = 4 * (mr + nr);
+        let kc = down_to(share(caches.l1d, L1_SHARE_IN_PLACE_A) / per_k, 16);
+        let kc_packed_a = down_to(share(caches.l1d, L1_SHARE_PACKED_A) / per_k, 16);
+        let mc = down_to(share(caches.l2, L2_SHARE) / (4 * kc), mr);
+        // Without an L3 the B block lives in L2 beside A's.
+        let l3 = if caches.l3 > 0 {
+            share(caches.l3, L3_SHARE)
+        } else {
+            caches.l2 / 2
+        };
+        let nc = down_to(l3 / (4 * kc), nr);
+        Blocks {
+            kc,
+            kc_packed_a,
+            mc,
+            nc,
+            prefetch_min_len: caches.l2 / 2 / 4,
+        }
+    }
+}
+
+/// Splits `k` into blocks of at most `kc_max` of nearly equal size, so
+/// that a k slightly above a multiple of `kc_max` does not end with a tiny
+/// block (784 with 256: 4 × 196 rather than 3 × 256 + 16). Returns the
+/// block length, `⌈k / ⌈k / kc_max⌉⌉`.
 pub fn balanced_kc(k: usize, kc_max: usize) -> usize {
     if k == 0 {
         return 0;
@@ -86,7 +224,7 @@ mod tests {
 
     #[test]
     fn balanced_kc_covers_k() {
-        for kc_max in [KC, KC_PACKED_A] {
+        for kc_max in [256, 352, 192] {
             for k in 0..2000 {
                 let kc = balanced_kc(k, kc_max);
                 assert!(kc <= kc_max);
@@ -96,7 +234,96 @@ mod tests {
                 }
             }
         }
-        assert_eq!(balanced_kc(784, KC), 196);
-        assert_eq!(balanced_kc(1024, KC_PACKED_A), 342);
+        assert_eq!(balanced_kc(784, 256), 196);
+        assert_eq!(balanced_kc(1024, 352), 342);
+    }
+
+    /// On Zen 3's caches the model gives the 6 × 16 kernel the constants
+    /// it was tuned with.
+    #[test]
+    fn zen3_caches_give_the_tuned_constants() {
+        let b = Blocks::fallback(6, 16);
+        assert_eq!((b.kc, b.kc_packed_a, b.mc, b.nc), (256, 352, 144, 4096));
+        assert_eq!(b.prefetch_min_len, 64 * 1024);
+    }
+
+    /// Zen 5 (48 KiB L1d, 1 MiB L2, 32 MiB L3) and the 12 × 32 kernel: the
+    /// slivers fit L1, the A block L2, the B block an eighth of L3.
+    #[test]
+    fn blocks_fit_their_caches() {
+        let zen5 = Caches {
+            l1d: 48 << 10,
+            l2: 1 << 20,
+            l3: 32 << 20,
+            source: "test",
+        };
+        let odd = [
+            zen5,
+            Caches::FALLBACK,
+            // Tiny L2, huge L3; no L3; a large L1.
+            Caches {
+                l1d: 16 << 10,
+                l2: 64 << 10,
+                l3: 1 << 30,
+                source: "test",
+            },
+            Caches {
+                l1d: 32 << 10,
+                l2: 256 << 10,
+                l3: 0,
+                source: "test",
+            },
+            Caches {
+                l1d: 128 << 10,
+                l2: 16 << 20,
+                l3: 64 << 20,
+                source: "test",
+            },
+        ];
+        for caches in odd {
+            for (mr, nr) in [(6, 16), (12, 32)] {
+                let b = Blocks::from_caches(mr, nr, &caches);
+                assert!(b.kc % 16 == 0 && b.kc_packed_a % 16 == 0, "{b:?}");
+                assert!(b.kc_packed_a >= b.kc, "{b:?}");
+                assert!(b.kc_packed_a * (mr + nr) * 4 <= caches.l1d.max(16 * (mr + nr) * 4));
+                assert!(b.mc % mr == 0 && b.mc >= mr, "{b:?}");
+                assert!(b.nc % nr == 0 && b.nc >= nr, "{b:?}");
+            }
+        }
+        let b = Blocks::from_caches(12, 32, &zen5);
+        assert_eq!((b.kc, b.kc_packed_a, b.mc, b.nc), (192, 256, 384, 5440));
+    }
+
+    #[test]
+    fn sysfs_sizes_parse() {
+        assert_eq!(parse_size("48K"), Some(48 << 10));
+        assert_eq!(parse_size("1024K"), Some(1 << 20));
+        assert_eq!(parse_size("32M"), Some(32 << 20));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("12Q"), None);
+        assert_eq!(parse_size(""), None);
+    }
+
+    /// A fake sysfs tree: data and unified caches are read, the
+    /// instruction cache ignored; without an L1d the caches are unknown.
+    #[test]
+    fn sysfs_tree_is_read() {
+        let root = std::env::temp_dir().join(format!("descent-caches-{}", std::process::id()));
+        let write = |idx: &str, level: &str, kind: &str, size: &str| {
+            let d = root.join(idx);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("level"), format!("{level}\n")).unwrap();
+            std::fs::write(d.join("type"), format!("{kind}\n")).unwrap();
+            std::fs::write(d.join("size"), format!("{size}\n")).unwrap();
+        };
+        write("index1", "1", "Instruction", "32K");
+        write("index2", "2", "Unified", "1024K");
+        write("index3", "3", "Unified", "32768K");
+        assert_eq!(Caches::from_sysfs(&root), None);
+        write("index0", "1", "Data", "48K");
+        let c = Caches::from_sysfs(&root).unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (48 << 10, 1 << 20, 32 << 20));
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(Caches::from_sysfs(&root), None);
     }
 }

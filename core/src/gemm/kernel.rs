@@ -1,8 +1,13 @@
-//! The micro-kernel contract and its `f32x8` implementation.
+//! The micro-kernel contract and its width-generic implementation.
 //!
 //! [`kernel`] computes the MR × NR product of one sliver of A (`MR × kc`)
-//! and one sliver of B (`kc × NR`) in registers: 12 `f32x8` accumulators,
-//! updated by 12 FMAs per k from 2 vector loads of B and 6 broadcasts of A.
+//! and one sliver of B (`kc × NR`) in registers, for any [`Vector`] type
+//! `V`: NR = 2 vectors, so each k step loads 2 vectors of B, broadcasts MR
+//! values of A and issues 2·MR FMAs into 2·MR accumulators. One source,
+//! two instances (see [`super::Kernel`]): `F32x8` with MR = 6 (12 of the 16
+//! `ymm` registers of AVX2 hold the tile) and `F32x16` with MR = 12 (24 of
+//! the 32 `zmm` registers of AVX-512).
+//!
 //! A is read packed or where it lies ([`ASliver`]); B packed, or in place
 //! while the kernel packs it for the next row slivers. [`store_tile`] then
 //! applies `α`, `β`, and on the last k block the epilogue (bias, ReLU)
@@ -10,12 +15,16 @@
 //! `mr × nr` corner to C. [`tile`] is the two together, one small function
 //! per variant, which the loop nest calls through a pointer.
 
-use super::blocking::{MR, NR};
-use crate::simd::{load_ptr, store_ptr, F32x8};
+use crate::simd::Vector;
 
-/// `each_row!(row, args…)` expands to `row!(0, args…); … row!(5, args…);`:
-/// the tile's rows named by literal index, so the optimizer sees 12 scalar
-/// accumulators rather than an array it may keep in memory.
+/// The largest MR of any instance: [`each_row!`] names this many rows.
+pub const MAX_MR: usize = 12;
+
+/// `each_row!(row, args…)` expands to `row!(0, args…); … row!(11, args…);`:
+/// the tile's rows named by literal index, so the optimizer sees 2·MR
+/// scalar accumulators rather than an array it may keep in memory. Each
+/// `row!` guards itself with `if i < ROWS`, a constant, so the rows past
+/// an instance's tile compile to nothing.
 macro_rules! each_row {
     ($row:ident $(, $arg:expr)*) => {
         $row!(0 $(, $arg)*);
@@ -24,12 +33,18 @@ macro_rules! each_row {
         $row!(3 $(, $arg)*);
         $row!(4 $(, $arg)*);
         $row!(5 $(, $arg)*);
+        $row!(6 $(, $arg)*);
+        $row!(7 $(, $arg)*);
+        $row!(8 $(, $arg)*);
+        $row!(9 $(, $arg)*);
+        $row!(10 $(, $arg)*);
+        $row!(11 $(, $arg)*);
     };
 }
-const _: () = assert!(MR == 6, "each_row! covers MR rows");
 
-/// The register tile: `tile[i][h]` holds `C[i, 8h .. 8h + 8]`.
-pub type Tile = [[F32x8; NR / 8]; MR];
+/// The register tile: `tile[i][h]` holds `C[i, h·L .. (h + 1)·L]`, L the
+/// vector's lanes (NR = 2·L).
+pub type Tile<V, const MR: usize> = [[V; 2]; MR];
 
 /// Where the micro-kernel reads `A[i, p]` for the rows `i < ROWS` of one
 /// sliver, as `p` walks through a k block. Three layouts, each with the
@@ -55,9 +70,9 @@ pub trait ASliver: Copy {
 
 /// Packed A: `a[p·MR + i]` (see [`super::pack`]), strides known at compile time.
 #[derive(Clone, Copy)]
-pub struct PackedA(pub *const f32);
+pub struct PackedA<const MR: usize>(pub *const f32);
 
-impl ASliver for PackedA {
+impl<const MR: usize> ASliver for PackedA<MR> {
     #[inline(always)]
     fn at(a: *const f32, _ars: usize, _aks: usize) -> Self {
         Self(a)
@@ -74,9 +89,9 @@ impl ASliver for PackedA {
 
 /// Row-major A read in place: row `i` at `rows[i]`, contiguous along k.
 #[derive(Clone, Copy)]
-pub struct RowsA(pub [*const f32; MR]);
+pub struct RowsA<const MR: usize>(pub [*const f32; MR]);
 
-impl ASliver for RowsA {
+impl<const MR: usize> ASliver for RowsA<MR> {
     #[inline(always)]
     fn at(a: *const f32, ars: usize, _aks: usize) -> Self {
         Self(std::array::from_fn(|i| a.wrapping_add(i * ars)))
@@ -113,9 +128,10 @@ impl ASliver for ColsA {
 }
 
 /// Computes `Σ_p A[0..ROWS, p] ⊗ B[p, 0..NR]` over `kc` steps: the first
-/// `ROWS` rows of the tile (the rest stays zero), with `A` read through
-/// `a` and `B[p, 0..NR]` as 16 contiguous floats at `b + p·bks` (`bks = NR`
-/// for packed B, the row stride for a row-major B read in place).
+/// `ROWS` rows of the MR-row tile (the rest stays zero), with `A` read
+/// through `a` and `B[p, 0..NR]` as NR = 2·`V::LANES` contiguous floats at
+/// `b + p·bks` (`bks = NR` for packed B, the row stride for a row-major B
+/// read in place).
 ///
 /// With `PACK_B`, each B row read is also stored to `b_out + p·NR`: the
 /// first row sliver under a column sliver packs B for the others while its
@@ -132,24 +148,32 @@ impl ASliver for ColsA {
 /// readable for `p < kc`; with `PACK_B`, `b_out .. + kc·NR` is writable and
 /// overlaps neither A nor B.
 #[inline(always)]
-pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
+pub unsafe fn kernel<
+    V: Vector,
+    const MR: usize,
+    const ROWS: usize,
+    const PACK_B: bool,
+    A: ASliver,
+>(
     kc: usize,
     a: A,
     b: *const f32,
     bks: usize,
     b_out: *mut f32,
     ahead: PrefetchRows,
-) -> Tile {
-    let mut c: Tile = [[F32x8::ZERO; NR / 8]; MR];
+) -> Tile<V, MR> {
+    const { assert!(ROWS <= MR && MR <= MAX_MR) };
+    let nr = 2 * V::LANES;
+    let mut c: Tile<V, MR> = [[V::ZERO; 2]; MR];
     let (mut a, mut b, mut b_out, mut ahead) = (a, b, b_out, ahead);
-    // Unrolled by hand, rows with literal indices, so the 12 accumulators
-    // are scalars to the optimizer and stay in registers (indexing the tile
-    // with a loop variable can leave it in memory, stored every step), and
-    // the loop overhead is paid once per 4 k steps.
+    // Unrolled by hand, rows with literal indices, so the 2·MR
+    // accumulators are scalars to the optimizer and stay in registers
+    // (indexing the tile with a loop variable can leave it in memory,
+    // stored every step), and the loop overhead is paid once per 4 k steps.
     macro_rules! row {
         ($i:literal, $off:expr, $b0:expr, $b1:expr) => {
             if $i < ROWS {
-                let ai = F32x8::splat(a.get($i, $off));
+                let ai = V::splat(a.get($i, $off));
                 c[$i][0] = ai.mul_add($b0, c[$i][0]);
                 c[$i][1] = ai.mul_add($b1, c[$i][1]);
             }
@@ -157,11 +181,11 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
     }
     macro_rules! step {
         ($off:expr) => {{
-            let b0 = load_ptr(b.add($off * bks));
-            let b1 = load_ptr(b.add($off * bks + 8));
+            let b0 = V::load(b.add($off * bks));
+            let b1 = V::load(b.add($off * bks + V::LANES));
             if PACK_B {
-                store_ptr(b_out.add($off * NR), b0);
-                store_ptr(b_out.add($off * NR + 8), b1);
+                V::store(b_out.add($off * nr), b0);
+                V::store(b_out.add($off * nr + V::LANES), b1);
             }
             each_row!(row, $off, b0, b1);
         }};
@@ -179,7 +203,7 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
         a.advance(4);
         b = b.add(4 * bks);
         if PACK_B {
-            b_out = b_out.add(4 * NR);
+            b_out = b_out.add(4 * nr);
         }
     }
     for _ in 0..kc % 4 {
@@ -187,7 +211,7 @@ pub unsafe fn kernel<const ROWS: usize, const PACK_B: bool, A: ASliver>(
         a.advance(1);
         b = b.add(bks);
         if PACK_B {
-            b_out = b_out.add(NR);
+            b_out = b_out.add(nr);
         }
     }
     c
@@ -324,14 +348,11 @@ pub struct TileOps<'a> {
     pub relu: bool,
 }
 
-/// `relu(x) = x < 0 ? 0 : x`, which keeps NaN as NaN (so a diverging net is
-/// seen, not silently zeroed).
+/// `relu(x) = x < 0 ? 0 : x` on 8 lanes, which keeps NaN as NaN (so a
+/// diverging net is seen, not silently zeroed). See [`Vector::relu`].
 #[inline(always)]
-pub fn relu_v(x: F32x8) -> F32x8 {
-    // Clear the lanes where x < 0 with a bitwise AND-NOT (a `select` here
-    // becomes a masked store, `vmaskmovps`, when the caller writes the
-    // result back over x, and that is microcoded on AMD Zen).
-    x & !x.simd_lt(F32x8::ZERO)
+pub fn relu_v(x: crate::simd::F32x8) -> crate::simd::F32x8 {
+    x.relu()
 }
 
 /// Scalar twin of [`relu_v`].
@@ -353,7 +374,7 @@ pub fn relu_s(x: f32) -> f32 {
 /// `c + i·rsc + j·csc` must be writable (and readable when β ≠ 0) for
 /// `i < mr`, `j < nr`, unaliased; `bias`, if any, has at least `nr` values.
 #[inline(always)]
-pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
+pub unsafe fn store_tile<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &Dest) {
     let Dest {
         c,
         rsc,
@@ -363,13 +384,14 @@ pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
         ops,
         ..
     } = *dest;
-    if nr == NR && csc == 1 {
+    if nr == 2 * V::LANES && csc == 1 {
         // The common case gets straight-line code for each of the 16
         // combinations of the per-call choices, so no row pays a branch on
         // α, β, bias or ReLU. Leaving out the `α·` multiply when α = 1 is
         // worth it where the store is a large part of a tile, on a short k
-        // (measured against the α·acc store in one process: 1.5–3 points
-        // of peak on 128x64x784, 0–2.5 on 64x10x64, no change at kc ≥ 196).
+        // (measured on Zen 3 against the α·acc store in one process: 1.5–3
+        // points of peak on 128x64x784, 0–2.5 on 64x10x64, no change at
+        // kc ≥ 196).
         let key = (
             ops.alpha != 1.0,
             ops.beta != 0.0,
@@ -379,7 +401,7 @@ pub unsafe fn store_tile(tile: &Tile, dest: &Dest) {
         macro_rules! dispatch {
             ($(($s:literal, $r:literal, $b:literal, $l:literal)),*) => {
                 match key {
-                    $(($s, $r, $b, $l) => store_full::<$s, $r, $b, $l>(tile, c, rsc, mr, ops),)*
+                    $(($s, $r, $b, $l) => store_full::<V, MR, $s, $r, $b, $l>(tile, c, rsc, mr, ops),)*
                 }
             };
         }
@@ -423,16 +445,33 @@ pub struct Dest<'a> {
     pub ahead: PrefetchRows,
 }
 
+/// Where a tile reads its sliver of A: element `(i, p)` at
+/// `a + i·rs + p·ks` (for packed A, `rs = 1`, `ks = MR`).
+#[derive(Clone, Copy)]
+pub struct ASrc {
+    pub a: *const f32,
+    pub rs: usize,
+    pub ks: usize,
+}
+
+/// Where a tile reads its sliver of B: packed, row `p` at `packed + p·NR`;
+/// or, for the tile that packs it, in place, row `p` at `src + p·ks`,
+/// copied into `packed` as it is read.
+#[derive(Clone, Copy)]
+pub struct BSrc {
+    pub src: *const f32,
+    pub ks: usize,
+    pub packed: *mut f32,
+}
+
 /// The signature every [`tile`] instance shares, so the loop nest picks one
-/// per sliver and calls it through a pointer:
-/// `(kc, a, ars, aks, b, bks, b_out, dest)`.
-pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, *mut f32, &Dest);
+/// per sliver and calls it through a pointer: `(kc, a, b, dest)`.
+pub type TileFn = unsafe fn(usize, ASrc, BSrc, &Dest);
 
 /// One micro-tile: prefetch its C corner if `dest.prefetch`, run [`kernel`]
-/// over `kc` steps (A of layout `A` at `a` with strides `ars`, `aks`; B in
-/// place at `b` with row stride `bks` and packed into `b_out` when
-/// `PACK_B`, else packed at `b` while prefetching `dest.ahead`), then
-/// [`store_tile`] into `dest`.
+/// over `kc` steps (A of layout `A` at `a`; B packed at `b.packed` while
+/// prefetching `dest.ahead`, or with `PACK_B` read in place at `b.src` and
+/// packed into `b.packed`), then [`store_tile`] into `dest`.
 ///
 /// Not inlined on purpose: each instance is a small function the optimizer
 /// can keep entirely in registers, and the loop nest stays small instead of
@@ -441,30 +480,32 @@ pub type TileFn = unsafe fn(usize, *const f32, usize, usize, *const f32, usize, 
 /// # Safety
 /// As [`kernel`] (with `ROWS` rows of A) and [`store_tile`] (for `dest`).
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
+pub unsafe fn tile<
+    V: Vector,
+    const MR: usize,
+    A: ASliver,
+    const ROWS: usize,
+    const PACK_B: bool,
+>(
     kc: usize,
-    a: *const f32,
-    ars: usize,
-    aks: usize,
-    b: *const f32,
-    bks: usize,
-    b_out: *mut f32,
+    a: ASrc,
+    b: BSrc,
     dest: &Dest,
 ) {
     // The caller asks only when C is too large to stay cached and the k
-    // loop is long enough to hide the fetch (see `blocking::PREFETCH_*`).
+    // loop is long enough to hide the fetch (see `blocking`).
     if dest.prefetch {
         prefetch_c(dest.c, dest.rsc, dest.csc, dest.mr, dest.nr);
     }
-    let a = A::at(a, ars, aks);
+    let sliver = A::at(a.a, a.rs, a.ks);
     let t = if PACK_B {
-        kernel::<ROWS, true, A>(kc, a, b, bks, b_out, PrefetchRows::NONE)
+        kernel::<V, MR, ROWS, true, A>(kc, sliver, b.src, b.ks, b.packed, PrefetchRows::NONE)
     } else {
-        // Packed B: the literal stride lets every load use a constant offset.
-        kernel::<ROWS, false, A>(kc, a, b, NR, b_out, dest.ahead)
+        // Packed B: the constant stride lets every load use a constant offset.
+        let nr = 2 * V::LANES;
+        kernel::<V, MR, ROWS, false, A>(kc, sliver, b.packed, nr, b.packed, dest.ahead)
     };
-    store_tile(&t, dest);
+    store_tile::<V, MR>(&t, dest);
 }
 
 // Both stores below name the tile's rows by literal index, never `tile[i]`
@@ -473,45 +514,53 @@ pub unsafe fn tile<A: ASliver, const ROWS: usize, const PACK_B: bool>(
 // on every k step.
 
 /// [`store_tile`] for a full-width tile of a row-major C (also the short
-/// row sliver, which a 6-row tile leaves for every m that is not a
-/// multiple of 6): vector loads and stores. `SCALE`: α ≠ 1; `READ_C`:
+/// row sliver, which an MR-row tile leaves for every m that is not a
+/// multiple of MR): vector loads and stores. `SCALE`: α ≠ 1; `READ_C`:
 /// β ≠ 0; `BIAS`, `RELU`: the epilogue of the last k block.
 ///
 /// # Safety
 /// As [`store_tile`] with `nr = NR`, `csc = 1`.
 #[inline(always)]
-unsafe fn store_full<const SCALE: bool, const READ_C: bool, const BIAS: bool, const RELU: bool>(
-    tile: &Tile,
+unsafe fn store_full<
+    V: Vector,
+    const MR: usize,
+    const SCALE: bool,
+    const READ_C: bool,
+    const BIAS: bool,
+    const RELU: bool,
+>(
+    tile: &Tile<V, MR>,
     c: *mut f32,
     rsc: usize,
     mr: usize,
     ops: TileOps<'_>,
 ) {
-    let alpha = F32x8::splat(ops.alpha);
-    let beta = F32x8::splat(ops.beta);
+    let l = V::LANES;
+    let alpha = V::splat(ops.alpha);
+    let beta = V::splat(ops.beta);
     let bias = match ops.bias {
-        Some(b) if BIAS => [load_ptr(b.as_ptr()), load_ptr(b.as_ptr().add(8))],
-        _ => [F32x8::ZERO; NR / 8],
+        Some(b) if BIAS => [V::load(b.as_ptr()), V::load(b.as_ptr().add(l))],
+        _ => [V::ZERO; 2],
     };
-    let finish = |acc: F32x8, p: *const f32, h: usize| {
+    let finish = |acc: V, p: *const f32, h: usize| {
         let mut v = if SCALE { alpha * acc } else { acc };
         if READ_C {
-            v = beta.mul_add(load_ptr(p), v);
+            v = beta.mul_add(V::load(p), v);
         }
         if BIAS {
             v += bias[h];
         }
         if RELU {
-            v = relu_v(v);
+            v = v.relu();
         }
         v
     };
     macro_rules! row {
         ($i:literal) => {
-            if $i < mr {
+            if $i < MR && $i < mr {
                 let p = c.add($i * rsc);
-                store_ptr(p, finish(tile[$i][0], p, 0));
-                store_ptr(p.add(8), finish(tile[$i][1], p.add(8), 1));
+                V::store(p, finish(tile[$i][0], p, 0));
+                V::store(p.add(l), finish(tile[$i][1], p.add(l), 1));
             }
         };
     }
@@ -524,8 +573,8 @@ unsafe fn store_full<const SCALE: bool, const READ_C: bool, const BIAS: bool, co
 /// # Safety
 /// As [`store_tile`].
 #[inline(always)]
-unsafe fn store_edge(
-    tile: &Tile,
+unsafe fn store_edge<V: Vector, const MR: usize>(
+    tile: &Tile<V, MR>,
     c: *mut f32,
     rsc: usize,
     csc: usize,
@@ -533,42 +582,48 @@ unsafe fn store_edge(
     nr: usize,
     ops: TileOps<'_>,
 ) {
-    let alpha = F32x8::splat(ops.alpha);
-    let beta = F32x8::splat(ops.beta);
+    // Room for one vector of the widest instance.
+    const MAX_LANES: usize = 16;
+    let l = V::LANES;
+    debug_assert!(l <= MAX_LANES);
+    let alpha = V::splat(ops.alpha);
+    let beta = V::splat(ops.beta);
     let read_c = ops.beta != 0.0;
-    let mut bias = [0.0f32; NR];
+    let mut bias = [0.0f32; 2 * MAX_LANES];
     if let Some(b) = ops.bias {
         bias[..nr].copy_from_slice(&b[..nr]);
     }
-    let store_row = |row: *mut f32, acc: [F32x8; NR / 8]| {
+    let store_row = |row: *mut f32, acc: [V; 2]| {
         for (h, &acc) in acc.iter().enumerate() {
-            let j0 = 8 * h;
+            let j0 = l * h;
             if j0 >= nr {
                 break;
             }
-            let cnt = (nr - j0).min(8);
+            let cnt = (nr - j0).min(l);
             let mut v = alpha * acc;
             if read_c {
-                let mut old = [0.0f32; 8];
+                let mut old = [0.0f32; MAX_LANES];
                 for (j, o) in old.iter_mut().enumerate().take(cnt) {
                     *o = *row.add((j0 + j) * csc);
                 }
-                v = beta.mul_add(F32x8::new(old), v);
+                v = beta.mul_add(V::load(old.as_ptr()), v);
             }
             if ops.bias.is_some() {
-                v += F32x8::from(&bias[j0..j0 + 8]);
+                v += V::load(bias.as_ptr().add(j0));
             }
             if ops.relu {
-                v = relu_v(v);
+                v = v.relu();
             }
-            for (j, &x) in v.to_array().iter().enumerate().take(cnt) {
+            let mut out = [0.0f32; MAX_LANES];
+            V::store(out.as_mut_ptr(), v);
+            for (j, &x) in out.iter().enumerate().take(cnt) {
                 *row.add((j0 + j) * csc) = x;
             }
         }
     };
     macro_rules! row {
         ($i:literal) => {
-            if $i < mr {
+            if $i < MR && $i < mr {
                 store_row(c.add($i * rsc), tile[$i]);
             }
         };

@@ -10,22 +10,33 @@
 //! convention). Every `m, k, n ≥ 0` works; `k = 0` gives
 //! `epilogue(β·C)`.
 //!
-//! Files: `blocking.rs` (MR, NR, KC, MC, NC and which loop each cuts),
-//! `pack.rs` (packing A and B), `kernel.rs` (the MR × NR micro-kernel and
-//! the fused tile store), this file (the loop nest, the checked API, the
-//! naive twin).
+//! Files: `blocking.rs` (the cache blocks KC, MC, NC from this CPU's
+//! caches), `pack.rs` (packing A and B), `kernel.rs` (the width-generic
+//! MR × NR micro-kernel and the fused tile store), this file (the kernel
+//! family, the loop nest, the checked API, the naive twin).
+//!
+//! **The kernel family.** One micro-kernel source, instantiated per SIMD
+//! width ([`Kernel`]): `f32x8` with a 6 × 16 tile (AVX2: 12 accumulators of
+//! 16 `ymm`) and `f32x16` with a 12 × 32 tile (AVX-512: 24 of 32 `zmm`).
+//! [`Kernel::native`] is the widest this build compiled to real registers;
+//! [`gemm_with`] runs any of them (the tests run all of them everywhere:
+//! `wide` emulates `f32x16` with two `f32x8` halves without AVX-512). The
+//! loop nest never names a width: it reads MR, NR and the tile functions
+//! from the kernel's [`TileSet`].
 
 pub mod blocking;
 pub mod kernel;
 pub mod pack;
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use crate::buffer::AlignedVec;
 use crate::error::{CoreError, Result};
+use crate::simd::{F32x16, F32x8, Vector};
 use crate::tensor::{MatMut, MatRef};
-use blocking::{balanced_kc, KC, KC_PACKED_A, MC, MR, NC, NR, PREFETCH_C_MIN_KC, PREFETCH_MIN_LEN};
-use kernel::{relu_s, TileOps};
+use blocking::{balanced_kc, Blocks, Caches, PREFETCH_C_MIN_KC};
+use kernel::{relu_s, ASrc, BSrc, ColsA, Dest, PackedA, PrefetchRows, RowsA, TileFn, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,12 +126,221 @@ fn check(a: &MatRef, b: &MatRef, c: &MatMut, epi: &Epilogue) -> Result<(usize, u
     Ok((m, k, n))
 }
 
-/// `C ← epilogue(α·op(A)·op(B) + β·C)` (see the module docs), single thread.
+/// A micro-kernel of the family: its SIMD width and register tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// `wide::f32x8`, a 6 × 16 tile: 12 accumulators, 2 vectors of B and a
+    /// broadcast of A in 15 of AVX2's 16 `ymm` registers.
+    F32x8,
+    /// `wide::f32x16`, a 12 × 32 tile: 24 accumulators, 2 vectors of B and
+    /// a broadcast of A in 27 of AVX-512's 32 `zmm` registers. Where it
+    /// overlaps C, at least FMA latency × pipes = 4 × 2 = 8 accumulators
+    /// must be in flight; 24 leave room for a 4- and 8-row tile too.
+    F32x16,
+}
+
+impl Kernel {
+    /// Every kernel of the family. All are correct on every machine; only
+    /// the widths the CPU has in registers are fast.
+    pub const ALL: [Kernel; 2] = [Kernel::F32x8, Kernel::F32x16];
+
+    /// The widest kernel this build runs in real registers: `F32x16` when
+    /// the build enables AVX-512F (`-C target-cpu=native` on such a CPU),
+    /// else `F32x8`.
+    pub const fn native() -> Kernel {
+        if crate::simd::HAS_AVX512 {
+            Kernel::F32x16
+        } else {
+            Kernel::F32x8
+        }
+    }
+
+    /// The tile functions, MR and NR of this kernel.
+    pub fn tiles(self) -> &'static TileSet {
+        match self {
+            Kernel::F32x8 => &TILES_F32X8,
+            Kernel::F32x16 => &TILES_F32X16,
+        }
+    }
+
+    /// Rows of the register tile.
+    pub fn mr(self) -> usize {
+        self.tiles().mr
+    }
+
+    /// Columns of the register tile (two vectors).
+    pub fn nr(self) -> usize {
+        self.tiles().nr
+    }
+
+    /// What runs, e.g. `"avx512f, f32x16, 12×32 tile"`: the instruction
+    /// set this width compiled to in this build, the vector type, the tile.
+    pub fn describe(self) -> String {
+        let isa = match self {
+            Kernel::F32x16 if crate::simd::HAS_AVX512 => "avx512f",
+            Kernel::F32x16 if crate::simd::HAS_FMA => "avx2+fma (emulated: 2 ymm per vector)",
+            Kernel::F32x8 if crate::simd::HAS_FMA => "avx2+fma",
+            _ => "portable (no fma)",
+        };
+        let name = match self {
+            Kernel::F32x8 => "f32x8",
+            Kernel::F32x16 => "f32x16",
+        };
+        format!("{isa}, {name}, {}×{} tile", self.mr(), self.nr())
+    }
+}
+
+/// Copies a block of A or B into packed panels: `(rows or kc, kc or cols,
+/// src, rs, cs, out)`, see [`pack`].
+type PackFn = unsafe fn(usize, usize, *const f32, usize, usize, &mut [f32]);
+
+/// One kernel's register tile and its instances: what the loop nest needs
+/// to run it without naming its width.
+pub struct TileSet {
+    /// Rows of the tile.
+    pub mr: usize,
+    /// Columns of the tile.
+    pub nr: usize,
+    /// `tiles[layout][rows][pack_b]`: layout 0 row-major A in place, 1
+    /// column-major A in place, 2 packed A; `rows` 0, 1, 2 for tiles of
+    /// MR/3, 2·MR/3 and MR rows; `pack_b` whether the tile packs its sliver
+    /// of B while it reads it.
+    tiles: [[[TileFn; 2]; 3]; 3],
+    pack_a: PackFn,
+    pack_b: PackFn,
+}
+
+/// The instances of one kernel: `tile_set!(vector, MR, MR/3, 2·MR/3)`.
+/// Const generics need the row counts as literals.
+macro_rules! tile_set {
+    ($v:ty, $mr:literal, $r1:literal, $r2:literal) => {{
+        use kernel::tile;
+        macro_rules! pair {
+            ($layout:ty, $rows:literal) => {
+                [
+                    tile::<$v, $mr, $layout, $rows, false> as TileFn,
+                    tile::<$v, $mr, $layout, $rows, true> as TileFn,
+                ]
+            };
+        }
+        macro_rules! layout {
+            ($layout:ty) => {
+                [
+                    pair!($layout, $r1),
+                    pair!($layout, $r2),
+                    pair!($layout, $mr),
+                ]
+            };
+        }
+        const NR: usize = 2 * <$v as Vector>::LANES;
+        const _: () = assert!($r1 * 3 == $mr && $r2 == 2 * $r1);
+        TileSet {
+            mr: $mr,
+            nr: NR,
+            tiles: [layout!(RowsA<$mr>), layout!(ColsA), layout!(PackedA<$mr>)],
+            pack_a: pack::pack_a::<$mr>,
+            pack_b: pack::pack_b::<NR>,
+        }
+    }};
+}
+
+static TILES_F32X8: TileSet = tile_set!(F32x8, 6, 2, 4);
+static TILES_F32X16: TileSet = tile_set!(F32x16, 12, 4, 8);
+
+/// How a GEMM runs: which kernel, with which cache blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub kernel: Kernel,
+    pub blocks: Blocks,
+}
+
+impl Config {
+    /// The native kernel with blocks from this machine's caches (computed
+    /// once). What [`gemm`] and [`gemm_par`] use.
+    pub fn native() -> &'static Config {
+        static NATIVE: OnceLock<Config> = OnceLock::new();
+        NATIVE.get_or_init(|| Config::new(Kernel::native(), &Caches::detect()))
+    }
+
+    /// `kernel` with the blocks the model gives for `caches`.
+    pub fn new(kernel: Kernel, caches: &Caches) -> Config {
+        Config {
+            kernel,
+            blocks: Blocks::from_caches(kernel.mr(), kernel.nr(), caches),
+        }
+    }
+
+    /// One line for headers and benches: the kernel and its blocks, e.g.
+    /// `"avx512f, f32x16, 12×32 tile; kc 192 (264 packed A), mc 384, nc 5440"`.
+    pub fn describe(&self) -> String {
+        let b = &self.blocks;
+        format!(
+            "{}; kc {} ({} packed A), mc {}, nc {}",
+            self.kernel.describe(),
+            b.kc,
+            b.kc_packed_a,
+            b.mc,
+            b.nc
+        )
+    }
+}
+
+/// A read-only operand on raw memory: `rows × cols`, element `(i, j)` at
+/// `ptr + i·rs + j·cs`.
+#[derive(Clone, Copy)]
+pub struct RawMat {
+    pub ptr: *const f32,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl RawMat {
+    fn of(m: &MatRef) -> RawMat {
+        RawMat {
+            ptr: m.data().as_ptr(),
+            rows: m.rows(),
+            cols: m.cols(),
+            rs: m.rs(),
+            cs: m.cs(),
+        }
+    }
+
+    /// `ptr + i·rs + j·cs`, computed without dereferencing.
+    fn at(&self, i: usize, j: usize) -> *const f32 {
+        self.ptr.wrapping_add(i * self.rs + j * self.cs)
+    }
+}
+
+/// The output operand: as [`RawMat`], writable.
+#[derive(Clone, Copy)]
+pub struct RawMatMut {
+    pub ptr: *mut f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl RawMatMut {
+    fn at(&self, i: usize, j: usize) -> *mut f32 {
+        self.ptr.wrapping_add(i * self.rs + j * self.cs)
+    }
+}
+
+/// `C ← epilogue(α·op(A)·op(B) + β·C)` (see the module docs), single
+/// thread, with the native kernel and this machine's blocks.
 ///
 /// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`; pass `x.t()` for a
 /// transposed operand. Errors (printing both shapes) when they disagree or
 /// the bias is not `n` long.
-pub fn gemm(
+pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, epi: Epilogue) -> Result<()> {
+    gemm_with(Config::native(), alpha, a, b, beta, c, epi)
+}
+
+/// As [`gemm`], with the kernel and blocks of `cfg` (to compare kernels,
+/// or test one on a machine where it is not the native one).
+pub fn gemm_with(
+    cfg: &Config,
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -128,29 +348,15 @@ pub fn gemm(
     mut c: MatMut,
     epi: Epilogue,
 ) -> Result<()> {
-    let (m, k, n) = check(&a, &b, &c, &epi)?;
-    let (rsc, csc) = (c.rs(), c.cs());
+    check(&a, &b, &c, &epi)?;
+    let cm = RawMatMut {
+        rs: c.rs(),
+        cs: c.cs(),
+        ptr: c.data_mut().as_mut_ptr(),
+    };
     // SAFETY: the views were bounds-checked when made, and `check` verified
     // the shapes agree and C's elements are disjoint.
-    unsafe {
-        gemm_unchecked(
-            m,
-            k,
-            n,
-            alpha,
-            a.data().as_ptr(),
-            a.rs(),
-            a.cs(),
-            b.data().as_ptr(),
-            b.rs(),
-            b.cs(),
-            beta,
-            c.data_mut().as_mut_ptr(),
-            rsc,
-            csc,
-            epi,
-        );
-    }
+    unsafe { gemm_unchecked(cfg, alpha, RawMat::of(&a), RawMat::of(&b), beta, cm, epi) };
     Ok(())
 }
 
@@ -177,17 +383,18 @@ pub fn gemm_par(
     if threads == 1 || work < 1 << 20 {
         return gemm(alpha, a, b, beta, c, epi);
     }
-    let (rsc, csc) = (c.rs(), c.cs());
-    let cp = SendPtr(c.data_mut().as_mut_ptr());
-    let (ap, bp) = (
-        SendPtr(a.data().as_ptr() as *mut f32),
-        SendPtr(b.data().as_ptr() as *mut f32),
-    );
-    let split_n = n >= m || n >= threads * 4 * NR;
-    let (len, unit) = if split_n { (n, NR) } else { (m, MR) };
+    let cfg = Config::native();
+    let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
+    let cm = SendMut(RawMatMut {
+        rs: c.rs(),
+        cs: c.cs(),
+        ptr: c.data_mut().as_mut_ptr(),
+    });
+    let (am, bm) = (Send(RawMat::of(&a)), Send(RawMat::of(&b)));
+    let split_n = n >= m || n >= threads * 4 * nr;
+    let (len, unit) = if split_n { (n, nr) } else { (m, mr) };
     let units = len.div_ceil(unit);
     let threads = threads.min(units);
-    let (ars, acs, brs, bcs) = (a.rs(), a.cs(), b.rs(), b.cs());
     // Part t computes columns (or rows) lo..hi of C, whichever thread of
     // the pool runs it.
     let part = |t: usize| {
@@ -196,7 +403,9 @@ pub fn gemm_par(
         if lo >= hi {
             return;
         }
-        let (ap, bp, cp) = (ap, bp, cp);
+        // Whole wrappers, not their fields, are captured (they are Sync).
+        let (am, bm, cm) = (am, bm, cm);
+        let (a, b, c) = (am.0, bm.0, cm.0);
         // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C;
         // A and B are only read; the views were checked by `check`.
         unsafe {
@@ -205,41 +414,27 @@ pub fn gemm_par(
                     bias: epi.bias.map(|b| &b[lo..hi]),
                     relu: epi.relu,
                 };
-                gemm_unchecked(
-                    m,
-                    k,
-                    hi - lo,
-                    alpha,
-                    ap.0,
-                    ars,
-                    acs,
-                    bp.0.add(lo * bcs),
-                    brs,
-                    bcs,
-                    beta,
-                    cp.0.add(lo * csc),
-                    rsc,
-                    csc,
-                    sub,
-                );
+                let b = RawMat {
+                    ptr: b.at(0, lo),
+                    cols: hi - lo,
+                    ..b
+                };
+                let c = RawMatMut {
+                    ptr: c.at(0, lo),
+                    ..c
+                };
+                gemm_unchecked(cfg, alpha, a, b, beta, c, sub);
             } else {
-                gemm_unchecked(
-                    hi - lo,
-                    k,
-                    n,
-                    alpha,
-                    ap.0.add(lo * ars),
-                    ars,
-                    acs,
-                    bp.0,
-                    brs,
-                    bcs,
-                    beta,
-                    cp.0.add(lo * rsc),
-                    rsc,
-                    csc,
-                    epi,
-                );
+                let a = RawMat {
+                    ptr: a.at(lo, 0),
+                    rows: hi - lo,
+                    ..a
+                };
+                let c = RawMatMut {
+                    ptr: c.at(lo, 0),
+                    ..c
+                };
+                gemm_unchecked(cfg, alpha, a, b, beta, c, epi);
             }
         }
     };
@@ -248,43 +443,48 @@ pub fn gemm_par(
 }
 
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+struct Send(RawMat);
+#[derive(Clone, Copy)]
+struct SendMut(RawMatMut);
 // SAFETY: used only to hand disjoint parts of C (and shared read-only A, B)
-// to scoped threads that end before the borrow does.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
+// to pool threads that finish before `gemm_par` returns.
+unsafe impl std::marker::Send for Send {}
+unsafe impl Sync for Send {}
+unsafe impl std::marker::Send for SendMut {}
+unsafe impl Sync for SendMut {}
+
+/// The reusable buffers of the loop nest.
+#[derive(Default)]
+struct Buffers {
+    a_packed: AlignedVec,
+    b_packed: AlignedVec,
+    plan: Vec<RowSliver>,
+}
 
 thread_local! {
     // Packing buffers and the plan of row slivers are reused across calls:
     // after the first call of a given size a GEMM allocates nothing.
-    static PACK: RefCell<(AlignedVec, AlignedVec, Vec<RowSliver>)> = RefCell::new(Default::default());
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-/// The loop nest on raw pointers. See [`gemm`] for the formula.
+/// The loop nest on raw operands, with `cfg`'s kernel and blocks:
+/// `C ← epilogue(α·A·B + β·C)`, `m = a.rows`, `k = a.cols`, `n = b.cols`.
 ///
 /// # Safety
-/// For `i < m, p < k, j < n`: `a + i·rsa + p·csa` and `b + p·rsb + j·csb`
-/// are readable, `c + i·rsc + j·csc` is writable (readable if β ≠ 0) and
-/// distinct for distinct `(i, j)`; `epi.bias` has `n` values; A and B do
-/// not overlap C.
-#[allow(clippy::too_many_arguments)]
+/// For `i < m, p < k, j < n`: `a.at(i, p)` and `b.at(p, j)` are readable,
+/// `c.at(i, j)` is writable (readable if β ≠ 0) and distinct for distinct
+/// `(i, j)`; `b.rows == k`; `epi.bias` has `n` values; A and B do not
+/// overlap C.
 pub unsafe fn gemm_unchecked(
-    m: usize,
-    k: usize,
-    n: usize,
+    cfg: &Config,
     alpha: f32,
-    a: *const f32,
-    rsa: usize,
-    csa: usize,
-    b: *const f32,
-    rsb: usize,
-    csb: usize,
+    a: RawMat,
+    b: RawMat,
     beta: f32,
-    c: *mut f32,
-    rsc: usize,
-    csc: usize,
+    c: RawMatMut,
     epi: Epilogue,
 ) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
     }
@@ -292,7 +492,7 @@ pub unsafe fn gemm_unchecked(
         // No product: C ← epilogue(β·C) (β = 0 writes without reading).
         for i in 0..m {
             for j in 0..n {
-                let p = c.add(i * rsc + j * csc);
+                let p = c.at(i, j);
                 let mut v = if beta == 0.0 { 0.0 } else { beta * *p };
                 if let Some(bias) = epi.bias {
                     v += bias[j];
@@ -302,168 +502,269 @@ pub unsafe fn gemm_unchecked(
         }
         return;
     }
-    let direct_a = read_a_in_place(n, rsa, csa);
-    let kc_max = balanced_kc(k, if direct_a { KC } else { KC_PACKED_A });
-    // Each row of a 16-column sliver of B is contiguous: the first row
-    // sliver reads B in place and packs it as it goes.
-    let fuse_b = csb == 1;
-    PACK.with(|bufs| {
-        let mut bufs = bufs.borrow_mut();
-        let (abuf, bbuf, plan) = &mut *bufs;
-        // In place, A needs a packed sliver only for an odd last sliver.
-        let a_rows = if direct_a {
-            MR
+    BUFFERS.with(|bufs| {
+        let bufs = &mut *bufs.borrow_mut();
+        loops_5_to_3(cfg, alpha, a, b, beta, c, epi, bufs);
+    });
+}
+
+/// What loops 2 and 1 need to know of the block that loops 5 to 3 chose:
+/// the k block `pc .. pc + kc` of the NC block at column `jc`, MC block at
+/// row `ic`, and how it is read and written.
+struct Block<'a> {
+    ts: &'static TileSet,
+    blocks: Blocks,
+    /// `(m, k, n)` of the whole product.
+    mkn: (usize, usize, usize),
+    kc_max: usize,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    ic: usize,
+    /// Every sliver of packed B reuses one slot (all of m is one MC block).
+    one_mc_block: bool,
+    /// B's rows are contiguous: the first row sliver packs B as it reads it.
+    fuse_b: bool,
+    /// Prefetch each tile's C corner before its k loop.
+    prefetch_c: bool,
+    /// Prefetch the next tile's C corner during the k loop instead.
+    c_ahead: bool,
+    ops: TileOps<'a>,
+}
+
+/// Loops 5 to 3 of BLIS: cut n into NC-column blocks (B's block lives in
+/// L3), k into KC-deep blocks (the slivers live in L1) and m into MC-row
+/// blocks (A's block lives in L2); plan each MC block's row slivers and
+/// hand it to [`loops_2_1`].
+///
+/// # Safety
+/// As [`gemm_unchecked`], with `m, k, n > 0` and `α ≠ 0`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn loops_5_to_3(
+    cfg: &Config,
+    alpha: f32,
+    a: RawMat,
+    b: RawMat,
+    beta: f32,
+    c: RawMatMut,
+    epi: Epilogue,
+    bufs: &mut Buffers,
+) {
+    let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let direct_a = read_a_in_place(ts, n, a.rs, a.cs);
+    let kc_max = balanced_kc(
+        k,
+        if direct_a {
+            blocks.kc
         } else {
-            MC.min(m.div_ceil(MR) * MR)
+            blocks.kc_packed_a
+        },
+    );
+    // In place, A needs a packed sliver only for an odd last sliver.
+    let a_rows = if direct_a {
+        ts.mr
+    } else {
+        blocks.mc.min(m.div_ceil(ts.mr) * ts.mr)
+    };
+    bufs.a_packed.at_least(a_rows * kc_max);
+    // With one MC block, a packed sliver of B is read only by the row
+    // slivers right after its packing, so every sliver reuses the same
+    // buffer: it stays in L1, and the kernel that packs it stores into L1
+    // instead of fetching the lines of a KC × NC buffer from L2 (two points
+    // of peak on Zen 3's 64x784x128). Later MC blocks need every sliver of
+    // the block kept.
+    let one_mc_block = m <= blocks.mc;
+    let b_slivers = if one_mc_block {
+        1
+    } else {
+        blocks.nc.min(n).div_ceil(ts.nr)
+    };
+    bufs.b_packed.at_least(b_slivers * ts.nr * kc_max);
+    let large_c = m * n >= blocks.prefetch_min_len;
+    // Loop 5: NC-column blocks of B.
+    for jc in (0..n).step_by(blocks.nc) {
+        let nc = blocks.nc.min(n - jc);
+        // Loop 4: KC-deep blocks of k.
+        let mut pc = 0;
+        while pc < k {
+            let kc = kc_max.min(k - pc);
+            let (first, last) = (pc == 0, pc + kc == k);
+            let prefetch_c = kc >= PREFETCH_C_MIN_KC && large_c;
+            // Loop 3: MC-row blocks of A.
+            for ic in (0..m).step_by(blocks.mc) {
+                let mc = blocks.mc.min(m - ic);
+                let a_block = RawMat {
+                    ptr: a.at(ic, pc),
+                    rows: mc,
+                    cols: kc,
+                    ..a
+                };
+                plan_row_slivers(ts, a_block, direct_a, &mut bufs.a_packed, &mut bufs.plan);
+                let block = Block {
+                    ts,
+                    blocks,
+                    mkn: (m, k, n),
+                    kc_max,
+                    pc,
+                    kc,
+                    jc,
+                    nc,
+                    ic,
+                    one_mc_block,
+                    fuse_b: b.cs == 1,
+                    prefetch_c,
+                    // On a shallow k block a large C is prefetched a tile
+                    // ahead instead, spread over the k loop.
+                    c_ahead: !prefetch_c && large_c && c.cs == 1,
+                    ops: TileOps {
+                        alpha,
+                        beta: if first { beta } else { 1.0 },
+                        bias: if last { epi.bias } else { None },
+                        relu: last && epi.relu,
+                    },
+                };
+                loops_2_1(&block, b, c, &bufs.plan, &mut bufs.b_packed);
+            }
+            pc += kc;
+        }
+    }
+}
+
+/// Loops 2 and 1 of BLIS over one block: for each NR-column sliver of B
+/// (packed by the first MC block just before, or while, it is first used,
+/// so it is in L1 for the row slivers that follow; later MC blocks reuse
+/// it), one micro-tile per row sliver of `plan`.
+///
+/// # Safety
+/// As [`gemm_unchecked`] for the block; `plan` was made for it;
+/// `b_packed` holds the B slivers [`loops_5_to_3`] sized it for.
+unsafe fn loops_2_1(
+    blk: &Block,
+    b: RawMat,
+    c: RawMatMut,
+    plan: &[RowSliver],
+    b_packed: &mut AlignedVec,
+) {
+    let (ts, nr_max) = (blk.ts, blk.ts.nr);
+    // Loop 2: NR-column slivers of B.
+    for jr in (0..blk.nc).step_by(nr_max) {
+        let nr = nr_max.min(blk.nc - jr);
+        let b_src = b.at(blk.pc, blk.jc + jr);
+        let slot = if blk.one_mc_block { 0 } else { jr / nr_max };
+        let b_sliver = b_packed.as_mut_ptr().add(slot * nr_max * blk.kc);
+        let pack_in_kernel = blk.ic == 0 && blk.fuse_b && nr == nr_max;
+        if blk.ic == 0 && !pack_in_kernel {
+            let sliver = std::slice::from_raw_parts_mut(b_sliver, nr_max * blk.kc);
+            (ts.pack_b)(blk.kc, nr, b_src, b.rs, b.cs, sliver);
+        }
+        let bias = blk
+            .ops
+            .bias
+            .map(|bias| &bias[blk.jc + jr..blk.jc + jr + nr]);
+        let c_sliver = c.at(blk.ic, blk.jc + jr);
+        let mut dest = Dest {
+            c: c_sliver,
+            rsc: c.rs,
+            csc: c.cs,
+            mr: ts.mr,
+            nr,
+            ops: TileOps { bias, ..blk.ops },
+            prefetch: blk.prefetch_c,
+            ahead: PrefetchRows::NONE,
         };
-        let a_packed = abuf.at_least(a_rows * kc_max);
-        // With one MC block, a packed sliver of B is read only by the row
-        // slivers right after its packing, so every sliver reuses the same
-        // buffer: it stays in L1, and the kernel that packs it stores into
-        // L1 instead of fetching the lines of a KC × NC buffer from L2 (two
-        // points of peak on 64x784x128). Later MC blocks need every sliver
-        // of the block kept.
-        let one_mc_block = m <= MC;
-        let b_slivers = if one_mc_block {
-            1
-        } else {
-            NC.min(n).div_ceil(NR)
+        let skip = usize::from(pack_in_kernel);
+        let ahead = plan_prefetch(blk, b, jr, plan.len().saturating_sub(skip));
+        let packed = BSrc {
+            src: b_sliver,
+            ks: nr_max,
+            packed: b_sliver,
         };
-        let b_packed = bbuf.at_least(b_slivers * NR * kc_max);
-        // Loop 5: split n into NC-column blocks (B's block lives in L3).
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            // Loop 4: split k into KC-deep blocks (slivers live in L1).
-            let mut pc = 0;
-            while pc < k {
-                let kc = kc_max.min(k - pc);
-                let first = pc == 0;
-                let last = pc + kc == k;
-                let large_c = m * n >= PREFETCH_MIN_LEN;
-                let prefetch = kc >= PREFETCH_C_MIN_KC && large_c;
-                // On a shallow k block a large C is prefetched a tile
-                // ahead instead, spread over the k loop (see loop 1).
-                let c_ahead = !prefetch && large_c && csc == 1;
-                // Loop 3: split m into MC-row blocks (A's block lives in L2).
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    let a_block = a.add(ic * rsa + pc * csa);
-                    plan_row_slivers(mc, kc, a_block, rsa, csa, direct_a, a_packed, plan);
-                    // Loop 2: NR-column slivers of B. The first MC block
-                    // packs each sliver just before (or while) it is first
-                    // used, so it is in L1 for the row slivers that follow;
-                    // later MC blocks reuse it.
-                    for jr in (0..nc).step_by(NR) {
-                        let nr = NR.min(nc - jr);
-                        let b_src = b.add(pc * rsb + (jc + jr) * csb);
-                        let slot = if one_mc_block { 0 } else { jr / NR };
-                        let b_sliver = b_packed.as_mut_ptr().add(slot * NR * kc);
-                        let pack_in_kernel = ic == 0 && fuse_b && nr == NR;
-                        if ic == 0 && !pack_in_kernel {
-                            let sliver = std::slice::from_raw_parts_mut(b_sliver, NR * kc);
-                            pack::pack_b(kc, nr, b_src, rsb, csb, sliver);
-                        }
-                        let ops = TileOps {
-                            alpha,
-                            beta: if first { beta } else { 1.0 },
-                            bias: if last {
-                                epi.bias.map(|bias| &bias[jc + jr..jc + jr + nr])
-                            } else {
-                                None
-                            },
-                            relu: last && epi.relu,
-                        };
-                        // The next sliver of B that the first MC block
-                        // reads where it lies: this sliver's plain tiles
-                        // prefetch it, a share of its rows each.
-                        let next_b = if ic == 0 && k * n >= PREFETCH_MIN_LEN {
-                            let next = next_packed_sliver(pc, jr, kc, nc, k, kc_max, one_mc_block);
-                            next.and_then(|(npc, njr, nkc)| {
-                                let src = b.add(npc * rsb + (jc + njr) * csb);
-                                let nnr = NR.min(nc - njr);
-                                if csb == 1 {
-                                    Some(kernel::PrefetchRows::new(src, rsb, nnr, nkc))
-                                } else if rsb == 1 {
-                                    // A transposed view: the sliver's
-                                    // columns are contiguous rows of Bᵀ.
-                                    Some(kernel::PrefetchRows::new(src, csb, nkc, nnr))
-                                } else {
-                                    None
-                                }
-                            })
-                        } else {
-                            None
-                        };
-                        let skip = usize::from(pack_in_kernel);
-                        // A tile fetches one line per 4 k steps.
-                        let share = next_b.map_or(0, |nb| {
-                            let tiles = plan.len().saturating_sub(skip).max(1);
-                            nb.rows().div_ceil(tiles).min(kc / 4 / nb.calls_per_row())
-                        });
-                        // What the tiles of this sliver share; loop 1
-                        // sets each tile's corner and prefetch share.
-                        let c_sliver = c.add(ic * rsc + (jc + jr) * csc);
-                        let mut dest = kernel::Dest {
-                            c: c_sliver,
-                            rsc,
-                            csc,
-                            mr: MR,
-                            nr,
-                            ops,
-                            prefetch,
-                            ahead: kernel::PrefetchRows::NONE,
-                        };
-                        // Loop 1: row slivers of A, one micro-tile each.
-                        for (i, sl) in plan.iter().enumerate() {
-                            dest.ahead = match (next_b, plan.get(i + 1)) {
-                                (Some(nb), _) if i >= skip => {
-                                    nb.rows_from((i - skip) * share, share)
-                                }
-                                // No B to prefetch: the corner of C the
-                                // next tile writes, where the tile's short
-                                // k loop leaves no time for a burst before
-                                // its own stores (1 point on 128x64x784).
-                                (None, Some(nx)) if c_ahead => {
-                                    let corner = c_sliver.add(nx.ir * rsc);
-                                    kernel::PrefetchRows::new(corner, rsc, nr, nx.mr)
-                                }
-                                _ => kernel::PrefetchRows::NONE,
-                            };
-                            dest.c = c_sliver.add(sl.ir * rsc);
-                            dest.mr = sl.mr;
-                            // The first row sliver reads B in place and
-                            // packs it; the others read the packed copy.
-                            if pack_in_kernel && i == 0 {
-                                (sl.fill)(kc, sl.a, sl.ars, sl.aks, b_src, rsb, b_sliver, &dest);
-                            } else {
-                                let bp = b_sliver as *const f32;
-                                (sl.tile)(kc, sl.a, sl.ars, sl.aks, bp, NR, b_sliver, &dest);
-                            }
-                        }
-                    }
+        // Loop 1: row slivers of A, one micro-tile each.
+        for (i, sl) in plan.iter().enumerate() {
+            dest.ahead = match (ahead, plan.get(i + 1)) {
+                (Some((next_b, share)), _) if i >= skip => {
+                    next_b.rows_from((i - skip) * share, share)
                 }
-                pc += kc;
+                // No B to prefetch: the corner of C the next tile writes,
+                // where the tile's short k loop leaves no time for a burst
+                // before its own stores (1 point on Zen 3's 128x64x784).
+                (None, Some(nx)) if blk.c_ahead => {
+                    PrefetchRows::new(c_sliver.add(nx.ir * c.rs), c.rs, nr, nx.mr)
+                }
+                _ => PrefetchRows::NONE,
+            };
+            dest.c = c_sliver.add(sl.ir * c.rs);
+            dest.mr = sl.mr;
+            // The first row sliver reads B in place and packs it; the
+            // others read the packed copy.
+            if pack_in_kernel && i == 0 {
+                let fill = BSrc {
+                    src: b_src,
+                    ks: b.rs,
+                    packed: b_sliver,
+                };
+                (sl.fill)(blk.kc, sl.a, fill, &dest);
+            } else {
+                (sl.tile)(blk.kc, sl.a, packed, &dest);
             }
         }
-    });
+    }
+}
+
+/// The next sliver of B that the first MC block reads where it lies, for
+/// this sliver's plain tiles (`tiles` of them) to prefetch during their k
+/// loops, with each tile's share of its rows: `None` when B is small
+/// enough to stay cached, or not the first MC block.
+fn plan_prefetch(blk: &Block, b: RawMat, jr: usize, tiles: usize) -> Option<(PrefetchRows, usize)> {
+    let (_, k, n) = blk.mkn;
+    if blk.ic != 0 || k * n < blk.blocks.prefetch_min_len {
+        return None;
+    }
+    let nr_max = blk.ts.nr;
+    let (npc, njr, nkc) = next_packed_sliver(
+        (blk.pc, jr, blk.kc),
+        blk.nc,
+        nr_max,
+        k,
+        blk.kc_max,
+        blk.one_mc_block,
+    )?;
+    let src = b.at(npc, blk.jc + njr);
+    let nnr = nr_max.min(blk.nc - njr);
+    let rows = if b.cs == 1 {
+        PrefetchRows::new(src, b.rs, nnr, nkc)
+    } else if b.rs == 1 {
+        // A transposed view: the sliver's columns are contiguous rows of Bᵀ.
+        PrefetchRows::new(src, b.cs, nkc, nnr)
+    } else {
+        return None;
+    };
+    // A tile fetches one line per 4 k steps.
+    let share = rows
+        .rows()
+        .div_ceil(tiles.max(1))
+        .min(blk.kc / 4 / rows.calls_per_row());
+    Some((rows, share))
 }
 
 /// The sliver of B that the first MC block packs after the one at column
 /// `jr` of the k block that starts at row `pc` (`kc` deep, in an NC block
-/// `nc` wide): the next column sliver of the same k block, or, when all of
-/// m is one MC block (so the k blocks follow each other under it), the
-/// first sliver of the next k block. Returns its `(pc, jr, kc)`.
+/// `nc` wide, slivers `nr` wide): the next column sliver of the same k
+/// block, or, when all of m is one MC block (so the k blocks follow each
+/// other under it), the first sliver of the next k block. Returns its
+/// `(pc, jr, kc)`.
 fn next_packed_sliver(
-    pc: usize,
-    jr: usize,
-    kc: usize,
+    (pc, jr, kc): (usize, usize, usize),
     nc: usize,
+    nr: usize,
     k: usize,
     kc_max: usize,
     one_mc_block: bool,
 ) -> Option<(usize, usize, usize)> {
-    if jr + NR < nc {
-        Some((pc, jr + NR, kc))
+    if jr + nr < nc {
+        Some((pc, jr + nr, kc))
     } else if one_mc_block && pc + kc < k {
         Some((pc + kc, 0, kc_max.min(k - pc - kc)))
     } else {
@@ -472,121 +773,104 @@ fn next_packed_sliver(
 }
 
 /// One row sliver of an MC block as loop 1 runs it: rows `ir .. ir + mr`
-/// of the block, read by the micro-kernel at `a` with strides `ars`, `aks`
-/// (in place, or the packing buffer), through `tile`, or `fill` when it
-/// also packs the sliver of B it reads in place.
+/// of the block, read by the micro-kernel at `a` (in place, or the packing
+/// buffer), through `tile`, or `fill` when it also packs the sliver of B
+/// it reads in place.
 #[derive(Clone, Copy)]
 struct RowSliver {
     ir: usize,
     mr: usize,
-    a: *const f32,
-    ars: usize,
-    aks: usize,
-    tile: kernel::TileFn,
-    fill: kernel::TileFn,
+    a: ASrc,
+    tile: TileFn,
+    fill: TileFn,
 }
 
 /// Rows of the row sliver that starts at row `ir` of an MC block of `mc`
-/// rows. The block is cut into MR-row slivers, but its remainder comes
-/// first, because the first sliver is the one that packs B while it
-/// computes (see [`kernel::kernel`]):
+/// rows, for a tile of `mr` rows. The block is cut into `mr`-row slivers,
+/// but its remainder comes first, because the first sliver is the one that
+/// packs B while it computes (see [`kernel::kernel`]):
 /// - The packing's two vector stores per k step compete with the
 ///   broadcasts of A for issue slots, and the cost, in cycles per k step,
-///   is about four times smaller on a 4-row tile than on a 6-row one
-///   (hot L1, measured: 6 rows run at 76% of peak with the stores and 97%
-///   without; 4 rows at 88% and 96%).
-/// - A remainder of 1 or 2 rows is not left alone: MR + 1 or MR + 2 rows
-///   run as 4 + 3 or 4 + 4. A 1- or 2-row tile has 2 or 4 accumulators,
-///   too few to cover the FMA latency (4 cycles × 2 pipes needs 8), so it
-///   takes as long as a 4-row one: 2 + 6 rows cost 10 row-times, 4 + 4
-///   cost 8.
+///   is about four times smaller on a short tile (on Zen 3, hot L1: 6 rows
+///   ran at 76% of peak with the stores and 97% without; 4 rows at 88% and
+///   96%).
+/// - A remainder of at most `mr/3` rows is not left alone: `mr + r` rows
+///   run as `2·mr/3` and the rest. Such a tile has at most `2·mr/3`
+///   accumulators, too few to cover the FMA latency (4 cycles × 2 pipes
+///   needs 8), so it takes as long as a wider one: on 6 rows, 2 + 6 rows
+///   cost 10 row-times, 4 + 4 cost 8.
 ///
-/// So 64 rows run as 4 + 10 × 6, 128 as 4 + 4 + 20 × 6, 13 as 4 + 3 + 6.
-fn sliver_rows(mc: usize, ir: usize) -> usize {
+/// So with `mr = 6`, 64 rows run as 4 + 10 × 6, 128 as 4 + 4 + 20 × 6, 13
+/// as 4 + 3 + 6; with `mr = 12`, 64 as 8 + 8 + 4 × 12, 128 as 8 + 10 × 12.
+fn sliver_rows(mr: usize, mc: usize, ir: usize) -> usize {
+    let third = mr / 3;
     // The rows before the first full sliver.
-    let lead = match mc % MR {
-        1 | 2 if mc > MR => MR + mc % MR,
+    let lead = match mc % mr {
+        r if r > 0 && r <= third && mc > mr => mr + r,
         r => r,
     };
     if ir >= lead {
-        MR
-    } else if lead - ir > MR {
-        4
+        mr
+    } else if lead - ir > mr {
+        2 * third
     } else {
         lead - ir
     }
 }
 
-/// Cuts the `mc × kc` block of A at `a_block` (strides `rsa`, `csa`) into
-/// row slivers (see [`sliver_rows`]), packs those the kernel does not read
-/// in place into `a_packed`, and fills `plan` with how loop 1 runs each.
+/// Cuts the block of A (`a.rows × a.cols` = `mc × kc`) into row slivers
+/// (see [`sliver_rows`]), packs those the kernel does not read in place
+/// into `a_packed`, and fills `plan` with how loop 1 runs each.
 ///
-/// With `direct`, slivers of 2, 4 or 6 rows are read in place and an odd
-/// one (there is at most one) is packed into the first slot; otherwise
-/// sliver `s` is packed into slot `s`. Packed slivers are zero-padded to
-/// MR rows, so an odd one is computed with one zero row more.
+/// With `direct`, slivers of MR/3, 2·MR/3 or MR rows are read in place and
+/// an odd one (there is at most one) is packed into the first slot;
+/// otherwise sliver `s` is packed into slot `s`. Packed slivers are
+/// zero-padded to MR rows, so an odd one is computed with up to MR/3 − 1
+/// zero rows more.
 ///
 /// # Safety
 /// As [`gemm_unchecked`] for the block; `a_packed` holds `mc.div_ceil(MR)`
 /// slots of `MR·kc` floats (one when `direct`).
-#[allow(clippy::too_many_arguments)]
 unsafe fn plan_row_slivers(
-    mc: usize,
-    kc: usize,
-    a_block: *const f32,
-    rsa: usize,
-    csa: usize,
+    ts: &TileSet,
+    a: RawMat,
     direct: bool,
     a_packed: &mut [f32],
     plan: &mut Vec<RowSliver>,
 ) {
-    use kernel::{tile, ColsA, PackedA, RowsA};
-    // The plain and the B-packing instance for a layout and row count,
-    // named in each arm below: const generics need the count at compile time.
-    macro_rules! pick {
-        ($layout:ty, $rows:literal) => {
-            (
-                tile::<$layout, $rows, false> as kernel::TileFn,
-                tile::<$layout, $rows, true> as kernel::TileFn,
-            )
-        };
-    }
+    let (mc, kc, third) = (a.rows, a.cols, ts.mr / 3);
     plan.clear();
     let mut ir = 0;
     while ir < mc {
-        let mr = sliver_rows(mc, ir);
-        let rows = a_block.add(ir * rsa);
-        let in_place = direct && mr % 2 == 0;
-        let ((tile, fill), a, ars, aks) = if in_place {
-            let fns = match (csa == 1, mr) {
-                (true, 2) => pick!(RowsA, 2),
-                (true, 4) => pick!(RowsA, 4),
-                (true, _) => pick!(RowsA, 6),
-                (false, 2) => pick!(ColsA, 2),
-                (false, 4) => pick!(ColsA, 4),
-                (false, _) => pick!(ColsA, 6),
+        let mr = sliver_rows(ts.mr, mc, ir);
+        let rows = a.at(ir, 0);
+        let in_place = direct && mr % third == 0;
+        let (fns, src) = if in_place {
+            let layout = if a.cs == 1 { 0 } else { 1 };
+            let src = ASrc {
+                a: rows,
+                rs: a.rs,
+                ks: a.cs,
             };
-            (fns, rows, rsa, csa)
+            (&ts.tiles[layout][mr / third - 1], src)
         } else {
             let slot = if direct { 0 } else { plan.len() };
-            let dst = &mut a_packed[slot * MR * kc..(slot + 1) * MR * kc];
-            pack::pack_a(mr, kc, rows, rsa, csa, dst);
-            // Zero padding makes the next even row count exact.
-            let fns = match mr {
-                1..=2 => pick!(PackedA, 2),
-                3..=4 => pick!(PackedA, 4),
-                _ => pick!(PackedA, 6),
+            let dst = &mut a_packed[slot * ts.mr * kc..(slot + 1) * ts.mr * kc];
+            (ts.pack_a)(mr, kc, rows, a.rs, a.cs, dst);
+            // Zero padding makes the next multiple of MR/3 rows exact.
+            let src = ASrc {
+                a: dst.as_ptr(),
+                rs: 1,
+                ks: ts.mr,
             };
-            (fns, dst.as_ptr(), 1, MR)
+            (&ts.tiles[2][mr.div_ceil(third) - 1], src)
         };
         plan.push(RowSliver {
             ir,
             mr,
-            a,
-            ars,
-            aks,
-            tile,
-            fill,
+            a: src,
+            tile: fns[0],
+            fill: fns[1],
         });
         ir += mr;
     }
@@ -602,12 +886,13 @@ unsafe fn plan_row_slivers(
 /// contiguous stream (and no cache-set conflicts between rows at large
 /// power-of-two strides) wins. A must have unit stride along k or along m
 /// so the rows the kernel broadcasts from stream through whole cache lines.
-fn read_a_in_place(n: usize, rsa: usize, csa: usize) -> bool {
-    n <= DIRECT_A_MAX_N && (csa == 1 || rsa == 1)
+fn read_a_in_place(ts: &TileSet, n: usize, rsa: usize, csa: usize) -> bool {
+    n <= DIRECT_A_MAX_SLIVERS * ts.nr && (csa == 1 || rsa == 1)
 }
 
-/// Widest n for which A is read in place (see [`read_a_in_place`]).
-const DIRECT_A_MAX_N: usize = 16 * NR;
+/// Most NR-column slivers of B for which A is read in place (see
+/// [`read_a_in_place`]).
+const DIRECT_A_MAX_SLIVERS: usize = 16;
 
 /// The naive twin and test oracle: a plain triple loop computing
 /// `C ← epilogue(α·Σ_p A[i,p]·B[p,j] + β·C)` with the sum accumulated in
@@ -652,66 +937,76 @@ mod tests {
     use super::*;
 
     /// The slivers cover the block exactly, none is taller than MR, the
-    /// short ones come first, and a 1- or 2-row sliver appears only when
-    /// the whole block is that short.
+    /// short ones come first, and a sliver of MR/3 rows or fewer appears
+    /// only when the whole block is that short.
     #[test]
     fn row_slivers_cover_the_block_without_thin_tails() {
-        let cut = |mc| {
-            let (mut ir, mut heights) = (0, vec![]);
-            while ir < mc {
-                let mr = sliver_rows(mc, ir);
-                assert!((1..=MR).contains(&mr), "mc {mc}: sliver of {mr} rows");
-                heights.push(mr);
-                ir += mr;
+        for kernel in Kernel::ALL {
+            let mr = kernel.mr();
+            let cut = |mc| {
+                let (mut ir, mut heights) = (0, vec![]);
+                while ir < mc {
+                    let h = sliver_rows(mr, mc, ir);
+                    assert!((1..=mr).contains(&h), "mc {mc}: sliver of {h} rows");
+                    heights.push(h);
+                    ir += h;
+                }
+                assert_eq!(ir, mc, "mc {mc}: {heights:?}");
+                heights
+            };
+            for mc in 1..=4 * mr + 7 {
+                let heights = cut(mc);
+                // As many slivers as MR-row ones would need: the packed A
+                // buffer holds that many.
+                assert_eq!(heights.len(), mc.div_ceil(mr), "mc {mc}: {heights:?}");
+                if mc > mr / 3 {
+                    assert!(heights.iter().all(|&h| h > mr / 3), "mc {mc}: {heights:?}");
+                }
+                let full = heights
+                    .iter()
+                    .position(|&h| h == mr)
+                    .unwrap_or(heights.len());
+                assert!(
+                    heights[full..].iter().all(|&h| h == mr),
+                    "mc {mc}: {heights:?}"
+                );
             }
-            assert_eq!(ir, mc, "mc {mc}: {heights:?}");
-            heights
-        };
-        for mc in 1..=MC {
-            let heights = cut(mc);
-            // As many slivers as MR-row ones would need: the packed A
-            // buffer holds that many.
-            assert_eq!(heights.len(), mc.div_ceil(MR), "mc {mc}: {heights:?}");
-            if mc > 2 {
-                assert!(heights.iter().all(|&h| h >= 3), "mc {mc}: {heights:?}");
+            if mr == 6 {
+                assert_eq!(cut(64), [4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]);
+                assert_eq!(cut(14), [4, 4, 6]);
+                assert_eq!(cut(13), [4, 3, 6]);
+                assert_eq!(cut(2), [2]);
+            } else {
+                assert_eq!(cut(64), [8, 8, 12, 12, 12, 12]);
+                assert_eq!(cut(128), [8, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12]);
+                assert_eq!(cut(13), [8, 5]);
+                assert_eq!(cut(4), [4]);
             }
-            let full = heights
-                .iter()
-                .position(|&h| h == MR)
-                .unwrap_or(heights.len());
-            assert!(
-                heights[full..].iter().all(|&h| h == MR),
-                "mc {mc}: {heights:?}"
-            );
         }
-        assert_eq!(cut(64), [4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]);
-        assert_eq!(cut(14), [4, 4, 6]);
-        assert_eq!(cut(13), [4, 3, 6]);
-        assert_eq!(cut(2), [2]);
     }
 
     /// Under one MC block the prefetch chain runs through every sliver of
     /// every k block; under several it stops at the end of a k block.
     #[test]
     fn next_packed_sliver_walks_columns_then_k_blocks() {
-        let (k, kc_max, nc) = (700, 234, 40);
-        assert_eq!(
-            next_packed_sliver(0, 0, 234, nc, k, kc_max, true),
-            Some((0, 16, 234))
-        );
-        assert_eq!(
-            next_packed_sliver(0, 16, 234, nc, k, kc_max, true),
-            Some((0, 32, 234))
-        );
-        assert_eq!(
-            next_packed_sliver(0, 32, 234, nc, k, kc_max, true),
-            Some((234, 0, 234))
-        );
-        assert_eq!(next_packed_sliver(468, 32, 232, nc, k, kc_max, true), None);
-        assert_eq!(next_packed_sliver(0, 32, 234, nc, k, kc_max, false), None);
-        assert_eq!(
-            next_packed_sliver(234, 16, 234, nc, k, kc_max, false),
-            Some((234, 32, 234))
-        );
+        let (k, kc_max, nc, nr) = (700, 234, 40, 16);
+        let next = |at, one| next_packed_sliver(at, nc, nr, k, kc_max, one);
+        assert_eq!(next((0, 0, 234), true), Some((0, 16, 234)));
+        assert_eq!(next((0, 16, 234), true), Some((0, 32, 234)));
+        assert_eq!(next((0, 32, 234), true), Some((234, 0, 234)));
+        assert_eq!(next((468, 32, 232), true), None);
+        assert_eq!(next((0, 32, 234), false), None);
+        assert_eq!(next((234, 16, 234), false), Some((234, 32, 234)));
+    }
+
+    /// The native kernel is the widest this build has in registers, and
+    /// every kernel names its width and tile.
+    #[test]
+    fn kernels_describe_themselves() {
+        assert_eq!(Kernel::native() == Kernel::F32x16, crate::simd::HAS_AVX512);
+        assert!(Kernel::F32x8.describe().contains("f32x8, 6×16 tile"));
+        assert!(Kernel::F32x16.describe().contains("f32x16, 12×32 tile"));
+        let d = Config::native().describe();
+        assert!(d.contains("tile; kc "), "{d}");
     }
 }

@@ -6,16 +6,24 @@
 //! zero. Packed B (a `kc × nc` block) is a sequence of NR-column panels;
 //! panel `s` holds `b_packed[s·NR·kc + p·NR + j] = B[p, s·NR + j]`, columns
 //! past `nc` zero. Zero padding lets the kernel always run a full tile.
+//! MR and NR are the tile's (const parameters, one instance per kernel).
 
-use super::blocking::{MR, NR};
-use crate::simd::{load_ptr, F32x8};
+use crate::simd::{load_ptr, store_ptr, F32x8};
 
-/// Packs the `mc × kc` block of A at `a` (strides `rsa`, `csa`).
+/// Packs the `mc × kc` block of A at `a` (strides `rsa`, `csa`) into
+/// MR-row panels.
 ///
 /// # Safety
 /// `a + i·rsa + p·csa` must be readable for `i < mc`, `p < kc`;
 /// `out` must hold `mc.div_ceil(MR)·MR·kc` elements.
-pub unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: usize, csa: usize, out: &mut [f32]) {
+pub unsafe fn pack_a<const MR: usize>(
+    mc: usize,
+    kc: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    out: &mut [f32],
+) {
     debug_assert!(out.len() >= mc.div_ceil(MR) * MR * kc);
     let mut dst = out.as_mut_ptr();
     for ir in (0..mc).step_by(MR) {
@@ -23,32 +31,30 @@ pub unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: usize, csa: usize
         let a_panel = a.add(ir * rsa);
         if mr == MR && csa == 1 {
             // Row-major A: MR contiguous row streams, interleaved by k.
-            let rows: [*const f32; MR] = std::array::from_fn(|i| a_panel.add(i * rsa));
-            // 8 k values of each row in a register, an 8 × 8 transpose (two
-            // rows of zeros), and each column of the result is the MR values
-            // of one k: vector reads, and vector writes that overlap by two
-            // lanes (each store's two extra lanes are overwritten by the
-            // next; the last of a block is written as exactly MR values).
+            // Groups of up to 8 rows: 8 k values of each row in a
+            // register, an 8 × 8 transpose (rows past the group zero), and
+            // column q of the result is the group's values of k = p + q.
             let mut p = 0;
             while p + 8 <= kc {
-                let v: [F32x8; 8] = std::array::from_fn(|i| {
-                    if i < MR {
-                        load_ptr(rows[i].add(p))
-                    } else {
-                        F32x8::ZERO
+                for g in (0..MR).step_by(8) {
+                    let cnt = (MR - g).min(8);
+                    let v: [F32x8; 8] = std::array::from_fn(|i| {
+                        if i < cnt {
+                            load_ptr(a_panel.add((g + i) * rsa + p))
+                        } else {
+                            F32x8::ZERO
+                        }
+                    });
+                    for (q, col) in F32x8::transpose(v).iter().enumerate() {
+                        let col = col.to_array();
+                        std::ptr::copy_nonoverlapping(col.as_ptr(), dst.add((p + q) * MR + g), cnt);
                     }
-                });
-                let t = F32x8::transpose(v);
-                for (q, col) in t.iter().enumerate().take(7) {
-                    crate::simd::store_ptr(dst.add((p + q) * MR), *col);
                 }
-                let last = t[7].to_array();
-                std::ptr::copy_nonoverlapping(last.as_ptr(), dst.add((p + 7) * MR), MR);
                 p += 8;
             }
             for p in p..kc {
-                for (i, row) in rows.iter().enumerate() {
-                    *dst.add(p * MR + i) = *row.add(p);
+                for i in 0..MR {
+                    *dst.add(p * MR + i) = *a_panel.add(i * rsa + p);
                 }
             }
         } else if mr == MR && rsa == 1 {
@@ -71,36 +77,42 @@ pub unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: usize, csa: usize
     }
 }
 
-/// Packs the `kc × nc` block of B at `b` (strides `rsb`, `csb`).
+/// Packs the `kc × nc` block of B at `b` (strides `rsb`, `csb`) into
+/// NR-column panels.
 ///
 /// # Safety
 /// `b + p·rsb + j·csb` must be readable for `p < kc`, `j < nc`;
 /// `out` must hold `nc.div_ceil(NR)·NR·kc` elements.
-pub unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: usize, csb: usize, out: &mut [f32]) {
+pub unsafe fn pack_b<const NR: usize>(
+    kc: usize,
+    nc: usize,
+    b: *const f32,
+    rsb: usize,
+    csb: usize,
+    out: &mut [f32],
+) {
+    const { assert!(NR % 8 == 0, "NR is whole 8-lane vectors") };
     debug_assert!(out.len() >= nc.div_ceil(NR) * NR * kc);
     let mut dst = out.as_mut_ptr();
     for jr in (0..nc).step_by(NR) {
         let nr = NR.min(nc - jr);
         let b_panel = b.add(jr * csb);
         if nr == NR && csb == 1 {
-            // Row-major B: each k row of the panel is two contiguous vectors.
+            // Row-major B: each k row of the panel is NR contiguous floats.
             for p in 0..kc {
-                let src = b_panel.add(p * rsb);
-                let d = dst.add(p * NR);
-                crate::simd::store_ptr(d, load_ptr(src));
-                crate::simd::store_ptr(d.add(8), load_ptr(src.add(8)));
+                std::ptr::copy_nonoverlapping(b_panel.add(p * rsb), dst.add(p * NR), NR);
             }
         } else if nr == NR && rsb == 1 {
             // Column-major B (e.g. Wᵀ as a view of W): transpose 8 × 8 blocks
             // in registers so both the reads and the writes are vectors.
             let mut p = 0;
             while p + 8 <= kc {
-                for half in 0..2 {
+                for part in 0..NR / 8 {
                     let cols: [F32x8; 8] =
-                        std::array::from_fn(|j| load_ptr(b_panel.add((half * 8 + j) * csb + p)));
+                        std::array::from_fn(|j| load_ptr(b_panel.add((part * 8 + j) * csb + p)));
                     let rows = F32x8::transpose(cols);
                     for (q, row) in rows.iter().enumerate() {
-                        crate::simd::store_ptr(dst.add((p + q) * NR + half * 8), *row);
+                        store_ptr(dst.add((p + q) * NR + part * 8), *row);
                     }
                 }
                 p += 8;
@@ -129,6 +141,10 @@ pub unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: usize, csb: usize
 mod tests {
     use super::*;
 
+    /// Both tile shapes' packings.
+    const MR: usize = 6;
+    const NR: usize = 16;
+
     #[test]
     fn pack_b_layouts_agree() {
         // The same logical 13 × 37 B, stored row-major and column-major.
@@ -139,8 +155,8 @@ mod tests {
         let len = n.div_ceil(NR) * NR * k;
         let (mut o1, mut o2) = (vec![f32::NAN; len], vec![f32::NAN; len]);
         unsafe {
-            pack_b(k, n, rm.as_ptr(), n, 1, &mut o1);
-            pack_b(k, n, cm.as_ptr(), 1, k, &mut o2);
+            pack_b::<NR>(k, n, rm.as_ptr(), n, 1, &mut o1);
+            pack_b::<NR>(k, n, cm.as_ptr(), 1, k, &mut o2);
         }
         assert_eq!(o1, o2);
         for s in 0..n.div_ceil(NR) {
@@ -166,8 +182,8 @@ mod tests {
         let len = m.div_ceil(MR) * MR * k;
         let (mut o1, mut o2) = (vec![f32::NAN; len], vec![f32::NAN; len]);
         unsafe {
-            pack_a(m, k, rm.as_ptr(), k, 1, &mut o1);
-            pack_a(m, k, cm.as_ptr(), 1, m, &mut o2);
+            pack_a::<MR>(m, k, rm.as_ptr(), k, 1, &mut o1);
+            pack_a::<MR>(m, k, cm.as_ptr(), 1, m, &mut o2);
         }
         assert_eq!(o1, o2);
         for r in 0..m.div_ceil(MR) {

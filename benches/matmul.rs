@@ -1,12 +1,15 @@
-//! GEMM throughput: descent's BLIS-style kernel against matrixmultiply (the
-//! baseline) and a naive triple loop (small shapes), on the MNIST MLP's
-//! shapes at batch 64 and on squares, plus `peak`: the machine's FMA
-//! ceiling measured in the same run.
+//! GEMM throughput: descent's BLIS-style kernel (the native one of its
+//! family, named in the output) against two baselines, matrixmultiply and
+//! the `gemm` crate (with its AVX-512 kernels, `x86-v4`), and a naive
+//! triple loop (small shapes), on the MNIST MLP's shapes at batch 64 and
+//! on squares, plus `peak/f32x8` and `peak/f32x16`: the machine's FMA
+//! ceiling at each width, measured in the same run. Every "% of peak" is
+//! against the widest width the build has in registers.
 //!
 //! Throughput is `2·m·k·n` elements, so criterion's "elem/s" is FLOP/s.
 //! Run: `cargo bench --bench matmul` (add `-- descent` to filter). At the
-//! end a table of ratios (descent / matrixmultiply, descent / peak) from
-//! interleaved samples, which a shared, noisy machine disturbs far less
+//! end a table of ratios (descent / matrixmultiply, descent / gemm,
+//! descent / peak) from interleaved samples, which a shared, noisy machine disturbs far less
 //! than criterion's one-benchmark-after-another figures.
 //!
 //! Operands start on a 64-byte cache line, as descent's own buffers do
@@ -20,8 +23,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use descent::tensor::simd::F32x8;
-use descent::tensor::{gemm, gemm_naive, AlignedVec, Epilogue, MatMut, MatRef};
+use descent::tensor::simd::{fma_peak, fma_peak_flop, F32x16, F32x8, Vector, HAS_AVX512};
+use descent::tensor::{
+    gemm, gemm_naive, gemm_with, AlignedVec, Config, Epilogue, Kernel, MatMut, MatRef,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -73,6 +78,47 @@ fn mm_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], b_transposed: bo
     }
 }
 
+/// The second baseline: the `gemm` crate's `C = A·B` (its convention is
+/// `dst ← α·dst + β·lhs·rhs`, so β = 1 and dst is not read), same layouts
+/// as [`mm_sgemm`], one thread.
+fn gemm_crate(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    b_transposed: bool,
+    c: &mut [f32],
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let (rhs_rs, rhs_cs) = if b_transposed { (1, k) } else { (n, 1) };
+    // SAFETY: the asserts above: every element the strides reach is inside
+    // its slice.
+    unsafe {
+        ::gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            ::gemm::Parallelism::None,
+        )
+    }
+}
+
 fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
     let mut group = c.benchmark_group("matmul");
     group.throughput(Throughput::Elements((2 * m * k * n) as u64));
@@ -93,6 +139,9 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
     });
     group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bench| {
         bench.iter(|| mm_sgemm(m, k, n, black_box(&a), black_box(&b), false, &mut cbuf))
+    });
+    group.bench_function(BenchmarkId::new("gemm", &id), |bench| {
+        bench.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), false, &mut cbuf))
     });
     if naive {
         group.bench_function(BenchmarkId::new("naive", &id), |bench| {
@@ -133,41 +182,67 @@ fn bench_fused_linear(c: &mut Criterion) {
 
 /// Iterations of the peak loop per benchmark call.
 const PEAK_ITERS: usize = 4096;
-/// Independent accumulator chains: FMA latency (4–5 cycles) × 2 pipes ≤ 12,
-/// and 12 registers leave room for the multiplier and addend.
-const CHAINS: usize = 12;
 
-/// `CHAINS` independent `acc ← acc·x + y` FMA chains held in registers:
-/// the highest f32 FLOP rate one core reaches with this build's SIMD.
-fn peak_fma(iters: usize, x: F32x8, y: F32x8) -> [F32x8; CHAINS] {
-    let mut acc: [F32x8; CHAINS] = std::array::from_fn(|i| F32x8::splat(i as f32 * 1e-3));
-    for _ in 0..iters {
-        for a in acc.iter_mut() {
-            *a = a.mul_add(x, y);
-        }
-    }
-    acc
+/// One call of the peak loop at the width of `V` as both benches time it:
+/// x slightly below 1 keeps the chains finite and non-denormal.
+fn peak_once<V: Vector>() -> f32 {
+    let acc = fma_peak::<V>(
+        black_box(PEAK_ITERS),
+        black_box(V::splat(0.999)),
+        black_box(V::splat(1e-3)),
+    );
+    let mut out = [0.0f32; 16];
+    // SAFETY: `out` holds 16 ≥ V::LANES floats.
+    unsafe { V::store(out.as_mut_ptr(), acc[0]) };
+    out[0]
 }
 
-/// One call of the peak loop as both benches time it: x slightly below 1
-/// keeps the chains finite and non-denormal.
-fn peak_once() -> [F32x8; CHAINS] {
-    peak_fma(
-        black_box(PEAK_ITERS),
-        black_box(F32x8::splat(0.999)),
-        black_box(F32x8::splat(1e-3)),
-    )
+/// The widest width this build has in registers: what "% of peak" means.
+fn peak_widest() -> f32 {
+    if HAS_AVX512 {
+        peak_once::<F32x16>()
+    } else {
+        peak_once::<F32x8>()
+    }
+}
+
+/// FLOPs of one [`peak_widest`] call.
+fn peak_widest_flop() -> f64 {
+    if HAS_AVX512 {
+        fma_peak_flop::<F32x16>(PEAK_ITERS) as f64
+    } else {
+        fma_peak_flop::<F32x8>(PEAK_ITERS) as f64
+    }
 }
 
 fn bench_peak(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul");
-    group.throughput(Throughput::Elements((PEAK_ITERS * CHAINS * 8 * 2) as u64));
-    group.bench_function("peak", |bench| bench.iter(|| black_box(peak_once())));
+    group.throughput(Throughput::Elements(
+        fma_peak_flop::<F32x8>(PEAK_ITERS) as u64
+    ));
+    group.bench_function("peak/f32x8", |bench| {
+        bench.iter(|| black_box(peak_once::<F32x8>()))
+    });
+    group.throughput(Throughput::Elements(
+        fma_peak_flop::<F32x16>(PEAK_ITERS) as u64
+    ));
+    group.bench_function("peak/f32x16", |bench| {
+        bench.iter(|| black_box(peak_once::<F32x16>()))
+    });
     group.finish();
 }
 
 fn benches(c: &mut Criterion) {
     println!("descent SIMD build: {}", descent::tensor::simd::describe());
+    println!("descent GEMM kernel: {}", Config::native().describe());
+    let caches = descent::tensor::gemm::blocking::Caches::detect();
+    println!(
+        "caches ({}): L1d {} KiB, L2 {} KiB, L3 {} MiB",
+        caches.source,
+        caches.l1d >> 10,
+        caches.l2 >> 10,
+        caches.l3 >> 20
+    );
     bench_peak(c);
     for &(m, k, n) in &MLP_SHAPES {
         bench_shape(c, m, k, n, true);
@@ -193,104 +268,159 @@ fn time_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 /// Criterion measures one benchmark after another for seconds each, so on
 /// a shared machine two of its figures can come from different load
 /// phases (the `peak` run and a GEMM run several minutes later). Here each
-/// round times ~0.5 ms of peak, of descent and of matrixmultiply back to
-/// back, so all three see the same machine; the medians over the rounds
-/// give the ratios the targets are stated in.
+/// round times ~0.5 ms of peak, of descent and of each baseline back to
+/// back, so all see the same machine; the medians over the rounds give the
+/// ratios the targets are stated in. On a machine whose native kernel is
+/// not the f32x8 one, a column gives the f32x8 kernel too (what the wider
+/// kernel buys).
 fn interleaved_ratios() {
+    let native = *Config::native();
+    let narrow = (native.kernel != Kernel::F32x8).then(|| {
+        Config::new(
+            Kernel::F32x8,
+            &descent::tensor::gemm::blocking::Caches::detect(),
+        )
+    });
     println!();
-    println!("interleaved medians (GFLOP/s; targets: descent ≥ 1.0× matrixmultiply on every shape, ≥ 90% of peak on 64x784x128, 128x64x784 and the squares)");
-    println!("| shape | peak | descent | matrixmultiply | descent / mm | descent / peak |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "interleaved medians, GFLOP/s; descent = {}; peak = {}",
+        native.kernel.describe(),
+        if HAS_AVX512 { "f32x16" } else { "f32x8" }
+    );
+    println!("(targets: descent ≥ 1.0× matrixmultiply on every shape, ≥ 0.95× gemm on the MLP shapes and squares, ≥ 85% of peak on 64x784x128, 128x64x784 and the squares ≥ 256)");
+    let narrow_col = if narrow.is_some() {
+        " descent f32x8 |"
+    } else {
+        ""
+    };
+    println!("| shape | peak | descent |{narrow_col} matrixmultiply | gemm | descent / mm | descent / gemm | descent / peak |");
+    println!(
+        "|---|---|---|{}---|---|---|---|---|",
+        if narrow.is_some() { "---|" } else { "" }
+    );
     let shapes = MLP_SHAPES
         .iter()
         .copied()
         .chain(SQUARES.iter().map(|&s| (s, s, s)));
     for (m, k, n) in shapes {
-        interleaved_plain(m, k, n, 0);
+        interleaved_plain(narrow.as_ref(), m, k, n, 0);
     }
     // The MLP's forward layer as it runs: relu(X·Wᵀ + b) with W stored
-    // [out, in], so B is a transposed view. matrixmultiply computes X·Wᵀ
-    // only (no bias, no ReLU), so the ratio slightly favours it.
+    // [out, in], so B is a transposed view. The baselines compute X·Wᵀ
+    // only (no bias, no ReLU), so the ratios slightly favour them.
     let (m, k, n) = (64, 784, 128);
     let x = random(m * k, 3);
     let w = random(n * k, 4);
     let bias = random(n, 5);
-    let mut y1 = AlignedVec::zeros(m * n);
+    let mut y = AlignedVec::zeros(m * n);
+    let linear = |cfg: &Config, y: &mut AlignedVec| {
+        let xv = MatRef::row_major(black_box(&x), m, k).unwrap();
+        let wt = MatRef::row_major(black_box(&w), n, k).unwrap().t();
+        let yv = MatMut::row_major(y, m, n).unwrap();
+        gemm_with(cfg, 1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
+    };
     let mut y2 = AlignedVec::zeros(m * n);
+    let mut y3 = AlignedVec::zeros(m * n);
+    let mut y4 = AlignedVec::zeros(m * n);
     interleaved_row(
         &format!("{m}x{k}x{n} relu(X·Wᵀ + b)"),
         (2 * m * k * n) as f64,
-        &mut || {
-            let xv = MatRef::row_major(black_box(&x), m, k).unwrap();
-            let wt = MatRef::row_major(black_box(&w), n, k).unwrap().t();
-            let yv = MatMut::row_major(&mut y1, m, n).unwrap();
-            gemm(1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
-        },
+        &mut || linear(&native, &mut y),
+        narrow.map(|cfg| Box::new(move || linear(&cfg, &mut y4)) as Box<dyn FnMut()>),
         &mut || mm_sgemm(m, k, n, black_box(&x), black_box(&w), true, &mut y2),
+        &mut || gemm_crate(m, k, n, black_box(&x), black_box(&w), true, &mut y3),
     );
     for (m, k, n) in [MLP_SHAPES[0], MLP_SHAPES[3]] {
-        interleaved_plain(m, k, n, OFF_LINE);
+        interleaved_plain(narrow.as_ref(), m, k, n, OFF_LINE);
     }
 }
 
 /// One row of the table for `C = A·B`, `m × k × n`, every operand starting
-/// `off` floats past a cache line.
-fn interleaved_plain(m: usize, k: usize, n: usize, off: usize) {
+/// `off` floats past a cache line; descent runs the configuration `gemm`
+/// picks for the shape ([`Config::for_cols`]).
+fn interleaved_plain(narrow: Option<&Config>, m: usize, k: usize, n: usize, off: usize) {
     let a = random(m * k + off, 1);
     let b = random(k * n + off, 2);
     let (a, b) = (&a[off..], &b[off..]);
-    let mut c1 = AlignedVec::zeros(m * n + off);
-    let mut c2 = AlignedVec::zeros(m * n + off);
+    let mut cs: Vec<AlignedVec> = (0..4).map(|_| AlignedVec::zeros(m * n + off)).collect();
+    let [c1, c2, c3, c4] = &mut cs[..] else {
+        unreachable!()
+    };
     let label = match off {
         0 => format!("{m}x{k}x{n}"),
         _ => format!("{m}x{k}x{n}, operands {} B past a line", 4 * off),
     };
+    let ours = |cfg: &Config, c: &mut [f32]| {
+        let av = MatRef::row_major(black_box(a), m, k).unwrap();
+        let bv = MatRef::row_major(black_box(b), k, n).unwrap();
+        let cv = MatMut::row_major(&mut c[off..], m, n).unwrap();
+        gemm_with(cfg, 1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
+    };
     interleaved_row(
         &label,
         (2 * m * k * n) as f64,
-        &mut || {
-            let av = MatRef::row_major(black_box(a), m, k).unwrap();
-            let bv = MatRef::row_major(black_box(b), k, n).unwrap();
-            let cv = MatMut::row_major(&mut c1[off..], m, n).unwrap();
-            gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
-        },
+        &mut || ours(Config::for_cols(n), c1),
+        narrow.map(|cfg| Box::new(|| ours(cfg, c4)) as Box<dyn FnMut()>),
         &mut || mm_sgemm(m, k, n, black_box(a), black_box(b), false, &mut c2[off..]),
+        &mut || gemm_crate(m, k, n, black_box(a), black_box(b), false, &mut c3[off..]),
     );
 }
 
-/// Times `ours` and `theirs` (each `flop` FLOP a call) interleaved with the
-/// peak loop and prints one row of the table.
-fn interleaved_row(label: &str, flop: f64, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) {
+/// Times `ours` (and `narrow`, descent's f32x8 kernel, if given), `mm`
+/// (matrixmultiply) and `gm` (the gemm crate), each `flop` FLOP a call,
+/// interleaved with the widest peak loop, and prints one row of the table.
+fn interleaved_row(
+    label: &str,
+    flop: f64,
+    ours: &mut dyn FnMut(),
+    mut narrow: Option<Box<dyn FnMut() + '_>>,
+    mm: &mut dyn FnMut(),
+    gm: &mut dyn FnMut(),
+) {
     let peak_call = || {
-        black_box(peak_once());
+        black_box(peak_widest());
     };
-    let peak_flop = (PEAK_ITERS * CHAINS * 8 * 2) as f64;
+    let peak_flop = peak_widest_flop();
     // Repetitions that make each sample ~0.5 ms, and rounds that keep a
-    // row to ~1.5 s.
+    // row to ~2 s.
     ours();
-    theirs();
+    mm();
+    gm();
+    if let Some(f) = narrow.as_mut() {
+        f();
+    }
     let one = time_secs(3, &mut *ours).max(1e-9);
     let reps = ((5e-4 / one) as usize).max(1);
     let peak_reps = ((5e-4 / time_secs(3, peak_call).max(1e-9)) as usize).max(1);
-    let rounds = ((1.5 / (3.0 * one * reps as f64)) as usize).clamp(15, 1001);
-    let (mut tp, mut to, mut tt) = (Vec::new(), Vec::new(), Vec::new());
+    let calls = if narrow.is_some() { 5.0 } else { 4.0 };
+    let rounds = ((2.0 / (calls * one * reps as f64)) as usize).clamp(15, 1001);
+    let mut t: [Vec<f64>; 5] = Default::default();
     for _ in 0..rounds {
-        tp.push(time_secs(peak_reps, peak_call));
-        to.push(time_secs(reps, &mut *ours));
-        tt.push(time_secs(reps, &mut *theirs));
+        t[0].push(time_secs(peak_reps, peak_call));
+        t[1].push(time_secs(reps, &mut *ours));
+        t[2].push(time_secs(reps, &mut *mm));
+        t[3].push(time_secs(reps, &mut *gm));
+        if let Some(f) = narrow.as_mut() {
+            t[4].push(time_secs(reps, &mut **f));
+        }
     }
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (gp, go, gt) = (
-        peak_flop / med(&mut tp) / 1e9,
-        flop / med(&mut to) / 1e9,
-        flop / med(&mut tt) / 1e9,
-    );
+    let gp = peak_flop / med(&mut t[0]) / 1e9;
+    let go = flop / med(&mut t[1]) / 1e9;
+    let gmm = flop / med(&mut t[2]) / 1e9;
+    let ggm = flop / med(&mut t[3]) / 1e9;
+    let narrow_col = if t[4].is_empty() {
+        String::new()
+    } else {
+        format!(" {:.1} |", flop / med(&mut t[4]) / 1e9)
+    };
     println!(
-        "| {label} | {gp:.1} | {go:.1} | {gt:.1} | {:.2}× | {:.1}% |",
-        go / gt,
+        "| {label} | {gp:.1} | {go:.1} |{narrow_col} {gmm:.1} | {ggm:.1} | {:.2}× | {:.2}× | {:.1}% |",
+        go / gmm,
+        go / ggm,
         100.0 * go / gp
     );
 }

@@ -95,6 +95,33 @@ pub const HAS_FMA: bool = cfg!(all(
     target_feature = "fma"
 ));
 
+/// Independent accumulator chains of [`fma_peak`]: FMA latency × pipes is
+/// 8–10 on current x86 cores (4–5 cycles × 2 pipes), and 12 registers leave
+/// room for the multiplier and addend even with 16 registers.
+pub const PEAK_CHAINS: usize = 12;
+
+/// The FMA ceiling of one core at the width of `V`: `iters` rounds of
+/// [`PEAK_CHAINS`] independent `acc ← acc·x + y` chains held in registers,
+/// `2·iters·PEAK_CHAINS·V::LANES` FLOPs ([`fma_peak_flop`]). Take x slightly
+/// below 1 so the chains stay finite and normal. Returns the accumulators,
+/// so the work cannot be optimized away. The benches time it beside the
+/// kernels, interleaved, for every width the build has.
+#[inline(never)]
+pub fn fma_peak<V: Vector>(iters: usize, x: V, y: V) -> [V; PEAK_CHAINS] {
+    let mut acc: [V; PEAK_CHAINS] = std::array::from_fn(|i| V::splat(1.0 + i as f32 * 1e-3));
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = a.mul_add(x, y);
+        }
+    }
+    acc
+}
+
+/// FLOPs of one [`fma_peak`] call of `iters` rounds at the width of `V`.
+pub fn fma_peak_flop<V: Vector>(iters: usize) -> usize {
+    2 * iters * PEAK_CHAINS * V::LANES
+}
+
 /// A short human-readable description of the SIMD level of this build,
 /// e.g. `"avx2+fma, f32x8 = one ymm register, mul_add fused"`.
 pub fn describe() -> String {
@@ -131,7 +158,12 @@ pub fn describe() -> String {
     } else {
         "mul_add as mul then add (two roundings)"
     };
-    format!("{level}, f32x8 = {reg}, {fma}")
+    let wide16 = if HAS_AVX512 {
+        "f32x16 = one 512-bit zmm register"
+    } else {
+        "f32x16 = two f32x8 halves"
+    };
+    format!("{level}, f32x8 = {reg}, {wide16}, {fma}")
 }
 
 /// Loads 8 lanes from `s[i..i + 8]` (no alignment needed).

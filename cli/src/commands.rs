@@ -115,12 +115,12 @@ fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), TrainEr
         c.shuffle
     );
     println!(
-        "  schedule {:?}, warmup {} steps, clip-norm {}, on-divergence {:?}, threads {threads}, SIMD {}",
+        "  schedule {:?}, warmup {} steps, clip-norm {}, on-divergence {:?}, threads {threads}, GEMM kernel {}",
         c.schedule,
         c.warmup,
         c.clip_norm.map_or("off".to_string(), |v| v.to_string()),
         c.on_divergence,
-        descent_core::simd::describe()
+        descent_core::Config::native().kernel.describe()
     );
     Ok(())
 }
@@ -380,11 +380,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
     std::fs::create_dir_all(&args.out).map_err(|e| io_flag("--out", &args.out, e))?;
     let data = load_data(&args.data)?;
     println!(
-        "descent compare: {} runs, {} epochs, seed {}, SIMD {}",
+        "descent compare: {} runs, {} epochs, seed {}, GEMM kernel {}",
         plan.len(),
         args.run.epochs,
         args.run.seed,
-        descent_core::simd::describe()
+        descent_core::Config::native().kernel.describe()
     );
     for (label, cfg) in &plan {
         println!("  {label:>12}: {}", Updater::describe(cfg)?);
@@ -674,6 +674,15 @@ pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), TrainError> {
 pub fn info(args: &DataArgs) -> Result<(), TrainError> {
     println!("descent {}", env!("CARGO_PKG_VERSION"));
     println!("SIMD: {}", descent_core::simd::describe());
+    let caches = descent_core::gemm::blocking::Caches::detect();
+    println!(
+        "caches ({}): L1d {} KiB, L2 {} KiB, L3 {} MiB per complex",
+        caches.source,
+        caches.l1d >> 10,
+        caches.l2 >> 10,
+        caches.l3 >> 20
+    );
+    println!("GEMM kernel: {}", descent_core::Config::native().describe());
     println!(
         "cores: {} (std::thread::available_parallelism)",
         std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -77,6 +77,21 @@ macro_rules! impl_vector {
 impl_vector!(F32x8, 8);
 impl_vector!(F32x16, 16);
 
+/// The widest vector this build has in registers: [`F32x16`] with
+/// AVX-512F, else [`F32x8`]. The memory-bound single-pass kernels (the
+/// fused optimizer steps) are written on it, so each load and store moves a
+/// whole register; every element's result is the same whatever the width
+/// (the kernels are elementwise, and the tail runs the same code on a
+/// zero-padded copy).
+#[cfg(target_feature = "avx512f")]
+pub type Wide = F32x16;
+/// The widest vector this build has in registers (see the AVX-512 case).
+#[cfg(not(target_feature = "avx512f"))]
+pub type Wide = F32x8;
+
+/// Lanes in one [`Wide`].
+pub const WIDE_LANES: usize = <Wide as Vector>::LANES;
+
 /// True when this build compiled [`F32x16`] to single 512-bit `zmm`
 /// registers (AVX-512F enabled at build time).
 pub const HAS_AVX512: bool = cfg!(all(

@@ -2,7 +2,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::F32x8;
+use crate::simd::Wide;
 
 /// Per-step constants of AdaGrad.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,11 +30,11 @@ impl AdagradStep {
 /// `p ← p − γ_t·g / (√S + ε)`. The accumulator `S` starts at PyTorch's
 /// `initial_accumulator_value` (the caller fills it).
 pub fn adagrad(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
-    let clr = F32x8::splat(h.clr);
-    let wd = F32x8::splat(h.weight_decay);
+    let clr = Wide::splat(h.clr);
+    let wd = Wide::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let gs = F32x8::splat(h.grad_scale);
-    let eps = F32x8::splat(h.eps);
+    let gs = Wide::splat(h.grad_scale);
+    let eps = Wide::splat(h.eps);
     drive("adagrad", params, grads, [sum], |p, g, [s]| {
         let g = l2(has_wd, wd, p, gs * g);
         *s = g.mul_add(g, *s);

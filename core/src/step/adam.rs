@@ -3,7 +3,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::F32x8;
+use crate::simd::Wide;
 
 /// Per-step constants of Adam/AdamW.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,20 +92,20 @@ pub fn adam(
         max_exp_avg_sq.is_some(),
         "adam: amsgrad needs max_exp_avg_sq"
     );
-    let gs = F32x8::splat(h.grad_scale);
-    let b1 = F32x8::splat(h.beta1);
-    let omb1 = F32x8::splat(1.0 - h.beta1);
-    let b2 = F32x8::splat(h.beta2);
-    let omb2 = F32x8::splat(1.0 - h.beta2);
-    let eps = F32x8::splat(h.eps);
-    let step = F32x8::splat(h.step_size);
-    let bc2 = F32x8::splat(h.bias_correction2_sqrt);
-    let wd = F32x8::splat(h.weight_decay);
+    let gs = Wide::splat(h.grad_scale);
+    let b1 = Wide::splat(h.beta1);
+    let omb1 = Wide::splat(1.0 - h.beta1);
+    let b2 = Wide::splat(h.beta2);
+    let omb2 = Wide::splat(1.0 - h.beta2);
+    let eps = Wide::splat(h.eps);
+    let step = Wide::splat(h.step_size);
+    let bc2 = Wide::splat(h.bias_correction2_sqrt);
+    let wd = Wide::splat(h.weight_decay);
     let has_l2 = !h.decoupled && h.weight_decay != 0.0;
     let decay = if h.decoupled {
-        F32x8::splat(h.decay_factor())
+        Wide::splat(h.decay_factor())
     } else {
-        F32x8::ONE
+        Wide::ONE
     };
     // Multiplying by 1 is exact (even for ±∞), so one body serves Adam and
     // AdamW; PyTorch's AdamW multiplies by `1 − γ·λ` unconditionally too.

@@ -25,10 +25,11 @@
 //!
 //! Every fused kernel has a scalar twin (`*_scalar`) written directly from
 //! PyTorch's formulas, with plain `*` and `+`. The fused body uses
-//! `f32x8::mul_add`, which is one FMA (one rounding) in this build, so the two
+//! `mul_add` of [`crate::simd::Wide`], which is one FMA (one rounding) in this build, so the two
 //! agree to a few ulps, not bit for bit; on inputs where every product is
 //! exact (small dyadic numbers) they agree exactly. The fused kernels handle
-//! the last `len % 8` elements by running the same vector code on a
+//! the last `len % L` elements (L the lanes of [`crate::simd::Wide`], 16
+//! with AVX-512F, else 8) by running the same vector code on a
 //! zero-padded copy, so element `i`'s result never depends on where it sits
 //! in the slice (alignment, body or tail).
 //!
@@ -46,7 +47,7 @@ pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
 use crate::ops::same_len;
-use crate::simd::{load_ptr, store_ptr, F32x8, LANES};
+use crate::simd::{Vector, Wide, WIDE_LANES as LANES};
 
 /// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only SIMD
 /// pass ([`crate::ops::sum_squares`], 32 partial sums in `f32`).
@@ -90,7 +91,7 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
 /// (PyTorch skips the term then, so an infinite `p` does not turn `0·∞`
 /// into a NaN gradient). The flag is loop-invariant.
 #[inline(always)]
-pub(crate) fn l2(on: bool, wd: F32x8, p: F32x8, g: F32x8) -> F32x8 {
+pub(crate) fn l2(on: bool, wd: Wide, p: Wide, g: Wide) -> Wide {
     if on {
         wd.mul_add(p, g)
     } else {
@@ -108,9 +109,10 @@ pub(crate) fn l2_scalar(wd: f32, p: f32, g: f32) -> f32 {
     }
 }
 
-/// The shared single-pass driver: for each block of 8 elements, load `p`,
+/// The shared single-pass driver: for each block of L elements (a
+/// [`Wide`] vector), load `p`,
 /// `g` and the `K` state buffers, let `f` compute the new `p` (updating the
-/// state lanes in place), store them back. The last `len % 8` elements run
+/// state lanes in place), store them back. The last `len % L` elements run
 /// through the same `f` on a zero-padded copy.
 ///
 /// Panics (naming `op`) when a slice's length differs from `p`'s.
@@ -120,7 +122,7 @@ pub(crate) fn drive<const K: usize>(
     p: &mut [f32],
     g: &[f32],
     mut s: [&mut [f32]; K],
-    f: impl Fn(F32x8, F32x8, &mut [F32x8; K]) -> F32x8,
+    f: impl Fn(Wide, Wide, &mut [Wide; K]) -> Wide,
 ) {
     let n = p.len();
     same_len(op, n, g.len());
@@ -133,18 +135,18 @@ pub(crate) fn drive<const K: usize>(
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
     let mut i = 0;
     while i < body {
-        // SAFETY: i + 8 <= body <= n and every slice has length n (checked
+        // SAFETY: i + LANES <= body <= n and every slice has length n (checked
         // above); `p` and the state buffers are distinct `&mut` borrows, so
         // no store aliases another stream.
         unsafe {
-            let mut st = [F32x8::ZERO; K];
+            let mut st = [Wide::ZERO; K];
             for k in 0..K {
-                st[k] = load_ptr(sp[k].add(i));
+                st[k] = Wide::load(sp[k].add(i));
             }
-            let pv = f(load_ptr(pp.add(i)), load_ptr(gp.add(i)), &mut st);
-            store_ptr(pp.add(i), pv);
+            let pv = f(Wide::load(pp.add(i)), Wide::load(gp.add(i)), &mut st);
+            Wide::store(pp.add(i), pv);
             for k in 0..K {
-                store_ptr(sp[k].add(i), st[k]);
+                Wide::store(sp[k].add(i), st[k]);
             }
         }
         i += LANES;
@@ -154,9 +156,9 @@ pub(crate) fn drive<const K: usize>(
         let pad = |x: &[f32]| {
             let mut a = [0.0f32; LANES];
             a[..r].copy_from_slice(&x[body..]);
-            F32x8::new(a)
+            Wide::new(a)
         };
-        let mut st: [F32x8; K] = std::array::from_fn(|k| pad(s[k]));
+        let mut st: [Wide; K] = std::array::from_fn(|k| pad(s[k]));
         let pv = f(pad(p), pad(g), &mut st);
         p[body..].copy_from_slice(&pv.to_array()[..r]);
         for k in 0..K {

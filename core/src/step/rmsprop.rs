@@ -2,7 +2,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::F32x8;
+use crate::simd::Wide;
 
 /// Per-step constants of RMSprop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,14 +37,14 @@ pub struct RmspropState<'a> {
 /// centered: `ḡ ← α·ḡ + (1 − α)·g`, `d = √(v − ḡ²) + ε`, else `d = √v + ε`;
 /// with momentum: `b ← μ·b + g/d`, `p ← p − γ·b`, else `p ← p − γ·g/d`.
 pub fn rmsprop(params: &mut [f32], grads: &[f32], state: RmspropState<'_>, h: &RmspropStep) {
-    let lr = F32x8::splat(h.lr);
-    let a = F32x8::splat(h.alpha);
-    let oma = F32x8::splat(1.0 - h.alpha);
-    let eps = F32x8::splat(h.eps);
-    let wd = F32x8::splat(h.weight_decay);
+    let lr = Wide::splat(h.lr);
+    let a = Wide::splat(h.alpha);
+    let oma = Wide::splat(1.0 - h.alpha);
+    let eps = Wide::splat(h.eps);
+    let wd = Wide::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let mu = F32x8::splat(h.momentum);
-    let gs = F32x8::splat(h.grad_scale);
+    let mu = Wide::splat(h.momentum);
+    let gs = Wide::splat(h.grad_scale);
     // `v − ḡ²` is computed unfused (as the twin and PyTorch's `addcmul` do):
     // an FMA would keep `ḡ²` exact where it overflows and turn PyTorch's
     // `∞ − ∞ = NaN` into a finite step.

@@ -181,6 +181,25 @@ pub fn describe() -> String {
     format!("{level}, f32x8 = {reg}, {wide16}, {fma}")
 }
 
+/// Loads a [`Wide`] vector from `s[i..i + WIDE_LANES]` (no alignment
+/// needed). Panics if the slice is too short.
+#[inline(always)]
+pub fn load_wide(s: &[f32], i: usize) -> Wide {
+    let a = &s[i..i + WIDE_LANES];
+    // SAFETY: the slice above holds WIDE_LANES readable floats.
+    unsafe { Wide::load(a.as_ptr()) }
+}
+
+/// Stores a [`Wide`] vector into `s[i..i + WIDE_LANES]` (no alignment
+/// needed). Panics if the slice is too short.
+#[inline(always)]
+pub fn store_wide(s: &mut [f32], i: usize, v: Wide) {
+    let a = &mut s[i..i + WIDE_LANES];
+    // SAFETY: the slice above holds WIDE_LANES writable floats, borrowed
+    // mutably here.
+    unsafe { Wide::store(a.as_mut_ptr(), v) }
+}
+
 /// Loads 8 lanes from `s[i..i + 8]` (no alignment needed).
 ///
 /// Panics if the slice is too short: callers loop `while i + 8 <= len`.

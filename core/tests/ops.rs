@@ -1,5 +1,6 @@
 //! Every SIMD elementwise / reduction kernel against its scalar twin, on
-//! every length 0..=67 (all tail lengths, one to eight vector bodies) and
+//! every length 0..=67 (all tail lengths of 8- and 16-lane vectors, up to eight
+//! vector bodies) and
 //! one large length, starting at offsets 0..4 of a buffer so the slices are
 //! unaligned, plus edge values (NaN, ±∞, −0, subnormals, ±1e4 logits).
 //!

@@ -1,11 +1,14 @@
 use super::same_len;
-use crate::gemm::kernel::{relu_s, relu_v};
-use crate::simd::{load, store, F32x8, LANES};
+use crate::gemm::kernel::relu_s;
+// Written on the widest vector this build has in registers (16 lanes with
+// AVX-512F): these passes stream whole buffers, and each result depends on
+// its own element only, so the width changes speed, never bits.
+use crate::simd::{load_wide as load, store_wide as store, Vector, Wide, WIDE_LANES as LANES};
 
 /// `y ← α·x + y` (BLAS axpy).
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     same_len("axpy", x.len(), y.len());
-    let a = F32x8::splat(alpha);
+    let a = Wide::splat(alpha);
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
         store(y, i, a.mul_add(load(x, i), load(y, i)));
@@ -22,7 +25,7 @@ pub fn axpy_scalar(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `a·b + c`, fused when the build has FMA (as `f32x8::mul_add` is), so the
+/// `a·b + c`, fused when the build has FMA (as the vectors' `mul_add` is), so the
 /// scalar twins and tails round exactly like the vector bodies.
 #[inline(always)]
 pub fn fma(a: f32, b: f32, c: f32) -> f32 {
@@ -35,7 +38,7 @@ pub fn fma(a: f32, b: f32, c: f32) -> f32 {
 
 /// `x ← α·x`.
 pub fn scale(alpha: f32, x: &mut [f32]) {
-    let a = F32x8::splat(alpha);
+    let a = Wide::splat(alpha);
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
         store(x, i, a * load(x, i));
@@ -74,7 +77,7 @@ pub fn add_scalar(x: &[f32], y: &[f32], out: &mut [f32]) {
 pub fn relu(x: &mut [f32]) {
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        store(x, i, relu_v(load(x, i)));
+        store(x, i, load(x, i).relu());
     }
     relu_scalar(&mut x[body..]);
 }
@@ -97,7 +100,7 @@ pub fn relu_backward(y: &[f32], d: &mut [f32]) {
         // elsewhere. (Written as `select`, LLVM turns the read-modify-write
         // into a masked store, `vmaskmovps`, which is microcoded and ~5×
         // slower on AMD Zen.)
-        let keep = load(y, i).simd_gt(F32x8::ZERO);
+        let keep = load(y, i).simd_gt(Wide::ZERO);
         store(d, i, load(d, i) & keep);
     }
     relu_backward_scalar(&y[body..], &mut d[body..]);

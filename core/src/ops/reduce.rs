@@ -1,5 +1,5 @@
 use super::same_len;
-use crate::simd::{hsum, load, store, F32x8, LANES};
+use crate::simd::{load, load_wide, store, store_wide, F32x8, Wide, LANES, WIDE_LANES};
 
 /// Column sums, accumulated: `out[j] += Σ_i x[i, j]` for a row-major
 /// `rows × cols` matrix `x` (the bias gradient `db += Σ_rows dY`).
@@ -7,8 +7,19 @@ use crate::simd::{hsum, load, store, F32x8, LANES};
 pub fn col_sums_acc(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     same_len("col_sums_acc (x vs rows·cols)", x.len(), rows * cols);
     same_len("col_sums_acc (out vs cols)", out.len(), cols);
+    // Whole 16-lane columns first (with AVX-512F), then 8-lane ones: each
+    // column is summed in row order whatever its lanes, so the result is
+    // the same bits as the scalar twin's.
+    let wide = cols / WIDE_LANES * WIDE_LANES;
+    for j in (0..wide).step_by(WIDE_LANES) {
+        let mut acc = load_wide(out, j);
+        for i in 0..rows {
+            acc += load_wide(x, i * cols + j);
+        }
+        store_wide(out, j, acc);
+    }
     let body = cols / LANES * LANES;
-    for j in (0..body).step_by(LANES) {
+    for j in (wide..body).step_by(LANES) {
         let mut acc = load(out, j);
         for i in 0..rows {
             acc += load(x, i * cols + j);
@@ -35,19 +46,21 @@ pub fn col_sums_acc_scalar(x: &[f32], rows: usize, cols: usize, out: &mut [f32])
 
 /// Sum of squares `Σ x²` (the squared L2 norm, e.g. of a gradient).
 ///
-/// Four `f32x8` accumulators (32 partial sums, which also keeps the
-/// rounding error far below a sequential sum's) are combined at the end;
-/// the scalar twin accumulates in f64 and is the accuracy reference.
+/// Four [`Wide`] accumulators (32 partial sums, 64 with AVX-512F, which
+/// also keeps the rounding error far below a sequential sum's) are combined
+/// at the end; the scalar twin accumulates in f64 and is the accuracy
+/// reference.
 pub fn sum_squares(x: &[f32]) -> f32 {
-    let mut acc = [F32x8::ZERO; 4];
-    let body = x.len() / (4 * LANES) * (4 * LANES);
-    for i in (0..body).step_by(4 * LANES) {
+    let mut acc = [Wide::ZERO; 4];
+    let step = 4 * WIDE_LANES;
+    let body = x.len() / step * step;
+    for i in (0..body).step_by(step) {
         for (u, a) in acc.iter_mut().enumerate() {
-            let v = load(x, i + u * LANES);
+            let v = load_wide(x, i + u * WIDE_LANES);
             *a = v.mul_add(v, *a);
         }
     }
-    let mut s = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add();
     for &v in &x[body..] {
         s += v * v;
     }

@@ -347,10 +347,10 @@ fn check_block_boundaries(cfg: &Config, rng: &mut ChaCha8Rng) {
         (2 * mc + mr + 1, 2 * kc + 1, 3),
         (3, 2, nc + 1),
         (2, kc * 3 + 5, nc - 1),
-        // n > 16 slivers: A is packed and k is cut by kc_packed_a.
-        (mc + 1, kcp + 1, 16 * nr + 3),
+        // n > 256: A is packed and k is cut by kc_packed_a.
+        (mc + 1, kcp + 1, 256 + 3),
         (mr + 1, kcp, 17 * nr),
-        (7, 2 * kcp + 1, 16 * nr + 1),
+        (7, 2 * kcp + 1, 257),
     ];
     for &(m, k, n) in &sizes {
         for t in [0u8, 3, 5] {
@@ -716,7 +716,7 @@ fn every_operand_layout_is_exact() {
             b.mc + 8,
         ] {
             for &k in &[1usize, 3, 196, b.kc + 44] {
-                for &n in &[10usize, nr, 128, 16 * nr, 16 * nr + 1, 300] {
+                for &n in &[10usize, nr, 128, 256, 257, 16 * nr + 1] {
                     for (la, lb) in [(0, 0), (1, 0), (2, 0), (0, 1), (1, 2), (2, 1)] {
                         let (rsa, csa) = layouts[la](m, k);
                         let (rsb, csb) = layouts[lb](k, n);

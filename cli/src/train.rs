@@ -584,11 +584,58 @@ pub struct Sinks<'a> {
     pub label: String,
 }
 
+/// The bytes a model of layer widths `sizes` needs at the least: its
+/// weights and their gradients, `2 · 4 · Σ (sᵢ·sᵢ₊₁ + sᵢ₊₁)` (optimizer
+/// state and activations come on top). `None` if that overflows `u64`.
+pub fn model_min_bytes(sizes: &[usize]) -> Option<u64> {
+    let mut params: u64 = 0;
+    for w in sizes.windows(2) {
+        let (i, o) = (w[0] as u64, w[1] as u64);
+        params = params.checked_add(i.checked_mul(o)?.checked_add(o)?)?;
+    }
+    params.checked_mul(8)
+}
+
+/// The memory the system can still give this process, in bytes:
+/// `MemAvailable` of `/proc/meminfo` (Linux), or `None` where unknown.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses, before anything is allocated, a model whose weights and
+/// gradients alone need more than `available` bytes (when known), naming
+/// both numbers, so `--hidden 100000,100000` is an error rather than an
+/// allocation failure that aborts the process.
+pub fn check_model_fits(sizes: &[usize], available: Option<u64>) -> Result<(), TrainError> {
+    let need = model_min_bytes(sizes);
+    let too_large = match (need, available) {
+        (None, _) => true,
+        (Some(n), Some(a)) => n > a,
+        (Some(_), None) => false,
+    };
+    if !too_large {
+        return Ok(());
+    }
+    let need = need.map_or("more than 2^64".to_string(), |n| n.to_string());
+    let have = available.map_or("an unknown amount".to_string(), |a| a.to_string());
+    Err(flag(
+        "--hidden",
+        format!(
+            "the model {sizes:?} needs at least {need} bytes for its weights and gradients, \
+             but this machine has {have} bytes available (MemAvailable)"
+        ),
+    ))
+}
+
 impl<'d> Trainer<'d> {
     /// A fresh run: weights from the seed (or `init`), optimizer state empty.
     pub fn new(cfg: RunConfig, data: &'d Mnist, threads: usize) -> Result<Self, TrainError> {
         cfg.validate()?;
         let sizes = cfg.sizes(data.train.dim());
+        check_model_fits(&sizes, available_memory())?;
         let mut net = Mlp::new(&sizes, cfg.activation()?, cfg.seed)?;
         net.set_threads(threads);
         let updater = Updater::build(&cfg)?;
@@ -1078,4 +1125,26 @@ fn parse_schedule(s: &str) -> Result<ScheduleState, String> {
         num_bad: u("num_bad")?,
         cooldown_counter: u("cooldown_counter")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 784-128-64-10 has 109 386 parameters: 875 088 bytes of weights and
+    /// gradients; an overflowing size is refused whatever the machine has.
+    #[test]
+    fn the_memory_check_counts_weights_and_gradients() {
+        assert_eq!(model_min_bytes(&[784, 128, 64, 10]), Some(8 * 109_386));
+        assert!(check_model_fits(&[784, 128, 64, 10], Some(875_088)).is_ok());
+        let err = check_model_fits(&[784, 128, 64, 10], Some(875_087)).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--hidden") && msg.contains("875088") && msg.contains("875087"),
+            "{msg}"
+        );
+        assert!(check_model_fits(&[784, 128, 64, 10], None).is_ok());
+        assert_eq!(model_min_bytes(&[usize::MAX, usize::MAX]), None);
+        assert!(check_model_fits(&[usize::MAX, 2], None).is_err());
+    }
 }

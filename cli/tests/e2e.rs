@@ -259,6 +259,9 @@ fn bad_flags_are_reported_before_training() {
             "nesterov",
         ),
         (vec!["--hidden", "0"], "--hidden"),
+        // 10¹⁰ weights: refused before any allocation (it used to abort
+        // with "memory allocation of … bytes failed", exit 134).
+        (vec!["--hidden", "100000,100000"], "bytes available"),
     ] {
         let out = descent(&train_args(data.path(), &args));
         let err = String::from_utf8_lossy(&out.stderr);

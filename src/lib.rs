@@ -7,7 +7,10 @@
 //! - [`tensor`]: `descent-core`, the tensor type and SIMD kernels.
 //! - [`nn`]: `descent-nn`, the MLP with hand-written backprop.
 //! - [`optim`]: `descent-optim`, the optimizers and schedules.
+//! - [`train`]: `descent-train`, MNIST's IDX files, checkpoints, metrics
+//!   records.
 
 pub use descent_core as tensor;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
+pub use descent_train as train;

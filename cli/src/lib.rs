@@ -1,11 +1,11 @@
-//! The library behind the `descent` binary: MNIST loading ([`data`]) and
-//! safetensors checkpoints ([`checkpoint`]).
+//! The library behind the `descent` binary: its arguments, commands, the
+//! trainer it drives, reports and plots. Data, checkpoints and metrics
+//! records are `descent-train`'s, re-exported here under their old paths.
 
-pub mod checkpoint;
+pub use descent_train::{checkpoint, data, metrics};
+
 pub mod commands;
-pub mod data;
 pub mod landscape;
-pub mod metrics;
 pub mod opts;
 pub mod plot;
 pub mod report;

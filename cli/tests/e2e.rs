@@ -2,6 +2,8 @@
 //! temporary directory (raw and gzip). Runs the real process, so exit codes
 //! and messages are what a user sees.
 
+// The IDX builders live with the data reader's own tests.
+#[path = "../../train/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,8 @@
 
 #![cfg(unix)]
 
+// The IDX builders live with the data reader's own tests.
+#[path = "../../train/tests/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};

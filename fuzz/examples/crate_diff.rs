@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use descent_cli::checkpoint::{parse_checkpoint, CheckpointError, LoadOptions};
+use descent_train::checkpoint::{parse_checkpoint, CheckpointError, LoadOptions};
 use descent_fuzz::checkpoint_variant;
 
 fn main() {

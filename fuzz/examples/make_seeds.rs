@@ -1,6 +1,6 @@
 //! Writes the seed corpora in `fuzz/corpus/<target>/` (committed; rerun only to
 //! change them): small truncations of the real MNIST files, small valid files,
-//! and every malformed case of `cli/tests/idx.rs` and `cli/tests/checkpoint.rs`.
+//! and every malformed case of `train/tests/idx.rs` and `train/tests/checkpoint.rs`.
 //!
 //! ```text
 //! cd fuzz && cargo run --example make_seeds -- [MNIST_DIR]   # default ../../shared/mnist
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use descent_cli::checkpoint::{checkpoint_bytes, names};
+use descent_train::checkpoint::{checkpoint_bytes, names};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -115,7 +115,7 @@ fn idx_seeds(mnist: &Path, raw: &Corpus, gz: &Corpus) {
         gz.put(&format!("{name}.gz"), &gzip(b));
     }
 
-    // The malformed cases of cli/tests/idx.rs.
+    // The malformed cases of train/tests/idx.rs.
     let mut bad: Vec<(String, Vec<u8>)> = Vec::new();
     let mut b = images_bytes(2, 2, 2);
     b[0] = 0x12;
@@ -154,7 +154,7 @@ fn idx_seeds(mnist: &Path, raw: &Corpus, gz: &Corpus) {
     }
     raw.put("gzip-under-raw-name", &gzip(&images_bytes(2, 2, 2)));
 
-    // Corrupt gzip streams (the gzip-only cases of cli/tests/idx.rs).
+    // Corrupt gzip streams (the gzip-only cases of train/tests/idx.rs).
     let good = gzip(&images_bytes(4, 3, 3));
     let mut crc = good.clone();
     let k = crc.len() - 6;
@@ -236,7 +236,7 @@ fn checkpoint_seeds(fixture: &Path, c: &Corpus) {
         Err(e) => eprintln!("note: {}: {e}; no Python seed", fixture.display()),
     }
 
-    // The malformed cases of cli/tests/checkpoint.rs.
+    // The malformed cases of train/tests/checkpoint.rs.
     c.put("too-short", &[1, 2, 3]);
     for n in [u64::MAX, 1 << 40, 100_000_001] {
         let mut b = n.to_le_bytes().to_vec();
@@ -357,7 +357,7 @@ fn main() {
         &Corpus::new(&root, "idx_raw"),
         &Corpus::new(&root, "idx_gzip"),
     );
-    let fixture = here.join("../cli/tests/fixtures/python_written.safetensors");
+    let fixture = here.join("../train/tests/fixtures/python_written.safetensors");
     checkpoint_seeds(&fixture, &Corpus::new(&root, "checkpoint"));
     // Structured target: a few byte strings for `arbitrary` to start from.
     let rt = Corpus::new(&root, "checkpoint_roundtrip");

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use descent_cli::checkpoint::{checkpoint_bytes, parse_checkpoint, LoadOptions};
+use descent_train::checkpoint::{checkpoint_bytes, parse_checkpoint, LoadOptions};
 use descent_fuzz::{checkpoint_variant, largest, reset_largest, PeakAlloc};
 use libfuzzer_sys::fuzz_target;
 

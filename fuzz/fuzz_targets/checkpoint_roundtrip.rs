@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use descent_cli::checkpoint::{
+use descent_train::checkpoint::{
     checkpoint_bytes, format::METADATA_KEY, parse_checkpoint, CheckpointError, LoadOptions,
 };
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};

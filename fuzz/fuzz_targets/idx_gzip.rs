@@ -25,7 +25,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use descent_cli::data::{parse_idx, IdxKind};
+use descent_train::data::{parse_idx, IdxKind};
 use descent_fuzz::{data_variant, idx_model, largest, reset_largest, PeakAlloc, KINDS};
 use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
@@ -40,7 +40,7 @@ const RAW_NAME: &str = "fuzz-idx-ubyte";
 
 /// Reads `gz` as a `.gz` IDX file of `kind`, checking the allocation bound and
 /// that an error names the file.
-fn read_gz(gz: &[u8], kind: IdxKind) -> Result<descent_cli::data::IdxFile, &'static str> {
+fn read_gz(gz: &[u8], kind: IdxKind) -> Result<descent_train::data::IdxFile, &'static str> {
     reset_largest();
     let got = parse_idx(Path::new(GZ_NAME), gz, kind);
     let peak = largest();
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
     let mut dec = GzDecoder::new(data);
     let decoded = dec.read_to_end(&mut inflated).is_ok();
     // Bytes after the first gzip member: descent ignores them today (see
-    // `data_after_the_gzip_member_is_refused` in cli/tests/fuzz_regressions.rs);
+    // `data_after_the_gzip_member_is_refused` in train/tests/fuzz_regressions.rs);
     // refusing them or decoding further members is the reader's choice, so
     // such inputs are only checked for consistency.
     let after_member = decoded && !dec.into_inner().is_empty();

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use descent_cli::data::parse_idx;
+use descent_train::data::parse_idx;
 use descent_fuzz::{data_variant, idx_model, largest, reset_largest, PeakAlloc, KINDS};
 use libfuzzer_sys::fuzz_target;
 

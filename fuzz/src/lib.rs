@@ -12,8 +12,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use descent_cli::checkpoint::CheckpointError;
-use descent_cli::data::{DataError, IdxFile, IdxKind};
+use descent_train::checkpoint::CheckpointError;
+use descent_train::data::{DataError, IdxFile, IdxKind};
 
 /// A global allocator that records the largest single allocation request.
 /// Install it in a target with

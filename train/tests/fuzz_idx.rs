@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use descent_cli::data::*;
+use descent_train::data::*;
 use proptest::prelude::*;
 
 #[global_allocator]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use descent_cli::data::*;
+use descent_train::data::*;
 
 #[test]
 fn real_mnist_loads_with_known_counts_and_statistics() {

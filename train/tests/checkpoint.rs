@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use descent_cli::checkpoint::{names, *};
+use descent_train::checkpoint::{names, *};
 
 const FILE: &str = "ckpt.safetensors";
 
@@ -507,7 +507,7 @@ fn file_written_by_python_safetensors_loads() {
 }
 
 /// Writes a checkpoint for the Python cross-check in the notes
-/// (`DESCENT_PY_OUT=/tmp/x.safetensors cargo test -p descent-cli --test
+/// (`DESCENT_PY_OUT=/tmp/x.safetensors cargo test -p descent-train --test
 /// checkpoint -- --ignored`); Python must read it with
 /// `safetensors.numpy.load_file` and find the same shapes and values.
 #[test]

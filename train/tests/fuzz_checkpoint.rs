@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{largest, reset_largest, PeakAlloc};
-use descent_cli::checkpoint::*;
+use descent_train::checkpoint::*;
 use proptest::prelude::*;
 
 #[global_allocator]

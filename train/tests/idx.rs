@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::*;
-use descent_cli::data::*;
+use descent_train::data::*;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use descent_cli::checkpoint::{parse_checkpoint, LoadOptions};
-use descent_cli::data::{parse_idx, IdxKind};
+use descent_train::checkpoint::{parse_checkpoint, LoadOptions};
+use descent_train::data::{parse_idx, IdxKind};
 
 /// The seed files of one fuzz target, sorted, or `None` when the fuzz
 /// directory is not there (e.g. a packaged crate).

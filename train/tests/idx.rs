@@ -33,7 +33,7 @@ fn valid_sets_load_under_every_naming_and_compression() {
     for gz in [false, true] {
         let d = tmp();
         write_set(d.path(), 7, 3, 4, 5, gz);
-        let m = load_mnist(d.path(), Normalize::None).unwrap();
+        let m = Mnist::load(d.path(), Normalize::None).unwrap();
         assert_eq!((m.train.n, m.train.rows, m.train.cols), (7, 4, 5));
         assert_eq!((m.test.n, m.test.dim()), (3, 20));
         assert_eq!(m.train.images.len(), 7 * 20);
@@ -59,7 +59,7 @@ fn valid_sets_load_under_every_naming_and_compression() {
         &gzip(&images_bytes(1, 3, 3)),
     );
     write(d.path(), "t10k-labels.idx1-ubyte", &labels_bytes(1));
-    let m = load_mnist(d.path(), Normalize::Half).unwrap();
+    let m = Mnist::load(d.path(), Normalize::Half).unwrap();
     assert_eq!((m.train.n, m.test.n), (2, 1));
     assert_eq!(m.train.images[0], -1.0); // pixel 0 → (0 − 0.5)/0.5
 }
@@ -77,9 +77,9 @@ fn raw_is_preferred_over_gz_when_both_exist() {
 fn normalization_is_applied_per_pixel() {
     let d = tmp();
     write_set(d.path(), 3, 1, 2, 2, false);
-    let raw = load_mnist(d.path(), Normalize::None).unwrap();
+    let raw = Mnist::load(d.path(), Normalize::None).unwrap();
     for n in Normalize::ALL {
-        let m = load_mnist(d.path(), n).unwrap();
+        let m = Mnist::load(d.path(), n).unwrap();
         let (mean, std) = n.mean_std();
         for (a, b) in m.train.images.iter().zip(&raw.train.images) {
             assert!((a - (b - mean) / std).abs() < 1e-6);
@@ -91,7 +91,7 @@ fn normalization_is_applied_per_pixel() {
 fn gather_copies_the_indexed_rows() {
     let d = tmp();
     write_set(d.path(), 12, 1, 3, 2, false);
-    let m = load_mnist(d.path(), Normalize::Standard).unwrap();
+    let m = Mnist::load(d.path(), Normalize::Standard).unwrap();
     let idx = [11usize, 0, 5, 5];
     let mut x = vec![f32::NAN; idx.len() * 6];
     let mut y = vec![99u32; idx.len()];
@@ -108,7 +108,7 @@ fn gather_copies_the_indexed_rows() {
 fn gather_rejects_a_wrong_buffer() {
     let d = tmp();
     write_set(d.path(), 2, 1, 2, 2, false);
-    let m = load_mnist(d.path(), Normalize::None).unwrap();
+    let m = Mnist::load(d.path(), Normalize::None).unwrap();
     m.train.gather(&[0, 1], &mut [0.0; 7], &mut [0; 2]);
 }
 
@@ -116,14 +116,14 @@ fn gather_rejects_a_wrong_buffer() {
 fn missing_directory_prints_the_fetch_command() {
     let d = tmp();
     let missing = d.path().join("nope");
-    let e = load_mnist(&missing, Normalize::None).unwrap_err();
+    let e = Mnist::load(&missing, Normalize::None).unwrap_err();
     assert!(matches!(e, DataError::MissingDir { .. }));
     let msg = e.to_string();
     assert!(msg.contains("scripts/fetch-mnist.sh"), "{msg}");
     assert!(msg.contains("nope"), "{msg}");
     // A file instead of a directory.
     let f = write(d.path(), "afile", b"x");
-    let e = load_mnist(&f, Normalize::None).unwrap_err();
+    let e = Mnist::load(&f, Normalize::None).unwrap_err();
     assert!(e.to_string().contains("not a directory"), "{e}");
 }
 
@@ -132,7 +132,7 @@ fn missing_file_lists_the_names_tried() {
     let d = tmp();
     write_set(d.path(), 2, 2, 2, 2, false);
     std::fs::remove_file(d.path().join("t10k-labels-idx1-ubyte")).unwrap();
-    let e = load_mnist(d.path(), Normalize::None).unwrap_err();
+    let e = Mnist::load(d.path(), Normalize::None).unwrap_err();
     let msg = e.to_string();
     assert!(
         matches!(
@@ -292,7 +292,7 @@ fn image_and_label_counts_must_match() {
     let d = tmp();
     write_set(d.path(), 5, 2, 2, 2, false);
     write(d.path(), "train-labels-idx1-ubyte", &labels_bytes(4));
-    let e = load_mnist(d.path(), Normalize::None).unwrap_err();
+    let e = Mnist::load(d.path(), Normalize::None).unwrap_err();
     let msg = e.to_string();
     assert!(
         matches!(
@@ -315,7 +315,7 @@ fn label_out_of_range() {
     let mut l = labels_bytes(5);
     l[8 + 3] = 10;
     write(d.path(), "train-labels-idx1-ubyte", &l);
-    let e = load_mnist(d.path(), Normalize::None).unwrap_err();
+    let e = Mnist::load(d.path(), Normalize::None).unwrap_err();
     let msg = e.to_string();
     assert!(
         matches!(
@@ -402,7 +402,7 @@ fn train_and_test_image_sizes_must_match() {
     let d = tmp();
     write_set(d.path(), 2, 2, 2, 2, false);
     write(d.path(), "t10k-images-idx3-ubyte", &images_bytes(2, 3, 3));
-    let e = load_mnist(d.path(), Normalize::None).unwrap_err();
+    let e = Mnist::load(d.path(), Normalize::None).unwrap_err();
     assert!(matches!(e, DataError::ImageSizeMismatch { .. }), "{e}");
     assert!(
         e.to_string().contains("2×2") && e.to_string().contains("3×3"),

@@ -268,8 +268,3 @@ impl Mnist {
         Ok(Mnist { train, test, files })
     }
 }
-
-/// [`Mnist::load`].
-pub fn load_mnist(dir: &Path, normalize: Normalize) -> Result<Mnist, DataError> {
-    Mnist::load(dir, normalize)
-}

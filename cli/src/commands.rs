@@ -21,7 +21,7 @@ use crate::train::{RunConfig, Sinks, TrainError, Trainer, Updater};
 /// Loads MNIST as `--data`/`--normalize` say.
 pub fn load_data(args: &DataArgs) -> Result<Mnist, TrainError> {
     let dir = data::data_dir(args.data.as_deref());
-    Ok(data::load_mnist(&dir, args.normalize)?)
+    Ok(data::Mnist::load(&dir, args.normalize)?)
 }
 
 fn io_flag(flag: &str, path: &Path, e: std::io::Error) -> TrainError {

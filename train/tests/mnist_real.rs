@@ -10,7 +10,7 @@ fn real_mnist_loads_with_known_counts_and_statistics() {
     let Some(dir) = common::real_mnist() else {
         return;
     };
-    let m = load_mnist(&dir, Normalize::None).unwrap();
+    let m = Mnist::load(&dir, Normalize::None).unwrap();
     assert_eq!((m.train.n, m.train.rows, m.train.cols), (60_000, 28, 28));
     assert_eq!((m.test.n, m.test.rows, m.test.cols), (10_000, 28, 28));
     assert_eq!(m.train.images.len(), 60_000 * 784);
@@ -37,7 +37,7 @@ fn real_mnist_loads_with_known_counts_and_statistics() {
     assert!((mean - 0.1307).abs() < 1e-4, "mean {mean}");
     assert!((var.sqrt() - 0.3081).abs() < 1e-4, "std {}", var.sqrt());
     // Standard normalization gives mean ≈ 0, std ≈ 1 on the training set.
-    let s = load_mnist(&dir, Normalize::Standard).unwrap();
+    let s = Mnist::load(&dir, Normalize::Standard).unwrap();
     let mean = s.train.images.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
     assert!(mean.abs() < 1e-3, "normalized mean {mean}");
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use descent_core::{ops, AlignedVec};
+use descent_core::AlignedVec;
 use descent_nn::{Activation, Loss, Mlp, NnError, Targets};
 use descent_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, OptimError, OptimState, Optimizer, PlateauConfig,
@@ -768,7 +768,7 @@ impl<'d> Trainer<'d> {
                     // Writes this batch's gradient (β = 0 into every dW), so
                     // no separate pass clears the buffer first.
                     let loss = self.net.batch_grads(x, y)?;
-                    let gn = ops::sum_squares(self.net.grads()).sqrt();
+                    let gn = descent_core::step::grad_norm(self.net.grads());
                     let bad = if !loss.is_finite() {
                         Some(("loss", loss))
                     } else if !gn.is_finite() {
@@ -799,7 +799,9 @@ impl<'d> Trainer<'d> {
                     }
                     self.max_grad_norm = self.max_grad_norm.max(gn);
                     let (p, g) = self.net.params_and_grads();
-                    opt.step(p, g)?;
+                    // The norm of this step, computed once: logged, checked
+                    // above, and the clipping factor's (with --clip-norm).
+                    opt.step_with_norm(p, g, Some(gn))?;
                     (loss, gn)
                 }
                 Updater::Search(rs) => {

@@ -65,7 +65,8 @@ pub(crate) fn clip(opt: &'static str, clip_norm: Option<f32>) -> Result<()> {
 
 /// Checks the lengths of a step and computes the gradient factor the
 /// kernels apply: `(maximize ? −1 : 1)·min(1, c/(‖g‖ + 1e-6))` when clipping
-/// at `c`, which costs one read-only pass over the gradients.
+/// at `c`. `‖g‖` is `norm` when the caller already has it, else one
+/// read-only pass over the gradients.
 pub(crate) fn prepare(
     opt: &'static str,
     params: &[f32],
@@ -73,6 +74,7 @@ pub(crate) fn prepare(
     state_len: Option<usize>,
     clip_norm: Option<f32>,
     maximize: bool,
+    norm: Option<f32>,
 ) -> Result<(StepInfo, f32)> {
     if grads.len() != params.len() {
         return Err(OptimError::LengthMismatch {
@@ -94,7 +96,7 @@ pub(crate) fn prepare(
     }
     let (norm, scale) = match clip_norm {
         Some(c) => {
-            let n = grad_norm(grads);
+            let n = norm.unwrap_or_else(|| grad_norm(grads));
             (Some(n), clip_scale(n, c))
         }
         None => (None, 1.0),

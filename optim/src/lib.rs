@@ -85,7 +85,21 @@ pub trait Optimizer: Send {
     /// One update of `params` from `grads` (same length; after the first
     /// step, also the length of the state). Errors on a length mismatch,
     /// leaving everything untouched.
-    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepInfo>;
+    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
+        self.step_with_norm(params, grads, None)
+    }
+
+    /// As [`Optimizer::step`], given `norm = ‖grads‖₂` when the caller has
+    /// already computed it (a trainer that logs it and checks it for
+    /// divergence): gradient clipping then uses it instead of a second
+    /// pass over the gradients. With `None` the norm is computed here, and
+    /// only when the config clips.
+    fn step_with_norm(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        norm: Option<f32>,
+    ) -> Result<StepInfo>;
 
     /// The current learning rate.
     fn lr(&self) -> f32;

@@ -119,10 +119,23 @@ impl Optimizer for Rmsprop {
         NAME
     }
 
-    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
+    fn step_with_norm(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        norm: Option<f32>,
+    ) -> Result<StepInfo> {
         let c = self.config;
         let state_len = (self.step > 0).then_some(self.square_avg.len());
-        let (info, gs) = prepare(NAME, params, grads, state_len, c.clip_norm, c.maximize)?;
+        let (info, gs) = prepare(
+            NAME,
+            params,
+            grads,
+            state_len,
+            c.clip_norm,
+            c.maximize,
+            norm,
+        )?;
         let n = params.len();
         if self.step == 0 {
             self.square_avg = vec![0.0; n];

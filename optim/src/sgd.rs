@@ -125,10 +125,23 @@ impl Optimizer for Sgd {
         }
     }
 
-    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
+    fn step_with_norm(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        norm: Option<f32>,
+    ) -> Result<StepInfo> {
         let c = self.config;
         let state_len = (!self.buf.is_empty()).then_some(self.buf.len());
-        let (info, gs) = prepare(NAME, params, grads, state_len, c.clip_norm, c.maximize)?;
+        let (info, gs) = prepare(
+            NAME,
+            params,
+            grads,
+            state_len,
+            c.clip_norm,
+            c.maximize,
+            norm,
+        )?;
         self.step += 1;
         if c.momentum == 0.0 {
             let h = SgdStep {

@@ -406,3 +406,42 @@ fn set_lr_is_used_and_validated() {
     }
     assert_eq!(o.lr(), 0.5);
 }
+
+/// A trainer that already has `‖g‖₂` hands it to `step_with_norm`: with
+/// clipping (and without) the result is the same bits as `step`, which
+/// computes the norm itself, for every optimizer, over several steps.
+#[test]
+fn step_with_the_callers_norm_equals_step() {
+    let n = 1003;
+    for kind in OptimizerKind::ALL {
+        for clip_norm in [None, Some(0.5)] {
+            let cfg = BuildConfig {
+                clip_norm,
+                ..BuildConfig::default()
+            };
+            let (mut a, mut b) = (build(kind, &cfg).unwrap(), build(kind, &cfg).unwrap());
+            let mut pa: Vec<f32> = (0..n)
+                .map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0)
+                .collect();
+            let mut pb = pa.clone();
+            for t in 0..4 {
+                let g: Vec<f32> = (0..n)
+                    .map(|i| (((i + 7 * t) * 31 % 37) as f32 - 18.0) / 5.0)
+                    .collect();
+                let norm = descent_core::step::grad_norm(&g);
+                let ia = a.step(&mut pa, &g).unwrap();
+                let ib = b.step_with_norm(&mut pb, &g, Some(norm)).unwrap();
+                assert_eq!(ia.grad_norm, ib.grad_norm, "{kind} {clip_norm:?}");
+                assert_eq!(ia.clip_scale.to_bits(), ib.clip_scale.to_bits());
+                if clip_norm.is_some() {
+                    assert!(ia.clip_scale < 1.0, "{kind}: the test must clip");
+                }
+            }
+            let same = pa.iter().zip(&pb).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(
+                same,
+                "{kind} {clip_norm:?}: step_with_norm differs from step"
+            );
+        }
+    }
+}

@@ -6,9 +6,12 @@
 //! softmax + cross-entropy ([`ops::softmax_cross_entropy`]) and one fused,
 //! single-pass kernel per optimizer update rule ([`step`]).
 //!
-//! Every fast kernel is written on [`wide::f32x8`] and has a plain scalar
-//! twin beside it (`*_scalar` or [`gemm::gemm_naive`]); the tests make each
-//! pair agree on odd sizes, unaligned slices and edge values.
+//! Every fast kernel is written on `wide`'s vectors (the GEMM once for any
+//! width through [`simd::Vector`], instantiated per SIMD width as
+//! [`gemm::Kernel`]; the streaming kernels on [`simd::Wide`], the widest
+//! the build has) and has a plain scalar twin beside it (`*_scalar` or
+//! [`gemm::gemm_naive`]); the tests make each pair agree on odd sizes,
+//! unaligned slices and edge values.
 //!
 //! What the SIMD code compiles to depends on the build's target features:
 //! see [`simd::describe`].

@@ -18,7 +18,7 @@
 //! count ways; descent states the shares as fractions of the capacity,
 //! with the fractions measured on the CPU the constants were first tuned
 //! on (AMD Zen 3: 32 KiB L1d, 512 KiB L2, 32 MiB L3), so that the model
-//! gives back exactly those constants there ([`Blocks::FALLBACK`]):
+//! gives back exactly those constants there ([`Blocks::fallback`]):
 //!
 //! - **L1**: the slivers of A and B of one micro-tile together take
 //!   `kc·(MR + NR)·4` bytes. With A packed (one contiguous stream) they may

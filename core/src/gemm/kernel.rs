@@ -17,7 +17,7 @@
 
 use crate::simd::Vector;
 
-/// The largest MR of any instance: [`each_row!`] names this many rows.
+/// The largest MR of any instance: `each_row!` names this many rows.
 pub const MAX_MR: usize = 12;
 
 /// `each_row!(row, args…)` expands to `row!(0, args…); … row!(11, args…);`:

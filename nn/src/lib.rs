@@ -46,6 +46,6 @@ pub mod walkthrough {}
 pub use activation::Activation;
 pub use error::{NnError, Result};
 pub use gradcheck::{gradcheck, gradcheck_f64, TensorCheck};
-pub use linear::Linear;
+pub use linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
 pub use loss::{Loss, Targets};
 pub use mlp::{param_layout, Mlp, ParamTensor};

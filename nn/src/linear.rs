@@ -26,22 +26,80 @@ pub struct Linear {
     pub out_features: usize,
 }
 
-/// `C ← epilogue(α·A·B + β·C)` on one thread or `threads` (bit-identical).
-fn mm(
+/// Where a layer's products run: on the calling thread, or split over
+/// `threads` threads (the core's persistent pool). The split never changes
+/// a result: every element is computed by the same operations in the same
+/// order, so any thread count gives the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compute {
     threads: usize,
-    alpha: f32,
-    a: MatRef,
-    b: MatRef,
-    beta: f32,
-    c: MatMut,
-    epi: Epilogue,
-) -> Result<()> {
-    if threads <= 1 {
-        gemm(alpha, a, b, beta, c, epi)?;
-    } else {
-        gemm_par(threads, alpha, a, b, beta, c, epi)?;
+}
+
+impl Compute {
+    /// One thread: the caller's.
+    pub const SERIAL: Compute = Compute { threads: 1 };
+
+    /// `threads` threads (0 is treated as 1).
+    pub fn threads(threads: usize) -> Compute {
+        Compute {
+            threads: threads.max(1),
+        }
     }
-    Ok(())
+
+    /// How many threads the products are split over.
+    pub fn thread_count(&self) -> usize {
+        self.threads
+    }
+
+    /// `C ← epilogue(α·A·B + β·C)` with this context's threads.
+    fn gemm(
+        &self,
+        alpha: f32,
+        a: MatRef,
+        b: MatRef,
+        beta: f32,
+        c: MatMut,
+        epi: Epilogue,
+    ) -> Result<()> {
+        if self.threads <= 1 {
+            gemm(alpha, a, b, beta, c, epi)?;
+        } else {
+            gemm_par(self.threads, alpha, a, b, beta, c, epi)?;
+        }
+        Ok(())
+    }
+}
+
+/// A batch of rows with its shape: `data` is (`rows`, width) row-major,
+/// the width being the layer's I (or O for an output).
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a> {
+    /// The values, row after row.
+    pub data: &'a [f32],
+    /// B, the number of rows.
+    pub rows: usize,
+}
+
+/// One layer's parameters, views into the network's flat buffer:
+/// W (O, I) row-major and b (O).
+#[derive(Clone, Copy, Debug)]
+pub struct LinearParams<'a> {
+    /// The weight W (O, I).
+    pub w: &'a [f32],
+    /// The bias b (O).
+    pub b: &'a [f32],
+}
+
+/// One layer's gradients, views into the network's flat gradient buffer:
+/// dW (O, I) and db (O), and how the backward writes them.
+#[derive(Debug)]
+pub struct LinearGrads<'a> {
+    /// dL/dW (O, I).
+    pub dw: &'a mut [f32],
+    /// dL/db (O).
+    pub db: &'a mut [f32],
+    /// Add this batch's gradients to what is there (`+=`), or overwrite it.
+    pub accumulate: bool,
 }
 
 impl Linear {
@@ -85,30 +143,27 @@ impl Linear {
     /// Forward: `Y = X·Wᵀ + b`, then `Y ← max(0, Y)` if `relu`, in one GEMM
     /// with the fused bias (+ ReLU) epilogue.
     ///
-    /// Shapes: y (B, O) out; x (B, I), w (O, I), b (O) in.
+    /// Shapes: y (B, O) out; x (B, I), W (O, I), b (O) in, B = `x.rows`.
     /// Stores nothing itself: the caller keeps X (and Y) for the backward.
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         y: &mut [f32],
-        x: &[f32],
-        w: &[f32],
-        b: &[f32],
-        batch: usize,
+        x: Rows,
+        p: LinearParams,
         relu: bool,
-        threads: usize,
+        cx: Compute,
     ) -> Result<()> {
-        let (i, o) = (self.in_features, self.out_features);
-        self.check("linear forward bias", b.len(), 1, o, "b")?;
-        let xv = MatRef::row_major(x, batch, i)?; // (B, I)
-        let wt = MatRef::row_major(w, o, i)?.t(); // (I, O) view of W (O, I)
+        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
+        self.check("linear forward bias", p.b.len(), 1, o, "b")?;
+        let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
+        let wt = MatRef::row_major(p.w, o, i)?.t(); // (I, O) view of W (O, I)
         let yv = MatMut::row_major(y, batch, o)?; // (B, O)
         let epi = if relu {
-            Epilogue::bias_relu(b)
+            Epilogue::bias_relu(p.b)
         } else {
-            Epilogue::bias(b)
+            Epilogue::bias(p.b)
         };
-        mm(threads, 1.0, xv, wt, 0.0, yv, epi)
+        cx.gemm(1.0, xv, wt, 0.0, yv, epi)
     }
 
     /// Backward, given dY = dL/dY (B, O) and the forward's input X (B, I):
@@ -121,55 +176,40 @@ impl Linear {
     ///   (β = 0), not accumulated, since it feeds the layer below. Pass
     ///   `None` for the first layer: nothing needs dL/dX there.
     ///
-    /// With `accumulate = false`, dW and db are overwritten instead
+    /// With `g.accumulate = false`, dW and db are overwritten instead
     /// (`dW = dYᵀ·X` with β = 0, `db = Σ_rows dY`): the same numbers as
     /// clearing them first, without the extra pass over the buffer.
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// Shapes: dx (B, I) out; dW (O, I), db (O) out (or in-out); dy (B, O),
+    /// x (B, I), W (O, I) in, B = `x.rows`.
     pub fn backward(
         &self,
         dx: Option<&mut [f32]>,
-        dw: &mut [f32],
-        db: &mut [f32],
+        g: LinearGrads,
         dy: &[f32],
-        x: &[f32],
+        x: Rows,
         w: &[f32],
-        batch: usize,
-        accumulate: bool,
-        threads: usize,
+        cx: Compute,
     ) -> Result<()> {
-        let (i, o) = (self.in_features, self.out_features);
-        self.check("linear backward db", db.len(), 1, o, "db")?;
-        let beta = if accumulate { 1.0 } else { 0.0 };
+        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
+        self.check("linear backward db", g.db.len(), 1, o, "db")?;
+        let beta = if g.accumulate { 1.0 } else { 0.0 };
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
-        let xv = MatRef::row_major(x, batch, i)?; // (B, I)
+        let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
 
         // dW (O, I) += dYᵀ (O, B) · X (B, I)   (= when β = 0)
-        mm(
-            threads,
-            1.0,
-            dyv.t(),
-            xv,
-            beta,
-            MatMut::row_major(dw, o, i)?,
-            Epilogue::None,
-        )?;
+        let dwv = MatMut::row_major(g.dw, o, i)?;
+        cx.gemm(1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?;
         // db (O) += Σ_b dY[b, :]
-        if !accumulate {
-            db.fill(0.0);
+        if !g.accumulate {
+            g.db.fill(0.0);
         }
-        descent_core::ops::col_sums_acc(dy, batch, o, db);
+        descent_core::ops::col_sums_acc(dy, batch, o, g.db);
         if let Some(dx) = dx {
             // dX (B, I) = dY (B, O) · W (O, I)
             let wv = MatRef::row_major(w, o, i)?;
-            mm(
-                threads,
-                1.0,
-                dyv,
-                wv,
-                0.0,
-                MatMut::row_major(dx, batch, i)?,
-                Epilogue::None,
-            )?;
+            let dxv = MatMut::row_major(dx, batch, i)?;
+            cx.gemm(1.0, dyv, wv, 0.0, dxv, Epilogue::None)?;
         }
         Ok(())
     }
@@ -177,42 +217,36 @@ impl Linear {
     /// Naive twin of [`Linear::forward`]: the GEMM written as loops, for
     /// tests (the same math, nothing shared with the fast path but the
     /// core's `gemm_naive` triple loop).
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_naive(
-        &self,
-        y: &mut [f32],
-        x: &[f32],
-        w: &[f32],
-        b: &[f32],
-        batch: usize,
-        relu: bool,
-    ) -> Result<()> {
-        let (i, o) = (self.in_features, self.out_features);
-        self.check("linear forward bias", b.len(), 1, o, "b")?;
-        let xv = MatRef::row_major(x, batch, i)?;
-        let wt = MatRef::row_major(w, o, i)?.t();
+    pub fn forward_naive(&self, y: &mut [f32], x: Rows, p: LinearParams, relu: bool) -> Result<()> {
+        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
+        self.check("linear forward bias", p.b.len(), 1, o, "b")?;
+        let xv = MatRef::row_major(x.data, batch, i)?;
+        let wt = MatRef::row_major(p.w, o, i)?.t();
         let epi = if relu {
-            Epilogue::bias_relu(b)
+            Epilogue::bias_relu(p.b)
         } else {
-            Epilogue::bias(b)
+            Epilogue::bias(p.b)
         };
         gemm_naive(1.0, xv, wt, 0.0, MatMut::row_major(y, batch, o)?, epi)?;
         Ok(())
     }
 
-    /// Naive twin of [`Linear::backward`]: each formula as index loops.
-    #[allow(clippy::too_many_arguments)]
+    /// Naive twin of [`Linear::backward`]: each formula as index loops
+    /// (honouring `g.accumulate` as the fast form does).
     pub fn backward_naive(
         &self,
         dx: Option<&mut [f32]>,
-        dw: &mut [f32],
-        db: &mut [f32],
+        g: LinearGrads,
         dy: &[f32],
-        x: &[f32],
+        x: Rows,
         w: &[f32],
-        batch: usize,
     ) -> Result<()> {
-        let (ni, no) = (self.in_features, self.out_features);
+        let (ni, no, batch) = (self.in_features, self.out_features, x.rows);
+        let (dw, db, x) = (g.dw, g.db, x.data);
+        if !g.accumulate {
+            dw.fill(0.0);
+            db.fill(0.0);
+        }
         self.check("linear backward dy", dy.len(), batch, no, "dY")?;
         self.check("linear backward x", x.len(), batch, ni, "X")?;
         self.check("linear backward w", w.len(), no, ni, "W")?;
@@ -281,40 +315,56 @@ mod tests {
             let w = random(o * i, &mut rng);
             let b = random(o, &mut rng);
             let dy = random(batch * o, &mut rng);
+            let (x, p) = (
+                Rows {
+                    data: &x,
+                    rows: batch,
+                },
+                LinearParams { w: &w, b: &b },
+            );
             for relu in [false, true] {
                 let mut y1 = vec![f32::NAN; batch * o];
                 let mut y2 = vec![0.0; batch * o];
-                layer.forward(&mut y1, &x, &w, &b, batch, relu, 1).unwrap();
-                layer
-                    .forward_naive(&mut y2, &x, &w, &b, batch, relu)
-                    .unwrap();
+                layer.forward(&mut y1, x, p, relu, Compute::SERIAL).unwrap();
+                layer.forward_naive(&mut y2, x, p, relu).unwrap();
                 assert_close(&y1, &y2, 1e-5 * i as f32, "y");
             }
-            // Start from nonzero gradients to check accumulation.
-            let dw0 = random(o * i, &mut rng);
-            let db0 = random(o, &mut rng);
-            let (mut dw1, mut db1, mut dx1) = (dw0.clone(), db0.clone(), vec![f32::NAN; batch * i]);
-            let (mut dw2, mut db2, mut dx2) = (dw0.clone(), db0.clone(), vec![0.0; batch * i]);
-            layer
-                .backward(
-                    Some(&mut dx1),
-                    &mut dw1,
-                    &mut db1,
-                    &dy,
-                    &x,
-                    &w,
-                    batch,
-                    true,
-                    2,
-                )
-                .unwrap();
-            layer
-                .backward_naive(Some(&mut dx2), &mut dw2, &mut db2, &dy, &x, &w, batch)
-                .unwrap();
-            let tol = 1e-5 * (batch + o) as f32;
-            assert_close(&dw1, &dw2, tol, "dw");
-            assert_close(&db1, &db2, tol, "db");
-            assert_close(&dx1, &dx2, tol, "dx");
+            // Start from nonzero gradients to check both accumulation and
+            // overwriting (and that NaN there is overwritten, not read).
+            for accumulate in [true, false] {
+                let fill = |v: Vec<f32>| {
+                    if accumulate {
+                        v
+                    } else {
+                        vec![f32::NAN; v.len()]
+                    }
+                };
+                let dw0 = fill(random(o * i, &mut rng));
+                let db0 = fill(random(o, &mut rng));
+                let (mut dw1, mut db1, mut dx1) =
+                    (dw0.clone(), db0.clone(), vec![f32::NAN; batch * i]);
+                let (mut dw2, mut db2, mut dx2) = (dw0.clone(), db0.clone(), vec![0.0; batch * i]);
+                let g1 = LinearGrads {
+                    dw: &mut dw1,
+                    db: &mut db1,
+                    accumulate,
+                };
+                let g2 = LinearGrads {
+                    dw: &mut dw2,
+                    db: &mut db2,
+                    accumulate,
+                };
+                layer
+                    .backward(Some(&mut dx1), g1, &dy, x, &w, Compute::threads(2))
+                    .unwrap();
+                layer
+                    .backward_naive(Some(&mut dx2), g2, &dy, x, &w)
+                    .unwrap();
+                let tol = 1e-5 * (batch + o) as f32;
+                assert_close(&dw1, &dw2, tol, "dw");
+                assert_close(&db1, &db2, tol, "db");
+                assert_close(&dx1, &dx2, tol, "dx");
+            }
         }
     }
 
@@ -340,12 +390,26 @@ mod tests {
     fn shape_errors_name_the_operand() {
         let layer = Linear::new(3, 2);
         let mut y = vec![0.0; 4];
+        let rows = |data| Rows { data, rows: 2 };
+        let p = |b| LinearParams { w: &[0.0; 6], b };
         let e = layer
-            .forward(&mut y, &[0.0; 6], &[0.0; 6], &[0.0; 3], 2, false, 1)
+            .forward(
+                &mut y,
+                rows(&[0.0; 6]),
+                p(&[0.0; 3]),
+                false,
+                Compute::SERIAL,
+            )
             .unwrap_err();
         assert!(e.to_string().contains("bias"), "{e}");
         let e = layer
-            .forward(&mut y, &[0.0; 5], &[0.0; 6], &[0.0; 2], 2, false, 1)
+            .forward(
+                &mut y,
+                rows(&[0.0; 5]),
+                p(&[0.0; 2]),
+                false,
+                Compute::SERIAL,
+            )
             .unwrap_err();
         assert!(e.to_string().contains("[2, 3]"), "{e}");
     }

@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
 use crate::error::{check_len, NnError, Result};
-use crate::linear::Linear;
+use crate::linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
 use crate::loss::{Loss, Targets};
 
 /// One parameter tensor in the flat buffer: its PyTorch state-dict name,
@@ -112,7 +112,8 @@ pub struct Mlp {
     layout: Vec<ParamTensor>,
     params: AlignedVec,
     grads: AlignedVec,
-    threads: usize,
+    /// Where the layers' products run (one thread by default).
+    compute: Compute,
     /// Rows of the stored forward pass (0: none stored).
     batch: usize,
     /// `acts[l]`: output of layer l, (B, s_{l+1}); see the module docs.
@@ -138,7 +139,7 @@ impl Mlp {
             layout,
             params: AlignedVec::zeros(n),
             grads: AlignedVec::zeros(n),
-            threads: 1,
+            compute: Compute::SERIAL,
             batch: 0,
             acts: vec![AlignedVec::new(); sizes.len() - 1],
             dacts: vec![AlignedVec::new(); sizes.len() - 1],
@@ -200,11 +201,11 @@ impl Mlp {
     /// Threads each GEMM may use (default 1). Results are bit-identical
     /// whatever the count (the core's `gemm_par` splits whole tiles).
     pub fn threads(&self) -> usize {
-        self.threads
+        self.compute.thread_count()
     }
     /// Sets [`Mlp::threads`] (0 is treated as 1).
     pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
+        self.compute = Compute::threads(threads);
     }
 
     /// Clears the gradient buffer: `grads ← 0`. Backward accumulates, so
@@ -246,7 +247,11 @@ impl Mlp {
             let y = &mut here[0];
             let hidden = l < last;
             let fuse_relu = hidden && self.activation == Activation::Relu;
-            layer.forward(y, input, w, b, batch, fuse_relu, self.threads)?;
+            let x = Rows {
+                data: input,
+                rows: batch,
+            };
+            layer.forward(y, x, LinearParams { w, b }, fuse_relu, self.compute)?;
             if hidden && !fuse_relu {
                 self.activation.forward(y);
             }
@@ -331,7 +336,12 @@ impl Mlp {
                 d.resize(batch * layer.in_features, 0.0);
                 Some(&mut d[..])
             };
-            layer.backward(dx, dw, db, dy, input, w, batch, accumulate, self.threads)?;
+            let g = LinearGrads { dw, db, accumulate };
+            let x = Rows {
+                data: input,
+                rows: batch,
+            };
+            layer.backward(dx, g, dy, x, w, self.compute)?;
             if l > 0 {
                 self.activation
                     .backward(&self.acts[l - 1], &mut dbelow[l - 1]);

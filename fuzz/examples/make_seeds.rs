@@ -197,10 +197,10 @@ fn checkpoint_seeds(fixture: &Path, c: &Corpus) {
     let w1 = [f32::MIN_POSITIVE; 8];
     let b1 = [f32::MAX, f32::MIN];
     let t: Vec<(String, Vec<usize>, Vec<f32>)> = vec![
-        (names::sequential(0, "weight"), vec![4, 3], w0.clone()),
-        (names::sequential(0, "bias"), vec![4], b0.to_vec()),
-        (names::sequential(1, "weight"), vec![2, 4], w1.to_vec()),
-        (names::sequential(1, "bias"), vec![2], b1.to_vec()),
+        (descent_nn::sequential_name(0, "weight"), vec![4, 3], w0.clone()),
+        (descent_nn::sequential_name(0, "bias"), vec![4], b0.to_vec()),
+        (descent_nn::sequential_name(1, "weight"), vec![2, 4], w1.to_vec()),
+        (descent_nn::sequential_name(1, "bias"), vec![2], b1.to_vec()),
         (names::optim("exp_avg", "0.weight"), vec![4, 3], w0),
     ];
     let refs: Vec<(&str, &[usize], &[f32])> = t

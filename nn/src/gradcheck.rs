@@ -31,7 +31,7 @@
 use crate::activation::Activation;
 use crate::error::{check_len, NnError, Result};
 use crate::loss::{Loss, Targets};
-use crate::mlp::Mlp;
+use crate::mlp::{layer_ranges, Mlp};
 
 /// Denominator floor of the relative error, as a fraction of the largest
 /// analytic gradient of the net (see the module docs).
@@ -193,10 +193,8 @@ pub fn reference_loss_and_grad(
     let mut a: Vec<Vec<f64>> = vec![x.to_vec()];
     for l in 0..nl {
         let (ni, no) = (sizes[l], sizes[l + 1]);
-        let (w, b) = (
-            &params[layout[2 * l].range()],
-            &params[layout[2 * l + 1].range()],
-        );
+        let (wr, br) = layer_ranges(&layout, l);
+        let (w, b) = (&params[wr], &params[br]);
         let mut out = vec![0.0; batch * no];
         for r in 0..batch {
             for o in 0..no {
@@ -279,7 +277,7 @@ pub fn reference_loss_and_grad(
     let mut dy = dz;
     for l in (0..nl).rev() {
         let (ni, no) = (sizes[l], sizes[l + 1]);
-        let (wr, br) = (layout[2 * l].range(), layout[2 * l + 1].range());
+        let (wr, br) = layer_ranges(&layout, l);
         for o in 0..no {
             for i in 0..ni {
                 let mut s = 0.0;

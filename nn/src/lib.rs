@@ -48,4 +48,4 @@ pub use error::{NnError, Result};
 pub use gradcheck::{gradcheck, gradcheck_f64, TensorCheck};
 pub use linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
 pub use loss::{Loss, Targets};
-pub use mlp::{param_layout, Mlp, ParamTensor};
+pub use mlp::{layer_ranges, param_layout, sequential_name, Mlp, ParamTensor};

@@ -63,6 +63,26 @@ impl ParamTensor {
     }
 }
 
+/// The name `nn.Sequential`'s `state_dict` gives parameter `param`
+/// (`"weight"` or `"bias"`) of linear layer `layer` (0-based; the
+/// activations between the layers take the odd indices):
+/// `"{2·layer}.{param}"`. The one place the checkpoint names come from.
+pub fn sequential_name(layer: usize, param: &str) -> String {
+    format!("{}.{param}", 2 * layer)
+}
+
+/// Where linear layer `l`'s weight and bias lie in a flat buffer laid out
+/// by [`param_layout`]: `(weight range, bias range)`.
+///
+/// # Panics
+/// If the layout has no layer `l`.
+pub fn layer_ranges(layout: &[ParamTensor], l: usize) -> (Range<usize>, Range<usize>) {
+    let (w, b) = (&layout[2 * l], &layout[2 * l + 1]);
+    // (Checked without formatting a name: the training step allocates nothing.)
+    debug_assert!(w.name.ends_with(".weight") && b.name.ends_with(".bias"));
+    (w.range(), b.range())
+}
+
 /// Checks the widths: at least two, none zero.
 fn check_sizes(sizes: &[usize]) -> Result<()> {
     if sizes.len() < 2 {
@@ -88,13 +108,13 @@ pub fn param_layout(sizes: &[usize]) -> Result<Vec<ParamTensor>> {
     for (l, pair) in sizes.windows(2).enumerate() {
         let (fan_in, fan_out) = (pair[0], pair[1]);
         out.push(ParamTensor {
-            name: format!("{}.weight", 2 * l),
+            name: sequential_name(l, "weight"),
             offset,
             shape: vec![fan_out, fan_in],
         });
         offset += fan_out * fan_in;
         out.push(ParamTensor {
-            name: format!("{}.bias", 2 * l),
+            name: sequential_name(l, "bias"),
             offset,
             shape: vec![fan_out],
         });
@@ -146,7 +166,7 @@ impl Mlp {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for l in 0..net.layers.len() {
-            let (w, b) = (net.layout[2 * l].range(), net.layout[2 * l + 1].range());
+            let (w, b) = layer_ranges(&net.layout, l);
             let (wp, bp) = net.params.split_at_mut(b.start);
             net.layers[l].init(&mut rng, &mut wp[w], &mut bp[..b.len()]);
         }
@@ -198,6 +218,19 @@ impl Mlp {
         let t = self.layout.iter().find(|t| t.name == name)?;
         Some(&self.params[t.range()])
     }
+    /// Linear layer `l`'s weight W (O, I) and bias b (O), views into the
+    /// flat parameter buffer.
+    ///
+    /// # Panics
+    /// If there is no layer `l` (`l ≥ layers().len()`).
+    pub fn layer_params(&self, l: usize) -> LinearParams<'_> {
+        let (w, b) = layer_ranges(&self.layout, l);
+        LinearParams {
+            w: &self.params[w],
+            b: &self.params[b],
+        }
+    }
+
     /// Threads each GEMM may use (default 1). Results are bit-identical
     /// whatever the count (the core's `gemm_par` splits whole tiles).
     pub fn threads(&self) -> usize {
@@ -235,10 +268,10 @@ impl Mlp {
         let last = self.layers.len() - 1;
         for l in 0..=last {
             let layer = self.layers[l];
-            let (w, b) = (
-                &self.params[self.layout[2 * l].range()],
-                &self.params[self.layout[2 * l + 1].range()],
-            );
+            // The fields, not `layer_params`: the activations are borrowed
+            // mutably below.
+            let (wr, br) = layer_ranges(&self.layout, l);
+            let (w, b) = (&self.params[wr], &self.params[br]);
             // Vec::resize never shrinks capacity: no allocation once the
             // largest batch has been seen.
             self.acts[l].resize(batch * layer.out_features, 0.0);
@@ -322,7 +355,7 @@ impl Mlp {
         }
         for l in (0..=last).rev() {
             let layer = self.layers[l];
-            let (wr, br) = (self.layout[2 * l].range(), self.layout[2 * l + 1].range());
+            let (wr, br) = layer_ranges(&self.layout, l);
             let w = &self.params[wr.clone()];
             // Weight and bias gradients are adjacent: split them apart.
             let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
@@ -477,6 +510,14 @@ mod tests {
             784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
         );
         assert_eq!(net.layout()[5].name, "4.bias");
+        // Layer accessors and names come from that one layout.
+        assert_eq!(sequential_name(2, "weight"), "4.weight");
+        assert_eq!(layer_ranges(&l, 1), (15..21, 21..23));
+        for layer in 0..3 {
+            let p = net.layer_params(layer);
+            assert_eq!(Some(p.w), net.param(&sequential_name(layer, "weight")));
+            assert_eq!(Some(p.b), net.param(&sequential_name(layer, "bias")));
+        }
     }
 
     #[test]

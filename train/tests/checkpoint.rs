@@ -52,19 +52,23 @@ fn meta() -> BTreeMap<String, String> {
 fn sample() -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let w0: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
     vec![
-        (names::sequential(0, "weight"), vec![4, 3], w0.clone()),
         (
-            names::sequential(0, "bias"),
+            descent_nn::sequential_name(0, "weight"),
+            vec![4, 3],
+            w0.clone(),
+        ),
+        (
+            descent_nn::sequential_name(0, "bias"),
             vec![4],
             vec![0.5, -0.5, 1e-30, -0.0],
         ),
         (
-            names::sequential(1, "weight"),
+            descent_nn::sequential_name(1, "weight"),
             vec![2, 4],
             vec![f32::MIN_POSITIVE; 8],
         ),
         (
-            names::sequential(1, "bias"),
+            descent_nn::sequential_name(1, "bias"),
             vec![2],
             vec![f32::MAX, f32::MIN],
         ),

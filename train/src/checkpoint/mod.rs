@@ -55,11 +55,9 @@ pub mod names {
     /// Metadata key: the RNG state, as JSON.
     pub const RNG: &str = "rng";
 
-    /// The `nn.Sequential` name of parameter `param` ("weight" or "bias") of
-    /// linear layer `layer` (0-based, activations in between): `"{2·layer}.{param}"`.
-    pub fn sequential(layer: usize, param: &str) -> String {
-        format!("{}.{param}", 2 * layer)
-    }
+    // The model's tensor names are the network's own layout's
+    // (`descent_nn::param_layout`, `descent_nn::sequential_name`): a
+    // checkpoint writes the names it is given.
 
     /// The name of optimizer buffer `buffer` for parameter `param`:
     /// `"optim/{buffer}/{param}"`.

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use descent::tensor::simd::{fma_peak, fma_peak_flop, F32x16, F32x8, Vector, HAS_AVX512};
+use descent::tensor::simd::{fma_peak, fma_peak_flop, F32x16, F32x8, Vector, Wide};
 use descent::tensor::{
     gemm, gemm_naive, gemm_with, AlignedVec, Config, Epilogue, Kernel, MatMut, MatRef,
 };
@@ -197,24 +197,6 @@ fn peak_once<V: Vector>() -> f32 {
     out[0]
 }
 
-/// The widest width this build has in registers: what "% of peak" means.
-fn peak_widest() -> f32 {
-    if HAS_AVX512 {
-        peak_once::<F32x16>()
-    } else {
-        peak_once::<F32x8>()
-    }
-}
-
-/// FLOPs of one [`peak_widest`] call.
-fn peak_widest_flop() -> f64 {
-    if HAS_AVX512 {
-        fma_peak_flop::<F32x16>(PEAK_ITERS) as f64
-    } else {
-        fma_peak_flop::<F32x8>(PEAK_ITERS) as f64
-    }
-}
-
 fn bench_peak(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul");
     group.throughput(Throughput::Elements(
@@ -283,9 +265,9 @@ fn interleaved_ratios() {
     });
     println!();
     println!(
-        "interleaved medians, GFLOP/s; descent = {}; peak = {}",
+        "interleaved medians, GFLOP/s; descent = {}; peak = f32x{}",
         native.kernel.describe(),
-        if HAS_AVX512 { "f32x16" } else { "f32x8" }
+        <Wide as Vector>::LANES
     );
     println!("(targets: descent ≥ 1.0× matrixmultiply on every shape, ≥ 0.95× gemm on the MLP shapes and squares, ≥ 85% of peak on 64x784x128, 128x64x784 and the squares ≥ 256)");
     let narrow_col = if narrow.is_some() {
@@ -377,10 +359,11 @@ fn interleaved_row(
     mm: &mut dyn FnMut(),
     gm: &mut dyn FnMut(),
 ) {
+    // The widest width this build has in registers: what "% of peak" means.
     let peak_call = || {
-        black_box(peak_widest());
+        black_box(peak_once::<Wide>());
     };
-    let peak_flop = peak_widest_flop();
+    let peak_flop = fma_peak_flop::<Wide>(PEAK_ITERS) as f64;
     // Repetitions that make each sample ~0.5 ms, and rounds that keep a
     // row to ~2 s.
     ours();

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use descent::nn::{Activation, Mlp};
-use descent::tensor::simd::{fma_peak, fma_peak_flop, F32x16, F32x8, HAS_AVX512};
+use descent::tensor::simd::{fma_peak, fma_peak_flop, Wide};
 use descent::tensor::AlignedVec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,23 +39,15 @@ const FLOP_PER_EXAMPLE: usize = 2 * WEIGHTS + 2 * (WEIGHTS + DX_MACS);
 /// Iterations of the peak loop per call.
 const PEAK_ITERS: usize = 4096;
 
-/// One call of the FMA peak loop at the widest width; returns its FLOPs.
+/// One call of the FMA peak loop at the widest width the build has in
+/// registers ([`Wide`]); returns its FLOPs.
 fn peak() -> usize {
-    if HAS_AVX512 {
-        black_box(fma_peak::<F32x16>(
-            black_box(PEAK_ITERS),
-            black_box(F32x16::splat(0.999)),
-            black_box(F32x16::splat(1e-3)),
-        ));
-        fma_peak_flop::<F32x16>(PEAK_ITERS)
-    } else {
-        black_box(fma_peak::<F32x8>(
-            black_box(PEAK_ITERS),
-            black_box(F32x8::splat(0.999)),
-            black_box(F32x8::splat(1e-3)),
-        ));
-        fma_peak_flop::<F32x8>(PEAK_ITERS)
-    }
+    black_box(fma_peak::<Wide>(
+        black_box(PEAK_ITERS),
+        black_box(Wide::splat(0.999)),
+        black_box(Wide::splat(1e-3)),
+    ));
+    fma_peak_flop::<Wide>(PEAK_ITERS)
 }
 
 /// A random batch; X line-aligned, as the trainer's gathered batch is.

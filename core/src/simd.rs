@@ -181,57 +181,24 @@ pub fn describe() -> String {
     format!("{level}, f32x8 = {reg}, {wide16}, {fma}")
 }
 
-/// Loads a [`Wide`] vector from `s[i..i + WIDE_LANES]` (no alignment
-/// needed). Panics if the slice is too short.
+/// Loads one vector of `V::LANES` floats from `s[i..]` (no alignment
+/// needed). Panics if the slice is too short: callers loop
+/// `while i + V::LANES <= len`.
 #[inline(always)]
-pub fn load_wide(s: &[f32], i: usize) -> Wide {
-    let a = &s[i..i + WIDE_LANES];
-    // SAFETY: the slice above holds WIDE_LANES readable floats.
-    unsafe { Wide::load(a.as_ptr()) }
+pub fn load<V: Vector>(s: &[f32], i: usize) -> V {
+    let a = &s[i..i + V::LANES];
+    // SAFETY: the slice above holds V::LANES readable floats.
+    unsafe { V::load(a.as_ptr()) }
 }
 
-/// Stores a [`Wide`] vector into `s[i..i + WIDE_LANES]` (no alignment
-/// needed). Panics if the slice is too short.
+/// Stores one vector into `s[i..i + V::LANES]` (no alignment needed).
+/// Panics if the slice is too short.
 #[inline(always)]
-pub fn store_wide(s: &mut [f32], i: usize, v: Wide) {
-    let a = &mut s[i..i + WIDE_LANES];
-    // SAFETY: the slice above holds WIDE_LANES writable floats, borrowed
+pub fn store<V: Vector>(s: &mut [f32], i: usize, v: V) {
+    let a = &mut s[i..i + V::LANES];
+    // SAFETY: the slice above holds V::LANES writable floats, borrowed
     // mutably here.
-    unsafe { Wide::store(a.as_mut_ptr(), v) }
-}
-
-/// Loads 8 lanes from `s[i..i + 8]` (no alignment needed).
-///
-/// Panics if the slice is too short: callers loop `while i + 8 <= len`.
-#[inline(always)]
-pub fn load(s: &[f32], i: usize) -> F32x8 {
-    let a: &[f32; LANES] = s[i..i + LANES].try_into().unwrap();
-    F32x8::new(*a)
-}
-
-/// Stores 8 lanes into `s[i..i + 8]` (no alignment needed).
-#[inline(always)]
-pub fn store(s: &mut [f32], i: usize, v: F32x8) {
-    let a: &mut [f32; LANES] = (&mut s[i..i + LANES]).try_into().unwrap();
-    *a = v.to_array();
-}
-
-/// Loads 8 lanes from a raw pointer (no alignment needed).
-///
-/// # Safety
-/// `p..p + 8` must be readable `f32`s.
-#[inline(always)]
-pub unsafe fn load_ptr(p: *const f32) -> F32x8 {
-    F32x8::new(std::ptr::read_unaligned(p as *const [f32; LANES]))
-}
-
-/// Stores 8 lanes through a raw pointer (no alignment needed).
-///
-/// # Safety
-/// `p..p + 8` must be writable `f32`s that no one else borrows.
-#[inline(always)]
-pub unsafe fn store_ptr(p: *mut f32, v: F32x8) {
-    std::ptr::write_unaligned(p as *mut [f32; LANES], v.to_array());
+    unsafe { V::store(a.as_mut_ptr(), v) }
 }
 
 /// Horizontal sum of 8 lanes, in a fixed order (so results are reproducible).
@@ -258,7 +225,7 @@ mod tests {
         let src: Vec<f32> = (0..19).map(|i| i as f32).collect();
         let mut dst = vec![0.0; 19];
         for off in 0..=11 {
-            let v = load(&src, off);
+            let v: F32x8 = load(&src, off);
             store(&mut dst, off, v);
             assert_eq!(&dst[off..off + 8], &src[off..off + 8]);
         }

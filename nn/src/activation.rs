@@ -123,8 +123,8 @@ pub fn sigmoid_backward(y: &[f32], d: &mut [f32]) {
     same_len("sigmoid_backward", y.len(), d.len());
     let body = y.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        let yv = load(y, i);
-        store(d, i, load(d, i) * (yv * (F32x8::ONE - yv)));
+        let yv: F32x8 = load(y, i);
+        store(d, i, load::<F32x8>(d, i) * (yv * (F32x8::ONE - yv)));
     }
     sigmoid_backward_scalar(&y[body..], &mut d[body..]);
 }
@@ -142,7 +142,7 @@ pub fn sigmoid_backward_scalar(y: &[f32], d: &mut [f32]) {
 pub fn tanh(y: &mut [f32]) {
     let body = y.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        store(y, i, load(y, i).tanh());
+        store(y, i, load::<F32x8>(y, i).tanh());
     }
     tanh_scalar(&mut y[body..]);
 }
@@ -159,8 +159,8 @@ pub fn tanh_backward(y: &[f32], d: &mut [f32]) {
     same_len("tanh_backward", y.len(), d.len());
     let body = y.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        let yv = load(y, i);
-        store(d, i, load(d, i) * yv.mul_neg_add(yv, F32x8::ONE));
+        let yv: F32x8 = load(y, i);
+        store(d, i, load::<F32x8>(d, i) * yv.mul_neg_add(yv, F32x8::ONE));
     }
     tanh_backward_scalar(&y[body..], &mut d[body..]);
 }

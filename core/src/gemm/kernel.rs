@@ -348,14 +348,7 @@ pub struct TileOps<'a> {
     pub relu: bool,
 }
 
-/// `relu(x) = x < 0 ? 0 : x` on 8 lanes, which keeps NaN as NaN (so a
-/// diverging net is seen, not silently zeroed). See [`Vector::relu`].
-#[inline(always)]
-pub fn relu_v(x: crate::simd::F32x8) -> crate::simd::F32x8 {
-    x.relu()
-}
-
-/// Scalar twin of [`relu_v`].
+/// `relu(x) = x < 0 ? 0 : x`, NaN kept: the scalar twin of [`Vector::relu`].
 #[inline(always)]
 pub fn relu_s(x: f32) -> f32 {
     if x < 0.0 {

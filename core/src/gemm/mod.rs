@@ -519,10 +519,7 @@ pub unsafe fn gemm_unchecked(
         }
         return;
     }
-    BUFFERS.with(|bufs| {
-        let bufs = &mut *bufs.borrow_mut();
-        loops_5_to_3(cfg, alpha, a, b, beta, c, epi, bufs);
-    });
+    loops_5_to_3(cfg, alpha, a, b, beta, c, epi);
 }
 
 /// What loops 2 and 1 need to know of the block that loops 5 to 3 chose:
@@ -531,8 +528,9 @@ pub unsafe fn gemm_unchecked(
 struct Block<'a> {
     ts: &'static TileSet,
     blocks: Blocks,
-    /// `(m, k, n)` of the whole product.
-    mkn: (usize, usize, usize),
+    /// k and n of the whole product.
+    k: usize,
+    n: usize,
     kc_max: usize,
     pc: usize,
     kc: usize,
@@ -553,11 +551,11 @@ struct Block<'a> {
 /// Loops 5 to 3 of BLIS: cut n into NC-column blocks (B's block lives in
 /// L3), k into KC-deep blocks (the slivers live in L1) and m into MC-row
 /// blocks (A's block lives in L2); plan each MC block's row slivers and
-/// hand it to [`loops_2_1`].
+/// hand it to [`loops_2_1`]. The packing buffers and the plan are this
+/// thread's, reused from call to call.
 ///
 /// # Safety
 /// As [`gemm_unchecked`], with `m, k, n > 0` and `α ≠ 0`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn loops_5_to_3(
     cfg: &Config,
     alpha: f32,
@@ -566,87 +564,90 @@ unsafe fn loops_5_to_3(
     beta: f32,
     c: RawMatMut,
     epi: Epilogue,
-    bufs: &mut Buffers,
 ) {
-    let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    let direct_a = read_a_in_place(n, a.rs, a.cs);
-    let kc_max = balanced_kc(
-        k,
-        if direct_a {
-            blocks.kc
+    BUFFERS.with(|bufs| {
+        let bufs = &mut *bufs.borrow_mut();
+        let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        let direct_a = read_a_in_place(n, a.rs, a.cs);
+        let kc_max = balanced_kc(
+            k,
+            if direct_a {
+                blocks.kc
+            } else {
+                blocks.kc_packed_a
+            },
+        );
+        // In place, A needs a packed sliver only for an odd last sliver.
+        let a_rows = if direct_a {
+            ts.mr
         } else {
-            blocks.kc_packed_a
-        },
-    );
-    // In place, A needs a packed sliver only for an odd last sliver.
-    let a_rows = if direct_a {
-        ts.mr
-    } else {
-        blocks.mc.min(m.div_ceil(ts.mr) * ts.mr)
-    };
-    bufs.a_packed.at_least(a_rows * kc_max);
-    // With one MC block, a packed sliver of B is read only by the row
-    // slivers right after its packing, so every sliver reuses the same
-    // buffer: it stays in L1, and the kernel that packs it stores into L1
-    // instead of fetching the lines of a KC × NC buffer from L2 (two points
-    // of peak on Zen 3's 64x784x128). Later MC blocks need every sliver of
-    // the block kept.
-    let one_mc_block = m <= blocks.mc;
-    let b_slivers = if one_mc_block {
-        1
-    } else {
-        blocks.nc.min(n).div_ceil(ts.nr)
-    };
-    bufs.b_packed.at_least(b_slivers * ts.nr * kc_max);
-    let large_c = m * n >= blocks.prefetch_min_len;
-    // Loop 5: NC-column blocks of B.
-    for jc in (0..n).step_by(blocks.nc) {
-        let nc = blocks.nc.min(n - jc);
-        // Loop 4: KC-deep blocks of k.
-        let mut pc = 0;
-        while pc < k {
-            let kc = kc_max.min(k - pc);
-            let (first, last) = (pc == 0, pc + kc == k);
-            let prefetch_c = kc >= PREFETCH_C_MIN_KC && large_c;
-            // Loop 3: MC-row blocks of A.
-            for ic in (0..m).step_by(blocks.mc) {
-                let mc = blocks.mc.min(m - ic);
-                let a_block = RawMat {
-                    ptr: a.at(ic, pc),
-                    rows: mc,
-                    cols: kc,
-                    ..a
-                };
-                plan_row_slivers(ts, a_block, direct_a, &mut bufs.a_packed, &mut bufs.plan);
-                let block = Block {
-                    ts,
-                    blocks,
-                    mkn: (m, k, n),
-                    kc_max,
-                    pc,
-                    kc,
-                    jc,
-                    nc,
-                    ic,
-                    one_mc_block,
-                    fuse_b: b.cs == 1,
-                    prefetch_c,
-                    // On a shallow k block a large C is prefetched a tile
-                    // ahead instead, spread over the k loop.
-                    c_ahead: !prefetch_c && large_c && c.cs == 1,
-                    ops: TileOps {
-                        alpha,
-                        beta: if first { beta } else { 1.0 },
-                        bias: if last { epi.bias } else { None },
-                        relu: last && epi.relu,
-                    },
-                };
-                loops_2_1(&block, b, c, &bufs.plan, &mut bufs.b_packed);
+            blocks.mc.min(m.div_ceil(ts.mr) * ts.mr)
+        };
+        bufs.a_packed.at_least(a_rows * kc_max);
+        // With one MC block, a packed sliver of B is read only by the row
+        // slivers right after its packing, so every sliver reuses the same
+        // buffer: it stays in L1, and the kernel that packs it stores into L1
+        // instead of fetching the lines of a KC × NC buffer from L2 (two points
+        // of peak on Zen 3's 64x784x128). Later MC blocks need every sliver of
+        // the block kept.
+        let one_mc_block = m <= blocks.mc;
+        let b_slivers = if one_mc_block {
+            1
+        } else {
+            blocks.nc.min(n).div_ceil(ts.nr)
+        };
+        bufs.b_packed.at_least(b_slivers * ts.nr * kc_max);
+        let large_c = m * n >= blocks.prefetch_min_len;
+        // Loop 5: NC-column blocks of B.
+        for jc in (0..n).step_by(blocks.nc) {
+            let nc = blocks.nc.min(n - jc);
+            // Loop 4: KC-deep blocks of k.
+            let mut pc = 0;
+            while pc < k {
+                let kc = kc_max.min(k - pc);
+                let (first, last) = (pc == 0, pc + kc == k);
+                let prefetch_c = kc >= PREFETCH_C_MIN_KC && large_c;
+                // Loop 3: MC-row blocks of A.
+                for ic in (0..m).step_by(blocks.mc) {
+                    let mc = blocks.mc.min(m - ic);
+                    let a_block = RawMat {
+                        ptr: a.at(ic, pc),
+                        rows: mc,
+                        cols: kc,
+                        ..a
+                    };
+                    plan_row_slivers(ts, a_block, direct_a, &mut bufs.a_packed, &mut bufs.plan);
+                    let block = Block {
+                        ts,
+                        blocks,
+                        k,
+                        n,
+                        kc_max,
+                        pc,
+                        kc,
+                        jc,
+                        nc,
+                        ic,
+                        one_mc_block,
+                        fuse_b: b.cs == 1,
+                        prefetch_c,
+                        // On a shallow k block a large C is prefetched a tile
+                        // ahead instead, spread over the k loop.
+                        c_ahead: !prefetch_c && large_c && c.cs == 1,
+                        ops: TileOps {
+                            alpha,
+                            beta: if first { beta } else { 1.0 },
+                            bias: if last { epi.bias } else { None },
+                            relu: last && epi.relu,
+                        },
+                    };
+                    loops_2_1(&block, b, c, &bufs.plan, &mut bufs.b_packed);
+                }
+                pc += kc;
             }
-            pc += kc;
         }
-    }
+    });
 }
 
 /// Loops 2 and 1 of BLIS over one block: for each NR-column sliver of B
@@ -735,7 +736,7 @@ unsafe fn loops_2_1(
 /// loops, with each tile's share of its rows: `None` when B is small
 /// enough to stay cached, or not the first MC block.
 fn plan_prefetch(blk: &Block, b: RawMat, jr: usize, tiles: usize) -> Option<(PrefetchRows, usize)> {
-    let (_, k, n) = blk.mkn;
+    let (k, n) = (blk.k, blk.n);
     if blk.ic != 0 || k * n < blk.blocks.prefetch_min_len {
         return None;
     }

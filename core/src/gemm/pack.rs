@@ -8,7 +8,7 @@
 //! past `nc` zero. Zero padding lets the kernel always run a full tile.
 //! MR and NR are the tile's (const parameters, one instance per kernel).
 
-use crate::simd::{load_ptr, store_ptr, F32x8};
+use crate::simd::{F32x8, Vector};
 
 /// Packs the `mc × kc` block of A at `a` (strides `rsa`, `csa`) into
 /// MR-row panels.
@@ -40,7 +40,7 @@ pub unsafe fn pack_a<const MR: usize>(
                     let cnt = (MR - g).min(8);
                     let v: [F32x8; 8] = std::array::from_fn(|i| {
                         if i < cnt {
-                            load_ptr(a_panel.add((g + i) * rsa + p))
+                            F32x8::load(a_panel.add((g + i) * rsa + p))
                         } else {
                             F32x8::ZERO
                         }
@@ -109,10 +109,10 @@ pub unsafe fn pack_b<const NR: usize>(
             while p + 8 <= kc {
                 for part in 0..NR / 8 {
                     let cols: [F32x8; 8] =
-                        std::array::from_fn(|j| load_ptr(b_panel.add((part * 8 + j) * csb + p)));
+                        std::array::from_fn(|j| F32x8::load(b_panel.add((part * 8 + j) * csb + p)));
                     let rows = F32x8::transpose(cols);
                     for (q, row) in rows.iter().enumerate() {
-                        store_ptr(dst.add((p + q) * NR + part * 8), *row);
+                        F32x8::store(dst.add((p + q) * NR + part * 8), *row);
                     }
                 }
                 p += 8;

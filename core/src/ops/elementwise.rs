@@ -3,7 +3,7 @@ use crate::gemm::kernel::relu_s;
 // Written on the widest vector this build has in registers (16 lanes with
 // AVX-512F): these passes stream whole buffers, and each result depends on
 // its own element only, so the width changes speed, never bits.
-use crate::simd::{load_wide as load, store_wide as store, Vector, Wide, WIDE_LANES as LANES};
+use crate::simd::{load, store, Vector, Wide, WIDE_LANES as LANES};
 
 /// `y ← α·x + y` (BLAS axpy).
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
@@ -41,7 +41,7 @@ pub fn scale(alpha: f32, x: &mut [f32]) {
     let a = Wide::splat(alpha);
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        store(x, i, a * load(x, i));
+        store(x, i, a * load::<Wide>(x, i));
     }
     scale_scalar(alpha, &mut x[body..]);
 }
@@ -59,7 +59,7 @@ pub fn add(x: &[f32], y: &[f32], out: &mut [f32]) {
     same_len("add", x.len(), out.len());
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        store(out, i, load(x, i) + load(y, i));
+        store(out, i, load::<Wide>(x, i) + load::<Wide>(y, i));
     }
     add_scalar(&x[body..], &y[body..], &mut out[body..]);
 }
@@ -77,7 +77,7 @@ pub fn add_scalar(x: &[f32], y: &[f32], out: &mut [f32]) {
 pub fn relu(x: &mut [f32]) {
     let body = x.len() / LANES * LANES;
     for i in (0..body).step_by(LANES) {
-        store(x, i, load(x, i).relu());
+        store(x, i, load::<Wide>(x, i).relu());
     }
     relu_scalar(&mut x[body..]);
 }
@@ -100,8 +100,8 @@ pub fn relu_backward(y: &[f32], d: &mut [f32]) {
         // elsewhere. (Written as `select`, LLVM turns the read-modify-write
         // into a masked store, `vmaskmovps`, which is microcoded and ~5×
         // slower on AMD Zen.)
-        let keep = load(y, i).simd_gt(Wide::ZERO);
-        store(d, i, load(d, i) & keep);
+        let keep = load::<Wide>(y, i).simd_gt(Wide::ZERO);
+        store(d, i, load::<Wide>(d, i) & keep);
     }
     relu_backward_scalar(&y[body..], &mut d[body..]);
 }

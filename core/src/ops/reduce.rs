@@ -1,5 +1,5 @@
 use super::same_len;
-use crate::simd::{load, load_wide, store, store_wide, F32x8, Wide, LANES, WIDE_LANES};
+use crate::simd::{load, store, F32x8, Vector, Wide, LANES, WIDE_LANES};
 
 /// Column sums, accumulated: `out[j] += Σ_i x[i, j]` for a row-major
 /// `rows × cols` matrix `x` (the bias gradient `db += Σ_rows dY`).
@@ -7,30 +7,37 @@ use crate::simd::{load, load_wide, store, store_wide, F32x8, Wide, LANES, WIDE_L
 pub fn col_sums_acc(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     same_len("col_sums_acc (x vs rows·cols)", x.len(), rows * cols);
     same_len("col_sums_acc (out vs cols)", out.len(), cols);
-    // Whole 16-lane columns first (with AVX-512F), then 8-lane ones: each
-    // column is summed in row order whatever its lanes, so the result is
-    // the same bits as the scalar twin's.
-    let wide = cols / WIDE_LANES * WIDE_LANES;
-    for j in (0..wide).step_by(WIDE_LANES) {
-        let mut acc = load_wide(out, j);
-        for i in 0..rows {
-            acc += load_wide(x, i * cols + j);
-        }
-        store_wide(out, j, acc);
-    }
-    let body = cols / LANES * LANES;
-    for j in (wide..body).step_by(LANES) {
-        let mut acc = load(out, j);
-        for i in 0..rows {
-            acc += load(x, i * cols + j);
-        }
-        store(out, j, acc);
-    }
+    // Whole 16-lane columns first (with AVX-512F), then 8-lane ones, then
+    // the rest one by one: each column is summed in row order whatever its
+    // lanes, so the result is the same bits as the scalar twin's.
+    let wide = col_sums_span::<Wide>(x, rows, cols, out, 0);
+    let body = col_sums_span::<F32x8>(x, rows, cols, out, wide);
     for j in body..cols {
         for i in 0..rows {
             out[j] += x[i * cols + j];
         }
     }
+}
+
+/// [`col_sums_acc`] for the whole `V`-wide column groups from column `from`
+/// on; returns where they end.
+#[inline(always)]
+fn col_sums_span<V: Vector>(
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    out: &mut [f32],
+    from: usize,
+) -> usize {
+    let end = from + (cols - from) / V::LANES * V::LANES;
+    for j in (from..end).step_by(V::LANES) {
+        let mut acc: V = load(out, j);
+        for i in 0..rows {
+            acc += load(x, i * cols + j);
+        }
+        store(out, j, acc);
+    }
+    end
 }
 
 /// Scalar twin of [`col_sums_acc`].
@@ -56,7 +63,7 @@ pub fn sum_squares(x: &[f32]) -> f32 {
     let body = x.len() / step * step;
     for i in (0..body).step_by(step) {
         for (u, a) in acc.iter_mut().enumerate() {
-            let v = load_wide(x, i + u * WIDE_LANES);
+            let v: Wide = load(x, i + u * WIDE_LANES);
             *a = v.mul_add(v, *a);
         }
     }
@@ -79,7 +86,7 @@ pub fn max(x: &[f32]) -> f32 {
     let mut m = F32x8::splat(f32::NEG_INFINITY);
     let mut nan = false;
     for i in (0..body).step_by(LANES) {
-        let v = load(x, i);
+        let v: F32x8 = load(x, i);
         nan |= v.is_nan().any();
         m = m.max(v);
     }

@@ -40,7 +40,7 @@ pub fn softmax_cross_entropy(
         let body = cols / LANES * LANES;
         let mut sv = F32x8::ZERO;
         for j in (0..body).step_by(LANES) {
-            let e = (load(zr, j) - mv).exp();
+            let e = (load::<F32x8>(zr, j) - mv).exp();
             store(dr, j, e);
             sv += e;
         }
@@ -54,7 +54,7 @@ pub fn softmax_cross_entropy(
         // dz_j = e_j / (s·B) − [j = y] / B.
         let k = F32x8::splat(inv_b / s);
         for j in (0..body).step_by(LANES) {
-            store(dr, j, load(dr, j) * k);
+            store(dr, j, load::<F32x8>(dr, j) * k);
         }
         let ks = inv_b / s;
         for v in &mut dr[body..] {

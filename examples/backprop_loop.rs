@@ -7,7 +7,7 @@
 //! (default `data/mnist`, one epoch; fetch MNIST with `scripts/fetch-mnist.sh`).
 
 use descent::nn::{Activation, Loss, Mlp, Targets};
-use descent::optim::{build, BuildConfig, OptimizerKind};
+use descent::optim::{Adam, AdamConfig, Optimizer};
 use descent::tensor::step::grad_norm;
 use descent::tensor::AlignedVec;
 use descent::train::data::{Mnist, Normalize};
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 784-128-64-10, ReLU; weights from seed 0 (PyTorch's default init).
     let mut net = Mlp::new(&[d, 128, 64, 10], Activation::Relu, 0)?;
-    let mut opt = build(OptimizerKind::Adam, &BuildConfig::default())?;
+    let mut opt = Adam::new(AdamConfig::default())?; // PyTorch's defaults: lr 1e-3
 
     // One epoch in a shuffled order, 64 examples a step.
     let mut order: Vec<usize> = (0..train.len()).collect();

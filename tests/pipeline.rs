@@ -3,7 +3,7 @@
 //! `descent::optim`, the kernels of `descent::tensor` underneath.
 
 use descent::nn::{Activation, Mlp};
-use descent::optim::{build, BuildConfig, OptimizerKind};
+use descent::optim::{Hyper, Optimizer, OptimizerConfig, OptimizerKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -24,17 +24,25 @@ fn spirals(n: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
     (x, y)
 }
 
+/// `kind` from the optimizer factory, as the trainer builds it.
+fn gradient_optimizer(kind: OptimizerKind, h: &Hyper) -> Box<dyn Optimizer> {
+    let cfg = OptimizerConfig::new(kind, h, None, 0).unwrap();
+    cfg.build()
+        .unwrap()
+        .into_gradient()
+        .expect("a gradient optimizer")
+}
+
 fn train(kind: OptimizerKind, lr: f32, epochs: usize) -> (f32, f32) {
     let (x, y) = spirals(256, 1);
     let mut net = Mlp::new(&[2, 32, 32, 2], Activation::Tanh, 7).unwrap();
-    let mut opt = build(
+    let mut opt = gradient_optimizer(
         kind,
-        &BuildConfig {
+        &Hyper {
             lr: Some(lr),
-            ..BuildConfig::default()
+            ..Hyper::default()
         },
-    )
-    .unwrap();
+    );
     let batch = 32;
     let mut first_loss = None;
     for _ in 0..epochs {
@@ -64,7 +72,7 @@ fn adam_and_momentum_learn_two_spirals_through_the_facade() {
 #[test]
 fn optimizer_state_has_the_model_layout() {
     let mut net = Mlp::new(&[784, 128, 64, 10], Activation::Relu, 0).unwrap();
-    let mut opt = build(OptimizerKind::Adam, &BuildConfig::default()).unwrap();
+    let mut opt = gradient_optimizer(OptimizerKind::Adam, &Hyper::default());
     let x = vec![0.1f32; 3 * 784];
     net.zero_grad();
     net.loss_and_backward(&x, &[1, 2, 3]).unwrap();

@@ -8,37 +8,39 @@ use descent_nn::{gradcheck, Activation, Loss, Mlp, Targets};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use descent_optim::{Hyper, OptimizerKind};
+use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
+
 use crate::checkpoint::{self, LoadOptions};
+use crate::console::Console;
 use crate::data::{self, Mnist};
+use crate::error::CliError;
 use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
-use crate::opts::{
-    CompareArgs, DataArgs, EvalArgs, GradcheckArgs, HyperArgs, OptName, TrainArgs, XAxis,
-};
+use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
 use crate::plot::{self, Axes, Series};
 use crate::report::{self, Table};
-use crate::train::{RunConfig, Sinks, TrainError, Trainer, Updater};
 
 /// Loads MNIST as `--data`/`--normalize` say.
-pub fn load_data(args: &DataArgs) -> Result<Mnist, TrainError> {
+pub fn load_data(args: &DataArgs) -> Result<Mnist, CliError> {
     let dir = data::data_dir(args.data.as_deref());
     Ok(data::Mnist::load(&dir, args.normalize)?)
 }
 
-fn io_flag(flag: &str, path: &Path, e: std::io::Error) -> TrainError {
-    TrainError::Flag {
+fn io_flag(flag: &str, path: &Path, e: std::io::Error) -> CliError {
+    CliError::Flag {
         flag: flag.to_string(),
         message: format!("{}: {e}", path.display()),
     }
 }
 
 /// `descent train`.
-pub fn train(args: &TrainArgs) -> Result<(), TrainError> {
-    let normalize = args.data.normalize.name();
-    let fresh = RunConfig::new(args.optimizer, &args.hyper, &args.run, normalize);
+pub fn train(args: &TrainArgs) -> Result<(), CliError> {
+    let fresh = args
+        .run
+        .config(args.optimizer, args.hyper.hyper(), args.data.normalize);
     // Everything about the flags is checked before the data is read and
     // before any training, so a typo costs nothing.
     fresh.validate()?;
-    Updater::build(&fresh)?;
     if let Some(p) = &args.save {
         checkpoint::check_writable(p)?;
     }
@@ -47,7 +49,7 @@ pub fn train(args: &TrainArgs) -> Result<(), TrainError> {
         None => None,
     };
     if args.resume.is_some() && args.init.is_some() {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--init".into(),
             message: "cannot be combined with --resume (the checkpoint has the weights)".into(),
         });
@@ -75,23 +77,32 @@ pub fn train(args: &TrainArgs) -> Result<(), TrainError> {
         );
         return Ok(());
     }
-    let mut sinks = Sinks {
-        metrics: metrics.as_mut(),
-        save: args.save.as_deref(),
-        progress: !args.run.quiet,
-        print: true,
-        label: String::new(),
-    };
-    t.run(&mut sinks)?;
+    // What the run reports, in this order after every epoch: the metrics
+    // record, the terminal line, the checkpoint.
+    let mut console = Console::new("", !args.run.quiet);
+    let mut save = args.save.as_deref().map(SaveEveryEpoch);
+    let mut observers: Vec<&mut dyn Observer> = Vec::new();
+    if let Some(m) = metrics.as_mut() {
+        observers.push(m);
+    }
+    observers.push(&mut console);
+    if let Some(s) = save.as_mut() {
+        observers.push(s);
+    }
+    t.run(&mut observers)?;
     if let Some(p) = &args.save {
         println!("saved {}", p.display());
     }
     Ok(())
 }
 
-fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), TrainError> {
+fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), CliError> {
     let c = &t.cfg;
-    println!("descent train: {} ({})", c.optimizer, Updater::describe(c)?);
+    println!(
+        "descent train: {} ({})",
+        c.optimizer,
+        c.optimizer_config()?.describe()
+    );
     println!(
         "  model {} {}, {} parameters, seed {}",
         c.sizes(data.train.dim())
@@ -108,7 +119,7 @@ fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), TrainEr
         data.train.len(),
         data.test.len(),
         c.normalize,
-        if c.optimizer == "gd" { data.train.len() } else { c.batch_size },
+        c.batch_rows(data.train.len()),
         t.steps_per_epoch(),
         c.epochs,
         if t.epoch > 0 { format!(" (resuming after {})", t.epoch) } else { String::new() },
@@ -126,26 +137,25 @@ fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), TrainEr
 }
 
 /// Parses `opt=lr,opt=lr` for `flag`.
-pub fn parse_lr_map(
-    flag: &str,
-    s: Option<&str>,
-) -> Result<BTreeMap<&'static str, f32>, TrainError> {
+pub fn parse_lr_map(flag: &str, s: Option<&str>) -> Result<BTreeMap<OptimizerKind, f32>, CliError> {
     let mut m = BTreeMap::new();
     let Some(s) = s else { return Ok(m) };
     for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let err = |msg: String| TrainError::Flag {
+        let err = |msg: String| CliError::Flag {
             flag: flag.to_string(),
             message: msg,
         };
         let (name, v) = part
             .split_once('=')
             .ok_or_else(|| err(format!("{part:?} is not OPTIMIZER=LR (e.g. adam=3e-4)")))?;
-        let opt = OptName::parse(name).ok_or_else(|| err(format!("unknown optimizer {name:?}")))?;
+        let opt: OptimizerKind = name
+            .parse()
+            .map_err(|_| err(format!("unknown optimizer {name:?}")))?;
         let lr: f32 = v
             .trim()
             .parse()
             .map_err(|_| err(format!("{v:?} is not a number (in {part:?})")))?;
-        m.insert(opt.name(), lr);
+        m.insert(opt, lr);
     }
     Ok(m)
 }
@@ -174,23 +184,17 @@ pub fn run_one(
     data: &Mnist,
     threads: usize,
     quiet: bool,
-) -> Result<RunResult, TrainError> {
+) -> Result<RunResult, CliError> {
     let mut t = Trainer::new(cfg, data, threads)?;
     let lr = t.updater.lr();
-    let mut sinks = Sinks {
-        metrics: None,
-        save: None,
-        progress: !quiet,
-        print: true,
-        label: format!("{label:>12} "),
-    };
-    let diverged = match t.run(&mut sinks) {
+    let mut console = Console::new(format!("{label:>12} "), !quiet);
+    let diverged = match t.run(&mut [&mut console]) {
         Ok(()) => None,
         Err(e @ TrainError::Diverged { .. }) => {
             println!("{label:>12} {e}");
             Some(e.to_string())
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     Ok(RunResult {
         label: label.to_string(),
@@ -224,12 +228,12 @@ pub fn summary_table(results: &[RunResult]) -> Table {
         let examples = r.history.steps.last().map_or(0, |s| s.examples);
         t.rows.push(vec![
             r.label.clone(),
-            if r.cfg.optimizer == "random-search" {
+            if r.cfg.optimizer == OptimizerKind::RandomSearch {
                 "–".into()
             } else {
                 format!("{}", r.lr)
             },
-            if r.cfg.optimizer == "gd" {
+            if r.cfg.optimizer == OptimizerKind::Gd {
                 "all".into()
             } else {
                 r.cfg.batch_size.to_string()
@@ -253,7 +257,7 @@ pub fn summary_table(results: &[RunResult]) -> Table {
 
 /// Writes every run's records to `path` as one CSV with a leading `run`
 /// column.
-pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), TrainError> {
+pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), CliError> {
     use std::io::Write;
     let f = std::fs::File::create(path).map_err(|e| io_flag("--out", path, e))?;
     let mut w = std::io::BufWriter::new(f);
@@ -335,14 +339,14 @@ pub fn loss_series(results: &[RunResult], x: XAxis) -> Vec<Series> {
 }
 
 /// `descent compare`.
-pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
+pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     let lrs = parse_lr_map("--lr", args.lr.as_deref())?;
     let batch_sizes = args
         .batch_sizes
         .clone()
         .unwrap_or_else(|| vec![args.run.batch_size]);
     if args.optimizers.is_empty() {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--optimizers".into(),
             message: "name at least one optimizer".into(),
         });
@@ -350,26 +354,22 @@ pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
     let mut plan = Vec::new();
     for &opt in &args.optimizers {
         for &b in &batch_sizes {
-            let mut hyper = HyperArgs {
-                lr: lrs.get(opt.name()).copied(),
-                weight_decay: args
-                    .hyper
-                    .weight_decay
-                    .filter(|_| opt != OptName::RandomSearch),
-                ..HyperArgs::default()
+            let mut hyper = Hyper {
+                lr: lrs.get(&opt).copied(),
+                weight_decay: args.hyper.weight_decay.filter(|_| opt.uses_gradient()),
+                ..Hyper::default()
             };
-            if matches!(opt, OptName::Momentum | OptName::Nesterov) {
+            if matches!(opt, OptimizerKind::Momentum | OptimizerKind::Nesterov) {
                 hyper.momentum = args.hyper.momentum;
             }
             let mut run = args.run.clone();
             run.batch_size = b;
-            let cfg = RunConfig::new(opt, &hyper, &run, args.data.normalize.name());
+            let cfg = run.config(opt, hyper, args.data.normalize);
             cfg.validate()?;
-            Updater::build(&cfg)?;
-            let label = if batch_sizes.len() > 1 && opt != OptName::Gd {
-                format!("{}/b{b}", opt.name())
+            let label = if batch_sizes.len() > 1 && opt != OptimizerKind::Gd {
+                format!("{opt}/b{b}")
             } else {
-                opt.name().to_string()
+                opt.to_string()
             };
             if plan.iter().any(|(l, _): &(String, RunConfig)| *l == label) {
                 continue; // gd ignores the batch size: run it once.
@@ -387,7 +387,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
         descent_core::Config::native().kernel.describe()
     );
     for (label, cfg) in &plan {
-        println!("  {label:>12}: {}", Updater::describe(cfg)?);
+        println!("  {label:>12}: {}", cfg.optimizer_config()?.describe());
     }
     let mut results = Vec::new();
     for (label, cfg) in plan {
@@ -412,11 +412,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), TrainError> {
 }
 
 /// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html.
-pub fn write_compare_outputs(
-    out: &Path,
-    results: &[RunResult],
-    x: XAxis,
-) -> Result<(), TrainError> {
+pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Result<(), CliError> {
     write_runs_csv(&out.join("metrics.csv"), results)?;
     let table = summary_table(results);
     let md = out.join("summary.md");
@@ -425,7 +421,7 @@ pub fn write_compare_outputs(
         format!("# {}\n\n{}", report::command_line(), table.markdown()),
     )
     .map_err(|e| io_flag("--out", &md, e))?;
-    let plot_err = |e: plot::PlotError| TrainError::Flag {
+    let plot_err = |e: plot::PlotError| CliError::Flag {
         flag: "--out".into(),
         message: e.to_string(),
     };
@@ -490,14 +486,14 @@ pub fn write_compare_outputs(
 
 /// Reads a model for `eval`: widths from the tensor shapes (`0.weight`,
 /// `2.weight`, … in order), activation from descent's metadata if present.
-pub fn load_model(args: &EvalArgs) -> Result<Mlp, TrainError> {
+pub fn load_model(args: &EvalArgs) -> Result<Mlp, CliError> {
     let ck = checkpoint::load_checkpoint_with(
         &args.model,
         LoadOptions {
             allow_nonfinite: args.allow_nonfinite,
         },
     )?;
-    let bad = |message: String| TrainError::Flag {
+    let bad = |message: String| CliError::Flag {
         flag: format!("--model {}", args.model.display()),
         message,
     };
@@ -535,7 +531,7 @@ pub fn load_model(args: &EvalArgs) -> Result<Mlp, TrainError> {
             .unwrap_or_else(|_| args.activation.clone()),
         None => args.activation.clone(),
     };
-    let act = Activation::from_name(&act_name).ok_or_else(|| TrainError::Flag {
+    let act = Activation::from_name(&act_name).ok_or_else(|| CliError::Flag {
         flag: "--activation".into(),
         message: format!("unknown activation {act_name:?}"),
     })?;
@@ -549,12 +545,12 @@ pub fn load_model(args: &EvalArgs) -> Result<Mlp, TrainError> {
 }
 
 /// `descent eval`.
-pub fn eval(args: &EvalArgs) -> Result<(), TrainError> {
+pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
     let mut net = load_model(args)?;
     let data = load_data(&args.data)?;
     let test = &data.test;
     if net.sizes()[0] != test.dim() || *net.sizes().last().unwrap() != 10 {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: format!("--model {}", args.model.display()),
             message: format!(
                 "model widths {:?} do not fit {}-pixel images and 10 classes",
@@ -604,8 +600,8 @@ pub fn eval(args: &EvalArgs) -> Result<(), TrainError> {
 }
 
 /// `descent gradcheck`.
-pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), TrainError> {
-    let act = Activation::from_name(&args.activation).ok_or_else(|| TrainError::Flag {
+pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), CliError> {
+    let act = Activation::from_name(&args.activation).ok_or_else(|| CliError::Flag {
         flag: "--activation".into(),
         message: format!(
             "unknown activation {:?} (expected relu, sigmoid or tanh)",
@@ -613,13 +609,13 @@ pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), TrainError> {
         ),
     })?;
     if args.batch == 0 {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--batch".into(),
             message: "must be at least 1".into(),
         });
     }
     if !(args.h.is_finite() && args.h > 0.0) {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--h".into(),
             message: format!("{} must be finite and positive", args.h),
         });
@@ -671,7 +667,7 @@ pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), TrainError> {
 }
 
 /// `descent info`.
-pub fn info(args: &DataArgs) -> Result<(), TrainError> {
+pub fn info(args: &DataArgs) -> Result<(), CliError> {
     println!("descent {}", env!("CARGO_PKG_VERSION"));
     println!("SIMD: {}", descent_core::simd::describe());
     let caches = descent_core::gemm::blocking::Caches::detect();

@@ -1,13 +1,15 @@
-//! The library behind the `descent` binary: its arguments, commands, the
-//! trainer it drives, reports and plots. Data, checkpoints and metrics
-//! records are `descent-train`'s, re-exported here under their old paths.
+//! The library behind the `descent` binary: its arguments, commands,
+//! terminal output, reports and plots. The training itself (data, the
+//! trainer, checkpoints, metrics records) is `descent-train`'s; its modules
+//! are re-exported here under their old paths.
 
 pub use descent_train::{checkpoint, data, metrics};
 
 pub mod commands;
+pub mod console;
+pub mod error;
 pub mod landscape;
 pub mod opts;
 pub mod plot;
 pub mod report;
 pub mod sweep;
-pub mod train;

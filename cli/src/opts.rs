@@ -6,9 +6,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::data::Normalize;
+use descent_optim::{Hyper, OptimizerKind};
+use descent_train::data::Normalize;
+use descent_train::{OnDivergence, RunConfig, ScheduleName};
 
 /// descent: train an MLP on raw MNIST with each optimizer, compare them, and
 /// profile the kernels while they run.
@@ -53,75 +55,54 @@ pub struct DataArgs {
     pub normalize: Normalize,
 }
 
-/// The optimizer names `--optimizer` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OptName {
-    /// Full-batch gradient descent: one SGD step per epoch on the whole set.
-    Gd,
-    Sgd,
-    Momentum,
-    Nesterov,
-    Adagrad,
-    Rmsprop,
-    Adam,
-    Adamw,
-    RandomSearch,
+/// A closed set of names a flag selects from; `--help` lists each with
+/// its line of help, and a wrong name is clap's error naming the flag.
+pub trait Choice: Copy + Send + Sync + 'static {
+    /// Every choice, in the order `--help` lists them.
+    fn all() -> &'static [Self];
+    /// The name on the command line.
+    fn name(self) -> &'static str;
+    /// One line of help.
+    fn about(self) -> &'static str;
 }
 
-impl OptName {
-    /// The name as the command line spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            OptName::Gd => "gd",
-            OptName::Sgd => "sgd",
-            OptName::Momentum => "momentum",
-            OptName::Nesterov => "nesterov",
-            OptName::Adagrad => "adagrad",
-            OptName::Rmsprop => "rmsprop",
-            OptName::Adam => "adam",
-            OptName::Adamw => "adamw",
-            OptName::RandomSearch => "random-search",
+/// clap's parser for a [`Choice`].
+pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(
+        T::all()
+            .iter()
+            .map(|c| PossibleValue::new(c.name()).help(c.about())),
+    )
+    .map(|s: String| {
+        *T::all()
+            .iter()
+            .find(|c| c.name() == s)
+            .expect("clap admits the listed names only")
+    })
+}
+
+macro_rules! choice {
+    ($t:ty, $name:ident, $about:ident) => {
+        impl Choice for $t {
+            fn all() -> &'static [Self] {
+                &<$t>::ALL
+            }
+            fn name(self) -> &'static str {
+                self.$name()
+            }
+            fn about(self) -> &'static str {
+                self.$about()
+            }
         }
-    }
-
-    /// Every optimizer, in the order tables list them.
-    pub const ALL: [OptName; 9] = [
-        OptName::Gd,
-        OptName::Sgd,
-        OptName::Momentum,
-        OptName::Nesterov,
-        OptName::Adagrad,
-        OptName::Rmsprop,
-        OptName::Adam,
-        OptName::Adamw,
-        OptName::RandomSearch,
-    ];
-
-    /// Parses a name as `--optimizer` does (for lists like `adam=3e-4`).
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.name() == s.trim())
-    }
+    };
 }
 
-/// The learning-rate schedules `--schedule` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScheduleName {
-    /// The lr stays as given.
-    Constant,
-    /// lr · gamma^⌊epoch / step-size⌋.
-    Step,
-    /// lr · gamma^epoch.
-    Exponential,
-    /// Cosine annealing from lr to eta-min over the run's epochs.
-    Cosine,
-    /// lr · factor when the test loss has not improved for `patience`
-    /// epochs.
-    Plateau,
-}
+choice!(OptimizerKind, as_str, about);
+choice!(ScheduleName, name, about);
+choice!(OnDivergence, name, about);
 
 /// Every hyper-parameter of the optimizers: `None` keeps the default.
-#[derive(Debug, Clone, Default, PartialEq, Args, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct HyperArgs {
     /// Learning rate (default per optimizer: printed in the run header).
     #[arg(long)]
@@ -191,7 +172,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value = "constant")]
+    #[arg(long, default_value = "constant", value_parser = choice::<ScheduleName>())]
     pub schedule: ScheduleName,
     /// Step schedule: epochs between decays.
     #[arg(long, default_value_t = 1)]
@@ -225,28 +206,73 @@ pub struct RunArgs {
     pub eval_batch_size: usize,
     /// What to do when the loss or gradient stops being finite: stop (exit
     /// code 3) or skip-step (drop that step and count it).
-    #[arg(long, value_enum, default_value = "stop")]
+    #[arg(long, default_value = "stop", value_parser = choice::<OnDivergence>())]
     pub on_divergence: OnDivergence,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
 }
 
-/// What a non-finite loss or gradient does to a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnDivergence {
-    /// End the run with exit code 3, the last checkpoint intact.
-    Stop,
-    /// Drop the step (no update), count it, continue.
-    SkipStep,
+impl HyperArgs {
+    /// The library's hyper-parameters: the flags given, field by field.
+    pub fn hyper(&self) -> Hyper {
+        Hyper {
+            lr: self.lr,
+            momentum: self.momentum,
+            dampening: self.dampening,
+            weight_decay: self.weight_decay,
+            maximize: self.maximize,
+            lr_decay: self.lr_decay,
+            initial_accumulator_value: self.initial_accumulator_value,
+            eps: self.eps,
+            alpha: self.alpha,
+            centered: self.centered,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            amsgrad: self.amsgrad,
+            sigma: self.sigma,
+            sigma_decay: self.sigma_decay,
+        }
+    }
+}
+
+impl RunArgs {
+    /// The library's run config of `optimizer` with `hyper` and these flags.
+    pub fn config(
+        &self,
+        optimizer: OptimizerKind,
+        hyper: Hyper,
+        normalize: Normalize,
+    ) -> RunConfig {
+        RunConfig {
+            optimizer,
+            hyper,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            hidden: self.hidden.clone(),
+            activation: self.activation.clone(),
+            seed: self.seed,
+            schedule: self.schedule,
+            step_size: self.step_size,
+            gamma: self.gamma,
+            eta_min: self.eta_min,
+            patience: self.patience,
+            warmup: self.warmup,
+            clip_norm: self.clip_norm,
+            shuffle: !self.no_shuffle,
+            max_steps: self.max_steps,
+            normalize: normalize.name().to_string(),
+            eval_batch_size: self.eval_batch_size,
+            on_divergence: self.on_divergence,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// The optimizer.
-    #[arg(long, value_enum, default_value = "sgd")]
-    pub optimizer: OptName,
+    #[arg(long, default_value = "sgd", value_parser = choice::<OptimizerKind>())]
+    pub optimizer: OptimizerKind,
     #[command(flatten)]
     pub hyper: HyperArgs,
     #[command(flatten)]
@@ -285,9 +311,10 @@ pub struct CompareArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam,adamw"
+        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam,adamw",
+        value_parser = choice::<OptimizerKind>()
     )]
-    pub optimizers: Vec<OptName>,
+    pub optimizers: Vec<OptimizerKind>,
     /// Per-optimizer learning rates, e.g. `adam=3e-4,sgd=0.1`.
     #[arg(long, value_name = "OPT=LR,…")]
     pub lr: Option<String>,
@@ -328,8 +355,8 @@ pub struct CompareHyper {
 #[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
     /// The optimizer.
-    #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: OptName,
+    #[arg(long, default_value = "adam", value_parser = choice::<OptimizerKind>())]
+    pub optimizer: OptimizerKind,
     /// Learning rates, comma separated.
     #[arg(long, value_delimiter = ',', required = true)]
     pub lr: Vec<f32>,
@@ -354,9 +381,10 @@ pub struct LandscapeArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
+        default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam",
+        value_parser = choice::<OptimizerKind>()
     )]
-    pub optimizers: Vec<OptName>,
+    pub optimizers: Vec<OptimizerKind>,
     /// Start point `x,y` (default per function).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
     pub start: Option<Vec<f64>>,

@@ -3,10 +3,11 @@
 //! (log axis), diverged runs marked rather than fatal.
 
 use crate::commands::{load_data, run_one, write_runs_csv, RunResult};
-use crate::opts::{HyperArgs, SweepArgs};
+use crate::error::CliError;
+use crate::opts::SweepArgs;
 use crate::plot::{self, Axes, Series};
 use crate::report::{self, Table};
-use crate::train::{RunConfig, TrainError, Updater};
+use descent_optim::Hyper;
 
 /// The sweep's table: one row per lr.
 pub fn sweep_table(results: &[RunResult]) -> Table {
@@ -42,30 +43,24 @@ pub fn sweep_table(results: &[RunResult]) -> Table {
 }
 
 /// `descent sweep`.
-pub fn sweep(args: &SweepArgs) -> Result<(), TrainError> {
+pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     if let Some(bad) = args.lr.iter().find(|l| !(l.is_finite() && **l > 0.0)) {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--lr".into(),
             message: format!("{bad} must be finite and positive (the plot's axis is logarithmic)"),
         });
     }
     let mut plan = Vec::new();
     for &lr in &args.lr {
-        let hyper = HyperArgs {
+        let hyper = Hyper {
             lr: Some(lr),
-            ..HyperArgs::default()
+            ..Hyper::default()
         };
-        let cfg = RunConfig::new(
-            args.optimizer,
-            &hyper,
-            &args.run,
-            args.data.normalize.name(),
-        );
+        let cfg = args.run.config(args.optimizer, hyper, args.data.normalize);
         cfg.validate()?;
-        Updater::build(&cfg)?;
         plan.push((format!("lr={lr}"), cfg));
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| TrainError::Flag {
+    std::fs::create_dir_all(&args.out).map_err(|e| CliError::Flag {
         flag: "--out".into(),
         message: format!("{}: {e}", args.out.display()),
     })?;
@@ -83,7 +78,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), TrainError> {
     let table = sweep_table(&results);
     println!("\n{}", table.text());
     let out = &args.out;
-    let err = |e: String| TrainError::Flag {
+    let err = |e: String| CliError::Flag {
         flag: "--out".into(),
         message: e,
     };
@@ -111,7 +106,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), TrainError> {
     let bad: Vec<&RunResult> = results.iter().filter(|r| r.diverged.is_some()).collect();
     let acc = vec![
         Series {
-            name: args.optimizer.name().to_string(),
+            name: args.optimizer.as_str().to_string(),
             points: ok.iter().filter_map(|r| point(r, true)).collect(),
         },
         Series {
@@ -121,7 +116,10 @@ pub fn sweep(args: &SweepArgs) -> Result<(), TrainError> {
     ];
     plot::line_chart(
         &out.join("accuracy.svg"),
-        &format!("{}: final test accuracy against lr", args.optimizer.name()),
+        &format!(
+            "{}: final test accuracy against lr",
+            args.optimizer.as_str()
+        ),
         Axes {
             x: "learning rate",
             y: "test accuracy (%)",
@@ -133,12 +131,12 @@ pub fn sweep(args: &SweepArgs) -> Result<(), TrainError> {
     )
     .map_err(|e| err(e.to_string()))?;
     let loss = vec![Series {
-        name: args.optimizer.name().to_string(),
+        name: args.optimizer.as_str().to_string(),
         points: ok.iter().filter_map(|r| point(r, false)).collect(),
     }];
     plot::line_chart(
         &out.join("loss.svg"),
-        &format!("{}: final test loss against lr", args.optimizer.name()),
+        &format!("{}: final test loss against lr", args.optimizer.as_str()),
         Axes {
             x: "learning rate",
             y: "test loss",

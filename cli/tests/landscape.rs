@@ -3,10 +3,10 @@
 
 use descent_cli::landscape::functions::Function;
 use descent_cli::landscape::{default_lr, run_optimizer};
-use descent_cli::opts::OptName;
+use descent_optim::OptimizerKind;
 
 /// Distance to the nearest minimum after the default budget.
-fn final_distance(f: Function, opt: OptName) -> f64 {
+fn final_distance(f: Function, opt: OptimizerKind) -> f64 {
     let run = run_optimizer(
         &f,
         opt,
@@ -28,26 +28,26 @@ const REGION: f64 = 0.15;
 #[test]
 fn momentum_and_adaptive_optimizers_reach_the_rosenbrock_minimum() {
     for opt in [
-        OptName::Momentum,
-        OptName::Nesterov,
-        OptName::Rmsprop,
-        OptName::Adam,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
     ] {
         let d = final_distance(Function::Rosenbrock, opt);
-        assert!(d < REGION, "{} ends {d} from (1, 1)", opt.name());
+        assert!(d < REGION, "{} ends {d} from (1, 1)", opt.as_str());
     }
 }
 
 #[test]
 fn momentum_and_adaptive_optimizers_reach_the_beale_minimum() {
     for opt in [
-        OptName::Momentum,
-        OptName::Nesterov,
-        OptName::Rmsprop,
-        OptName::Adam,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
     ] {
         let d = final_distance(Function::Beale, opt);
-        assert!(d < REGION, "{} ends {d} from (3, 0.5)", opt.name());
+        assert!(d < REGION, "{} ends {d} from (3, 0.5)", opt.as_str());
     }
 }
 
@@ -58,12 +58,12 @@ fn momentum_and_adaptive_optimizers_reach_the_beale_minimum() {
 /// still crawling along the valley floor after 2000 steps.
 #[test]
 fn sgd_and_adagrad_do_not_reach_the_rosenbrock_minimum_at_their_default_lr() {
-    for opt in [OptName::Sgd, OptName::Adagrad] {
+    for opt in [OptimizerKind::Sgd, OptimizerKind::Adagrad] {
         let d = final_distance(Function::Rosenbrock, opt);
         assert!(
             d > 0.5,
             "{} now reaches the minimum ({d}): update the docs",
-            opt.name()
+            opt.as_str()
         );
     }
 }
@@ -72,22 +72,26 @@ fn sgd_and_adagrad_do_not_reach_the_rosenbrock_minimum_at_their_default_lr() {
 fn every_optimizer_solves_the_well_conditioned_quadratic() {
     let f = Function::Quadratic { condition: 10.0 };
     for opt in [
-        OptName::Sgd,
-        OptName::Momentum,
-        OptName::Nesterov,
-        OptName::Adagrad,
-        OptName::Rmsprop,
-        OptName::Adam,
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
     ] {
         let d = final_distance(f, opt);
-        assert!(d < 1e-3, "{} ends {d} from the origin", opt.name());
+        assert!(d < 1e-3, "{} ends {d} from the origin", opt.as_str());
     }
 }
 
 #[test]
 fn the_saddle_is_escaped_along_the_falling_direction() {
     let f = Function::Saddle;
-    for opt in [OptName::Sgd, OptName::Momentum, OptName::Adam] {
+    for opt in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Adam,
+    ] {
         let run = run_optimizer(
             &f,
             opt,
@@ -102,7 +106,7 @@ fn the_saddle_is_escaped_along_the_falling_direction() {
         assert!(
             x.abs() < 0.1 && y.abs() > 1.0,
             "{} ends at ({x}, {y})",
-            opt.name()
+            opt.as_str()
         );
         assert!(run.losses.last().unwrap() < &run.losses[0]);
     }

@@ -335,8 +335,17 @@ impl Mlp {
         self.backward_impl(x, true)
     }
 
+    /// As [`Mlp::backward`], but *writes* dL/dθ over the gradient buffer
+    /// instead of adding to it: `dW_l = dYᵀ·X_l`, `db_l = Σ_rows dY`. The
+    /// same numbers as [`Mlp::zero_grad`] then [`Mlp::backward`], without
+    /// the pass that clears the buffer (the first GEMM into each dW runs
+    /// with β = 0).
+    pub fn backward_overwrite(&mut self, x: &[f32]) -> Result<()> {
+        self.backward_impl(x, false)
+    }
+
     /// The backward pass; `accumulate = false` overwrites the gradients
-    /// instead of adding to them (see [`Mlp::batch_grads`]).
+    /// instead of adding to them.
     fn backward_impl(&mut self, x: &[f32], accumulate: bool) -> Result<()> {
         let batch = self.batch;
         if batch == 0 {
@@ -404,7 +413,7 @@ impl Mlp {
         let batch = x.len() / self.sizes[0];
         self.forward(x, batch)?;
         let l = self.loss_grad(loss, targets)?;
-        self.backward_impl(x, false)?;
+        self.backward_overwrite(x)?;
         Ok(l)
     }
 

@@ -79,10 +79,18 @@ pub enum OptimError {
     #[error("schedule reduce_on_plateau: advance() needs the metric the trainer monitors")]
     MetricRequired,
     /// An optimizer name that [`crate::OptimizerKind`] does not know.
-    #[error("unknown optimizer {name:?}: expected one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")]
+    #[error("unknown optimizer {name:?}: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, random-search")]
     UnknownOptimizer {
         /// The name given.
         name: String,
+    },
+    /// A hyper-parameter was given to an optimizer that does not have it.
+    #[error("{field}: {optimizer} has no such hyper-parameter")]
+    NotApplicable {
+        /// The optimizer, e.g. `"sgd"`.
+        optimizer: &'static str,
+        /// The field given, e.g. `"beta1"`.
+        field: &'static str,
     },
 }
 

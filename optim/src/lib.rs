@@ -41,6 +41,7 @@ mod adagrad;
 mod adam;
 mod common;
 pub mod error;
+mod kind;
 mod random_search;
 mod rmsprop;
 pub mod schedule;
@@ -49,13 +50,11 @@ mod sgd;
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use error::{OptimError, Result};
+pub use kind::{Hyper, OptimizerConfig, OptimizerKind, Updater};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState, SearchStep};
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use schedule::{PlateauConfig, Schedule, ScheduleKind, ScheduleState, Warmup};
 pub use sgd::{Sgd, SgdConfig};
-
-use std::fmt;
-use std::str::FromStr;
 
 /// What a step reports to the trainer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,153 +116,4 @@ pub trait Optimizer: Send {
     /// the buffer names must be exactly those this config uses, all of one
     /// length, and present iff `step > 0`.
     fn import_state(&mut self, state: &OptimState) -> Result<()>;
-}
-
-/// The optimizers [`build`] knows, by CLI name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OptimizerKind {
-    /// Plain SGD (`sgd`).
-    Sgd,
-    /// SGD with heavy-ball momentum (`momentum`).
-    Momentum,
-    /// SGD with Nesterov momentum (`nesterov`).
-    Nesterov,
-    /// AdaGrad (`adagrad`).
-    Adagrad,
-    /// RMSprop (`rmsprop`).
-    Rmsprop,
-    /// Adam (`adam`).
-    Adam,
-    /// AdamW (`adamw`).
-    Adamw,
-}
-
-impl OptimizerKind {
-    /// Every kind, in CLI order.
-    pub const ALL: [OptimizerKind; 7] = [
-        OptimizerKind::Sgd,
-        OptimizerKind::Momentum,
-        OptimizerKind::Nesterov,
-        OptimizerKind::Adagrad,
-        OptimizerKind::Rmsprop,
-        OptimizerKind::Adam,
-        OptimizerKind::Adamw,
-    ];
-
-    /// The CLI name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            OptimizerKind::Sgd => "sgd",
-            OptimizerKind::Momentum => "momentum",
-            OptimizerKind::Nesterov => "nesterov",
-            OptimizerKind::Adagrad => "adagrad",
-            OptimizerKind::Rmsprop => "rmsprop",
-            OptimizerKind::Adam => "adam",
-            OptimizerKind::Adamw => "adamw",
-        }
-    }
-}
-
-impl fmt::Display for OptimizerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OptimizerKind {
-    type Err = OptimError;
-
-    /// Parses a CLI name (case-insensitive).
-    fn from_str(s: &str) -> Result<Self> {
-        let l = s.to_ascii_lowercase();
-        OptimizerKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == l)
-            .ok_or_else(|| OptimError::UnknownOptimizer {
-                name: s.to_string(),
-            })
-    }
-}
-
-/// The common knobs [`build`] takes; `None` means the kind's default.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct BuildConfig {
-    /// Learning rate (default: PyTorch's for the kind).
-    pub lr: Option<f32>,
-    /// Momentum (SGD kinds and RMSprop only; `momentum` and `nesterov`
-    /// default to 0.9, PyTorch has no default there).
-    pub momentum: Option<f32>,
-    /// Weight decay (default: PyTorch's for the kind: 0, or 1e-2 for AdamW).
-    pub weight_decay: Option<f32>,
-    /// Step uphill.
-    pub maximize: bool,
-    /// Clip the gradient to this global L2 norm.
-    pub clip_norm: Option<f32>,
-}
-
-/// Builds an optimizer of `kind` from PyTorch's defaults overridden by `cfg`;
-/// fails naming the invalid field (or `momentum` for a kind without it).
-pub fn build(kind: OptimizerKind, cfg: &BuildConfig) -> Result<Box<dyn Optimizer>> {
-    let no_momentum = |name: &'static str| match cfg.momentum {
-        Some(m) => Err(OptimError::InvalidConfig {
-            optimizer: name,
-            field: "momentum",
-            value: m.to_string(),
-            reason: "this optimizer has no momentum option",
-        }),
-        None => Ok(()),
-    };
-    Ok(match kind {
-        OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => {
-            let d = SgdConfig::default();
-            let default_mu = if kind == OptimizerKind::Sgd { 0.0 } else { 0.9 };
-            Box::new(Sgd::new(SgdConfig {
-                lr: cfg.lr.unwrap_or(d.lr),
-                momentum: cfg.momentum.unwrap_or(default_mu),
-                weight_decay: cfg.weight_decay.unwrap_or(d.weight_decay),
-                nesterov: kind == OptimizerKind::Nesterov,
-                maximize: cfg.maximize,
-                clip_norm: cfg.clip_norm,
-                ..d
-            })?)
-        }
-        OptimizerKind::Adagrad => {
-            no_momentum("adagrad")?;
-            let d = AdagradConfig::default();
-            Box::new(Adagrad::new(AdagradConfig {
-                lr: cfg.lr.unwrap_or(d.lr),
-                weight_decay: cfg.weight_decay.unwrap_or(d.weight_decay),
-                maximize: cfg.maximize,
-                clip_norm: cfg.clip_norm,
-                ..d
-            })?)
-        }
-        OptimizerKind::Rmsprop => {
-            let d = RmspropConfig::default();
-            Box::new(Rmsprop::new(RmspropConfig {
-                lr: cfg.lr.unwrap_or(d.lr),
-                momentum: cfg.momentum.unwrap_or(d.momentum),
-                weight_decay: cfg.weight_decay.unwrap_or(d.weight_decay),
-                maximize: cfg.maximize,
-                clip_norm: cfg.clip_norm,
-                ..d
-            })?)
-        }
-        OptimizerKind::Adam | OptimizerKind::Adamw => {
-            let d = if kind == OptimizerKind::Adam {
-                no_momentum("adam")?;
-                AdamConfig::default()
-            } else {
-                no_momentum("adamw")?;
-                AdamConfig::adamw()
-            };
-            Box::new(Adam::new(AdamConfig {
-                lr: cfg.lr.unwrap_or(d.lr),
-                weight_decay: cfg.weight_decay.unwrap_or(d.weight_decay),
-                maximize: cfg.maximize,
-                clip_norm: cfg.clip_norm,
-                ..d
-            })?)
-        }
-    })
 }

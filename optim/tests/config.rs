@@ -389,6 +389,11 @@ fn schedule_invalid_fields() {
     );
 }
 
+/// Builds `kind` through the one factory, as the trainer does.
+fn build(kind: OptimizerKind, h: &Hyper) -> Result<Updater> {
+    OptimizerConfig::new(kind, h, None, 0)?.build()
+}
+
 #[test]
 fn factory_builds_every_kind_by_name() {
     for k in OptimizerKind::ALL {
@@ -401,18 +406,23 @@ fn factory_builds_every_kind_by_name() {
                 .unwrap(),
             k
         );
-        let o = build(k, &BuildConfig::default()).unwrap();
-        assert_eq!(o.name(), k.as_str());
+        match build(k, &Hyper::default()).unwrap() {
+            // gd is the SGD rule on the full batch.
+            Updater::Grad(o) => {
+                let want = if k == OptimizerKind::Gd {
+                    "sgd"
+                } else {
+                    k.as_str()
+                };
+                assert_eq!(o.name(), want);
+                assert_eq!(o.lr(), k.default_lr(), "{k}");
+            }
+            Updater::Search(_) => assert_eq!(k, OptimizerKind::RandomSearch),
+        }
     }
-    assert_eq!(
-        build(OptimizerKind::Adamw, &BuildConfig::default())
-            .unwrap()
-            .lr(),
-        1e-3
-    );
     let o = build(
         OptimizerKind::Nesterov,
-        &BuildConfig {
+        &Hyper {
             lr: Some(0.2),
             ..Default::default()
         },
@@ -423,32 +433,37 @@ fn factory_builds_every_kind_by_name() {
         "lbfgs".parse::<OptimizerKind>(),
         Err(OptimError::UnknownOptimizer { ref name }) if name == "lbfgs"
     ));
-    let bad = BuildConfig {
+    let bad = Hyper {
         momentum: Some(0.9),
         ..Default::default()
     };
     assert!(matches!(
         build(OptimizerKind::Adam, &bad),
-        Err(OptimError::InvalidConfig {
+        Err(OptimError::NotApplicable {
+            optimizer: "adam",
             field: "momentum",
-            ..
         })
     ));
-    let bad = BuildConfig {
+    let bad = Hyper {
         lr: Some(-1.0),
         ..Default::default()
     };
     for k in OptimizerKind::ALL {
-        assert!(
-            matches!(
-                build(k, &bad),
-                Err(OptimError::InvalidConfig { field: "lr", .. })
-            ),
-            "{k}"
-        );
+        let r = build(k, &bad);
+        if k.uses_gradient() {
+            assert!(
+                matches!(r, Err(OptimError::InvalidConfig { field: "lr", .. })),
+                "{k}"
+            );
+        } else {
+            assert!(
+                matches!(r, Err(OptimError::NotApplicable { field: "lr", .. })),
+                "{k}"
+            );
+        }
     }
     // Nesterov with an explicit zero momentum is the config error, not a panic.
-    let zero = BuildConfig {
+    let zero = Hyper {
         momentum: Some(0.0),
         ..Default::default()
     };
@@ -459,4 +474,107 @@ fn factory_builds_every_kind_by_name() {
             ..
         })
     ));
+}
+
+/// Each hyper-parameter is accepted by exactly the kinds that have it, and
+/// refused by the others naming the field.
+#[test]
+fn hyper_parameters_apply_to_the_kinds_that_have_them() {
+    use OptimizerKind::*;
+    let cases: [(&str, Hyper, &[OptimizerKind]); 6] = [
+        (
+            "beta1",
+            Hyper {
+                beta1: Some(0.8),
+                ..Default::default()
+            },
+            &[Adam, Adamw],
+        ),
+        (
+            "alpha",
+            Hyper {
+                alpha: Some(0.9),
+                ..Default::default()
+            },
+            &[Rmsprop],
+        ),
+        (
+            "dampening",
+            Hyper {
+                dampening: Some(0.1),
+                ..Default::default()
+            },
+            &[Gd, Sgd, Momentum],
+        ),
+        (
+            "sigma",
+            Hyper {
+                sigma: Some(0.5),
+                ..Default::default()
+            },
+            &[RandomSearch],
+        ),
+        (
+            "lr_decay",
+            Hyper {
+                lr_decay: Some(0.1),
+                ..Default::default()
+            },
+            &[Adagrad],
+        ),
+        (
+            "eps",
+            Hyper {
+                eps: Some(1e-6),
+                ..Default::default()
+            },
+            &[Adagrad, Rmsprop, Adam, Adamw],
+        ),
+    ];
+    for (field, h, kinds) in cases {
+        for k in OptimizerKind::ALL {
+            let r = build(k, &h);
+            if kinds.contains(&k) {
+                assert!(r.is_ok(), "{field} {k}");
+            } else if k == Nesterov && field == "dampening" {
+                // Nesterov has dampening, but PyTorch requires it to be 0.
+                assert!(matches!(
+                    r,
+                    Err(OptimError::InvalidConfig {
+                        field: "nesterov",
+                        ..
+                    })
+                ));
+            } else {
+                let e = r.err().unwrap_or_else(|| panic!("{field} accepted by {k}"));
+                assert_eq!(
+                    e,
+                    OptimError::NotApplicable {
+                        optimizer: k.as_str(),
+                        field
+                    }
+                );
+                assert_eq!(
+                    e.to_string(),
+                    format!("{field}: {k} has no such hyper-parameter")
+                );
+            }
+        }
+    }
+}
+
+/// The table of default learning rates: descent's column equals PyTorch's
+/// (the configs' `Default`) except where `default_lr`'s docs say why not.
+#[test]
+fn default_lrs_are_pytorchs_except_where_documented() {
+    use OptimizerKind::*;
+    for k in OptimizerKind::ALL {
+        let differs = matches!(k, Gd | Sgd | Momentum | Nesterov | Rmsprop);
+        match k.pytorch_lr() {
+            Some(pt) => assert_eq!(pt != k.default_lr(), differs, "{k}"),
+            None => assert_eq!(k, RandomSearch),
+        }
+    }
+    assert_eq!(Sgd.pytorch_lr(), Some(1e-3));
+    assert_eq!(Rmsprop.pytorch_lr(), Some(1e-2));
 }

@@ -1,8 +1,15 @@
 //! # descent-train
 //!
-//! What a program that trains needs besides the network and the optimizer,
-//! with no command line in it:
+//! Training an MLP on MNIST as a library, with no command line in it:
 //!
+//! - [`Trainer`]: the training loop. [`Trainer::step`] is one step, read
+//!   top to bottom (gather → forward → loss → backward → gradient norm →
+//!   optimizer step); [`Trainer::run_epoch`] applies the divergence policy
+//!   and hands each step's record to [`Observer`]s (progress bars, a
+//!   [`metrics::MetricsWriter`], [`SaveEveryEpoch`] checkpoints);
+//! - [`RunConfig`]: what decides a run's numbers, checked before anything
+//!   is allocated; saved in checkpoints so [`Trainer::resume`] continues a
+//!   run bit for bit;
 //! - [`data`]: MNIST (or any IDX set) from the raw files, gzipped or not,
 //!   checked against the real file lengths before anything is allocated,
 //!   normalised into line-aligned `f32` buffers;
@@ -12,9 +19,16 @@
 //! - [`metrics`]: per-step and per-epoch records, written as `.jsonl` or
 //!   `.csv`.
 //!
-//! Every failure is a typed error naming the file and what is wrong. The
-//! `descent` binary (`descent-cli`) formats these errors for the terminal.
+//! Every failure is a typed error naming the file or the config field and
+//! what is wrong. The `descent` binary (`descent-cli`) formats these errors
+//! for the terminal, with its flags' names.
 
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod metrics;
+mod resume;
+mod trainer;
+
+pub use config::{OnDivergence, RunConfig, ScheduleName};
+pub use trainer::{Observer, SaveEveryEpoch, Step, TrainError, Trainer};

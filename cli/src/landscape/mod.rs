@@ -7,21 +7,21 @@ pub mod functions;
 use std::io::Write;
 use std::path::Path;
 
-use descent_optim::{build, BuildConfig, OptimizerKind, RandomSearch, RandomSearchConfig};
+use descent_optim::{Hyper, OptimizerConfig, OptimizerKind, Updater};
 
 use crate::commands::parse_lr_map;
-use crate::opts::{LandscapeArgs, OptName};
+use crate::error::CliError;
+use crate::opts::LandscapeArgs;
 use crate::plot::{self, Axes, PathSeries, Series};
 use crate::report::{self, Table};
-use crate::train::TrainError;
 use functions::Function;
 
 /// The default learning rate of `opt` on `f`: values that make each
 /// optimizer's character visible within the default step budget from the
 /// default start
 /// (found by trying powers of ~3; see the README's landscape section).
-pub fn default_lr(f: &Function, opt: OptName) -> f32 {
-    use OptName::*;
+pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
+    use OptimizerKind::*;
     match f {
         Function::Rosenbrock => match opt {
             Gd | Sgd => 1e-3,
@@ -74,7 +74,7 @@ pub fn default_lr(f: &Function, opt: OptName) -> f32 {
 #[derive(Debug, Clone)]
 pub struct LandscapeRun {
     /// The optimizer.
-    pub opt: OptName,
+    pub opt: OptimizerKind,
     /// Its learning rate (0 for random search).
     pub lr: f32,
     /// Every iterate, the start first.
@@ -97,57 +97,44 @@ impl LandscapeRun {
 /// iterate leaves the finite numbers.
 pub fn run_optimizer(
     f: &Function,
-    opt: OptName,
+    opt: OptimizerKind,
     lr: f32,
     start: (f64, f64),
     steps: usize,
     seed: u64,
-) -> Result<LandscapeRun, TrainError> {
+) -> Result<LandscapeRun, CliError> {
     let mut p = [start.0 as f32, start.1 as f32];
     let mut path = vec![(p[0] as f64, p[1] as f64)];
     let mut losses = vec![f.value(p[0] as f64, p[1] as f64)];
     let value = |q: &[f32]| f.value(q[0] as f64, q[1] as f64);
-    if opt == OptName::RandomSearch {
-        let mut rs = RandomSearch::new(RandomSearchConfig {
-            sigma: 0.1,
-            seed,
-            ..RandomSearchConfig::default()
-        })?;
-        for _ in 0..steps {
-            rs.step(&mut p, |q| value(q) as f32);
-            path.push((p[0] as f64, p[1] as f64));
-            losses.push(value(&p));
+    // The trainer's factory: PyTorch's defaults but lr (momentum 0.9 for
+    // momentum and nesterov, σ = 0.1 for random search).
+    let hyper = Hyper {
+        lr: opt.uses_gradient().then_some(lr),
+        ..Hyper::default()
+    };
+    match OptimizerConfig::new(opt, &hyper, None, seed)?.build()? {
+        Updater::Search(mut rs) => {
+            for _ in 0..steps {
+                rs.step(&mut p, |q| value(q) as f32);
+                path.push((p[0] as f64, p[1] as f64));
+                losses.push(value(&p));
+            }
         }
-    } else {
-        let kind = match opt {
-            OptName::Gd | OptName::Sgd => OptimizerKind::Sgd,
-            OptName::Momentum => OptimizerKind::Momentum,
-            OptName::Nesterov => OptimizerKind::Nesterov,
-            OptName::Adagrad => OptimizerKind::Adagrad,
-            OptName::Rmsprop => OptimizerKind::Rmsprop,
-            OptName::Adam => OptimizerKind::Adam,
-            OptName::Adamw => OptimizerKind::Adamw,
-            OptName::RandomSearch => unreachable!("handled above"),
-        };
-        let mut o = build(
-            kind,
-            &BuildConfig {
-                lr: Some(lr),
-                ..BuildConfig::default()
-            },
-        )?;
-        for _ in 0..steps {
-            let (gx, gy) = f.gradient(p[0] as f64, p[1] as f64);
-            let g = [gx as f32, gy as f32];
-            if !(g[0].is_finite() && g[1].is_finite()) {
-                break;
+        Updater::Grad(mut o) => {
+            for _ in 0..steps {
+                let (gx, gy) = f.gradient(p[0] as f64, p[1] as f64);
+                let g = [gx as f32, gy as f32];
+                if !(g[0].is_finite() && g[1].is_finite()) {
+                    break;
+                }
+                o.step(&mut p, &g)?;
+                if !(p[0].is_finite() && p[1].is_finite()) {
+                    break;
+                }
+                path.push((p[0] as f64, p[1] as f64));
+                losses.push(value(&p));
             }
-            o.step(&mut p, &g)?;
-            if !(p[0].is_finite() && p[1].is_finite()) {
-                break;
-            }
-            path.push((p[0] as f64, p[1] as f64));
-            losses.push(value(&p));
         }
     }
     Ok(LandscapeRun {
@@ -158,25 +145,25 @@ pub fn run_optimizer(
     })
 }
 
-fn out_err(dir: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Flag {
+fn out_err(dir: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::Flag {
         flag: "--out".into(),
         message: format!("{}: {e}", dir.display()),
     }
 }
 
 /// `descent landscape`.
-pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
+pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
     let mut f: Function = args
         .function
         .parse()
-        .map_err(|e: functions::UnknownFunction| TrainError::Flag {
+        .map_err(|e: functions::UnknownFunction| CliError::Flag {
             flag: "--function".into(),
             message: e.to_string(),
         })?;
     if let Function::Quadratic { condition } = &mut f {
         if !(args.condition.is_finite() && args.condition >= 1.0) {
-            return Err(TrainError::Flag {
+            return Err(CliError::Flag {
                 flag: "--condition".into(),
                 message: format!("{} must be a finite number ≥ 1", args.condition),
             });
@@ -187,14 +174,14 @@ pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
         None => f.default_start(),
         Some(v) if v.len() == 2 && v.iter().all(|c| c.is_finite()) => (v[0], v[1]),
         Some(v) => {
-            return Err(TrainError::Flag {
+            return Err(CliError::Flag {
                 flag: "--start".into(),
                 message: format!("{v:?} is not two finite numbers x,y"),
             })
         }
     };
     if args.optimizers.is_empty() {
-        return Err(TrainError::Flag {
+        return Err(CliError::Flag {
             flag: "--optimizers".into(),
             message: "name at least one optimizer".into(),
         });
@@ -209,13 +196,13 @@ pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
     let mut runs = Vec::new();
     for &opt in &args.optimizers {
         let lr = lrs
-            .get(opt.name())
+            .get(&opt)
             .copied()
             .unwrap_or_else(|| default_lr(&f, opt));
         if !(lr.is_finite() && lr >= 0.0) {
-            return Err(TrainError::Flag {
+            return Err(CliError::Flag {
                 flag: "--lr".into(),
-                message: format!("{}={lr} must be finite and ≥ 0", opt.name()),
+                message: format!("{}={lr} must be finite and ≥ 0", opt.as_str()),
             });
         }
         runs.push(run_optimizer(&f, opt, lr, start, steps, 0)?);
@@ -226,14 +213,14 @@ pub fn run(args: &LandscapeArgs) -> Result<(), TrainError> {
 
 /// Writes paths.csv, landscape.svg, loss.svg and index.html; prints the
 /// table.
-pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<(), TrainError> {
+pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<(), CliError> {
     let csv = out.join("paths.csv");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&csv).map_err(|e| out_err(&csv, e))?);
     let mut write = || -> std::io::Result<()> {
         writeln!(w, "optimizer,lr,step,x,y,loss")?;
         for r in runs {
             for (i, ((x, y), l)) in r.path.iter().zip(&r.losses).enumerate() {
-                writeln!(w, "{},{},{i},{x},{y},{l}", r.opt.name(), r.lr)?;
+                writeln!(w, "{},{},{i},{x},{y},{l}", r.opt.as_str(), r.lr)?;
             }
         }
         w.flush()
@@ -255,8 +242,8 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
         let dist = f.distance_to_minimum(x, y);
         let dist_s = dist.map_or("–".to_string(), |d| format!("{d:.3e}"));
         table.rows.push(vec![
-            r.opt.name().to_string(),
-            if r.opt == OptName::RandomSearch {
+            r.opt.as_str().to_string(),
+            if r.opt == OptimizerKind::RandomSearch {
                 "σ 0.1".into()
             } else {
                 format!("{}", r.lr)
@@ -268,7 +255,7 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
             dist_s.clone(),
         ]);
         paths.push(PathSeries {
-            label: format!("{} (loss {loss:.2e}, dist {dist_s})", r.opt.name()),
+            label: format!("{} (loss {loss:.2e}, dist {dist_s})", r.opt.as_str()),
             points: r.path.clone(),
         });
     }
@@ -280,7 +267,7 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
     let series: Vec<Series> = runs
         .iter()
         .map(|r| Series {
-            name: r.opt.name().to_string(),
+            name: r.opt.as_str().to_string(),
             points: r
                 .losses
                 .iter()

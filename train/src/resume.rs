@@ -1,0 +1,226 @@
+//! Saving a run and resuming it: the weights under PyTorch's names, the
+//! optimizer state as `optim/{buffer}/{param}` tensors, and the config,
+//! progress, schedule and history as metadata. A resumed run continues bit
+//! for bit like an uninterrupted one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use descent_optim::{OptimState, RandomSearchState, ScheduleState, Updater};
+
+use crate::checkpoint::{self, names, LoadOptions};
+use crate::config::RunConfig;
+use crate::data::Mnist;
+use crate::trainer::{TrainError, Trainer};
+
+impl<'d> Trainer<'d> {
+    /// Loads weights only from `path` (descent's or PyTorch's safetensors).
+    pub fn load_weights(&mut self, path: &Path, allow_nonfinite: bool) -> Result<(), TrainError> {
+        let ck = checkpoint::load_checkpoint_with(path, LoadOptions { allow_nonfinite })?;
+        let layout = self.net.layout().to_vec();
+        let params = self.net.params_mut();
+        for t in &layout {
+            ck.copy_tensor(&t.name, &t.shape, &mut params[t.range()])?;
+        }
+        Ok(())
+    }
+
+    /// Writes the model, the optimizer state and the run's progress to
+    /// `path` (atomically), and remembers it as the run's last checkpoint.
+    pub fn save(&mut self, path: &Path) -> Result<(), TrainError> {
+        let layout = self.net.layout();
+        let params = self.net.params();
+        let mut owned: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+        let mut meta = BTreeMap::new();
+        meta.insert(names::FORMAT.to_string(), names::FORMAT_VERSION.to_string());
+        meta.insert(
+            names::CONFIG.to_string(),
+            serde_json::to_string(&self.cfg).expect("config serialises"),
+        );
+        meta.insert(names::EPOCH.to_string(), self.epoch.to_string());
+        meta.insert(names::STEP.to_string(), self.step.to_string());
+        meta.insert("examples".to_string(), self.examples.to_string());
+        meta.insert("seconds".to_string(), self.seconds.to_string());
+        meta.insert(
+            "max_grad_norm_bits".to_string(),
+            self.max_grad_norm.to_bits().to_string(),
+        );
+        meta.insert(
+            "schedule".to_string(),
+            schedule_json(&self.schedule.export_state()),
+        );
+        meta.insert(
+            "history_epochs".to_string(),
+            serde_json::to_string(&self.history.epochs).expect("records serialise"),
+        );
+        match &self.updater {
+            Updater::Grad(opt) => {
+                let st = opt.export_state();
+                meta.insert("optim_step".to_string(), st.step.to_string());
+                meta.insert("optim".to_string(), opt.name().to_string());
+                for (buf, data) in &st.buffers {
+                    for t in layout {
+                        owned.push((
+                            names::optim(buf, &t.name),
+                            t.shape.clone(),
+                            data[t.range()].to_vec(),
+                        ));
+                    }
+                }
+            }
+            Updater::Search(rs) => {
+                let st = rs.export_state();
+                meta.insert(
+                    names::RNG.to_string(),
+                    serde_json::json!({
+                        "step": st.step,
+                        "best_loss_bits": st.best_loss.map(f32::to_bits),
+                        "seed": st.seed,
+                        "word_pos": st.word_pos.to_string(),
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        let mut tensors: Vec<(&str, &[usize], &[f32])> = layout
+            .iter()
+            .map(|t| (t.name.as_str(), t.shape.as_slice(), &params[t.range()]))
+            .collect();
+        tensors.extend(
+            owned
+                .iter()
+                .map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice())),
+        );
+        checkpoint::save_checkpoint(path, &tensors, &meta)?;
+        self.last_checkpoint = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Continues the run saved at `path`: its config (with `epochs` and
+    /// `max_steps` replaced by the caller's), weights, optimizer state,
+    /// schedule and progress.
+    pub fn resume(
+        path: &Path,
+        data: &'d Mnist,
+        epochs: usize,
+        max_steps: Option<u64>,
+        threads: usize,
+        allow_nonfinite: bool,
+    ) -> Result<Self, TrainError> {
+        let ck = checkpoint::load_checkpoint_with(path, LoadOptions { allow_nonfinite })?;
+        let bad = |message: String| TrainError::Resume {
+            path: path.to_path_buf(),
+            message,
+        };
+        let fmt = ck.meta(names::FORMAT)?;
+        if fmt != names::FORMAT_VERSION {
+            return Err(bad(format!(
+                "format {fmt:?} is not {:?}",
+                names::FORMAT_VERSION
+            )));
+        }
+        let mut cfg: RunConfig = serde_json::from_str(ck.meta(names::CONFIG)?).map_err(|e| {
+            bad(format!(
+                "metadata {:?} is not a descent run config: {e}",
+                names::CONFIG
+            ))
+        })?;
+        cfg.epochs = epochs;
+        cfg.max_steps = max_steps;
+        let mut t = Trainer::new(cfg, data, threads)?;
+        let layout = t.net.layout().to_vec();
+        {
+            let params = t.net.params_mut();
+            for p in &layout {
+                ck.copy_tensor(&p.name, &p.shape, &mut params[p.range()])?;
+            }
+        }
+        t.epoch = ck.meta_parse(names::EPOCH)?;
+        t.step = ck.meta_parse(names::STEP)?;
+        t.examples = ck.meta_parse("examples")?;
+        t.seconds = ck.meta_parse("seconds")?;
+        t.max_grad_norm = f32::from_bits(ck.meta_parse("max_grad_norm_bits")?);
+        t.schedule
+            .import_state(&parse_schedule(ck.meta("schedule")?).map_err(&bad)?)?;
+        t.history.epochs = serde_json::from_str(ck.meta("history_epochs")?)
+            .map_err(|e| bad(format!("metadata \"history_epochs\": {e}")))?;
+        let n = t.net.num_params();
+        match &mut t.updater {
+            Updater::Grad(opt) => {
+                let step: u64 = ck.meta_parse("optim_step")?;
+                // Buffer names in file order, each assembled from its
+                // per-parameter tensors into the flat layout.
+                let mut bufs: Vec<(String, Vec<f32>)> = Vec::new();
+                for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
+                    let rest = &tensor.name[names::OPTIM_PREFIX.len()..];
+                    let Some((buf, _)) = rest.split_once('/') else {
+                        return Err(bad(format!(
+                            "tensor {:?} is not optim/BUFFER/PARAM",
+                            tensor.name
+                        )));
+                    };
+                    if !bufs.iter().any(|(b, _)| b == buf) {
+                        bufs.push((buf.to_string(), vec![0.0; n]));
+                    }
+                }
+                for (buf, flat) in &mut bufs {
+                    for p in &layout {
+                        ck.copy_tensor(
+                            &names::optim(buf, &p.name),
+                            &p.shape,
+                            &mut flat[p.range()],
+                        )?;
+                    }
+                }
+                opt.import_state(&OptimState {
+                    step,
+                    buffers: bufs,
+                })?;
+            }
+            Updater::Search(rs) => {
+                let v: serde_json::Value = serde_json::from_str(ck.meta(names::RNG)?)
+                    .map_err(|e| bad(format!("metadata \"rng\": {e}")))?;
+                let st = (|| {
+                    Some(RandomSearchState {
+                        step: v["step"].as_u64()?,
+                        best_loss: v["best_loss_bits"]
+                            .as_u64()
+                            .map(|b| f32::from_bits(b as u32)),
+                        seed: v["seed"].as_u64()?,
+                        word_pos: v["word_pos"].as_str()?.parse().ok()?,
+                    })
+                })()
+                .ok_or_else(|| bad("metadata \"rng\" lacks step, seed or word_pos".to_string()))?;
+                rs.import_state(&st)?;
+            }
+        }
+        Ok(t)
+    }
+}
+
+fn schedule_json(s: &ScheduleState) -> String {
+    serde_json::json!({
+        "t": s.t,
+        "plateau_lr_bits": s.plateau_lr.to_bits(),
+        "best_bits": s.best.to_bits(),
+        "num_bad": s.num_bad,
+        "cooldown_counter": s.cooldown_counter,
+    })
+    .to_string()
+}
+
+fn parse_schedule(s: &str) -> Result<ScheduleState, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| format!("metadata \"schedule\": {e}"))?;
+    let u = |k: &str| {
+        v[k].as_u64()
+            .ok_or_else(|| format!("metadata \"schedule\" lacks {k}"))
+    };
+    Ok(ScheduleState {
+        t: u("t")?,
+        plateau_lr: f32::from_bits(u("plateau_lr_bits")? as u32),
+        best: f32::from_bits(u("best_bits")? as u32),
+        num_bad: u("num_bad")?,
+        cooldown_counter: u("cooldown_counter")?,
+    })
+}

@@ -1,0 +1,454 @@
+//! The training loop: [`Trainer::step`] is one step, top to bottom;
+//! [`Trainer::run_epoch`] drives the steps of an epoch and hands what they
+//! measured to [`Observer`]s (progress bars, metrics files, checkpoints),
+//! which the loop itself knows nothing about.
+//!
+//! Everything that decides the numbers (initial weights, batch order,
+//! random-search draws) comes from the seed, and every kernel gives the same
+//! bits whatever the thread count, so a run is reproducible bit for bit, and
+//! a resumed run continues exactly like an uninterrupted one.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use descent_core::AlignedVec;
+use descent_nn::{Loss, Mlp, NnError, Targets};
+use descent_optim::{OptimError, Schedule, Updater};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::checkpoint::CheckpointError;
+use crate::config::{available_memory, check_model_fits, OnDivergence, RunConfig};
+use crate::data::{DataError, Mnist};
+use crate::metrics::{EpochRecord, History, MetricsError, MetricsWriter, StepRecord};
+
+/// Everything that can end a run early.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A setting of the [`RunConfig`] is invalid.
+    #[error("{field}: {message}")]
+    Config {
+        /// The field, e.g. `batch_size`.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The metrics file could not be written.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// An optimizer config or state is invalid.
+    #[error("optimizer: {0}")]
+    Optim(#[from] OptimError),
+    /// The network rejected its input (a bug or a model that does not fit).
+    #[error("model: {0}")]
+    Nn(#[from] NnError),
+    /// A checkpoint does not describe a run descent can resume.
+    #[error("{path}: {message}")]
+    Resume {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The loss or gradient stopped being finite.
+    #[error(
+        "diverged at epoch {epoch}, step {step}: {what} is {value} (largest gradient norm seen: {max_grad_norm}); {}",
+        match last_checkpoint {
+            Some(p) => format!("the last checkpoint, {}, is intact", p.display()),
+            None => "no checkpoint was written".to_string(),
+        }
+    )]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// The step that produced the non-finite value (1-based).
+        step: u64,
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value seen.
+        value: f32,
+        /// The largest finite gradient norm seen before.
+        max_grad_norm: f32,
+        /// The last checkpoint written by this run, if any.
+        last_checkpoint: Option<PathBuf>,
+    },
+}
+
+/// What one [`Trainer::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// The weights were updated.
+    Taken {
+        /// The batch's mean loss before the update.
+        loss: f32,
+        /// `‖g‖₂` of the batch gradient (NaN for random search).
+        grad_norm: f32,
+        /// The learning rate used (0 for random search).
+        lr: f32,
+    },
+    /// The loss or the gradient was not finite; nothing was updated. What
+    /// happens next is the run's divergence policy.
+    NotFinite {
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value seen.
+        value: f32,
+    },
+}
+
+/// Watches a run: called by [`Trainer::run_epoch`] at the start of an
+/// epoch, after every step taken, and at the end of an epoch. Every method
+/// does nothing by default; an error stops the run.
+pub trait Observer {
+    /// Before the first step of epoch `t.epoch + 1`, which has `steps` steps.
+    fn epoch_started(&mut self, _t: &Trainer<'_>, _steps: usize) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// After every step that updated the weights.
+    fn step(&mut self, _rec: &StepRecord) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// After the epoch's evaluation; `t` may be saved ([`Trainer::save`]).
+    fn epoch_ended(&mut self, _t: &mut Trainer<'_>, _rec: &EpochRecord) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// When the run is over ([`Trainer::run`] returns).
+    fn finished(&mut self) -> Result<(), TrainError> {
+        Ok(())
+    }
+}
+
+/// Writes every step and epoch record to a `.jsonl` or `.csv` file.
+impl Observer for MetricsWriter {
+    fn step(&mut self, rec: &StepRecord) -> Result<(), TrainError> {
+        Ok(MetricsWriter::step(self, rec)?)
+    }
+
+    fn epoch_ended(&mut self, _t: &mut Trainer<'_>, rec: &EpochRecord) -> Result<(), TrainError> {
+        Ok(self.epoch(rec)?)
+    }
+
+    fn finished(&mut self) -> Result<(), TrainError> {
+        Ok(self.flush()?)
+    }
+}
+
+/// Writes a checkpoint to the path after every epoch, atomically.
+pub struct SaveEveryEpoch<'p>(pub &'p Path);
+
+impl Observer for SaveEveryEpoch<'_> {
+    fn epoch_ended(&mut self, t: &mut Trainer<'_>, _rec: &EpochRecord) -> Result<(), TrainError> {
+        t.save(self.0)
+    }
+}
+
+/// The state of a run in progress.
+pub struct Trainer<'d> {
+    /// The run's settings.
+    pub cfg: RunConfig,
+    pub(crate) data: &'d Mnist,
+    /// The model.
+    pub net: Mlp,
+    /// The optimizer.
+    pub updater: Updater,
+    pub(crate) schedule: Schedule,
+    schedule_per_epoch: bool,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Steps taken.
+    pub step: u64,
+    /// Examples seen.
+    pub examples: u64,
+    /// Training seconds so far.
+    pub seconds: f64,
+    /// The largest finite gradient norm seen (named when the run diverges).
+    pub max_grad_norm: f32,
+    /// What the run measured.
+    pub history: History,
+    /// This epoch's order of the training examples.
+    order: Vec<usize>,
+    /// The gathered batch, line-aligned: it is B of dW₁ = dH₁ᵀ·X, whose
+    /// rows the GEMM reads in place 16 floats at a time.
+    x: AlignedVec,
+    y: Vec<u32>,
+    search_params: Vec<f32>,
+    /// The last checkpoint written by [`Trainer::save`].
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+impl<'d> Trainer<'d> {
+    /// A fresh run of `cfg` on `data`: weights from the seed, optimizer
+    /// state empty, GEMMs on `threads` threads. The config is checked, and a
+    /// model too large for the machine refused, before anything is
+    /// allocated.
+    pub fn new(cfg: RunConfig, data: &'d Mnist, threads: usize) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        let sizes = cfg.sizes(data.train.dim());
+        check_model_fits(&sizes, available_memory())?;
+        let mut net = Mlp::new(&sizes, cfg.activation()?, cfg.seed)?;
+        net.set_threads(threads);
+        let updater = cfg.optimizer_config()?.build()?;
+        let spe = cfg.steps_per_epoch(&data.train) as u64;
+        let (schedule, schedule_per_epoch) = cfg.schedule(updater.lr(), spe)?;
+        let n = net.num_params();
+        Ok(Self {
+            cfg,
+            data,
+            net,
+            updater,
+            schedule,
+            schedule_per_epoch,
+            epoch: 0,
+            step: 0,
+            examples: 0,
+            seconds: 0.0,
+            max_grad_norm: 0.0,
+            history: History::default(),
+            order: Vec::new(),
+            x: AlignedVec::new(),
+            y: Vec::new(),
+            search_params: Vec::with_capacity(n),
+            last_checkpoint: None,
+        })
+    }
+
+    /// Steps in one epoch of this run.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.cfg.steps_per_epoch(&self.data.train)
+    }
+
+    /// Trains until `cfg.epochs` epochs (or `cfg.max_steps` steps) are done.
+    pub fn run(&mut self, observers: &mut [&mut dyn Observer]) -> Result<(), TrainError> {
+        while self.epoch < self.cfg.epochs && !self.reached_max_steps() {
+            self.run_epoch(observers)?;
+        }
+        for o in observers.iter_mut() {
+            o.finished()?;
+        }
+        Ok(())
+    }
+
+    fn reached_max_steps(&self) -> bool {
+        self.cfg.max_steps.is_some_and(|m| self.step >= m)
+    }
+
+    /// **One training step** on the examples `order[rows]` of this epoch:
+    /// gather → forward → loss → backward → gradient norm → optimizer step.
+    ///
+    /// A non-finite loss or gradient norm updates nothing and is returned as
+    /// [`Step::NotFinite`] for the caller's policy to judge.
+    pub fn step(&mut self, rows: Range<usize>) -> Result<Step, TrainError> {
+        let data = self.data;
+        let train = &data.train;
+        let b = rows.len();
+        // Gather: X (B, 784) and y (B) from this epoch's order. The whole
+        // set (full-batch gd, never shuffled) needs no copy: it is the batch.
+        let (x, y): (&[f32], &[u32]) = if b == train.len() {
+            (&train.images, &train.labels)
+        } else {
+            self.x.resize(b * train.dim(), 0.0);
+            self.y.resize(b, 0);
+            train.gather(&self.order[rows], &mut self.x, &mut self.y);
+            (&self.x, &self.y)
+        };
+        let net = &mut self.net;
+        match &mut self.updater {
+            Updater::Grad(opt) => {
+                let lr = self.schedule.lr();
+                opt.set_lr(lr)?;
+                // Forward: Z = f(… f(X·W₀ᵀ + b₀) …)·W_Lᵀ + b_L.
+                net.forward(x, b)?;
+                // Loss: mean cross-entropy of softmax(Z), and dZ.
+                let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
+                // Backward: dW, db, dX layer by layer, written over the last
+                // step's gradient (no separate pass zeroes it).
+                net.backward_overwrite(x)?;
+                // The gradient's norm, computed once: logged, checked here,
+                // and the clipping factor of the optimizer step.
+                let grad_norm = descent_core::step::grad_norm(net.grads());
+                if !loss.is_finite() {
+                    return Ok(Step::NotFinite {
+                        what: "loss",
+                        value: loss,
+                    });
+                }
+                if !grad_norm.is_finite() {
+                    return Ok(Step::NotFinite {
+                        what: "gradient norm",
+                        value: grad_norm,
+                    });
+                }
+                self.max_grad_norm = self.max_grad_norm.max(grad_norm);
+                // Optimizer step: one fused pass over the flat buffers.
+                let (p, g) = net.params_and_grads();
+                opt.step_with_norm(p, g, Some(grad_norm))?;
+                Ok(Step::Taken {
+                    loss,
+                    grad_norm,
+                    lr,
+                })
+            }
+            Updater::Search(rs) => {
+                // The loss is compared on one batch: the current weights'
+                // and the candidate's, so forget the last batch's best.
+                rs.reset_best();
+                self.search_params.clear();
+                self.search_params.extend_from_slice(net.params());
+                let r = rs.step(&mut self.search_params, |cand| {
+                    net.params_mut().copy_from_slice(cand);
+                    match net.forward(x, b) {
+                        Ok(_) => net
+                            .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))
+                            .unwrap_or(f32::NAN),
+                        Err(_) => f32::NAN,
+                    }
+                });
+                net.params_mut().copy_from_slice(&self.search_params);
+                if !r.loss.is_finite() {
+                    // The kept weights themselves give a non-finite loss:
+                    // skipping cannot help, whatever the policy.
+                    return Err(self.diverged("loss", r.loss));
+                }
+                Ok(Step::Taken {
+                    loss: r.loss,
+                    grad_norm: f32::NAN,
+                    lr: 0.0,
+                })
+            }
+        }
+    }
+
+    /// The error of a run that diverged at the next step.
+    fn diverged(&self, what: &'static str, value: f32) -> TrainError {
+        TrainError::Diverged {
+            epoch: self.epoch + 1,
+            step: self.step + 1,
+            what,
+            value,
+            max_grad_norm: self.max_grad_norm,
+            last_checkpoint: self.last_checkpoint.clone(),
+        }
+    }
+
+    /// Lays out the next epoch's order of the training examples; returns
+    /// the batch size and the number of steps.
+    fn start_epoch(&mut self) -> (usize, usize) {
+        let n = self.data.train.len();
+        let b = self.cfg.batch_rows(n);
+        self.order.clear();
+        self.order.extend(0..n);
+        if self.cfg.shuffle_batch(b, n) {
+            // The epoch's order depends on (seed, epoch) only, so a resumed
+            // run sees the same batches as an uninterrupted one.
+            let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+            rng.set_stream(self.epoch as u64 + 1);
+            self.order.shuffle(&mut rng);
+        }
+        (b, n.div_ceil(b.max(1)))
+    }
+
+    /// One epoch: every step of the epoch's order (the divergence policy
+    /// applied to each), then the test-set evaluation and the epoch record.
+    pub fn run_epoch(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+    ) -> Result<EpochRecord, TrainError> {
+        let (b, steps) = self.start_epoch();
+        let n = self.data.train.len();
+        for o in observers.iter_mut() {
+            o.epoch_started(self, steps)?;
+        }
+        let start = Instant::now();
+        let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
+        let (mut skipped, mut epoch_examples) = (0u64, 0u64);
+        for s in 0..steps {
+            if self.reached_max_steps() {
+                break;
+            }
+            let rows = s * b..((s + 1) * b).min(n);
+            let (loss, grad_norm, lr) = match self.step(rows.clone())? {
+                Step::Taken {
+                    loss,
+                    grad_norm,
+                    lr,
+                } => (loss, grad_norm, lr),
+                Step::NotFinite { what, value } => match self.cfg.on_divergence {
+                    OnDivergence::Stop => return Err(self.diverged(what, value)),
+                    OnDivergence::SkipStep => {
+                        skipped += 1;
+                        continue;
+                    }
+                },
+            };
+            if !self.schedule_per_epoch {
+                self.schedule.advance(None)?;
+            }
+            self.step += 1;
+            self.examples += rows.len() as u64;
+            epoch_examples += rows.len() as u64;
+            loss_sum += loss as f64;
+            loss_count += 1;
+            let rec = StepRecord {
+                step: self.step,
+                epoch: self.epoch + 1,
+                loss,
+                grad_norm,
+                lr,
+                examples: self.examples,
+                seconds: self.seconds + start.elapsed().as_secs_f64(),
+            };
+            self.history.steps.push(rec);
+            for o in observers.iter_mut() {
+                o.step(&rec)?;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        self.seconds += secs;
+        let test = &self.data.test;
+        let (test_loss, test_accuracy) =
+            self.net
+                .evaluate(&test.images, &test.labels, self.cfg.eval_batch_size)?;
+        if self.schedule_per_epoch {
+            self.schedule.advance(Some(test_loss))?;
+        }
+        self.epoch += 1;
+        let rec = EpochRecord {
+            epoch: self.epoch,
+            step: self.step,
+            train_loss: if loss_count > 0 {
+                (loss_sum / loss_count as f64) as f32
+            } else {
+                f32::NAN
+            },
+            test_loss,
+            test_accuracy,
+            seconds: secs,
+            examples_per_sec: epoch_examples as f64 / secs.max(1e-9),
+            skipped_steps: skipped,
+        };
+        self.history.epochs.push(rec);
+        for o in observers.iter_mut() {
+            o.epoch_ended(self, &rec)?;
+        }
+        Ok(rec)
+    }
+}
+
+impl RunConfig {
+    /// Whether an epoch's batches of `b` out of `n` examples are drawn in a
+    /// shuffled order (a full batch in order is the same gradient).
+    fn shuffle_batch(&self, b: usize, n: usize) -> bool {
+        self.shuffle && b < n
+    }
+}

@@ -1,14 +1,33 @@
 //! # descent
 //!
 //! The facade of the descent workspace: re-exports the crates so each is
-//! one import away. The top-level integration tests (`tests/`) and
-//! criterion benches (`benches/`) belong to this package.
+//! one import away. The top-level integration tests (`tests/`), criterion
+//! benches (`benches/`) and examples (`examples/`) belong to this package.
 //!
-//! - [`tensor`]: `descent-core`, the tensor type and SIMD kernels.
+//! - [`tensor`]: `descent-core`, the matrix views and SIMD kernels.
 //! - [`nn`]: `descent-nn`, the MLP with hand-written backprop.
-//! - [`optim`]: `descent-optim`, the optimizers and schedules.
-//! - [`train`]: `descent-train`, MNIST's IDX files, checkpoints, metrics
-//!   records.
+//! - [`optim`]: `descent-optim`, the optimizers (by name, with their
+//!   defaults) and schedules.
+//! - [`train`]: `descent-train`, the training loop, MNIST's IDX files,
+//!   checkpoints, metrics records.
+//!
+//! Training MNIST from a program (`examples/train_mnist.rs` does it for
+//! every optimizer):
+//!
+//! ```no_run
+//! use descent::optim::OptimizerKind;
+//! use descent::train::data::{Mnist, Normalize};
+//! use descent::train::{RunConfig, Trainer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mnist = Mnist::load("data/mnist".as_ref(), Normalize::Standard)?;
+//! let cfg = RunConfig { optimizer: OptimizerKind::Adam, epochs: 1, ..RunConfig::default() };
+//! let mut trainer = Trainer::new(cfg, &mnist, 1)?; // 1 thread
+//! trainer.run(&mut [])?; // observers: progress, metrics, checkpoints
+//! println!("{:?}", trainer.history.epochs.last());
+//! # Ok(())
+//! # }
+//! ```
 
 pub use descent_core as tensor;
 pub use descent_nn as nn;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::landscape::functions::Function;
+use descent_optim::landscape::functions::Function;
 
 /// A chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]

@@ -42,6 +42,7 @@ mod adam;
 mod common;
 pub mod error;
 mod kind;
+pub mod landscape;
 mod random_search;
 mod rmsprop;
 pub mod schedule;

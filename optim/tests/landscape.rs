@@ -1,8 +1,8 @@
 //! The optimizers on the 2-D test functions, at `descent landscape`'s
 //! default learning rates, start points and step budgets.
 
-use descent_cli::landscape::functions::Function;
-use descent_cli::landscape::{default_lr, run_optimizer};
+use descent_optim::landscape::functions::Function;
+use descent_optim::landscape::{default_lr, run_optimizer};
 use descent_optim::OptimizerKind;
 
 /// Distance to the nearest minimum after the default budget.

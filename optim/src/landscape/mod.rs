@@ -1,0 +1,138 @@
+//! The optimizers on two-dimensional test functions: the classic terrain
+//! for watching them move (as `scipy.optimize.rosen` is for SciPy's). The
+//! two coordinates are a parameter buffer of length 2, stepped by the same
+//! fused kernels that train the MLP.
+
+pub mod functions;
+
+use crate::{Hyper, OptimizerConfig, OptimizerKind, Result, Updater};
+use functions::Function;
+
+/// The default learning rate of `opt` on `f`: values that make each
+/// optimizer's character visible within the default step budget from the
+/// default start
+/// (found by trying powers of ~3; see the README's landscape section).
+pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
+    use OptimizerKind::*;
+    match f {
+        Function::Rosenbrock => match opt {
+            Gd | Sgd => 1e-3,
+            Momentum | Nesterov => 1e-3,
+            Adagrad => 0.5,
+            Rmsprop => 0.01,
+            Adam | Adamw => 0.05,
+            RandomSearch => 0.0,
+        },
+        Function::Beale => match opt {
+            Gd | Sgd => 1e-2,
+            Momentum | Nesterov => 3e-3,
+            Adagrad => 0.5,
+            Rmsprop => 0.01,
+            Adam | Adamw => 0.1,
+            RandomSearch => 0.0,
+        },
+        Function::Himmelblau => match opt {
+            Gd | Sgd => 1e-2,
+            Momentum | Nesterov => 3e-3,
+            Adagrad => 0.5,
+            Rmsprop => 0.02,
+            Adam | Adamw => 0.1,
+            RandomSearch => 0.0,
+        },
+        Function::Saddle => match opt {
+            Gd | Sgd => 0.05,
+            Momentum | Nesterov => 0.01,
+            Adagrad => 0.1,
+            Rmsprop => 0.01,
+            Adam | Adamw => 0.01,
+            RandomSearch => 0.0,
+        },
+        Function::Quadratic { condition } => {
+            // Stability of plain GD needs lr < 2/κ (the largest curvature).
+            let l = condition.max(1.0) as f32;
+            match opt {
+                Gd | Sgd => 1.0 / l,
+                Momentum | Nesterov => 0.3 / l,
+                Adagrad => 0.5,
+                Rmsprop => 0.01,
+                Adam | Adamw => 0.05,
+                RandomSearch => 0.0,
+            }
+        }
+    }
+}
+
+/// One optimizer's run on a landscape.
+#[derive(Debug, Clone)]
+pub struct LandscapeRun {
+    /// The optimizer.
+    pub opt: OptimizerKind,
+    /// Its learning rate (0 for random search).
+    pub lr: f32,
+    /// Every iterate, the start first.
+    pub path: Vec<(f64, f64)>,
+    /// f at every iterate.
+    pub losses: Vec<f64>,
+}
+
+impl LandscapeRun {
+    /// The last iterate.
+    pub fn end(&self) -> (f64, f64) {
+        *self.path.last().expect("the path holds the start")
+    }
+}
+
+/// Runs `opt` on `f` from `start` for `steps` steps with learning rate `lr`
+/// (and PyTorch's other defaults; momentum 0.9 for momentum and nesterov).
+/// The iterates are f32, as in training; f and ∇f are evaluated in f64 at
+/// the f32 point and the gradient is rounded to f32. Stops early if the
+/// iterate leaves the finite numbers.
+pub fn run_optimizer(
+    f: &Function,
+    opt: OptimizerKind,
+    lr: f32,
+    start: (f64, f64),
+    steps: usize,
+    seed: u64,
+) -> Result<LandscapeRun> {
+    let mut p = [start.0 as f32, start.1 as f32];
+    let mut path = vec![(p[0] as f64, p[1] as f64)];
+    let mut losses = vec![f.value(p[0] as f64, p[1] as f64)];
+    let value = |q: &[f32]| f.value(q[0] as f64, q[1] as f64);
+    // The trainer's factory: PyTorch's defaults but lr (momentum 0.9 for
+    // momentum and nesterov, σ = 0.1 for random search).
+    let hyper = Hyper {
+        lr: opt.uses_gradient().then_some(lr),
+        ..Hyper::default()
+    };
+    match OptimizerConfig::new(opt, &hyper, None, seed)?.build()? {
+        Updater::Search(mut rs) => {
+            for _ in 0..steps {
+                rs.step(&mut p, |q| value(q) as f32);
+                path.push((p[0] as f64, p[1] as f64));
+                losses.push(value(&p));
+            }
+        }
+        Updater::Grad(mut o) => {
+            for _ in 0..steps {
+                let (gx, gy) = f.gradient(p[0] as f64, p[1] as f64);
+                let g = [gx as f32, gy as f32];
+                if !(g[0].is_finite() && g[1].is_finite()) {
+                    break;
+                }
+                o.step(&mut p, &g)?;
+                if !(p[0].is_finite() && p[1].is_finite()) {
+                    break;
+                }
+                path.push((p[0] as f64, p[1] as f64));
+                losses.push(value(&p));
+            }
+        }
+    }
+    Ok(LandscapeRun {
+        opt,
+        lr,
+        path,
+        losses,
+    })
+}

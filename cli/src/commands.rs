@@ -500,16 +500,17 @@ pub fn load_model(args: &EvalArgs) -> Result<Mlp, CliError> {
     let mut sizes = Vec::new();
     let mut l = 0;
     while let Some(w) = ck.get(&format!("{}.weight", 2 * l)) {
-        if w.shape.len() != 2 {
+        if w.shape().len() != 2 {
             return Err(bad(format!(
                 "tensor {} has shape {:?}, expected [out, in]",
-                w.name, w.shape
+                w.name,
+                w.shape()
             )));
         }
         if l == 0 {
-            sizes.push(w.shape[1]);
+            sizes.push(w.shape()[1]);
         }
-        sizes.push(w.shape[0]);
+        sizes.push(w.shape()[0]);
         l += 1;
     }
     if sizes.is_empty() {

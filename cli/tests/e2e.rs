@@ -64,10 +64,10 @@ fn assert_same_tensors(a: &Path, b: &Path) {
     assert_eq!(ca.tensors.len(), cb.tensors.len());
     for (ta, tb) in ca.tensors.iter().zip(&cb.tensors) {
         assert_eq!(ta.name, tb.name);
-        assert_eq!(ta.shape, tb.shape);
+        assert_eq!(ta.shape(), tb.shape());
         let (ba, bb): (Vec<u32>, Vec<u32>) = (
-            ta.data.iter().map(|v| v.to_bits()).collect(),
-            tb.data.iter().map(|v| v.to_bits()).collect(),
+            ta.data().iter().map(|v| v.to_bits()).collect(),
+            tb.data().iter().map(|v| v.to_bits()).collect(),
         );
         assert!(
             ba == bb,
@@ -141,8 +141,8 @@ fn checkpoint_round_trips_through_eval() {
         "train: {acc_train}%, eval: {eval_out}"
     );
     let c = load_checkpoint(&ck).unwrap();
-    assert_eq!(c.get("0.weight").unwrap().shape, vec![16, 64]);
-    assert_eq!(c.get("2.weight").unwrap().shape, vec![10, 16]);
+    assert_eq!(c.get("0.weight").unwrap().shape(), [16, 64]);
+    assert_eq!(c.get("2.weight").unwrap().shape(), [10, 16]);
 }
 
 #[test]

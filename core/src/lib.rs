@@ -29,4 +29,4 @@ pub use buffer::AlignedVec;
 pub use error::{CoreError, Result};
 pub use gemm::{gemm, gemm_naive, gemm_par, gemm_with, Config, Epilogue, Kernel};
 pub use tensor::{MatMut, MatRef};
-pub use tensor::{Tensor, TensorView};
+pub use tensor::Tensor;

@@ -51,9 +51,6 @@ pub struct MatRef<'a> {
     cs: usize,
 }
 
-/// The tensor view type: a strided 2-D matrix view.
-pub type TensorView<'a> = MatRef<'a>;
-
 impl<'a> MatRef<'a> {
     /// A view of `data` with element `(i, j)` at `data[i·rs + j·cs]`.
     /// Errors if the view would reach past the end of `data`.

@@ -17,8 +17,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use descent_train::checkpoint::{checkpoint_bytes, parse_checkpoint, LoadOptions};
 use descent_fuzz::{checkpoint_variant, largest, reset_largest, PeakAlloc};
+use descent_train::checkpoint::{checkpoint_bytes, parse_checkpoint, LoadOptions};
 use libfuzzer_sys::fuzz_target;
 
 #[global_allocator]
@@ -64,12 +64,12 @@ fuzz_target!(|data: &[u8]| {
             t.name
         );
         assert_eq!(
-            t.data.len(),
-            t.shape.iter().product::<usize>(),
+            t.data().len(),
+            t.shape().iter().product::<usize>(),
             "tensor {}",
             t.name
         );
-        bytes += 4 * t.data.len();
+        bytes += 4 * t.data().len();
     }
     assert_eq!(
         bytes, data_section,
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     let finite = c
         .tensors
         .iter()
-        .all(|t| t.data.iter().all(|v| v.is_finite()));
+        .all(|t| t.data().iter().all(|v| v.is_finite()));
     match &strict {
         Ok(s) => {
             assert!(finite, "strict options accepted a non-finite value");
@@ -104,7 +104,7 @@ fuzz_target!(|data: &[u8]| {
     let refs: Vec<(&str, &[usize], &[f32])> = c
         .tensors
         .iter()
-        .map(|t| (t.name.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .map(|t| (t.name.as_str(), t.shape(), t.data()))
         .collect();
     let again = checkpoint_bytes(path, &refs, &c.metadata)
         .unwrap_or_else(|e| panic!("the writer refused what the reader accepted: {e}"));
@@ -113,8 +113,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(back.metadata, c.metadata);
     assert_eq!(back.tensors.len(), c.tensors.len());
     for (a, b) in back.tensors.iter().zip(&c.tensors) {
-        assert_eq!((&a.name, &a.shape), (&b.name, &b.shape));
+        assert_eq!((&a.name, a.shape()), (&b.name, b.shape()));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
-        assert_eq!(bits(&a.data), bits(&b.data), "tensor {}", a.name);
+        assert_eq!(bits(a.data()), bits(b.data()), "tensor {}", a.name);
     }
 });

@@ -178,7 +178,11 @@ fn checkpoint_seeds_replay() {
         if is_valid_seed(name) {
             let c = strict.unwrap_or_else(|e| panic!("{name}: valid seed rejected: {e}"));
             for t in &c.tensors {
-                assert_eq!(t.data.len(), t.shape.iter().product::<usize>(), "{name}");
+                assert_eq!(
+                    t.data().len(),
+                    t.shape().iter().product::<usize>(),
+                    "{name}"
+                );
             }
         } else {
             let e = strict.expect_err(name);

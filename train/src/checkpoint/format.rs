@@ -30,6 +30,7 @@ use serde_json::Value;
 
 use super::error::CheckpointError;
 use super::NamedTensor;
+use descent_core::{AlignedVec, Tensor};
 
 /// The largest header accepted: the limit of the reference implementation.
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
@@ -191,22 +192,27 @@ pub fn parse(
         detail: e.to_string(),
     })?;
 
-    let tensors = infos
-        .into_iter()
-        .map(|t| {
-            // start ≤ end ≤ data_len, checked in check_entry.
-            let raw = &data[t.start as usize..t.end as usize];
-            let values = raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            NamedTensor {
-                name: t.name,
-                shape: t.shape,
-                data: values,
-            }
-        })
-        .collect();
+    let mut tensors = Vec::with_capacity(infos.len());
+    for t in infos {
+        // start ≤ end ≤ data_len, checked in check_entry.
+        let raw = &data[t.start as usize..t.end as usize];
+        let mut values = AlignedVec::zeros(raw.len() / 4);
+        for (v, c) in values.iter_mut().zip(raw.chunks_exact(4)) {
+            *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        // check_entry matched the shape against the bytes; the core checks
+        // it again.
+        let tensor =
+            Tensor::from_aligned(values, &t.shape).map_err(|e| CheckpointError::BadEntry {
+                path: p(),
+                tensor: t.name.clone(),
+                detail: e.to_string(),
+            })?;
+        tensors.push(NamedTensor {
+            name: t.name,
+            tensor,
+        });
+    }
     Ok((tensors, metadata.unwrap_or_default()))
 }
 

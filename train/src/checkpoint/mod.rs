@@ -28,6 +28,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use descent_core::Tensor;
+
 pub use error::CheckpointError;
 
 /// Tensor and metadata names shared by the writer and the reader.
@@ -66,15 +68,27 @@ pub mod names {
     }
 }
 
-/// One tensor read from a checkpoint.
+/// One tensor read from a checkpoint: its name and the core's owned,
+/// line-aligned [`Tensor`] (so a weight read from a file is one `view()`
+/// away from a GEMM operand).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTensor {
     /// The name in the file, e.g. `0.weight`.
     pub name: String,
-    /// The shape, outermost first (row-major, as PyTorch).
-    pub shape: Vec<usize>,
-    /// `∏ shape` values.
-    pub data: Vec<f32>,
+    /// The values, row-major under the file's shape (as PyTorch's).
+    pub tensor: Tensor,
+}
+
+impl NamedTensor {
+    /// The shape, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        self.tensor.shape()
+    }
+
+    /// The `∏ shape` values, row-major.
+    pub fn data(&self) -> &[f32] {
+        self.tensor.data()
+    }
 }
 
 /// How strict [`load_checkpoint_with`] is.
@@ -119,11 +133,11 @@ impl Checkpoint {
                 shape: shape.to_vec(),
                 present: self.present_names(),
             })?;
-        if t.shape != shape {
+        if t.shape() != shape {
             return Err(CheckpointError::ShapeMismatch {
                 path: self.path.clone(),
                 tensor: name.to_string(),
-                in_file: t.shape.clone(),
+                in_file: t.shape().to_vec(),
                 needed: shape.to_vec(),
             });
         }
@@ -139,15 +153,15 @@ impl Checkpoint {
         out: &mut [f32],
     ) -> Result<(), CheckpointError> {
         let t = self.expect_tensor(name, shape)?;
-        if out.len() != t.data.len() {
+        if out.len() != t.data().len() {
             return Err(CheckpointError::ShapeMismatch {
                 path: self.path.clone(),
                 tensor: name.to_string(),
-                in_file: t.shape.clone(),
+                in_file: t.shape().to_vec(),
                 needed: vec![out.len()],
             });
         }
-        out.copy_from_slice(&t.data);
+        out.copy_from_slice(t.data());
         Ok(())
     }
 
@@ -202,13 +216,14 @@ impl Checkpoint {
     /// and how many bad values it holds.
     pub fn check_finite(&self) -> Result<(), CheckpointError> {
         for t in &self.tensors {
-            if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {
+            let data = t.data();
+            if let Some(index) = data.iter().position(|v| !v.is_finite()) {
                 return Err(CheckpointError::NonFinite {
                     path: self.path.clone(),
                     tensor: t.name.clone(),
                     index,
-                    value: t.data[index],
-                    count: t.data.iter().filter(|v| !v.is_finite()).count(),
+                    value: data[index],
+                    count: data.iter().filter(|v| !v.is_finite()).count(),
                 });
             }
         }

@@ -28,5 +28,5 @@ pub mod tensor;
 pub use buffer::AlignedVec;
 pub use error::{CoreError, Result};
 pub use gemm::{gemm, gemm_naive, gemm_par, gemm_with, Config, Epilogue, Kernel};
-pub use tensor::{MatMut, MatRef};
 pub use tensor::Tensor;
+pub use tensor::{MatMut, MatRef};

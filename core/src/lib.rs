@@ -20,7 +20,7 @@ pub mod buffer;
 pub mod error;
 pub mod gemm;
 pub mod ops;
-mod pool;
+pub mod par;
 pub mod simd;
 pub mod step;
 pub mod tensor;

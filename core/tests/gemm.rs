@@ -19,7 +19,7 @@ mod common;
 use common::fast_and_naive;
 use descent_core::gemm::blocking::Caches;
 use descent_core::{
-    gemm, gemm_naive, gemm_par, gemm_with, Config, Epilogue, Kernel, MatMut, MatRef,
+    gemm, gemm_naive, gemm_par, gemm_with, par::Pool, Config, Epilogue, Kernel, MatMut, MatRef,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -532,6 +532,7 @@ fn large_odd_exact_against_naive() {
 #[test]
 fn threads_are_bit_identical() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let pools: Vec<Pool> = (2..=4).map(Pool::new).collect();
     for &(m, k, n) in &[
         (64, 784, 128),
         (64, 128, 64),
@@ -557,7 +558,7 @@ fn threads_are_bit_identical() {
         for threads in 2..=4 {
             let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
             gemm_par(
-                threads,
+                &pools[threads - 2],
                 1.0,
                 a.view(),
                 b.view(),

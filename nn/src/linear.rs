@@ -11,6 +11,9 @@
 //! call that computes it. The backward *accumulates* (`+=`) into dW and db so
 //! gradients of several batches can add up; `Mlp::zero_grad` clears them.
 
+use std::sync::Arc;
+
+use descent_core::par::Pool;
 use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
 use rand::Rng;
 
@@ -26,29 +29,38 @@ pub struct Linear {
     pub out_features: usize,
 }
 
-/// Where a layer's products run: on the calling thread, or split over
-/// `threads` threads (the core's persistent pool). The split never changes
-/// a result: every element is computed by the same operations in the same
-/// order, so any thread count gives the same bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a layer's products run: on the calling thread, or split over a
+/// pool of threads (the core's [`Pool`], shared by clones of the context).
+/// The split never changes a result: every element is computed by the same
+/// operations in the same order, so any thread count gives the same bits.
+#[derive(Clone, Debug, Default)]
 pub struct Compute {
-    threads: usize,
+    pool: Option<Arc<Pool>>,
 }
 
 impl Compute {
     /// One thread: the caller's.
-    pub const SERIAL: Compute = Compute { threads: 1 };
+    pub fn serial() -> Compute {
+        Compute { pool: None }
+    }
 
-    /// `threads` threads (0 is treated as 1).
+    /// `threads` threads: the caller and a pool of `threads − 1` workers,
+    /// started here and stopped when the last clone of this context is
+    /// dropped (0 is treated as 1).
     pub fn threads(threads: usize) -> Compute {
         Compute {
-            threads: threads.max(1),
+            pool: (threads > 1).then(|| Arc::new(Pool::new(threads))),
         }
     }
 
-    /// How many threads the products are split over.
+    /// How many threads the work is split over.
     pub fn thread_count(&self) -> usize {
-        self.threads
+        self.pool.as_ref().map_or(1, |p| p.threads())
+    }
+
+    /// The pool, if there is more than one thread.
+    pub fn pool(&self) -> Option<&Pool> {
+        self.pool.as_deref()
     }
 
     /// `C ← epilogue(α·A·B + β·C)` with this context's threads.
@@ -61,10 +73,9 @@ impl Compute {
         c: MatMut,
         epi: Epilogue,
     ) -> Result<()> {
-        if self.threads <= 1 {
-            gemm(alpha, a, b, beta, c, epi)?;
-        } else {
-            gemm_par(self.threads, alpha, a, b, beta, c, epi)?;
+        match &self.pool {
+            None => gemm(alpha, a, b, beta, c, epi)?,
+            Some(pool) => gemm_par(pool, alpha, a, b, beta, c, epi)?,
         }
         Ok(())
     }
@@ -151,7 +162,7 @@ impl Linear {
         x: Rows,
         p: LinearParams,
         relu: bool,
-        cx: Compute,
+        cx: &Compute,
     ) -> Result<()> {
         let (i, o, batch) = (self.in_features, self.out_features, x.rows);
         self.check("linear forward bias", p.b.len(), 1, o, "b")?;
@@ -189,7 +200,7 @@ impl Linear {
         dy: &[f32],
         x: Rows,
         w: &[f32],
-        cx: Compute,
+        cx: &Compute,
     ) -> Result<()> {
         let (i, o, batch) = (self.in_features, self.out_features, x.rows);
         self.check("linear backward db", g.db.len(), 1, o, "db")?;
@@ -325,7 +336,9 @@ mod tests {
             for relu in [false, true] {
                 let mut y1 = vec![f32::NAN; batch * o];
                 let mut y2 = vec![0.0; batch * o];
-                layer.forward(&mut y1, x, p, relu, Compute::SERIAL).unwrap();
+                layer
+                    .forward(&mut y1, x, p, relu, &Compute::serial())
+                    .unwrap();
                 layer.forward_naive(&mut y2, x, p, relu).unwrap();
                 assert_close(&y1, &y2, 1e-5 * i as f32, "y");
             }
@@ -355,7 +368,7 @@ mod tests {
                     accumulate,
                 };
                 layer
-                    .backward(Some(&mut dx1), g1, &dy, x, &w, Compute::threads(2))
+                    .backward(Some(&mut dx1), g1, &dy, x, &w, &Compute::threads(2))
                     .unwrap();
                 layer
                     .backward_naive(Some(&mut dx2), g2, &dy, x, &w)
@@ -398,7 +411,7 @@ mod tests {
                 rows(&[0.0; 6]),
                 p(&[0.0; 3]),
                 false,
-                Compute::SERIAL,
+                &Compute::serial(),
             )
             .unwrap_err();
         assert!(e.to_string().contains("bias"), "{e}");
@@ -408,7 +421,7 @@ mod tests {
                 rows(&[0.0; 5]),
                 p(&[0.0; 2]),
                 false,
-                Compute::SERIAL,
+                &Compute::serial(),
             )
             .unwrap_err();
         assert!(e.to_string().contains("[2, 3]"), "{e}");

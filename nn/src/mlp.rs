@@ -159,7 +159,7 @@ impl Mlp {
             layout,
             params: AlignedVec::zeros(n),
             grads: AlignedVec::zeros(n),
-            compute: Compute::SERIAL,
+            compute: Compute::serial(),
             batch: 0,
             acts: vec![AlignedVec::new(); sizes.len() - 1],
             dacts: vec![AlignedVec::new(); sizes.len() - 1],
@@ -236,9 +236,21 @@ impl Mlp {
     pub fn threads(&self) -> usize {
         self.compute.thread_count()
     }
-    /// Sets [`Mlp::threads`] (0 is treated as 1).
+
+    /// Sets [`Mlp::threads`] (0 is treated as 1): starts a pool of
+    /// `threads − 1` workers, which stop when the net (and its clones) are
+    /// dropped.
     pub fn set_threads(&mut self, threads: usize) {
-        self.compute = Compute::threads(threads);
+        if threads.max(1) != self.threads() {
+            self.compute = Compute::threads(threads);
+        }
+    }
+
+    /// The compute context (and its pool), for work beside the layers that
+    /// should run on the same threads (a trainer's gather, an optimizer's
+    /// step).
+    pub fn compute(&self) -> &Compute {
+        &self.compute
     }
 
     /// Clears the gradient buffer: `grads ← 0`. Backward accumulates, so
@@ -284,7 +296,7 @@ impl Mlp {
                 data: input,
                 rows: batch,
             };
-            layer.forward(y, x, LinearParams { w, b }, fuse_relu, self.compute)?;
+            layer.forward(y, x, LinearParams { w, b }, fuse_relu, &self.compute)?;
             if hidden && !fuse_relu {
                 self.activation.forward(y);
             }
@@ -383,7 +395,7 @@ impl Mlp {
                 data: input,
                 rows: batch,
             };
-            layer.backward(dx, g, dy, x, w, self.compute)?;
+            layer.backward(dx, g, dy, x, w, &self.compute)?;
             if l > 0 {
                 self.activation
                     .backward(&self.acts[l - 1], &mut dbelow[l - 1]);

@@ -2,7 +2,8 @@
 
 use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, StepInfo};
+use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
+use descent_core::par::split_mut;
 use descent_core::step::{adagrad, AdagradStep};
 
 const NAME: &str = "adagrad";
@@ -96,8 +97,9 @@ impl Optimizer for Adagrad {
         NAME
     }
 
-    fn step_with_norm(
+    fn step_on(
         &mut self,
+        pool: Option<&Pool>,
         params: &mut [f32],
         grads: &[f32],
         norm: Option<f32>,
@@ -123,7 +125,10 @@ impl Optimizer for Adagrad {
             eps: c.eps,
             grad_scale: gs,
         };
-        adagrad(params, grads, &mut self.sum, &h);
+        let bufs = [(params, 1), (&mut self.sum[..], 1)];
+        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, s]| {
+            adagrad(p, &grads[r], s, &h)
+        });
         Ok(info)
     }
 

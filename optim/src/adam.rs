@@ -2,7 +2,8 @@
 
 use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, StepInfo};
+use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
+use descent_core::par::split_mut;
 use descent_core::step::{adam, AdamStep};
 
 /// Configuration of [`Adam`]; the fields are `torch.optim.Adam`'s (betas as
@@ -142,8 +143,9 @@ impl Optimizer for Adam {
         self.config.name()
     }
 
-    fn step_with_norm(
+    fn step_on(
         &mut self,
+        pool: Option<&Pool>,
         params: &mut [f32],
         grads: &[f32],
         norm: Option<f32>,
@@ -172,15 +174,16 @@ impl Optimizer for Adam {
             self.step,
             gs,
         );
-        let vmax = c.amsgrad.then_some(&mut self.max_exp_avg_sq[..]);
-        adam(
-            params,
-            grads,
-            &mut self.exp_avg,
-            &mut self.exp_avg_sq,
-            vmax,
-            &h,
-        );
+        // Without AMSGrad the max buffer is empty: 0 elements per unit.
+        let bufs = [
+            (params, 1),
+            (&mut self.exp_avg[..], 1),
+            (&mut self.exp_avg_sq[..], 1),
+            (&mut self.max_exp_avg_sq[..], usize::from(c.amsgrad)),
+        ];
+        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, m, v, vm]| {
+            adam(p, &grads[r], m, v, c.amsgrad.then_some(vm), &h)
+        });
         Ok(info)
     }
 

@@ -50,6 +50,7 @@ mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
+pub use descent_core::par::Pool;
 pub use error::{OptimError, Result};
 pub use kind::{Hyper, OptimizerConfig, OptimizerKind, Updater};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState, SearchStep};
@@ -77,6 +78,11 @@ pub struct OptimState {
     pub buffers: Vec<(String, Vec<f32>)>,
 }
 
+/// Where [`Optimizer::step_on`] may cut the flat buffers between threads:
+/// multiples of 64 elements (four cache lines), so that no two threads
+/// write one line and every piece starts on a SIMD vector boundary.
+pub const ALIGN: usize = 64;
+
 /// A gradient-based optimizer over a flat parameter buffer.
 pub trait Optimizer: Send {
     /// Short name, e.g. `"adam"`, `"nesterov"`.
@@ -96,6 +102,21 @@ pub trait Optimizer: Send {
     /// only when the config clips.
     fn step_with_norm(
         &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        norm: Option<f32>,
+    ) -> Result<StepInfo> {
+        self.step_on(None, params, grads, norm)
+    }
+
+    /// As [`Optimizer::step_with_norm`], the fused update split over
+    /// `pool`'s threads (`None`: the caller's alone). Each thread updates a
+    /// contiguous piece of the flat buffers, cut at multiples of [`ALIGN`]
+    /// elements; the update is elementwise, so the result is the same bits
+    /// for any pool.
+    fn step_on(
+        &mut self,
+        pool: Option<&Pool>,
         params: &mut [f32],
         grads: &[f32],
         norm: Option<f32>,

@@ -2,7 +2,8 @@
 
 use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, StepInfo};
+use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
+use descent_core::par::split_mut;
 use descent_core::step::{rmsprop, RmspropState, RmspropStep};
 
 const NAME: &str = "rmsprop";
@@ -119,8 +120,9 @@ impl Optimizer for Rmsprop {
         NAME
     }
 
-    fn step_with_norm(
+    fn step_on(
         &mut self,
+        pool: Option<&Pool>,
         params: &mut [f32],
         grads: &[f32],
         norm: Option<f32>,
@@ -155,12 +157,21 @@ impl Optimizer for Rmsprop {
             momentum: c.momentum,
             grad_scale: gs,
         };
-        let state = RmspropState {
-            square_avg: &mut self.square_avg,
-            grad_avg: c.centered.then_some(&mut self.grad_avg[..]),
-            momentum_buffer: (c.momentum > 0.0).then_some(&mut self.momentum_buffer[..]),
-        };
-        rmsprop(params, grads, state, &h);
+        // An unused buffer is empty: 0 elements per unit, its parts empty.
+        let bufs = [
+            (params, 1),
+            (&mut self.square_avg[..], 1),
+            (&mut self.grad_avg[..], usize::from(c.centered)),
+            (&mut self.momentum_buffer[..], usize::from(c.momentum > 0.0)),
+        ];
+        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, sq, ga, mb]| {
+            let state = RmspropState {
+                square_avg: sq,
+                grad_avg: c.centered.then_some(ga),
+                momentum_buffer: (c.momentum > 0.0).then_some(mb),
+            };
+            rmsprop(p, &grads[r], state, &h)
+        });
         Ok(info)
     }
 

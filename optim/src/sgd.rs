@@ -2,7 +2,8 @@
 
 use crate::common::{self, named, prepare, take_buffers};
 use crate::error::{OptimError, Result};
-use crate::{OptimState, Optimizer, StepInfo};
+use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
+use descent_core::par::split_mut;
 use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
 
 const NAME: &str = "sgd";
@@ -125,8 +126,9 @@ impl Optimizer for Sgd {
         }
     }
 
-    fn step_with_norm(
+    fn step_on(
         &mut self,
+        pool: Option<&Pool>,
         params: &mut [f32],
         grads: &[f32],
         norm: Option<f32>,
@@ -149,7 +151,9 @@ impl Optimizer for Sgd {
                 weight_decay: c.weight_decay,
                 grad_scale: gs,
             };
-            sgd(params, grads, &h);
+            split_mut(pool, params.len(), ALIGN, [(params, 1)], &|r, [p]| {
+                sgd(p, &grads[r], &h)
+            });
         } else {
             let first_step = self.buf.is_empty();
             if first_step {
@@ -164,7 +168,10 @@ impl Optimizer for Sgd {
                 first_step,
                 grad_scale: gs,
             };
-            momentum(params, grads, &mut self.buf, &h);
+            let bufs = [(params, 1), (&mut self.buf[..], 1)];
+            split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, b]| {
+                momentum(p, &grads[r], b, &h)
+            });
         }
         Ok(info)
     }

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use descent_core::step::grad_norm_on;
 use descent_core::AlignedVec;
 use descent_nn::{Loss, Mlp, NnError, Targets};
 use descent_optim::{OptimError, Schedule, Updater};
@@ -259,7 +260,8 @@ impl<'d> Trainer<'d> {
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);
-            train.gather(&self.order[rows], &mut self.x, &mut self.y);
+            let pool = self.net.compute().pool();
+            train.gather_par(pool, &self.order[rows], &mut self.x, &mut self.y);
             (&self.x, &self.y)
         };
         let net = &mut self.net;
@@ -276,7 +278,7 @@ impl<'d> Trainer<'d> {
                 net.backward_overwrite(x)?;
                 // The gradient's norm, computed once: logged, checked here,
                 // and the clipping factor of the optimizer step.
-                let grad_norm = descent_core::step::grad_norm(net.grads());
+                let grad_norm = grad_norm_on(net.compute().pool(), net.grads());
                 if !loss.is_finite() {
                     return Ok(Step::NotFinite {
                         what: "loss",
@@ -290,9 +292,11 @@ impl<'d> Trainer<'d> {
                     });
                 }
                 self.max_grad_norm = self.max_grad_norm.max(grad_norm);
-                // Optimizer step: one fused pass over the flat buffers.
+                // Optimizer step: one fused pass over the flat buffers, a
+                // piece on each of the net's threads.
+                let pool = net.compute().clone();
                 let (p, g) = net.params_and_grads();
-                opt.step_with_norm(p, g, Some(grad_norm))?;
+                opt.step_on(pool.pool(), p, g, Some(grad_norm))?;
                 Ok(Step::Taken {
                     loss,
                     grad_norm,

@@ -33,6 +33,7 @@ use std::sync::OnceLock;
 
 use crate::buffer::AlignedVec;
 use crate::error::{CoreError, Result};
+use crate::par::Pool;
 use crate::simd::{F32x16, F32x8, Vector};
 use crate::tensor::{MatMut, MatRef};
 use blocking::{balanced_kc, Blocks, Caches, PREFETCH_C_MIN_KC};
@@ -375,15 +376,20 @@ pub fn gemm_with(
     Ok(())
 }
 
-/// As [`gemm`], splitting the work into `threads` parts run on the calling
-/// thread and a persistent pool of workers (started on first use).
+/// Products smaller than this many flops (2·m·k·n) run on the calling
+/// thread alone: the pool's hand-off costs a few hundred nanoseconds, what
+/// a 12 × 32 tile computes in about as long.
+pub const PAR_MIN_FLOP: usize = 1 << 18;
+
+/// As [`gemm`], split into `pool.threads()` parts run on the calling thread
+/// and the pool's workers.
 ///
 /// The split is along n (or m when n is narrow) in whole micro-tiles, so
 /// every element of C is computed by exactly the same sequence of
 /// operations as with one thread: the result is bit-identical whatever
-/// `threads` is.
+/// the number of threads.
 pub fn gemm_par(
-    threads: usize,
+    pool: &Pool,
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -392,10 +398,8 @@ pub fn gemm_par(
     epi: Epilogue,
 ) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
-    // Below ~1 MFLOP waking a worker costs more than it saves.
-    let work = 2 * m * k * n;
-    let threads = threads.max(1);
-    if threads == 1 || work < 1 << 20 {
+    let threads = pool.threads();
+    if threads == 1 || 2 * m * k * n < PAR_MIN_FLOP {
         return gemm(alpha, a, b, beta, c, epi);
     }
     // Chosen for the whole product, so every part runs the kernel (and k
@@ -455,7 +459,7 @@ pub fn gemm_par(
             }
         }
     };
-    crate::pool::run(threads, &part);
+    pool.run(threads, &part);
     Ok(())
 }
 

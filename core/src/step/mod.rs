@@ -47,12 +47,38 @@ pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
 use crate::ops::same_len;
+use crate::par::{split_mut, Pool};
 use crate::simd::{Vector, Wide, WIDE_LANES as LANES};
 
+/// Elements per piece of [`grad_norm`]'s sum. Fixed, so the order of the
+/// sum, and its bits, never depend on the number of threads.
+pub const NORM_CHUNK: usize = 1 << 14;
+
 /// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only SIMD
-/// pass ([`crate::ops::sum_squares`], 32 partial sums in `f32`).
+/// pass. The sum is taken per piece of [`NORM_CHUNK`] elements
+/// ([`crate::ops::sum_squares`], 32 or 64 partial sums in `f32`), and the
+/// pieces' sums are added in order in `f64`.
 pub fn grad_norm(g: &[f32]) -> f32 {
-    crate::ops::sum_squares(g).sqrt()
+    grad_norm_on(None, g)
+}
+
+/// [`grad_norm`] with its pieces spread over `pool`'s threads: the same
+/// bits for any pool.
+pub fn grad_norm_on(pool: Option<&Pool>, g: &[f32]) -> f32 {
+    let pieces = g.len().div_ceil(NORM_CHUNK);
+    if pieces <= 1 {
+        // One piece: its f32 sum, exactly what the loop below returns.
+        return crate::ops::sum_squares(g).sqrt();
+    }
+    let mut sums = vec![0.0f32; pieces];
+    split_mut(pool, pieces, 1, [(&mut sums[..], 1)], &|r, [out]| {
+        for (j, o) in r.zip(out) {
+            let piece = &g[j * NORM_CHUNK..((j + 1) * NORM_CHUNK).min(g.len())];
+            *o = crate::ops::sum_squares(piece);
+        }
+    });
+    let total: f64 = sums.iter().map(|&s| f64::from(s)).sum();
+    (total as f32).sqrt()
 }
 
 /// Scalar twin of [`grad_norm`] (accumulates in `f64`).

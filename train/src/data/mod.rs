@@ -10,6 +10,7 @@ pub mod normalize;
 
 use std::path::{Path, PathBuf};
 
+use descent_core::par::{split_mut, Pool};
 use descent_core::AlignedVec;
 
 pub use error::{DataError, IdxKind, FETCH_COMMAND};
@@ -166,6 +167,26 @@ impl Dataset {
             xr.copy_from_slice(self.image(i));
             *yr = self.labels[i];
         }
+    }
+
+    /// As [`Dataset::gather`] on `pool`'s threads, each copying the images
+    /// of a slice of the batch (the labels are copied by the caller's).
+    ///
+    /// # Panics
+    /// As [`Dataset::gather`].
+    pub fn gather_par(&self, pool: Option<&Pool>, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
+        let d = self.dim();
+        assert_eq!(y.len(), idx.len(), "gather: y must hold B labels");
+        for (yr, &i) in y.iter_mut().zip(idx) {
+            *yr = self.labels[i];
+        }
+        // Parts of at least 8 rows (25 KB of MNIST): a smaller copy is not
+        // worth a hand-off.
+        split_mut(pool, idx.len(), 8, [(x, d)], &|r, [x]| {
+            for (&i, xr) in idx[r].iter().zip(x.chunks_exact_mut(d)) {
+                xr.copy_from_slice(self.image(i));
+            }
+        });
     }
 
     /// The per-class counts of the labels, `counts[c] = #{i : labels[i] = c}`.

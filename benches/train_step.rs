@@ -15,14 +15,23 @@
 //! (`Mlp::batch_grads`). `…/b64-zero+acc` times the other spelling,
 //! `zero_grad` then the accumulating `loss_and_backward`, for comparison.
 //!
+//! `train_step/<model>/threads=N` times the whole step a trainer runs per
+//! batch (forward, loss, backward, gradient norm, Adam's update) on N
+//! threads, for the MNIST MLP at batch 64 and a wider one
+//! (784-1024-1024-10 at batch 256), N = 1, 2, 4, … up to this machine's
+//! cores; the bench then prints each N's speed-up over one thread from
+//! interleaved medians, so the scaling can be read on any machine.
+//!
 //! Run: `cargo bench --bench train_step -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use descent::nn::{Activation, Mlp};
+use descent::nn::{Activation, Loss, Mlp, Targets};
+use descent::optim::{Adam, AdamConfig, Optimizer};
 use descent::tensor::simd::{fma_peak, fma_peak_flop, Wide};
+use descent::tensor::step::grad_norm_on;
 use descent::tensor::AlignedVec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,12 +61,60 @@ fn peak() -> usize {
 
 /// A random batch; X line-aligned, as the trainer's gathered batch is.
 fn data() -> (AlignedVec, Vec<u32>) {
+    batch(BATCH, SIZES[0])
+}
+
+fn batch(rows: usize, width: usize) -> (AlignedVec, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let x = (0..BATCH * SIZES[0])
+    let x = (0..rows * width)
         .map(|_| rng.random_range(0.0f32..1.0))
         .collect();
-    let y = (0..BATCH).map(|_| rng.random_range(0..10u32)).collect();
+    let y = (0..rows).map(|_| rng.random_range(0..10u32)).collect();
     (x, y)
+}
+
+/// 1, 2, 4, … up to this machine's cores (and the cores themselves).
+fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut t: Vec<usize> = std::iter::successors(Some(1), |&t| Some(2 * t))
+        .take_while(|&t| t <= cores.max(2))
+        .collect();
+    if !t.contains(&cores) {
+        t.push(cores);
+    }
+    t
+}
+
+/// A net of `sizes` on `threads` threads with Adam, and its whole step:
+/// forward, loss, backward, gradient norm, update (as `Trainer::step`,
+/// without the gather).
+struct Stepper {
+    net: Mlp,
+    opt: Adam,
+    x: AlignedVec,
+    y: Vec<u32>,
+}
+
+impl Stepper {
+    fn new(sizes: &[usize], rows: usize, threads: usize) -> Self {
+        let mut net = Mlp::new(sizes, Activation::Relu, 0).unwrap();
+        net.set_threads(threads);
+        let (x, y) = batch(rows, sizes[0]);
+        let opt = Adam::new(AdamConfig::default()).unwrap();
+        Stepper { net, opt, x, y }
+    }
+
+    fn step(&mut self) {
+        let (net, x, y) = (&mut self.net, &self.x, &self.y);
+        net.forward(x, y.len()).unwrap();
+        let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y));
+        black_box(loss.unwrap());
+        net.backward_overwrite(x).unwrap();
+        let cx = net.compute().clone();
+        let norm = grad_norm_on(cx.pool(), net.grads());
+        let (p, g) = net.params_and_grads();
+        self.opt.step_on(cx.pool(), p, g, Some(norm)).unwrap();
+    }
 }
 
 /// Seconds per call of `f`, timed over `reps` calls.
@@ -128,5 +185,47 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(train_step, benches);
+fn threads(c: &mut Criterion) {
+    let models: [(&str, &[usize], usize); 2] = [
+        ("mlp784-128-64-10/b64", &SIZES, BATCH),
+        ("mlp784-1024-1024-10/b256", &[784, 1024, 1024, 10], 256),
+    ];
+    let counts = thread_counts();
+    let mut group = c.benchmark_group("train_step");
+    for (name, sizes, rows) in models {
+        group.throughput(Throughput::Elements(rows as u64));
+        let mut steppers: Vec<Stepper> = counts
+            .iter()
+            .map(|&t| Stepper::new(sizes, rows, t))
+            .collect();
+        for (s, t) in steppers.iter_mut().zip(&counts) {
+            group.bench_function(format!("{name}/threads={t}"), |b| b.iter(|| s.step()));
+        }
+        // Interleaved medians: every thread count sees the same machine.
+        let reps = if rows > BATCH { 3 } else { 20 };
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+        for _ in 0..201 {
+            for (s, ts) in steppers.iter_mut().zip(&mut times) {
+                ts.push(time_secs(reps, || s.step()));
+            }
+        }
+        let med: Vec<f64> = times
+            .iter_mut()
+            .map(|ts| {
+                ts.sort_by(f64::total_cmp);
+                ts[ts.len() / 2]
+            })
+            .collect();
+        for (t, m) in counts.iter().zip(&med) {
+            println!(
+                "train_step {name} threads={t}: step {:.1} µs (median), speed-up {:.2}× over 1 thread",
+                m * 1e6,
+                med[0] / m
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(train_step, benches, threads);
 criterion_main!(train_step);

@@ -55,21 +55,22 @@ pub fn train(args: &TrainArgs) -> Result<(), CliError> {
         });
     }
     let data = load_data(&args.data)?;
+    let threads = args.run.thread_count();
     let mut t = match &args.resume {
         Some(p) => Trainer::resume(
             p,
             &data,
             args.run.epochs,
             args.run.max_steps,
-            args.run.threads,
+            threads,
             args.allow_nonfinite,
         )?,
-        None => Trainer::new(fresh, &data, args.run.threads)?,
+        None => Trainer::new(fresh, &data, threads)?,
     };
     if let Some(p) = &args.init {
         t.load_weights(p, args.allow_nonfinite)?;
     }
-    print_header(&t, &data, args.run.threads)?;
+    print_header(&t, &data, threads)?;
     if t.epoch >= t.cfg.epochs {
         println!(
             "nothing to do: the checkpoint has {} epochs done (--epochs {})",
@@ -379,8 +380,9 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     }
     std::fs::create_dir_all(&args.out).map_err(|e| io_flag("--out", &args.out, e))?;
     let data = load_data(&args.data)?;
+    let threads = args.run.thread_count();
     println!(
-        "descent compare: {} runs, {} epochs, seed {}, GEMM kernel {}",
+        "descent compare: {} runs, {} epochs, seed {}, {threads} threads, GEMM kernel {}",
         plan.len(),
         args.run.epochs,
         args.run.seed,
@@ -391,13 +393,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     }
     let mut results = Vec::new();
     for (label, cfg) in plan {
-        results.push(run_one(
-            &label,
-            cfg,
-            &data,
-            args.run.threads,
-            args.run.quiet,
-        )?);
+        results.push(run_one(&label, cfg, &data, threads, args.run.quiet)?);
     }
     write_compare_outputs(&args.out, &results, args.x)?;
     let table = summary_table(&results);

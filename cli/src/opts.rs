@@ -192,8 +192,10 @@ pub struct RunArgs {
     /// Clip the gradient to this global L2 norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
-    /// Threads for the GEMMs (results are bit-identical for any number).
-    #[arg(long, default_value_t = 1)]
+    /// Threads for the step (GEMMs, gather, gradient norm, optimizer) and
+    /// the test pass; 0: every core this process may use. Results are
+    /// bit-identical for any number.
+    #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Keep the data's order instead of shuffling every epoch.
     #[arg(long)]
@@ -237,6 +239,25 @@ impl HyperArgs {
 }
 
 impl RunArgs {
+    /// The threads `--threads` asks for: 0 is every core this process may
+    /// use (`std::thread::available_parallelism`); more than that is run
+    /// as asked (the bits are the same) after a warning naming both.
+    pub fn thread_count(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.threads {
+            0 => cores,
+            t => {
+                if t > cores {
+                    eprintln!(
+                        "warning: --threads {t} is more than the {cores} cores this process may \
+                         use (available_parallelism): the threads will take turns on them"
+                    );
+                }
+                t
+            }
+        }
+    }
+
     /// The library's run config of `optimizer` with `hyper` and these flags.
     pub fn config(
         &self,

@@ -65,15 +65,10 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
         message: format!("{}: {e}", args.out.display()),
     })?;
     let data = load_data(&args.data)?;
+    let threads = args.run.thread_count();
     let mut results = Vec::new();
     for (label, cfg) in plan {
-        results.push(run_one(
-            &label,
-            cfg,
-            &data,
-            args.run.threads,
-            args.run.quiet,
-        )?);
+        results.push(run_one(&label, cfg, &data, threads, args.run.quiet)?);
     }
     let table = sweep_table(&results);
     println!("\n{}", table.text());

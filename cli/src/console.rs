@@ -97,7 +97,7 @@ impl Observer for Console {
             n => format!("  ({n} steps skipped)"),
         };
         println!(
-            "{}epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:6.2}%  {:6.2} s  {:>8.0} ex/s{skipped}",
+            "{}epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:6.2}%  {:6.3} s  {:>8.0} ex/s{skipped}",
             self.label,
             rec.epoch,
             self.epochs,

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
 
+use crate::chart::{Axis, Chart};
 use crate::checkpoint::{self, LoadOptions};
 use crate::console::Console;
 use crate::data::{self, Mnist};
@@ -407,6 +408,34 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The accuracy axis' range when some runs end far below the best (gd
+/// after one epoch, random search at 10%): the range of the runs that end
+/// within 20 points of the best, so their differences are not squeezed
+/// into a few pixels; the others are named under the chart. `None` when
+/// every run is close.
+pub fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
+    let last = |s: &Series| s.points.last().map(|p| p.1).filter(|v| v.is_finite());
+    let best = series
+        .iter()
+        .filter_map(last)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let close = |s: &&Series| last(s).is_some_and(|v| v >= best - 20.0);
+    if series.iter().all(|s| close(&s)) {
+        return None;
+    }
+    let vals = series
+        .iter()
+        .filter(close)
+        .flat_map(|s| s.points.iter().map(|p| p.1));
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let pad = ((hi - lo) * 0.05).max(0.1);
+    Some((lo - pad, (hi + pad).min(100.0)))
+}
+
 /// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html.
 pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Result<(), CliError> {
     write_runs_csv(&out.join("metrics.csv"), results)?;
@@ -434,6 +463,7 @@ pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Res
             y: "cross-entropy loss",
             log_x: x != XAxis::Seconds && results.iter().any(|r| r.history.steps.len() > 5000),
             log_y: true,
+            integer_x: x != XAxis::Seconds,
         },
         &loss_series(results, x),
         false,
@@ -451,17 +481,24 @@ pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Res
                 .collect(),
         })
         .collect();
-    plot::line_chart(
-        &out.join("accuracy.svg"),
-        "Test accuracy per epoch",
-        Axes {
-            x: "epoch",
-            y: "test accuracy (%)",
-            ..Axes::default()
+    Chart {
+        title: "Test accuracy per epoch".into(),
+        x: Axis {
+            label: "epoch".into(),
+            log: false,
+            integer: true,
         },
-        &acc,
-        true,
-    )
+        y: Axis {
+            label: "test accuracy (%)".into(),
+            log: false,
+            integer: false,
+        },
+        y_range: accuracy_range(&acc),
+        series: acc,
+        bands: Vec::new(),
+        markers: true,
+    }
+    .write(&out.join("accuracy.svg"))
     .map_err(plot_err)?;
     report::write_index(
         out,

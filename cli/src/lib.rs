@@ -5,6 +5,7 @@
 
 pub use descent_train::{checkpoint, data, metrics};
 
+pub mod chart;
 pub mod commands;
 pub mod console;
 pub mod error;

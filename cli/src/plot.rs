@@ -1,6 +1,6 @@
-//! SVG charts with plotters: line charts (loss per step, accuracy per
-//! epoch, sweeps over lr) and the contour map of a 2-D test function with
-//! each optimizer's path over it.
+//! SVG charts: line charts (loss per step, accuracy per epoch, sweeps over
+//! lr; drawn by [`crate::chart`]) and, with plotters, the contour map of a
+//! 2-D test function with each optimizer's path over it.
 //!
 //! SVG text is written as `<text>` elements, so no font files are needed:
 //! the charts render the same on a machine without fonts.
@@ -11,6 +11,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use descent_optim::landscape::functions::Function;
+
+use crate::chart::{Axis, Chart};
 
 /// A chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
@@ -68,37 +70,15 @@ pub struct Axes<'a> {
     pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// The x values are counts (steps, epochs, examples): integer ticks.
+    pub integer_x: bool,
 }
 
-/// The finite range of the values, widened when empty or flat; on a log
-/// axis only positive values count.
-fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return if log { (0.1, 1.0) } else { (0.0, 1.0) };
-    }
-    if log {
-        if hi <= lo * 1.0001 {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            (lo / 1.1, hi * 1.1)
-        }
-    } else if hi <= lo {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        let pad = (hi - lo) * 0.03;
-        (lo - pad, hi + pad)
-    }
-}
-
-/// Draws `series` as lines into an SVG at `path`: title, labelled axes and
-/// a legend. Points that are not finite (or not positive on a log axis)
-/// are left out, so a diverged run ends its line instead of breaking the
-/// chart. `markers` adds a dot at every point (for short series).
+/// Draws `series` as lines into an SVG at `path` ([`crate::chart`]): title,
+/// labelled axes with exact tick labels, and a legend beside the plot.
+/// Points that are not finite (or not positive on a log axis) are left
+/// out, so a diverged run ends its line instead of breaking the chart.
+/// `markers` adds a dot at every point (for short series).
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -106,68 +86,24 @@ pub fn line_chart(
     series: &[Series],
     markers: bool,
 ) -> Result<(), PlotError> {
-    let e = err(path);
-    let all = || series.iter().flat_map(|s| s.points.iter().copied());
-    let (x0, x1) = range(all().map(|p| p.0), axes.log_x);
-    let (y0, y1) = range(all().map(|p| p.1), axes.log_y);
-    let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    // The four combinations of linear and log axes are four coordinate
-    // types in plotters; one generic body draws them all.
-    macro_rules! draw {
-        ($xr:expr, $yr:expr) => {{
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 22))
-                .margin(16)
-                .x_label_area_size(44)
-                .y_label_area_size(70)
-                .build_cartesian_2d($xr, $yr)
-                .map_err(|x| e(x.to_string()))?;
-            chart
-                .configure_mesh()
-                .x_desc(axes.x)
-                .y_desc(axes.y)
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()
-                .map_err(|x| e(x.to_string()))?;
-            for (i, s) in series.iter().enumerate() {
-                let c = colour(i);
-                let ok = |p: &(f64, f64)| {
-                    p.0.is_finite()
-                        && p.1.is_finite()
-                        && (!axes.log_x || p.0 > 0.0)
-                        && (!axes.log_y || p.1 > 0.0)
-                };
-                let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(ok).collect();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                    .map_err(|x| e(x.to_string()))?
-                    .label(s.name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
-                    });
-                if markers {
-                    chart
-                        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                        .map_err(|x| e(x.to_string()))?;
-                }
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .draw()
-                .map_err(|x| e(x.to_string()))?;
-        }};
+    Chart {
+        title: title.to_string(),
+        x: Axis {
+            label: axes.x.to_string(),
+            log: axes.log_x,
+            integer: axes.integer_x,
+        },
+        y: Axis {
+            label: axes.y.to_string(),
+            log: axes.log_y,
+            integer: false,
+        },
+        series: series.to_vec(),
+        bands: Vec::new(),
+        markers,
+        y_range: None,
     }
-    match (axes.log_x, axes.log_y) {
-        (false, false) => draw!(x0..x1, y0..y1),
-        (false, true) => draw!(x0..x1, (y0..y1).log_scale()),
-        (true, false) => draw!((x0..x1).log_scale(), y0..y1),
-        (true, true) => draw!((x0..x1).log_scale(), (y0..y1).log_scale()),
-    }
-    root.present().map_err(|x| e(x.to_string()))
+    .write(path)
 }
 
 /// One optimizer's path on a landscape, for [`landscape_chart`].

@@ -154,6 +154,7 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
             y: "f(x, y)",
             log_x: false,
             log_y,
+            integer_x: true,
         },
         &series,
         false,

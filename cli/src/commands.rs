@@ -11,14 +11,14 @@ use rand_chacha::ChaCha8Rng;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
 
-use crate::chart::{Axis, Chart};
+use crate::chart::{Axis, Band, Chart};
 use crate::checkpoint::{self, LoadOptions};
 use crate::console::Console;
 use crate::data::{self, Mnist};
 use crate::error::CliError;
 use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
 use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
-use crate::plot::{self, Axes, Series};
+use crate::plot::{self, Series};
 use crate::report::{self, Table};
 
 /// Loads MNIST as `--data`/`--normalize` say.
@@ -208,16 +208,45 @@ pub fn run_one(
     })
 }
 
-fn fmt_opt(v: Option<f32>, f: impl Fn(f32) -> String) -> String {
-    v.map_or("–".to_string(), f)
+/// The runs grouped by label (one per seed), in first-seen order.
+pub fn groups(results: &[RunResult]) -> Vec<Vec<&RunResult>> {
+    let mut g: Vec<Vec<&RunResult>> = Vec::new();
+    for r in results {
+        match g.iter_mut().find(|v| v[0].label == r.label) {
+            Some(v) => v.push(r),
+            None => g.push(vec![r]),
+        }
+    }
+    g
 }
 
-/// The summary table of `compare`.
+/// `mean` of the values, or `mean (min–max)` over several seeds, each
+/// printed by `f`; `–` when there is none.
+fn spread(values: &[f64], f: impl Fn(f64) -> String) -> String {
+    let vals: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if vals.is_empty() {
+        return "–".into();
+    }
+    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+    if vals.len() == 1 {
+        return f(mean);
+    }
+    let (lo, hi) = vals
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    format!("{} ({}–{})", f(mean), f(lo), f(hi))
+}
+
+/// The summary table of `compare`: one row per run, or with several seeds
+/// one row per optimizer with the mean and (min–max) over the seeds.
 pub fn summary_table(results: &[RunResult]) -> Table {
     let mut t = Table::new(&[
         "run",
         "lr",
         "batch",
+        "seeds",
         "train loss",
         "test loss",
         "test acc",
@@ -225,9 +254,22 @@ pub fn summary_table(results: &[RunResult]) -> Table {
         "examples/s",
         "status",
     ]);
-    for r in results {
-        let last = r.history.epochs.last();
-        let examples = r.history.steps.last().map_or(0, |s| s.examples);
+    for g in groups(results) {
+        let r = g[0];
+        let last = |f: fn(&crate::metrics::EpochRecord) -> f32| -> Vec<f64> {
+            g.iter()
+                .filter_map(|r| r.history.epochs.last().map(|e| f(e) as f64))
+                .collect()
+        };
+        let secs: Vec<f64> = g.iter().map(|r| r.seconds).collect();
+        let rate: Vec<f64> = g
+            .iter()
+            .map(|r| {
+                let examples = r.history.steps.last().map_or(0, |s| s.examples);
+                examples as f64 / r.seconds.max(1e-9)
+            })
+            .collect();
+        let diverged = g.iter().filter(|r| r.diverged.is_some()).count();
         t.rows.push(vec![
             r.label.clone(),
             if r.cfg.optimizer == OptimizerKind::RandomSearch {
@@ -240,17 +282,22 @@ pub fn summary_table(results: &[RunResult]) -> Table {
             } else {
                 r.cfg.batch_size.to_string()
             },
-            fmt_opt(last.map(|e| e.train_loss), |v| format!("{v:.4}")),
-            fmt_opt(last.map(|e| e.test_loss), |v| format!("{v:.4}")),
-            fmt_opt(last.map(|e| e.test_accuracy), |v| {
-                format!("{:.2}%", 100.0 * v)
-            }),
-            format!("{:.2}", r.seconds),
-            format!("{:.0}", examples as f64 / r.seconds.max(1e-9)),
-            if r.diverged.is_some() {
-                "diverged".into()
-            } else {
-                "ok".into()
+            g.iter()
+                .map(|r| r.cfg.seed.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            spread(&last(|e| e.train_loss), |v| format!("{v:.4}")),
+            spread(&last(|e| e.test_loss), |v| format!("{v:.4}")),
+            spread(&last(|e| e.test_accuracy), |v| format!("{:.2}%", 100.0 * v)),
+            spread(&secs, |v| format!("{v:.2}")),
+            spread(&rate, |v| format!("{v:.0}")),
+            match diverged {
+                0 => "ok".into(),
+                d if g.len() == 1 => {
+                    let _ = d;
+                    "diverged".into()
+                }
+                d => format!("{d}/{} diverged", g.len()),
             },
         ]);
     }
@@ -265,12 +312,18 @@ pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), CliError
     let mut w = std::io::BufWriter::new(f);
     let io = |e| io_flag("--out", path, e);
     writeln!(w, "run,{CSV_HEADER}").map_err(io)?;
+    let seeded = groups(results).iter().any(|g| g.len() > 1);
     for r in results {
+        let label = if seeded {
+            format!("{}/s{}", r.label, r.cfg.seed)
+        } else {
+            r.label.clone()
+        };
         for s in &r.history.steps {
             writeln!(
                 w,
                 "{},step,{},{},{},{},{},{},{},,,,,",
-                r.label, s.epoch, s.step, s.loss, s.grad_norm, s.lr, s.examples, s.seconds
+                label, s.epoch, s.step, s.loss, s.grad_norm, s.lr, s.examples, s.seconds
             )
             .map_err(io)?;
         }
@@ -278,7 +331,7 @@ pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), CliError
             writeln!(
                 w,
                 "{},epoch,{},{},,,,,{},{},{},{},{},{}",
-                r.label,
+                label,
                 e.epoch,
                 e.step,
                 e.seconds,
@@ -309,35 +362,75 @@ fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
     out
 }
 
-/// The smoothed training-loss curve of each run against `x`.
-pub fn loss_series(results: &[RunResult], x: XAxis) -> Vec<Series> {
-    results
-        .iter()
-        .map(|r| {
-            let losses: Vec<f64> = r.history.steps.iter().map(|s| s.loss as f64).collect();
-            // Smoothing over ~1% of the run, at least a few steps.
-            let beta = 1.0 - 1.0 / (losses.len() as f64 / 100.0).clamp(1.0, 200.0);
-            let sm = smooth(&losses, beta);
-            let pts = r
-                .history
-                .steps
+/// The smoothed training-loss curve of each run against `x`: with several
+/// seeds, the mean over them and a (min, max) band.
+pub fn loss_series(results: &[RunResult], x: XAxis) -> (Vec<Series>, Vec<Option<Band>>) {
+    let curve = |r: &RunResult| -> Vec<(f64, f64)> {
+        let losses: Vec<f64> = r.history.steps.iter().map(|s| s.loss as f64).collect();
+        // Smoothing over ~1% of the run, at least a few steps.
+        let beta = 1.0 - 1.0 / (losses.len() as f64 / 100.0).clamp(1.0, 200.0);
+        let sm = smooth(&losses, beta);
+        r.history
+            .steps
+            .iter()
+            .zip(sm)
+            .map(|(s, l)| {
+                let xv = match x {
+                    XAxis::Steps => s.step as f64,
+                    XAxis::Examples => s.examples as f64,
+                    XAxis::Seconds => s.seconds,
+                };
+                (xv, l)
+            })
+            .collect()
+    };
+    mean_and_band(results, curve, 1500)
+}
+
+/// Per label, the mean over seeds of `curve` point by point (the first
+/// seed's x, as long as the shortest run) and the (min, max) band, both
+/// thinned to at most `max` points; no band for a single seed.
+fn mean_and_band(
+    results: &[RunResult],
+    curve: impl Fn(&RunResult) -> Vec<(f64, f64)>,
+    max: usize,
+) -> (Vec<Series>, Vec<Option<Band>>) {
+    let mut series = Vec::new();
+    let mut bands = Vec::new();
+    for g in groups(results) {
+        let curves: Vec<Vec<(f64, f64)>> = g.iter().map(|r| curve(r)).collect();
+        let n = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let mut mean = Vec::with_capacity(n);
+        let mut band = Vec::with_capacity(n);
+        for i in 0..n {
+            let ys: Vec<f64> = curves.iter().map(|c| c[i].1).collect();
+            let m = ys.iter().sum::<f64>() / ys.len() as f64;
+            let (lo, hi) = ys
                 .iter()
-                .zip(sm)
-                .map(|(s, l)| {
-                    let xv = match x {
-                        XAxis::Steps => s.step as f64,
-                        XAxis::Examples => s.examples as f64,
-                        XAxis::Seconds => s.seconds,
-                    };
-                    (xv, l)
-                })
-                .collect();
-            Series {
-                name: r.label.clone(),
-                points: thin(pts, 1500),
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            mean.push((curves[0][i].0, m));
+            band.push((curves[0][i].0, lo, hi));
+        }
+        let stride = n.div_ceil(max).max(1);
+        let keep = |i: usize| i % stride == 0 || i + 1 == n;
+        series.push(Series {
+            name: g[0].label.clone(),
+            points: thin(mean, max),
+        });
+        bands.push((g.len() > 1).then(|| {
+            Band {
+                points: band
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, p)| p)
+                    .collect(),
             }
-        })
-        .collect()
+        }));
+    }
+    (series, bands)
 }
 
 /// `descent compare`.
@@ -379,22 +472,46 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             plan.push((label, cfg));
         }
     }
+    let seeds = args.seeds.clone().unwrap_or_else(|| vec![args.run.seed]);
+    if seeds.is_empty() {
+        return Err(CliError::flag("--seeds", "name at least one seed"));
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| io_flag("--out", &args.out, e))?;
     let data = load_data(&args.data)?;
     let threads = args.run.thread_count();
     println!(
-        "descent compare: {} runs, {} epochs, seed {}, {threads} threads, GEMM kernel {}",
+        "descent compare: {} runs × {} seeds ({}), {} epochs, {threads} threads, GEMM kernel {}",
         plan.len(),
+        seeds.len(),
+        seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         args.run.epochs,
-        args.run.seed,
         descent_core::Config::native().kernel.describe()
     );
     for (label, cfg) in &plan {
         println!("  {label:>12}: {}", cfg.optimizer_config()?.describe());
     }
+    // Seed-major: every optimizer's first seed before any second one, so
+    // an interrupted comparison still compares.
     let mut results = Vec::new();
-    for (label, cfg) in plan {
-        results.push(run_one(&label, cfg, &data, threads, args.run.quiet)?);
+    for &seed in &seeds {
+        for (label, cfg) in &plan {
+            let cfg = RunConfig {
+                seed,
+                ..cfg.clone()
+            };
+            let shown = if seeds.len() > 1 {
+                format!("{label}/s{seed}")
+            } else {
+                label.clone()
+            };
+            let mut r = run_one(&shown, cfg, &data, threads, args.run.quiet)?;
+            r.label = label.clone();
+            results.push(r);
+        }
     }
     write_compare_outputs(&args.out, &results, args.x)?;
     let table = summary_table(&results);
@@ -455,32 +572,37 @@ pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Res
         XAxis::Examples => "training examples seen",
         XAxis::Seconds => "training seconds",
     };
-    plot::line_chart(
-        &out.join("loss.svg"),
-        "Training loss (smoothed)",
-        Axes {
-            x: x_label,
-            y: "cross-entropy loss",
-            log_x: x != XAxis::Seconds && results.iter().any(|r| r.history.steps.len() > 5000),
-            log_y: true,
-            integer_x: x != XAxis::Seconds,
+    let (series, bands) = loss_series(results, x);
+    Chart {
+        title: "Training loss (smoothed)".into(),
+        x: Axis {
+            label: x_label.into(),
+            log: x != XAxis::Seconds && results.iter().any(|r| r.history.steps.len() > 5000),
+            integer: x != XAxis::Seconds,
         },
-        &loss_series(results, x),
-        false,
-    )
+        y: Axis {
+            label: "cross-entropy loss".into(),
+            log: true,
+            integer: false,
+        },
+        series,
+        bands,
+        markers: false,
+        y_range: None,
+    }
+    .write(&out.join("loss.svg"))
     .map_err(plot_err)?;
-    let acc: Vec<Series> = results
-        .iter()
-        .map(|r| Series {
-            name: r.label.clone(),
-            points: r
-                .history
+    let (acc, acc_bands) = mean_and_band(
+        results,
+        |r| {
+            r.history
                 .epochs
                 .iter()
                 .map(|e| (e.epoch as f64, 100.0 * e.test_accuracy as f64))
-                .collect(),
-        })
-        .collect();
+                .collect()
+        },
+        1500,
+    );
     Chart {
         title: "Test accuracy per epoch".into(),
         x: Axis {
@@ -495,7 +617,7 @@ pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Res
         },
         y_range: accuracy_range(&acc),
         series: acc,
-        bands: Vec::new(),
+        bands: acc_bands,
         markers: true,
     }
     .write(&out.join("accuracy.svg"))
@@ -503,7 +625,7 @@ pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Res
     report::write_index(
         out,
         &report::command_line(),
-        "Every run starts from the same initial weights and sees the same batch order.",
+        "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band.",
         &[("Summary", &table)],
         &[
             (

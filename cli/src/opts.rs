@@ -339,6 +339,12 @@ pub struct CompareArgs {
     /// Per-optimizer learning rates, e.g. `adam=3e-4,sgd=0.1`.
     #[arg(long, value_name = "OPT=LR,…")]
     pub lr: Option<String>,
+    /// Seeds to run every optimizer with, e.g. `0,1,2` (initial weights,
+    /// batch order and random search change with the seed): the table
+    /// gives the mean and (min–max) of every figure, the charts the mean
+    /// and a shaded band. Default: --seed.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
     /// Batch sizes to run each optimizer with, e.g. `1,64,60000`; default
     /// --batch-size.
     #[arg(long, value_delimiter = ',')]

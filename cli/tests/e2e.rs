@@ -362,6 +362,61 @@ fn an_absurd_lr_exits_3_and_leaves_the_checkpoint_loadable() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("steps skipped"));
 }
 
+/// `--seeds`: each optimizer runs once per seed; the table gives the mean
+/// and (min–max), the CSV names each seed's run, the charts carry bands.
+#[test]
+fn compare_with_seeds_reports_the_spread() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let cmp = out.path().join("cmp");
+    let stdout = ok(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--optimizers",
+        "sgd,adam",
+        "--seeds",
+        "3,4",
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--quiet",
+        "--out",
+        s(&cmp),
+    ]);
+    assert!(stdout.contains("adam/s4 epoch"), "{stdout}");
+    let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("| adam "))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(row.contains("| 3,4 |"), "{row}");
+    // The test accuracy: mean (min–max), the mean between the two.
+    let acc = row.split('|').nth(7).unwrap().trim();
+    let nums: Vec<f64> = acc
+        .split(['(', ')', '–', '%', ' '])
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 3, "{acc}");
+    assert!(nums[1] <= nums[0] && nums[0] <= nums[2], "{acc}");
+    let csv = std::fs::read_to_string(cmp.join("metrics.csv")).unwrap();
+    for run in ["sgd/s3", "sgd/s4", "adam/s3", "adam/s4"] {
+        assert!(
+            csv.lines().any(|l| l.starts_with(&format!("{run},"))),
+            "{run}"
+        );
+    }
+    for svg in ["loss.svg", "accuracy.svg"] {
+        let text = std::fs::read_to_string(cmp.join(svg)).unwrap();
+        assert_eq!(
+            text.matches("<polygon").count(),
+            2,
+            "{svg}: one band per optimizer"
+        );
+    }
+}
+
 #[test]
 fn compare_sweep_and_landscape_write_their_reports() {
     let data = small_set(false);

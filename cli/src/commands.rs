@@ -176,6 +176,27 @@ pub struct RunResult {
     pub seconds: f64,
     /// The divergence message, if it diverged.
     pub diverged: Option<String>,
+    /// Parameters of the model.
+    pub params: usize,
+    /// Bytes of optimizer state ([`Trainer::optimizer_state_bytes`]).
+    pub state_bytes: u64,
+    /// The process's peak resident memory during this run (VmHWM, reset
+    /// before the run; Linux), in bytes.
+    pub peak_rss: Option<u64>,
+}
+
+/// Resets the process's peak resident set size (Linux ≥ 4.0: writing 5 to
+/// `/proc/self/clear_refs`), so the next [`peak_rss`] is this run's.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// `VmHWM` of `/proc/self/status`: the peak resident set size, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Trains `cfg` on `data` to the end or to a divergence (which is recorded,
@@ -187,6 +208,7 @@ pub fn run_one(
     threads: usize,
     quiet: bool,
 ) -> Result<RunResult, CliError> {
+    let reset = reset_peak_rss();
     let mut t = Trainer::new(cfg, data, threads)?;
     let lr = t.updater.lr();
     let mut console = Console::new(format!("{label:>12} "), !quiet);
@@ -205,7 +227,32 @@ pub fn run_one(
         seconds: t.seconds,
         history: std::mem::take(&mut t.history),
         diverged,
+        params: t.net.num_params(),
+        state_bytes: t.optimizer_state_bytes(),
+        peak_rss: peak_rss().filter(|_| reset),
     })
+}
+
+/// The first epoch whose test accuracy reaches `target` (a fraction):
+/// `(steps, examples, training seconds)` up to its end.
+pub fn time_to(r: &RunResult, target: f64) -> Option<(u64, u64, f64)> {
+    let e = r
+        .history
+        .epochs
+        .iter()
+        .find(|e| e.test_accuracy as f64 >= target)?;
+    let s = r.history.steps.get(e.step.checked_sub(1)? as usize)?;
+    Some((e.step, s.examples, s.seconds))
+}
+
+/// A number with at most two decimals and no trailing zeros: `95`, `97.5`.
+fn tick_pct(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1u64 << 20) as f64)
 }
 
 /// The runs grouped by label (one per seed), in first-seen order.
@@ -236,12 +283,19 @@ fn spread(values: &[f64], f: impl Fn(f64) -> String) -> String {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
         });
+    if lo == hi {
+        return f(mean);
+    }
     format!("{} ({}–{})", f(mean), f(lo), f(hi))
 }
 
 /// The summary table of `compare`: one row per run, or with several seeds
-/// one row per optimizer with the mean and (min–max) over the seeds.
-pub fn summary_table(results: &[RunResult]) -> Table {
+/// one row per optimizer with the mean and (min–max) over the seeds; the
+/// steps, examples and seconds to the first epoch at `target` test
+/// accuracy (a fraction); the optimizer state and the peak memory.
+pub fn summary_table(results: &[RunResult], target: f64) -> Table {
+    let pct = tick_pct(100.0 * target);
+    let to = |what: &str| format!("{what} to {pct}%");
     let mut t = Table::new(&[
         "run",
         "lr",
@@ -250,6 +304,11 @@ pub fn summary_table(results: &[RunResult]) -> Table {
         "train loss",
         "test loss",
         "test acc",
+        &to("steps"),
+        &to("examples"),
+        &to("seconds"),
+        "optimizer state",
+        "peak RSS",
         "seconds",
         "examples/s",
         "status",
@@ -270,6 +329,20 @@ pub fn summary_table(results: &[RunResult]) -> Table {
             })
             .collect();
         let diverged = g.iter().filter(|r| r.diverged.is_some()).count();
+        let reached: Vec<(u64, u64, f64)> = g.iter().filter_map(|r| time_to(r, target)).collect();
+        let reach = |f: fn(&(u64, u64, f64)) -> f64, show: fn(f64) -> String| {
+            let v: Vec<f64> = reached.iter().map(f).collect();
+            match reached.len() {
+                0 => "not reached".to_string(),
+                k if k == g.len() => spread(&v, show),
+                k => format!("{} ({k}/{} seeds)", spread(&v, show), g.len()),
+            }
+        };
+        let rss: Vec<f64> = g
+            .iter()
+            .filter_map(|r| r.peak_rss)
+            .map(|b| b as f64)
+            .collect();
         t.rows.push(vec![
             r.label.clone(),
             if r.cfg.optimizer == OptimizerKind::RandomSearch {
@@ -289,14 +362,20 @@ pub fn summary_table(results: &[RunResult]) -> Table {
             spread(&last(|e| e.train_loss), |v| format!("{v:.4}")),
             spread(&last(|e| e.test_loss), |v| format!("{v:.4}")),
             spread(&last(|e| e.test_accuracy), |v| format!("{:.2}%", 100.0 * v)),
+            reach(|x| x.0 as f64, |v| format!("{v:.0}")),
+            reach(|x| x.1 as f64, |v| format!("{v:.0}")),
+            reach(|x| x.2, |v| format!("{v:.2}")),
+            format!(
+                "{} ({}×)",
+                mib(r.state_bytes as f64),
+                tick_pct(r.state_bytes as f64 / 4.0 / r.params.max(1) as f64)
+            ),
+            spread(&rss, mib),
             spread(&secs, |v| format!("{v:.2}")),
             spread(&rate, |v| format!("{v:.0}")),
             match diverged {
                 0 => "ok".into(),
-                d if g.len() == 1 => {
-                    let _ = d;
-                    "diverged".into()
-                }
+                _ if g.len() == 1 => "diverged".into(),
                 d => format!("{d}/{} diverged", g.len()),
             },
         ]);
@@ -472,6 +551,12 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             plan.push((label, cfg));
         }
     }
+    if !(args.target_acc > 0.0 && args.target_acc <= 100.0) {
+        return Err(CliError::flag(
+            "--target-acc",
+            format!("{} is not a percentage in (0, 100]", args.target_acc),
+        ));
+    }
     let seeds = args.seeds.clone().unwrap_or_else(|| vec![args.run.seed]);
     if seeds.is_empty() {
         return Err(CliError::flag("--seeds", "name at least one seed"));
@@ -513,8 +598,8 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             results.push(r);
         }
     }
-    write_compare_outputs(&args.out, &results, args.x)?;
-    let table = summary_table(&results);
+    write_compare_outputs(&args.out, &results, args.x, args.target_acc / 100.0)?;
+    let table = summary_table(&results, args.target_acc / 100.0);
     println!("\n{}", table.text());
     let index = args.out.join("index.html");
     if args.open {
@@ -554,9 +639,15 @@ pub fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
 }
 
 /// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html.
-pub fn write_compare_outputs(out: &Path, results: &[RunResult], x: XAxis) -> Result<(), CliError> {
+/// `target` is the test accuracy (a fraction) whose time the table gives.
+pub fn write_compare_outputs(
+    out: &Path,
+    results: &[RunResult],
+    x: XAxis,
+    target: f64,
+) -> Result<(), CliError> {
     write_runs_csv(&out.join("metrics.csv"), results)?;
-    let table = summary_table(results);
+    let table = summary_table(results, target);
     let md = out.join("summary.md");
     std::fs::write(
         &md,

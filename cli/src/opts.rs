@@ -345,6 +345,10 @@ pub struct CompareArgs {
     /// and a shaded band. Default: --seed.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<u64>>,
+    /// The test accuracy (%) whose first epoch the table reports: steps,
+    /// examples and seconds to reach it, or "not reached".
+    #[arg(long, default_value_t = 95.0, value_name = "PERCENT")]
+    pub target_acc: f64,
     /// Batch sizes to run each optimizer with, e.g. `1,64,60000`; default
     /// --batch-size.
     #[arg(long, value_delimiter = ',')]

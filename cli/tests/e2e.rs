@@ -377,6 +377,8 @@ fn compare_with_seeds_reports_the_spread() {
         "sgd,adam",
         "--seeds",
         "3,4",
+        "--target-acc",
+        "1",
         "--epochs",
         "2",
         "--hidden",
@@ -400,6 +402,12 @@ fn compare_with_seeds_reports_the_spread() {
         .collect();
     assert_eq!(nums.len(), 3, "{acc}");
     assert!(nums[1] <= nums[0] && nums[0] <= nums[2], "{acc}");
+    // Every run reaches 1% after its first epoch: 300 examples in batches
+    // of 64 are 5 steps; Adam keeps 2 floats of state per parameter.
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(&cells[8..10], ["5", "300"], "{row}");
+    assert!(cells[11].ends_with("(2×)"), "{row}");
+    assert!(summary.contains("steps to 1%"), "{summary}");
     let csv = std::fs::read_to_string(cmp.join("metrics.csv")).unwrap();
     for run in ["sgd/s3", "sgd/s4", "adam/s3", "adam/s4"] {
         assert!(

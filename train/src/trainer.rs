@@ -224,6 +224,18 @@ impl<'d> Trainer<'d> {
         })
     }
 
+    /// The bytes of optimizer state this run keeps beside the weights and
+    /// gradients: the optimizer's buffers (SGD none, momentum 1×, Adam 2×,
+    /// AMSGrad 3× the parameters), or for random search the candidate
+    /// weights it evaluates (1×).
+    pub fn optimizer_state_bytes(&self) -> u64 {
+        let floats = match &self.updater {
+            Updater::Grad(o) => o.export_state().buffers.iter().map(|(_, b)| b.len()).sum(),
+            Updater::Search(_) => self.net.num_params(),
+        };
+        4 * floats as u64
+    }
+
     /// Steps in one epoch of this run.
     pub fn steps_per_epoch(&self) -> usize {
         self.cfg.steps_per_epoch(&self.data.train)

@@ -434,8 +434,16 @@ mod tests {
     fn parked_workers_wake_and_drop_joins_them() {
         let pool = Pool::new(3);
         for _ in 0..3 {
-            std::thread::sleep(SPIN * 5);
-            assert_eq!(pool.shared.sleepers.load(Ordering::SeqCst), 2);
+            // Idle workers park once SPIN has passed (a loaded machine may
+            // take a while to run them there at all).
+            let start = Instant::now();
+            while pool.shared.sleepers.load(Ordering::SeqCst) < 2 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "workers never parked"
+                );
+                std::thread::sleep(SPIN);
+            }
             let sum = AtomicUsize::new(0);
             pool.run(6, &|i| {
                 sum.fetch_add(i + 1, Ordering::Relaxed);

@@ -20,6 +20,7 @@ use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
 use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
 use crate::plot::{self, Series};
 use crate::report::{self, Table};
+use crate::tune::{self, Tuned};
 
 /// Loads MNIST as `--data`/`--normalize` say.
 pub fn load_data(args: &DataArgs) -> Result<Mnist, CliError> {
@@ -576,6 +577,47 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
         args.run.epochs,
         descent_core::Config::native().kernel.describe()
     );
+    let tuned = if args.tune_lr {
+        if args.lr.is_some() {
+            return Err(CliError::flag(
+                "--lr",
+                "cannot be combined with --tune-lr, which chooses the lrs",
+            ));
+        }
+        if args.tune_points == 0 || args.tune_epochs == 0 {
+            return Err(CliError::flag(
+                "--tune-points",
+                "--tune-points and --tune-epochs must be at least 1",
+            ));
+        }
+        if args.validation == 0 || args.validation >= data.train.len() {
+            return Err(CliError::flag(
+                "--validation",
+                format!(
+                    "{} must be between 1 and the training set's {} examples",
+                    args.validation,
+                    data.train.len() - 1
+                ),
+            ));
+        }
+        println!(
+            "tuning the lr: {} grid points per optimizer, {} epoch(s) each, on {} training examples scored on {} held out",
+            args.tune_points,
+            args.tune_epochs,
+            data.train.len() - args.validation,
+            args.validation
+        );
+        let tuning = tune::tuning_data(&data, args.validation);
+        let tuned = tune::tune(&plan, &tuning, args.tune_points, args.tune_epochs, threads)?;
+        for (label, cfg) in &mut plan {
+            if let Some(t) = tuned.iter().find(|t| &t.label == label) {
+                cfg.hyper.lr = Some(t.best);
+            }
+        }
+        tuned
+    } else {
+        Vec::new()
+    };
     for (label, cfg) in &plan {
         println!("  {label:>12}: {}", cfg.optimizer_config()?.describe());
     }
@@ -598,7 +640,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             results.push(r);
         }
     }
-    write_compare_outputs(&args.out, &results, args.x, args.target_acc / 100.0)?;
+    write_compare_outputs(&args.out, &results, &tuned, args.x, args.target_acc / 100.0)?;
     let table = summary_table(&results, args.target_acc / 100.0);
     println!("\n{}", table.text());
     let index = args.out.join("index.html");
@@ -638,22 +680,46 @@ pub fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
     Some((lo - pad, (hi + pad).min(100.0)))
 }
 
-/// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html.
+/// The lr search of `--tune-lr`: each optimizer's grid with its validation
+/// losses and the lr chosen.
+pub fn tune_table(tuned: &[Tuned]) -> Table {
+    let mut t = Table::new(&["run", "lr tried: validation loss", "lr chosen"]);
+    for r in tuned {
+        let grid = r
+            .grid
+            .iter()
+            .map(|(lr, l)| match l {
+                Some(l) => format!("{lr}: {l:.4}"),
+                None => format!("{lr}: diverged"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.rows.push(vec![r.label.clone(), grid, r.best.to_string()]);
+    }
+    t
+}
+
+/// Writes metrics.csv, summary.md, loss.svg, accuracy.svg and index.html
+/// (and tune.svg with the lr search).
 /// `target` is the test accuracy (a fraction) whose time the table gives.
 pub fn write_compare_outputs(
     out: &Path,
     results: &[RunResult],
+    tuned: &[Tuned],
     x: XAxis,
     target: f64,
 ) -> Result<(), CliError> {
     write_runs_csv(&out.join("metrics.csv"), results)?;
     let table = summary_table(results, target);
     let md = out.join("summary.md");
-    std::fs::write(
-        &md,
-        format!("# {}\n\n{}", report::command_line(), table.markdown()),
-    )
-    .map_err(|e| io_flag("--out", &md, e))?;
+    let mut text = format!("# {}\n\n{}", report::command_line(), table.markdown());
+    if !tuned.is_empty() {
+        text.push_str(&format!(
+            "\n## Learning rates\n\n{}",
+            tune_table(tuned).markdown()
+        ));
+    }
+    std::fs::write(&md, text).map_err(|e| io_flag("--out", &md, e))?;
     let plot_err = |e: plot::PlotError| CliError::Flag {
         flag: "--out".into(),
         message: e.to_string(),
@@ -713,18 +779,57 @@ pub fn write_compare_outputs(
     }
     .write(&out.join("accuracy.svg"))
     .map_err(plot_err)?;
+    let mut images = vec![
+        (
+            "loss.svg",
+            "Training loss per step (exponentially smoothed)",
+        ),
+        ("accuracy.svg", "Test accuracy at the end of each epoch"),
+    ];
+    let mut tables = vec![("Summary", &table)];
+    let lr_table = tune_table(tuned);
+    if !tuned.is_empty() {
+        Chart {
+            title: "Learning-rate search: validation loss".into(),
+            x: Axis {
+                label: "learning rate".into(),
+                log: true,
+                integer: false,
+            },
+            y: Axis {
+                label: "validation loss (held out from training)".into(),
+                log: true,
+                integer: false,
+            },
+            series: tuned
+                .iter()
+                .map(|t| Series {
+                    name: t.label.clone(),
+                    points: t
+                        .grid
+                        .iter()
+                        .map(|&(lr, l)| (lr as f64, l.map_or(f64::NAN, f64::from)))
+                        .collect(),
+                })
+                .collect(),
+            bands: Vec::new(),
+            markers: true,
+            y_range: None,
+        }
+        .write(&out.join("tune.svg"))
+        .map_err(plot_err)?;
+        images.push((
+            "tune.svg",
+            "Validation loss of each lr tried (diverged runs left out)",
+        ));
+        tables.push(("Learning rates", &lr_table));
+    }
     report::write_index(
         out,
         &report::command_line(),
-        "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band.",
-        &[("Summary", &table)],
-        &[
-            (
-                "loss.svg",
-                "Training loss per step (exponentially smoothed)",
-            ),
-            ("accuracy.svg", "Test accuracy at the end of each epoch"),
-        ],
+        "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band. With --tune-lr, each optimizer's lr was chosen first on a validation split held out from the training set.",
+        &tables,
+        &images,
     )
     .map_err(|e| io_flag("--out", out, e))?;
     Ok(())

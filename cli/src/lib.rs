@@ -14,3 +14,4 @@ pub mod opts;
 pub mod plot;
 pub mod report;
 pub mod sweep;
+pub mod tune;

@@ -345,6 +345,20 @@ pub struct CompareArgs {
     /// and a shaded band. Default: --seed.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<u64>>,
+    /// Tune each optimizer's lr first: a log grid around its default,
+    /// scored by the validation loss on a split held out from the training
+    /// set (the test set is never read), then compare at the best lrs.
+    #[arg(long)]
+    pub tune_lr: bool,
+    /// --tune-lr's budget: grid points per optimizer (half a decade apart).
+    #[arg(long, default_value_t = 5)]
+    pub tune_points: usize,
+    /// --tune-lr's budget: epochs per grid point.
+    #[arg(long, default_value_t = 1)]
+    pub tune_epochs: usize,
+    /// --tune-lr: training examples held out as the validation split.
+    #[arg(long, default_value_t = 10_000)]
+    pub validation: usize,
     /// The test accuracy (%) whose first epoch the table reports: steps,
     /// examples and seconds to reach it, or "not reached".
     #[arg(long, default_value_t = 95.0, value_name = "PERCENT")]

@@ -425,6 +425,66 @@ fn compare_with_seeds_reports_the_spread() {
     }
 }
 
+/// `--tune-lr` chooses each lr on the validation split, runs the
+/// comparison at it and reports the search.
+#[test]
+fn compare_with_tune_lr_reports_the_search() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let cmp = out.path().join("cmp");
+    let stdout = ok(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--optimizers",
+        "sgd,adam,random-search",
+        "--tune-lr",
+        "--tune-points",
+        "3",
+        "--validation",
+        "60",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+        "--out",
+        s(&cmp),
+    ]);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("tune") && l.contains("adam: lr")),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
+    let chosen = |run: &str| -> String {
+        let section = summary.split("## Learning rates").nth(1).unwrap();
+        let row = section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {run} ")))
+            .unwrap_or_else(|| panic!("{summary}"));
+        row.split('|').nth(3).unwrap().trim().to_string()
+    };
+    // The comparison ran adam at the lr the search chose.
+    let adam_row = summary.lines().find(|l| l.starts_with("| adam ")).unwrap();
+    assert_eq!(adam_row.split('|').nth(2).unwrap().trim(), chosen("adam"));
+    assert!(cmp.join("tune.svg").exists());
+    let html = std::fs::read_to_string(cmp.join("index.html")).unwrap();
+    assert!(html.contains("tune.svg"));
+    // --lr would be overridden: refused.
+    let o = descent(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--tune-lr",
+        "--lr",
+        "adam=0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--lr: cannot be combined with --tune-lr"));
+}
+
 #[test]
 fn compare_sweep_and_landscape_write_their_reports() {
     let data = small_set(false);

@@ -189,6 +189,26 @@ impl Dataset {
         });
     }
 
+    /// The first `n − held_out` examples and the last `held_out`, as two
+    /// sets (copies): a training set and a validation split held out from
+    /// it, so that tuning never reads the test set. `held_out` is clamped
+    /// to `0..=n`.
+    pub fn split(&self, held_out: usize) -> (Dataset, Dataset) {
+        let d = self.dim();
+        let k = self.n - held_out.min(self.n);
+        let part = |r: std::ops::Range<usize>| Dataset {
+            images: self.images[r.start * d..r.end * d]
+                .iter()
+                .copied()
+                .collect(),
+            labels: self.labels[r.clone()].to_vec(),
+            n: r.len(),
+            rows: self.rows,
+            cols: self.cols,
+        };
+        (part(0..k), part(k..self.n))
+    }
+
     /// The per-class counts of the labels, `counts[c] = #{i : labels[i] = c}`.
     pub fn class_counts(&self) -> [usize; 10] {
         let mut c = [0usize; 10];

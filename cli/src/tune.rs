@@ -1,0 +1,117 @@
+//! `compare --tune-lr`: each optimizer's learning rate searched on a log
+//! grid around its default, every candidate scored by its loss on a
+//! validation split held out from the training set (the test set is never
+//! read), the comparison then run at each optimizer's best lr.
+//!
+//! Benchmarks of optimizers (DeepOBS; Schmidt, Schneider & Hennig 2021)
+//! show rankings at default settings flip once each optimizer gets the same
+//! tuning budget; this is that budget, stated in the report.
+
+use descent_train::data::Mnist;
+use descent_train::{RunConfig, TrainError, Trainer};
+
+use crate::error::CliError;
+
+/// One optimizer's search: every grid point with its validation loss
+/// (`None` if the run diverged) and the lr chosen.
+#[derive(Debug, Clone)]
+pub struct Tuned {
+    /// The run's label, e.g. `adam`.
+    pub label: String,
+    /// `(lr, validation loss)` per grid point, lr ascending.
+    pub grid: Vec<(f32, Option<f32>)>,
+    /// The grid point with the lowest validation loss.
+    pub best: f32,
+}
+
+/// `points` learning rates in half-decade steps centred on `default`:
+/// `default · 10^((i − (points − 1)/2) / 2)`, printed to 3 significant
+/// digits (so the report's values are the values run).
+pub fn grid(default: f32, points: usize) -> Vec<f32> {
+    let mid = (points as f64 - 1.0) / 2.0;
+    (0..points)
+        .map(|i| {
+            let v = default as f64 * 10f64.powf((i as f64 - mid) / 2.0);
+            format!("{v:.2e}").parse().unwrap_or(v as f32)
+        })
+        .collect()
+}
+
+/// Splits off the last `held_out` training examples as the validation set:
+/// the tuning runs train on the rest and evaluate on it.
+pub fn tuning_data(data: &Mnist, held_out: usize) -> Mnist {
+    let (train, val) = data.train.split(held_out);
+    Mnist {
+        train,
+        test: val,
+        files: data.files.clone(),
+    }
+}
+
+/// Searches each gradient optimizer of `plan` over `points` grid points,
+/// `epochs` epochs each, on `tuning` (whose "test" set is the validation
+/// split); returns the searches, in plan order. Random search has no lr
+/// and is left out.
+pub fn tune(
+    plan: &[(String, RunConfig)],
+    tuning: &Mnist,
+    points: usize,
+    epochs: usize,
+    threads: usize,
+) -> Result<Vec<Tuned>, CliError> {
+    let mut out = Vec::new();
+    for (label, cfg) in plan {
+        if !cfg.optimizer.uses_gradient() {
+            continue;
+        }
+        let mut scored = Vec::new();
+        for lr in grid(cfg.optimizer.default_lr(), points) {
+            let mut c = cfg.clone();
+            c.hyper.lr = Some(lr);
+            c.epochs = epochs;
+            c.max_steps = None;
+            let mut t = Trainer::new(c, tuning, threads)?;
+            let loss = match t.run(&mut []) {
+                Ok(()) => t
+                    .history
+                    .epochs
+                    .last()
+                    .map(|e| e.test_loss)
+                    .filter(|l| l.is_finite()),
+                Err(TrainError::Diverged { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "  tune {label:>12}: lr {lr:<9} validation loss {}",
+                loss.map_or("diverged".to_string(), |l| format!("{l:.4}"))
+            );
+            scored.push((lr, loss));
+        }
+        let best = scored
+            .iter()
+            .filter_map(|&(lr, l)| l.map(|l| (lr, l)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(lr, _)| lr)
+            .ok_or_else(|| CliError::flag("--tune-lr", format!("every lr of {label} diverged")))?;
+        out.push(Tuned {
+            label: label.clone(),
+            grid: scored,
+            best,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_centred_on_the_default_in_half_decades() {
+        assert_eq!(grid(1e-3, 5), [1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2]);
+        assert_eq!(grid(0.01, 1), [0.01]);
+        let g = grid(0.1, 4);
+        assert_eq!(g.len(), 4);
+        assert!(g.windows(2).all(|w| (w[1] / w[0] - 3.162).abs() < 0.01));
+    }
+}

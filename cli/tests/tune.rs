@@ -1,0 +1,59 @@
+//! `--tune-lr` scores on a validation split of the training set: the lr it
+//! chooses is the grid point with the lowest validation loss, and the test
+//! set is never read (a test set of NaNs would make every score NaN).
+
+#[path = "../../train/tests/common/mod.rs"]
+mod common;
+
+use descent_optim::OptimizerKind;
+use descent_train::data::{Mnist, Normalize};
+use descent_train::RunConfig;
+
+use descent_cli::tune::{grid, tune, tuning_data};
+
+#[test]
+fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_set(dir.path(), 600, 100, 8, 8, false);
+    let mut data = Mnist::load(dir.path(), Normalize::Standard).unwrap();
+    // Poison the test set: any loss computed on it is NaN.
+    data.test.images.iter_mut().for_each(|v| *v = f32::NAN);
+    let plan: Vec<(String, RunConfig)> = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::RandomSearch,
+    ]
+    .into_iter()
+    .map(|k| {
+        let cfg = RunConfig {
+            optimizer: k,
+            hidden: vec![16],
+            batch_size: 32,
+            ..RunConfig::default()
+        };
+        (k.to_string(), cfg)
+    })
+    .collect();
+    let tuning = tuning_data(&data, 150);
+    assert_eq!((tuning.train.len(), tuning.test.len()), (450, 150));
+    let tuned = tune(&plan, &tuning, 5, 1, 1).unwrap();
+    // Random search has no lr to tune.
+    let labels: Vec<&str> = tuned.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["sgd", "adam"]);
+    for t in &tuned {
+        let kind: OptimizerKind = t.label.parse().unwrap();
+        let lrs: Vec<f32> = t.grid.iter().map(|g| g.0).collect();
+        assert_eq!(lrs, grid(kind.default_lr(), 5));
+        // Every score is a real loss: the poisoned test set was not used.
+        assert!(
+            t.grid.iter().all(|g| g.1.is_some_and(f32::is_finite)),
+            "{t:?}"
+        );
+        let best = t
+            .grid
+            .iter()
+            .min_by(|a, b| a.1.unwrap().total_cmp(&b.1.unwrap()))
+            .unwrap();
+        assert_eq!(t.best, best.0, "{t:?}");
+    }
+}

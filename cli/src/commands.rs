@@ -181,19 +181,15 @@ pub struct RunResult {
     pub params: usize,
     /// Bytes of optimizer state ([`Trainer::optimizer_state_bytes`]).
     pub state_bytes: u64,
-    /// The process's peak resident memory during this run (VmHWM, reset
-    /// before the run; Linux), in bytes.
-    pub peak_rss: Option<u64>,
+    /// Bytes the run's training needs: weights, gradients, optimizer state
+    /// and the activations and their gradients for one batch
+    /// (`4 · (2P + S + 2·B·Σ widths)`).
+    pub train_bytes: u64,
 }
 
-/// Resets the process's peak resident set size (Linux ≥ 4.0: writing 5 to
-/// `/proc/self/clear_refs`), so the next [`peak_rss`] is this run's.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// `VmHWM` of `/proc/self/status`: the peak resident set size, in bytes.
-fn peak_rss() -> Option<u64> {
+/// `VmHWM` of `/proc/self/status`: the process's peak resident set size,
+/// in bytes (Linux).
+pub fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -209,7 +205,6 @@ pub fn run_one(
     threads: usize,
     quiet: bool,
 ) -> Result<RunResult, CliError> {
-    let reset = reset_peak_rss();
     let mut t = Trainer::new(cfg, data, threads)?;
     let lr = t.updater.lr();
     let mut console = Console::new(format!("{label:>12} "), !quiet);
@@ -230,7 +225,12 @@ pub fn run_one(
         diverged,
         params: t.net.num_params(),
         state_bytes: t.optimizer_state_bytes(),
-        peak_rss: peak_rss().filter(|_| reset),
+        train_bytes: {
+            let p = t.net.num_params() as u64;
+            let b = t.cfg.batch_rows(data.train.len()) as u64;
+            let widths: u64 = t.net.sizes()[1..].iter().map(|&w| w as u64).sum();
+            4 * (2 * p + 2 * b * widths) + t.optimizer_state_bytes()
+        },
     })
 }
 
@@ -309,7 +309,7 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
         &to("examples"),
         &to("seconds"),
         "optimizer state",
-        "peak RSS",
+        "training memory",
         "seconds",
         "examples/s",
         "status",
@@ -339,11 +339,6 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
                 k => format!("{} ({k}/{} seeds)", spread(&v, show), g.len()),
             }
         };
-        let rss: Vec<f64> = g
-            .iter()
-            .filter_map(|r| r.peak_rss)
-            .map(|b| b as f64)
-            .collect();
         t.rows.push(vec![
             r.label.clone(),
             if r.cfg.optimizer == OptimizerKind::RandomSearch {
@@ -371,7 +366,7 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
                 mib(r.state_bytes as f64),
                 tick_pct(r.state_bytes as f64 / 4.0 / r.params.max(1) as f64)
             ),
-            spread(&rss, mib),
+            mib(r.train_bytes as f64),
             spread(&secs, |v| format!("{v:.2}")),
             spread(&rate, |v| format!("{v:.0}")),
             match diverged {
@@ -827,7 +822,10 @@ pub fn write_compare_outputs(
     report::write_index(
         out,
         &report::command_line(),
-        "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band. With --tune-lr, each optimizer's lr was chosen first on a validation split held out from the training set.",
+        &format!(
+            "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band. With --tune-lr, each optimizer's lr was chosen first on a validation split held out from the training set. Training memory is weights, gradients, optimizer state and one batch's activations with their gradients; the whole process (the data set included) peaked at {} resident.",
+            peak_rss().map_or("an unknown amount".to_string(), |b| mib(b as f64))
+        ),
         &tables,
         &images,
     )

@@ -12,6 +12,7 @@ pub mod error;
 pub mod landscape;
 pub mod opts;
 pub mod plot;
+pub mod png;
 pub mod report;
 pub mod sweep;
 pub mod tune;

@@ -212,10 +212,116 @@ pub fn landscape_chart(path: &Path, f: &Function, paths: &[PathSeries]) -> Resul
         .iter()
         .map(|&y| xs.iter().map(|&x| f.value(x, y)).collect())
         .collect();
-    let root = SVGBackend::new(path, (820, 760)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    draw_landscape(&root, f, paths, &grid, &xs, &ys).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    let drawn = {
+        let root = SVGBackend::new(path, (820, 760)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let drawn = draw_landscape(&root, f, paths, &grid, &xs, &ys).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+        drawn
+    };
+    // plotters has no image or animation elements: add them to its file.
+    let svg = std::fs::read_to_string(path).map_err(|x| e(x.to_string()))?;
+    let svg = add_colour_map_and_replay(&svg, &grid, &drawn);
+    std::fs::write(path, svg).map_err(|x| e(x.to_string()))
+}
+
+/// Where [`draw_landscape`] put things, in pixels.
+struct Drawn {
+    /// The plot area: left, top, right, bottom.
+    area: (i32, i32, i32, i32),
+    /// Each path's iterates.
+    paths: Vec<Vec<(i32, i32)>>,
+}
+
+/// A colour for `t` in [0, 1]: dark blue (low) through teal and green to
+/// pale yellow (high), light enough that grey contours and coloured paths
+/// stay readable over it (after viridis, lightened).
+fn height_colour(t: f64) -> [u8; 3] {
+    const STOPS: [[f64; 3]; 5] = [
+        [68.0, 84.0, 160.0],
+        [70.0, 150.0, 180.0],
+        [110.0, 200.0, 150.0],
+        [200.0, 225.0, 120.0],
+        [250.0, 245.0, 200.0],
+    ];
+    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let u = t - i as f64;
+    // Blend towards white so the map stays a background.
+    std::array::from_fn(|k| {
+        let v = STOPS[i][k] * (1.0 - u) + STOPS[i + 1][k] * u;
+        (0.55 * v + 0.45 * 255.0) as u8
+    })
+}
+
+/// The landscape SVG with the loss surface as a colour map (log of the
+/// height above the lowest sampled value) under the contours, and each
+/// path drawn again as a replay that runs when the chart is clicked (SMIL
+/// animation: no script).
+fn add_colour_map_and_replay(svg: &str, grid: &[Vec<f64>], drawn: &Drawn) -> String {
+    let (h, w) = (grid.len(), grid.first().map_or(0, Vec::len));
+    let vals = grid.iter().flatten().copied().filter(|v| v.is_finite());
+    let lo = vals.clone().fold(f64::INFINITY, f64::min);
+    let hi = vals.fold(f64::NEG_INFINITY, f64::max);
+    let scale = |v: f64| {
+        let span = (hi - lo).max(1e-300);
+        ((v - lo) / span * 1e4 + 1.0).ln() / (1e4f64 + 1.0).ln()
+    };
+    let mut rgb = Vec::with_capacity(3 * w * h);
+    // PNG rows run top to bottom; the grid's rows run up the y axis.
+    for row in grid.iter().rev() {
+        for &v in row {
+            rgb.extend(if v.is_finite() {
+                height_colour(scale(v))
+            } else {
+                [255, 255, 255]
+            });
+        }
+    }
+    let png = crate::png::encode_rgb(w as u32, h as u32, &rgb);
+    let (l, t, r, b) = drawn.area;
+    let image = format!(
+        r#"<image x="{l}" y="{t}" width="{}" height="{}" preserveAspectRatio="none" href="data:image/png;base64,{}"/>"#,
+        r - l,
+        b - t,
+        crate::png::base64(&png)
+    );
+    let mut replay = String::from(r#"<g id="replay">"#);
+    // Clicking anywhere on the plot area starts the replay.
+    replay.push_str(&format!(
+        r#"<rect id="replay-area" x="{l}" y="{t}" width="{}" height="{}" fill="transparent"/>"#,
+        r - l,
+        b - t
+    ));
+    for (i, p) in drawn.paths.iter().enumerate() {
+        if p.len() < 2 {
+            continue;
+        }
+        let c = colour(i);
+        let pts: Vec<String> = p.iter().map(|(x, y)| format!("{x},{y}")).collect();
+        replay.push_str(&format!(
+            r#"<polyline points="{}" fill="none" stroke="rgb({},{},{})" stroke-width="4" pathLength="1" stroke-dasharray="1" stroke-dashoffset="1"><animate attributeName="stroke-dashoffset" from="1" to="0" dur="6s" begin="replay-area.click" fill="freeze"/></polyline>"#,
+            pts.join(" "),
+            c.0,
+            c.1,
+            c.2
+        ));
+    }
+    replay.push_str(
+        r#"<text x="804" y="752" font-size="12" text-anchor="end" fill="rgb(90,90,90)">click the map to replay the paths</text></g>"#,
+    );
+    // The image goes right after plotters' background rectangle, so the
+    // mesh, contours and paths are drawn over it.
+    let mut out = svg.to_string();
+    if let Some(start) = out.find("<rect") {
+        if let Some(end) = out[start..].find("/>") {
+            out.insert_str(start + end + 2, &image);
+        }
+    }
+    if let Some(end) = out.rfind("</svg>") {
+        out.insert_str(end, &replay);
+    }
+    out
 }
 
 fn draw_landscape(
@@ -225,7 +331,7 @@ fn draw_landscape(
     grid: &[Vec<f64>],
     xs: &[f64],
     ys: &[f64],
-) -> Result<(), String> {
+) -> Result<Drawn, String> {
     let (x0, x1, y0, y1) = f.window();
     let mut chart = ChartBuilder::on(root)
         .caption(format!("{f}: optimizer paths"), ("sans-serif", 22))
@@ -293,7 +399,21 @@ fn draw_landscape(
         .background_style(WHITE.mix(0.9))
         .draw()
         .map_err(strip)?;
-    Ok(())
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let paths_px = paths
+        .iter()
+        .map(|p| {
+            p.points
+                .iter()
+                .filter(|q| inside(q))
+                .map(|&(x, y)| chart.backend_coord(&(x.clamp(x0, x1), y.clamp(y0, y1))))
+                .collect()
+        })
+        .collect();
+    Ok(Drawn {
+        area: (xr.start, yr.start, xr.end, yr.end),
+        paths: paths_px,
+    })
 }
 
 /// Plotters' errors carry the backend's type; the message is what a user

@@ -575,6 +575,23 @@ fn compare_sweep_and_landscape_write_their_reports() {
             .count();
         assert!(n >= 2, "optimizer {i} ({hex}) has {n} polylines");
     }
+    // The colour map is one embedded PNG under the contours, and every
+    // path has a replay that starts on a click (no script).
+    let images: Vec<_> = doc
+        .descendants()
+        .filter(|e| e.has_tag_name("image"))
+        .collect();
+    assert_eq!(images.len(), 1);
+    assert!(images[0]
+        .attribute("href")
+        .unwrap()
+        .starts_with("data:image/png;base64,iVBORw0KGgo"));
+    let replays = doc
+        .descendants()
+        .filter(|e| e.has_tag_name("animate") && e.attribute("begin") == Some("replay-area.click"))
+        .count();
+    assert_eq!(replays, 2);
+    assert!(!svg.contains("<script"));
     for f in ["loss.svg", "accuracy.svg"] {
         let text = std::fs::read_to_string(cmp.join(f)).unwrap();
         roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));

@@ -256,6 +256,17 @@ fn mib(bytes: f64) -> String {
     format!("{:.1} MiB", bytes / (1u64 << 20) as f64)
 }
 
+/// [`summary_table`] as two tables that fit a page: the results (run, lr,
+/// batch, seeds, losses, accuracy, status) and the cost (time to the
+/// target, state, memory, seconds, throughput).
+pub fn summary_tables(results: &[RunResult], target: f64) -> [Table; 2] {
+    let t = summary_table(results, target);
+    [
+        t.columns(&[0, 1, 2, 3, 4, 5, 6, 14]),
+        t.columns(&[0, 7, 8, 9, 10, 11, 12, 13]),
+    ]
+}
+
 /// The runs grouped by label (one per seed), in first-seen order.
 pub fn groups(results: &[RunResult]) -> Vec<Vec<&RunResult>> {
     let mut g: Vec<Vec<&RunResult>> = Vec::new();
@@ -636,8 +647,8 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
         }
     }
     write_compare_outputs(&args.out, &results, &tuned, args.x, args.target_acc / 100.0)?;
-    let table = summary_table(&results, args.target_acc / 100.0);
-    println!("\n{}", table.text());
+    let [results_table, cost] = summary_tables(&results, args.target_acc / 100.0);
+    println!("\n{}\n{}", results_table.text(), cost.text());
     let index = args.out.join("index.html");
     if args.open {
         println!("open {}", index.display());
@@ -705,9 +716,14 @@ pub fn write_compare_outputs(
     target: f64,
 ) -> Result<(), CliError> {
     write_runs_csv(&out.join("metrics.csv"), results)?;
-    let table = summary_table(results, target);
+    let [table, cost] = summary_tables(results, target);
     let md = out.join("summary.md");
-    let mut text = format!("# {}\n\n{}", report::command_line(), table.markdown());
+    let mut text = format!(
+        "# {}\n\n{}\n## Cost\n\n{}",
+        report::command_line(),
+        table.markdown(),
+        cost.markdown()
+    );
     if !tuned.is_empty() {
         text.push_str(&format!(
             "\n## Learning rates\n\n{}",
@@ -781,7 +797,7 @@ pub fn write_compare_outputs(
         ),
         ("accuracy.svg", "Test accuracy at the end of each epoch"),
     ];
-    let mut tables = vec![("Summary", &table)];
+    let mut tables = vec![("Summary", &table), ("Cost", &cost)];
     let lr_table = tune_table(tuned);
     if !tuned.is_empty() {
         Chart {

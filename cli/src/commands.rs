@@ -352,7 +352,7 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
         };
         t.rows.push(vec![
             r.label.clone(),
-            if r.cfg.optimizer == OptimizerKind::RandomSearch {
+            if !r.cfg.optimizer.uses_gradient() {
                 "–".into()
             } else {
                 format!("{}", r.lr)

@@ -79,7 +79,7 @@ pub enum OptimError {
     #[error("schedule reduce_on_plateau: advance() needs the metric the trainer monitors")]
     MetricRequired,
     /// An optimizer name that [`crate::OptimizerKind`] does not know.
-    #[error("unknown optimizer {name:?}: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, random-search")]
+    #[error("unknown optimizer {name:?}: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, random-search, random-sample")]
     UnknownOptimizer {
         /// The name given.
         name: String,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Adagrad, AdagradConfig, Adam, AdamConfig, OptimError, Optimizer, RandomSearch,
-    RandomSearchConfig, Result, Rmsprop, RmspropConfig, Sgd, SgdConfig,
+    RandomSearchConfig, Result, Rmsprop, RmspropConfig, SearchMode, Sgd, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -37,11 +37,14 @@ pub enum OptimizerKind {
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
+    /// Draw fresh random weights every step, keep the best on the batch
+    /// loss (`random-sample`): pure random search, no gradient.
+    RandomSample,
 }
 
 impl OptimizerKind {
     /// Every kind, in the order tables list them.
-    pub const ALL: [OptimizerKind; 9] = [
+    pub const ALL: [OptimizerKind; 10] = [
         OptimizerKind::Gd,
         OptimizerKind::Sgd,
         OptimizerKind::Momentum,
@@ -51,6 +54,7 @@ impl OptimizerKind {
         OptimizerKind::Adam,
         OptimizerKind::Adamw,
         OptimizerKind::RandomSearch,
+        OptimizerKind::RandomSample,
     ];
 
     /// The name, e.g. `"random-search"`.
@@ -65,6 +69,7 @@ impl OptimizerKind {
             OptimizerKind::Adam => "adam",
             OptimizerKind::Adamw => "adamw",
             OptimizerKind::RandomSearch => "random-search",
+            OptimizerKind::RandomSample => "random-sample",
         }
     }
 
@@ -80,12 +85,19 @@ impl OptimizerKind {
             OptimizerKind::Adam => "Adam",
             OptimizerKind::Adamw => "AdamW (decoupled weight decay)",
             OptimizerKind::RandomSearch => "random search: perturb, keep if the loss improves",
+            OptimizerKind::RandomSample => {
+                "pure random search: fresh random weights, keep the best"
+            }
         }
     }
 
-    /// Whether the kind steps along a gradient (all but random search).
+    /// Whether the kind steps along a gradient (all but the random
+    /// searches).
     pub fn uses_gradient(self) -> bool {
-        self != OptimizerKind::RandomSearch
+        !matches!(
+            self,
+            OptimizerKind::RandomSearch | OptimizerKind::RandomSample
+        )
     }
 
     /// The learning rate descent uses when none is given: **the one table
@@ -105,6 +117,7 @@ impl OptimizerKind {
     /// | rmsprop | 1e-2 | 1e-3 | 1e-2 makes the loss oscillate; 1e-3 is Keras' default |
     /// | adam, adamw | 1e-3 | 1e-3 | PyTorch's |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
+    /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///
     /// Momentum and Nesterov also default to μ = 0.9 (PyTorch's SGD has
     /// μ = 0, which would make them plain SGD). Everything else is
@@ -116,7 +129,7 @@ impl OptimizerKind {
             OptimizerKind::Adagrad => 0.01,
             OptimizerKind::Rmsprop => 0.001,
             OptimizerKind::Adam | OptimizerKind::Adamw => 0.001,
-            OptimizerKind::RandomSearch => 0.0,
+            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0.0,
         }
     }
 
@@ -132,7 +145,7 @@ impl OptimizerKind {
             OptimizerKind::Rmsprop => Some(RmspropConfig::default().lr),
             OptimizerKind::Adam => Some(AdamConfig::default().lr),
             OptimizerKind::Adamw => Some(AdamConfig::adamw().lr),
-            OptimizerKind::RandomSearch => None,
+            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => None,
         }
     }
 
@@ -243,8 +256,12 @@ impl Hyper {
             ("beta1", self.beta1.is_some(), adam),
             ("beta2", self.beta2.is_some(), adam),
             ("amsgrad", self.amsgrad, adam),
-            ("sigma", self.sigma.is_some(), k == RandomSearch),
-            ("sigma_decay", self.sigma_decay.is_some(), k == RandomSearch),
+            ("sigma", self.sigma.is_some(), !k.uses_gradient()),
+            (
+                "sigma_decay",
+                self.sigma_decay.is_some(),
+                !k.uses_gradient(),
+            ),
         ];
         match fields.iter().find(|(_, given, applies)| *given && !applies) {
             Some(&(field, ..)) => Err(OptimError::NotApplicable {
@@ -374,12 +391,18 @@ impl OptimizerConfig {
                     clip_norm,
                 })
             }
-            OptimizerKind::RandomSearch => {
+            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => {
                 let d = RandomSearchConfig::default();
+                let (mode, sigma) = if kind == OptimizerKind::RandomSample {
+                    (SearchMode::Sample, 0.05)
+                } else {
+                    (SearchMode::Perturb, d.sigma)
+                };
                 OptimizerConfig::RandomSearch(RandomSearchConfig {
-                    sigma: h.sigma.unwrap_or(d.sigma),
+                    sigma: h.sigma.unwrap_or(sigma),
                     sigma_decay: h.sigma_decay.unwrap_or(d.sigma_decay),
                     seed,
+                    mode,
                     ..d
                 })
             }
@@ -425,8 +448,14 @@ impl OptimizerConfig {
                 c.maximize
             ),
             OptimizerConfig::RandomSearch(c) => format!(
-                "sigma {}, sigma_decay {}, min_sigma {}",
-                c.sigma, c.sigma_decay, c.min_sigma
+                "sigma {}, sigma_decay {}, min_sigma {}, {}",
+                c.sigma,
+                c.sigma_decay,
+                c.min_sigma,
+                match c.mode {
+                    SearchMode::Perturb => "candidates θ + σ·z",
+                    SearchMode::Sample => "candidates σ·z (fresh weights)",
+                }
             ),
         }
     }

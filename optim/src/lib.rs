@@ -53,7 +53,9 @@ pub use adam::{Adam, AdamConfig};
 pub use descent_core::par::Pool;
 pub use error::{OptimError, Result};
 pub use kind::{Hyper, OptimizerConfig, OptimizerKind, Updater};
-pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState, SearchStep};
+pub use random_search::{
+    RandomSearch, RandomSearchConfig, RandomSearchState, SearchMode, SearchStep,
+};
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use schedule::{PlateauConfig, Schedule, ScheduleKind, ScheduleState, Warmup};
 pub use sgd::{Sgd, SgdConfig};

@@ -1,4 +1,5 @@
-//! Random search: the gradient-free baseline (perturb, keep if better).
+//! Random search: the gradient-free baselines (perturb and keep if better,
+//! or draw fresh random weights and keep the best).
 
 use crate::common;
 use crate::error::{OptimError, Result};
@@ -19,6 +20,20 @@ pub struct RandomSearchConfig {
     pub min_sigma: f32,
     /// Seed of the ChaCha8 generator of the perturbations.
     pub seed: u64,
+    /// Where candidates come from.
+    pub mode: SearchMode,
+}
+
+/// How [`RandomSearch`] draws a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    /// `θ + σ·z`, z ~ N(0, I): a random step from the current weights,
+    /// kept if it lowers the loss (a (1+1) evolution strategy).
+    #[default]
+    Perturb,
+    /// `σ·z`: fresh random weights, independent of the current ones, kept
+    /// if better: the plain "try N random weight matrices, keep the best".
+    Sample,
 }
 
 impl Default for RandomSearchConfig {
@@ -30,6 +45,7 @@ impl Default for RandomSearchConfig {
             sigma_decay: 1.0,
             min_sigma: 0.0,
             seed: 0,
+            mode: SearchMode::Perturb,
         }
     }
 }
@@ -139,7 +155,8 @@ impl RandomSearch {
         ((c.sigma as f64) * (c.sigma_decay as f64).powi(e)).max(c.min_sigma as f64) as f32
     }
 
-    /// One step: perturb every parameter, keep the candidate if `loss`
+    /// One step: draw a candidate (perturb every parameter, or with
+    /// [`SearchMode::Sample`] draw every parameter afresh), keep it if `loss`
     /// improves. `loss` is called once (twice on the first step, to score the
     /// starting point).
     pub fn step<F: FnMut(&[f32]) -> f32>(&mut self, params: &mut [f32], mut loss: F) -> SearchStep {
@@ -150,9 +167,11 @@ impl RandomSearch {
         self.step += 1;
         let sigma = self.sigma_at(self.step);
         self.candidate.clear();
+        let sample = self.config.mode == SearchMode::Sample;
         for &p in params.iter() {
             let z: f32 = StandardNormal.sample(&mut self.rng);
-            self.candidate.push(p + sigma * z);
+            self.candidate
+                .push(if sample { sigma * z } else { p + sigma * z });
         }
         let candidate_loss = loss(&self.candidate);
         let accepted = candidate_loss < best;

@@ -114,6 +114,9 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
             r.opt.as_str().to_string(),
             if r.opt == OptimizerKind::RandomSearch {
                 "σ 0.1".into()
+            } else if r.opt == OptimizerKind::RandomSample {
+                let (x0, x1, _, _) = f.window();
+                format!("σ {}", (x1 - x0) / 4.0)
             } else {
                 format!("{}", r.lr)
             },

@@ -21,7 +21,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.01,
             Adam | Adamw => 0.05,
-            RandomSearch => 0.0,
+            RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
             Gd | Sgd => 1e-2,
@@ -29,7 +29,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.01,
             Adam | Adamw => 0.1,
-            RandomSearch => 0.0,
+            RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
             Gd | Sgd => 1e-2,
@@ -37,7 +37,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.02,
             Adam | Adamw => 0.1,
-            RandomSearch => 0.0,
+            RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
             Gd | Sgd => 0.05,
@@ -45,7 +45,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.1,
             Rmsprop => 0.01,
             Adam | Adamw => 0.01,
-            RandomSearch => 0.0,
+            RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
             // Stability of plain GD needs lr < 2/κ (the largest curvature).
@@ -56,7 +56,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Adagrad => 0.5,
                 Rmsprop => 0.01,
                 Adam | Adamw => 0.05,
-                RandomSearch => 0.0,
+                RandomSearch | RandomSample => 0.0,
             }
         }
     }
@@ -101,8 +101,12 @@ pub fn run_optimizer(
     let value = |q: &[f32]| f.value(q[0] as f64, q[1] as f64);
     // The trainer's factory: PyTorch's defaults but lr (momentum 0.9 for
     // momentum and nesterov, σ = 0.1 for random search).
+    // Pure random search draws points around the origin: σ is a quarter
+    // of the function's window, so the draws cover the region drawn.
+    let (x0, x1, _, _) = f.window();
     let hyper = Hyper {
         lr: opt.uses_gradient().then_some(lr),
+        sigma: (opt == OptimizerKind::RandomSample).then_some(((x1 - x0) / 4.0) as f32),
         ..Hyper::default()
     };
     match OptimizerConfig::new(opt, &hyper, None, seed)?.build()? {

@@ -20,7 +20,7 @@ use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
 use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
 use crate::plot::{self, Series};
 use crate::report::{self, Table};
-use crate::tune::{self, Tuned};
+use descent_train::tune::{self, Budget, Tuned};
 
 /// Loads MNIST as `--data`/`--normalize` say.
 pub fn load_data(args: &DataArgs) -> Result<Mnist, CliError> {
@@ -614,7 +614,17 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             args.validation
         );
         let tuning = tune::tuning_data(&data, args.validation);
-        let tuned = tune::tune(&plan, &tuning, args.tune_points, args.tune_epochs, threads)?;
+        let budget = Budget {
+            points: args.tune_points,
+            epochs: args.tune_epochs,
+        };
+        let mut report = |label: &str, lr: f32, loss: Option<f32>| {
+            println!(
+                "  tune {label:>12}: lr {lr:<9} validation loss {}",
+                loss.map_or("diverged".to_string(), |l| format!("{l:.4}"))
+            );
+        };
+        let tuned = tune::tune(&plan, &tuning, budget, threads, &mut report)?;
         for (label, cfg) in &mut plan {
             if let Some(t) = tuned.iter().find(|t| &t.label == label) {
                 cfg.hyper.lr = Some(t.best);

@@ -15,4 +15,3 @@ pub mod plot;
 pub mod png;
 pub mod report;
 pub mod sweep;
-pub mod tune;

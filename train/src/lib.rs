@@ -10,6 +10,8 @@
 //! - [`RunConfig`]: what decides a run's numbers, checked before anything
 //!   is allocated; saved in checkpoints so [`Trainer::resume`] continues a
 //!   run bit for bit;
+//! - [`tune`]: each optimizer's lr searched on a log grid, scored on a
+//!   validation split held out from the training set;
 //! - [`data`]: MNIST (or any IDX set) from the raw files, gzipped or not,
 //!   checked against the real file lengths before anything is allocated,
 //!   normalised into line-aligned `f32` buffers;
@@ -29,6 +31,7 @@ pub mod data;
 pub mod metrics;
 mod resume;
 mod trainer;
+pub mod tune;
 
 pub use config::{OnDivergence, RunConfig, ScheduleName};
 pub use trainer::{Observer, SaveEveryEpoch, Step, TrainError, Trainer};

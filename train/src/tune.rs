@@ -1,4 +1,5 @@
-//! `compare --tune-lr`: each optimizer's learning rate searched on a log
+//! Learning-rate tuning (`descent compare --tune-lr`): each optimizer's
+//! learning rate searched on a log
 //! grid around its default, every candidate scored by its loss on a
 //! validation split held out from the training set (the test set is never
 //! read), the comparison then run at each optimizer's best lr.
@@ -7,10 +8,8 @@
 //! show rankings at default settings flip once each optimizer gets the same
 //! tuning budget; this is that budget, stated in the report.
 
-use descent_train::data::Mnist;
-use descent_train::{RunConfig, TrainError, Trainer};
-
-use crate::error::CliError;
+use crate::data::Mnist;
+use crate::{RunConfig, TrainError, Trainer};
 
 /// One optimizer's search: every grid point with its validation loss
 /// (`None` if the run diverged) and the lr chosen.
@@ -22,6 +21,15 @@ pub struct Tuned {
     pub grid: Vec<(f32, Option<f32>)>,
     /// The grid point with the lowest validation loss.
     pub best: f32,
+}
+
+/// How much each optimizer's search may spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Grid points (learning rates tried).
+    pub points: usize,
+    /// Epochs per grid point.
+    pub epochs: usize,
 }
 
 /// `points` learning rates in half-decade steps centred on `default`:
@@ -50,15 +58,17 @@ pub fn tuning_data(data: &Mnist, held_out: usize) -> Mnist {
 
 /// Searches each gradient optimizer of `plan` over `points` grid points,
 /// `epochs` epochs each, on `tuning` (whose "test" set is the validation
-/// split); returns the searches, in plan order. Random search has no lr
-/// and is left out.
+/// split); returns the searches, in plan order, after calling
+/// `report(label, lr, validation loss)` for each grid point as it is done.
+/// The random searches have no lr and are left out.
 pub fn tune(
     plan: &[(String, RunConfig)],
     tuning: &Mnist,
-    points: usize,
-    epochs: usize,
+    budget: Budget,
     threads: usize,
-) -> Result<Vec<Tuned>, CliError> {
+    report: &mut dyn FnMut(&str, f32, Option<f32>),
+) -> Result<Vec<Tuned>, TrainError> {
+    let Budget { points, epochs } = budget;
     let mut out = Vec::new();
     for (label, cfg) in plan {
         if !cfg.optimizer.uses_gradient() {
@@ -79,12 +89,9 @@ pub fn tune(
                     .map(|e| e.test_loss)
                     .filter(|l| l.is_finite()),
                 Err(TrainError::Diverged { .. }) => None,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
-            println!(
-                "  tune {label:>12}: lr {lr:<9} validation loss {}",
-                loss.map_or("diverged".to_string(), |l| format!("{l:.4}"))
-            );
+            report(label, lr, loss);
             scored.push((lr, loss));
         }
         let best = scored
@@ -92,7 +99,10 @@ pub fn tune(
             .filter_map(|&(lr, l)| l.map(|l| (lr, l)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(lr, _)| lr)
-            .ok_or_else(|| CliError::flag("--tune-lr", format!("every lr of {label} diverged")))?;
+            .ok_or_else(|| TrainError::Config {
+                field: "lr",
+                message: format!("every lr tried for {label} diverged"),
+            })?;
         out.push(Tuned {
             label: label.clone(),
             grid: scored,

@@ -2,14 +2,13 @@
 //! chooses is the grid point with the lowest validation loss, and the test
 //! set is never read (a test set of NaNs would make every score NaN).
 
-#[path = "../../train/tests/common/mod.rs"]
 mod common;
 
 use descent_optim::OptimizerKind;
 use descent_train::data::{Mnist, Normalize};
 use descent_train::RunConfig;
 
-use descent_cli::tune::{grid, tune, tuning_data};
+use descent_train::tune::{grid, tune, tuning_data, Budget};
 
 #[test]
 fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
@@ -36,8 +35,14 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
     .collect();
     let tuning = tuning_data(&data, 150);
     assert_eq!((tuning.train.len(), tuning.test.len()), (450, 150));
-    let tuned = tune(&plan, &tuning, 5, 1, 1).unwrap();
-    // Random search has no lr to tune.
+    let budget = Budget {
+        points: 5,
+        epochs: 1,
+    };
+    let mut reported = 0;
+    let tuned = tune(&plan, &tuning, budget, 1, &mut |_, _, _| reported += 1).unwrap();
+    assert_eq!(reported, 10, "5 grid points each for sgd and adam");
+    // The random searches have no lr to tune.
     let labels: Vec<&str> = tuned.iter().map(|t| t.label.as_str()).collect();
     assert_eq!(labels, ["sgd", "adam"]);
     for t in &tuned {

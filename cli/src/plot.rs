@@ -392,15 +392,8 @@ fn draw_landscape(
                 .map(|m| Cross::new(m, 6, BLACK.stroke_width(2))),
         )
         .map_err(strip)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.9))
-        .draw()
-        .map_err(strip)?;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    let paths_px = paths
+    let paths_px: Vec<Vec<(i32, i32)>> = paths
         .iter()
         .map(|p| {
             p.points
@@ -410,10 +403,51 @@ fn draw_landscape(
                 .collect()
         })
         .collect();
+    let labels: Vec<&str> = paths.iter().map(|p| p.label.as_str()).collect();
+    let corner = emptiest_corner((xr.start, yr.start, xr.end, yr.end), &labels, &paths_px);
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(strip)?;
     Ok(Drawn {
         area: (xr.start, yr.start, xr.end, yr.end),
         paths: paths_px,
     })
+}
+
+/// The corner of the plot area `(left, top, right, bottom)` where a legend
+/// of `labels` covers the fewest path points (plotters' legend sits inside
+/// the plot; this keeps it off the paths). Ties go to the lower right.
+fn emptiest_corner(
+    area: (i32, i32, i32, i32),
+    labels: &[&str],
+    paths: &[Vec<(i32, i32)>],
+) -> SeriesLabelPosition {
+    let (l, t, r, b) = area;
+    // plotters' legend: ~6 px a character at its default font, a 20 px
+    // sample line, a row of ~18 px per entry, and a margin.
+    let w = labels.iter().map(|s| s.chars().count()).max().unwrap_or(0) as i32 * 6 + 50;
+    let h = labels.len() as i32 * 18 + 20;
+    let corners = [
+        (SeriesLabelPosition::LowerRight, (r - w, b - h, r, b)),
+        (SeriesLabelPosition::UpperRight, (r - w, t, r, t + h)),
+        (SeriesLabelPosition::LowerLeft, (l, b - h, l + w, b)),
+        (SeriesLabelPosition::UpperLeft, (l, t, l + w, t + h)),
+    ];
+    let covered = |(x0, y0, x1, y1): (i32, i32, i32, i32)| {
+        paths
+            .iter()
+            .flatten()
+            .filter(|&&(x, y)| x >= x0 && x <= x1 && y >= y0 && y <= y1)
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|(_, rect)| covered(*rect))
+        .map_or(SeriesLabelPosition::LowerRight, |(pos, _)| pos)
 }
 
 /// Plotters' errors carry the backend's type; the message is what a user
@@ -425,6 +459,21 @@ fn strip<E: std::fmt::Display>(e: E) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The legend goes to the corner with the fewest path points.
+    #[test]
+    fn the_legend_takes_the_emptiest_corner() {
+        let area = (0, 0, 800, 600);
+        // A path through the lower right and the upper left.
+        let path: Vec<(i32, i32)> = (0..100).map(|i| (8 * i, 6 * i)).collect();
+        let pos = emptiest_corner(area, &["adam", "sgd"], &[path.clone()]);
+        assert!(matches!(pos, SeriesLabelPosition::UpperRight), "{pos:?}");
+        // Points in every corner but the lower left.
+        let mut crowd = path;
+        crowd.extend((0..100).map(|i| (790 - i, 10 + i % 5)));
+        let pos = emptiest_corner(area, &["adam", "sgd"], &[crowd]);
+        assert!(matches!(pos, SeriesLabelPosition::LowerLeft), "{pos:?}");
+    }
 
     #[test]
     fn contour_of_a_bowl_is_a_closed_ring() {

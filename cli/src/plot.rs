@@ -466,7 +466,7 @@ mod tests {
         let area = (0, 0, 800, 600);
         // A path through the lower right and the upper left.
         let path: Vec<(i32, i32)> = (0..100).map(|i| (8 * i, 6 * i)).collect();
-        let pos = emptiest_corner(area, &["adam", "sgd"], &[path.clone()]);
+        let pos = emptiest_corner(area, &["adam", "sgd"], std::slice::from_ref(&path));
         assert!(matches!(pos, SeriesLabelPosition::UpperRight), "{pos:?}");
         // Points in every corner but the lower left.
         let mut crowd = path;

@@ -487,6 +487,48 @@ fn compare_with_tune_lr_reports_the_search() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lr: cannot be combined with --tune-lr"));
 }
 
+/// Every `<text>` of `svg` lies inside its view box, its width estimated
+/// generously (`chart::text_width`) from its anchor; rotated labels run
+/// vertically around their anchor.
+fn assert_texts_inside(name: &str, svg: &str) {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let root = doc.root_element();
+    let (w, h) = match root.attribute("viewBox") {
+        Some(vb) => {
+            let v: Vec<f64> = vb.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            (v[2], v[3])
+        }
+        None => (
+            root.attribute("width").unwrap().parse().unwrap(),
+            root.attribute("height").unwrap().parse().unwrap(),
+        ),
+    };
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let num = |a: &str| {
+            t.attribute(a)
+                .and_then(|v| v.trim_end_matches("px").parse::<f64>().ok())
+        };
+        let (x, y) = (num("x").unwrap_or(0.0), num("y").unwrap_or(0.0));
+        let size = num("font-size").unwrap_or(12.0);
+        let text = t.text().unwrap_or("");
+        let tw = descent_cli::chart::text_width(text, size);
+        let (l, r) = match t.attribute("text-anchor") {
+            Some("middle") => (x - tw / 2.0, x + tw / 2.0),
+            Some("end") => (x - tw, x),
+            _ => (x, x + tw),
+        };
+        let (l, r, top, bottom) = if t.attribute("transform").is_some() {
+            (x - size, x + size, y - tw / 2.0, y + tw / 2.0)
+        } else {
+            (l, r, y - size, y + size / 3.0)
+        };
+        assert!(
+            l >= 0.0 && r <= w && top >= 0.0 && bottom <= h,
+            "{name}: {text:?} at ({x}, {y}) leaves the {w}×{h} picture"
+        );
+    }
+}
+
 #[test]
 fn compare_sweep_and_landscape_write_their_reports() {
     let data = small_set(false);
@@ -597,6 +639,20 @@ fn compare_sweep_and_landscape_write_their_reports() {
     for f in ["loss.svg", "accuracy.svg"] {
         let text = std::fs::read_to_string(cmp.join(f)).unwrap();
         roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_texts_inside(f, &text);
+    }
+    // Every SVG every report wrote, the landscape's (drawn by plotters)
+    // included.
+    for dir in [&cmp, &sweep, &land] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "svg") {
+                assert_texts_inside(
+                    &p.display().to_string(),
+                    &std::fs::read_to_string(&p).unwrap(),
+                );
+            }
+        }
     }
     let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
     for run in ["sgd/b1", "sgd/b32", "adam/b1", "adam/b32", "| gd |"] {

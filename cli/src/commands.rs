@@ -185,6 +185,16 @@ pub struct RunResult {
     /// and the activations and their gradients for one batch
     /// (`4 · (2P + S + 2·B·Σ widths)`).
     pub train_bytes: u64,
+    /// The process's peak resident memory during this run, in bytes: the
+    /// peak (VmHWM) is reset before the run (Linux). It includes the data
+    /// set and what earlier runs left to the allocator.
+    pub peak_rss: Option<u64>,
+}
+
+/// Resets the process's peak resident set size to the current one (Linux
+/// ≥ 4.0: writing 5 to `/proc/self/clear_refs`).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// `VmHWM` of `/proc/self/status`: the process's peak resident set size,
@@ -205,6 +215,7 @@ pub fn run_one(
     threads: usize,
     quiet: bool,
 ) -> Result<RunResult, CliError> {
+    let reset = reset_peak_rss();
     let mut t = Trainer::new(cfg, data, threads)?;
     let lr = t.updater.lr();
     let mut console = Console::new(format!("{label:>12} "), !quiet);
@@ -231,6 +242,7 @@ pub fn run_one(
             let widths: u64 = t.net.sizes()[1..].iter().map(|&w| w as u64).sum();
             4 * (2 * p + 2 * b * widths) + t.optimizer_state_bytes()
         },
+        peak_rss: peak_rss().filter(|_| reset),
     })
 }
 
@@ -262,8 +274,8 @@ fn mib(bytes: f64) -> String {
 pub fn summary_tables(results: &[RunResult], target: f64) -> [Table; 2] {
     let t = summary_table(results, target);
     [
-        t.columns(&[0, 1, 2, 3, 4, 5, 6, 14]),
-        t.columns(&[0, 7, 8, 9, 10, 11, 12, 13]),
+        t.columns(&[0, 1, 2, 3, 4, 5, 6, 15]),
+        t.columns(&[0, 7, 8, 9, 10, 11, 12, 13, 14]),
     ]
 }
 
@@ -321,6 +333,7 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
         &to("seconds"),
         "optimizer state",
         "training memory",
+        "peak RSS",
         "seconds",
         "examples/s",
         "status",
@@ -378,6 +391,13 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
                 tick_pct(r.state_bytes as f64 / 4.0 / r.params.max(1) as f64)
             ),
             mib(r.train_bytes as f64),
+            spread(
+                &g.iter()
+                    .filter_map(|r| r.peak_rss)
+                    .map(|b| b as f64)
+                    .collect::<Vec<_>>(),
+                mib,
+            ),
             spread(&secs, |v| format!("{v:.2}")),
             spread(&rate, |v| format!("{v:.0}")),
             match diverged {
@@ -849,7 +869,7 @@ pub fn write_compare_outputs(
         out,
         &report::command_line(),
         &format!(
-            "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band. With --tune-lr, each optimizer's lr was chosen first on a validation split held out from the training set. Training memory is weights, gradients, optimizer state and one batch's activations with their gradients; the whole process (the data set included) peaked at {} resident.",
+            "For each seed, every run starts from the same initial weights and sees the same batch order. With several seeds, the table gives the mean and (min–max) over them, the charts the mean and a shaded min–max band. With --tune-lr, each optimizer's lr was chosen first on a validation split held out from the training set. Training memory is weights, gradients, optimizer state and one batch's activations with their gradients; peak RSS is the process's resident memory during the run (the data set included, and what earlier runs left to the allocator); the whole process peaked at {}.",
             peak_rss().map_or("an unknown amount".to_string(), |b| mib(b as f64))
         ),
         &tables,

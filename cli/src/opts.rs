@@ -482,3 +482,21 @@ pub struct GradcheckArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `descent train` with no flags runs the library's default config: the
+    /// clap defaults above and `RunConfig::default()` cannot drift apart.
+    #[test]
+    fn the_flags_defaults_are_the_librarys() {
+        let cli = Cli::parse_from(["descent", "train"]);
+        let Command::Train(a) = cli.command else {
+            panic!("not train")
+        };
+        let cfg = a.run.config(a.optimizer, a.hyper.hyper(), a.data.normalize);
+        assert_eq!(cfg, RunConfig::default());
+        assert_eq!(a.run.threads, 0, "every core by default");
+    }
+}

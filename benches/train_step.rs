@@ -110,9 +110,8 @@ impl Stepper {
         let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y));
         black_box(loss.unwrap());
         net.backward_overwrite(x).unwrap();
-        let cx = net.compute().clone();
-        let norm = grad_norm_on(cx.pool(), net.grads());
-        let (p, g) = net.params_and_grads();
+        let norm = grad_norm_on(net.compute().pool(), net.grads());
+        let (p, g, cx) = net.params_grads_compute();
         self.opt.step_on(cx.pool(), p, g, Some(norm)).unwrap();
     }
 }

@@ -21,6 +21,32 @@ pub struct Axis {
     pub integer: bool,
 }
 
+impl Axis {
+    /// A linear axis labelled `label`.
+    pub fn linear(label: &str) -> Axis {
+        Axis {
+            label: label.to_string(),
+            ..Axis::default()
+        }
+    }
+
+    /// A logarithmic axis labelled `label`.
+    pub fn log(label: &str) -> Axis {
+        Axis {
+            log: true,
+            ..Axis::linear(label)
+        }
+    }
+
+    /// This axis with integer ticks (counts: steps, epochs, examples).
+    pub fn integer(self) -> Axis {
+        Axis {
+            integer: true,
+            ..self
+        }
+    }
+}
+
 /// A shaded band between two curves, drawn under the series of the same
 /// index (e.g. min–max over seeds).
 #[derive(Debug, Clone)]
@@ -145,13 +171,19 @@ pub fn nice_ticks(lo: f64, hi: f64, log: bool, integer: bool) -> Vec<f64> {
         .collect()
 }
 
+/// `(min, max)` of the finite values; `(∞, −∞)` when there is none.
+pub fn min_max(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        })
+}
+
 /// The finite range of the values (positive ones on a log axis), padded.
 fn data_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
+    let (lo, hi) = min_max(values.filter(|v| !log || *v > 0.0));
     if !lo.is_finite() {
         return if log { (0.1, 1.0) } else { (0.0, 1.0) };
     }
@@ -519,16 +551,8 @@ mod tests {
         ];
         Chart {
             title: "Test accuracy per epoch".into(),
-            x: Axis {
-                label: "epoch".into(),
-                log: false,
-                integer: true,
-            },
-            y: Axis {
-                label: "cross-entropy loss".into(),
-                log: true,
-                integer: false,
-            },
+            x: Axis::linear("epoch").integer(),
+            y: Axis::log("cross-entropy loss"),
             series: names
                 .iter()
                 .enumerate()

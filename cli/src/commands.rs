@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
 
-use crate::chart::{Axis, Band, Chart};
+use crate::chart::{min_max, tick_label, Axis, Band, Chart};
 use crate::checkpoint::{self, LoadOptions};
 use crate::console::Console;
 use crate::data::{self, Mnist};
@@ -181,9 +181,7 @@ pub struct RunResult {
     pub params: usize,
     /// Bytes of optimizer state ([`Trainer::optimizer_state_bytes`]).
     pub state_bytes: u64,
-    /// Bytes the run's training needs: weights, gradients, optimizer state
-    /// and the activations and their gradients for one batch
-    /// (`4 · (2P + S + 2·B·Σ widths)`).
+    /// Bytes the run's training needs ([`Trainer::training_bytes`]).
     pub train_bytes: u64,
     /// The process's peak resident memory during this run, in bytes: the
     /// peak (VmHWM) is reset before the run (Linux). It includes the data
@@ -236,12 +234,7 @@ pub fn run_one(
         diverged,
         params: t.net.num_params(),
         state_bytes: t.optimizer_state_bytes(),
-        train_bytes: {
-            let p = t.net.num_params() as u64;
-            let b = t.cfg.batch_rows(data.train.len()) as u64;
-            let widths: u64 = t.net.sizes()[1..].iter().map(|&w| w as u64).sum();
-            4 * (2 * p + 2 * b * widths) + t.optimizer_state_bytes()
-        },
+        train_bytes: t.training_bytes(),
         peak_rss: peak_rss().filter(|_| reset),
     })
 }
@@ -256,12 +249,6 @@ pub fn time_to(r: &RunResult, target: f64) -> Option<(u64, u64, f64)> {
         .find(|e| e.test_accuracy as f64 >= target)?;
     let s = r.history.steps.get(e.step.checked_sub(1)? as usize)?;
     Some((e.step, s.examples, s.seconds))
-}
-
-/// A number with at most two decimals and no trailing zeros: `95`, `97.5`.
-fn tick_pct(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn mib(bytes: f64) -> String {
@@ -302,11 +289,7 @@ fn spread(values: &[f64], f: impl Fn(f64) -> String) -> String {
     if vals.len() == 1 {
         return f(mean);
     }
-    let (lo, hi) = vals
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let (lo, hi) = min_max(vals.iter().copied());
     if lo == hi {
         return f(mean);
     }
@@ -318,7 +301,7 @@ fn spread(values: &[f64], f: impl Fn(f64) -> String) -> String {
 /// steps, examples and seconds to the first epoch at `target` test
 /// accuracy (a fraction); the optimizer state and the peak memory.
 pub fn summary_table(results: &[RunResult], target: f64) -> Table {
-    let pct = tick_pct(100.0 * target);
+    let pct = tick_label(100.0 * target, false);
     let to = |what: &str| format!("{what} to {pct}%");
     let mut t = Table::new(&[
         "run",
@@ -388,7 +371,7 @@ pub fn summary_table(results: &[RunResult], target: f64) -> Table {
             format!(
                 "{} ({}×)",
                 mib(r.state_bytes as f64),
-                tick_pct(r.state_bytes as f64 / 4.0 / r.params.max(1) as f64)
+                tick_label(r.state_bytes as f64 / 4.0 / r.params.max(1) as f64, false)
             ),
             mib(r.train_bytes as f64),
             spread(
@@ -455,7 +438,7 @@ pub fn write_runs_csv(path: &Path, results: &[RunResult]) -> Result<(), CliError
 
 /// At most `max` evenly spaced points of a long series (the plots of a
 /// 60 000-step run would otherwise be megabytes of SVG).
-fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+fn thin<T: Copy + PartialEq>(points: Vec<T>, max: usize) -> Vec<T> {
     if points.len() <= max {
         return points;
     }
@@ -511,29 +494,16 @@ fn mean_and_band(
         for i in 0..n {
             let ys: Vec<f64> = curves.iter().map(|c| c[i].1).collect();
             let m = ys.iter().sum::<f64>() / ys.len() as f64;
-            let (lo, hi) = ys
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
+            let (lo, hi) = min_max(ys.iter().copied());
             mean.push((curves[0][i].0, m));
             band.push((curves[0][i].0, lo, hi));
         }
-        let stride = n.div_ceil(max).max(1);
-        let keep = |i: usize| i % stride == 0 || i + 1 == n;
         series.push(Series {
             name: g[0].label.clone(),
             points: thin(mean, max),
         });
-        bands.push((g.len() > 1).then(|| {
-            Band {
-                points: band
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| keep(*i))
-                    .map(|(_, p)| p)
-                    .collect(),
-            }
+        bands.push((g.len() > 1).then(|| Band {
+            points: thin(band, max),
         }));
     }
     (series, bands)
@@ -703,15 +673,12 @@ pub fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
     if series.iter().all(|s| close(&s)) {
         return None;
     }
-    let vals = series
-        .iter()
-        .filter(close)
-        .flat_map(|s| s.points.iter().map(|p| p.1));
-    let (lo, hi) = vals
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
+    let (lo, hi) = min_max(
+        series
+            .iter()
+            .filter(close)
+            .flat_map(|s| s.points.iter().map(|p| p.1)),
+    );
     let pad = ((hi - lo) * 0.05).max(0.1);
     Some((lo - pad, (hi + pad).min(100.0)))
 }
@@ -778,11 +745,7 @@ pub fn write_compare_outputs(
             log: x != XAxis::Seconds && results.iter().any(|r| r.history.steps.len() > 5000),
             integer: x != XAxis::Seconds,
         },
-        y: Axis {
-            label: "cross-entropy loss".into(),
-            log: true,
-            integer: false,
-        },
+        y: Axis::log("cross-entropy loss"),
         series,
         bands,
         markers: false,
@@ -803,16 +766,8 @@ pub fn write_compare_outputs(
     );
     Chart {
         title: "Test accuracy per epoch".into(),
-        x: Axis {
-            label: "epoch".into(),
-            log: false,
-            integer: true,
-        },
-        y: Axis {
-            label: "test accuracy (%)".into(),
-            log: false,
-            integer: false,
-        },
+        x: Axis::linear("epoch").integer(),
+        y: Axis::linear("test accuracy (%)"),
         y_range: accuracy_range(&acc),
         series: acc,
         bands: acc_bands,
@@ -832,16 +787,8 @@ pub fn write_compare_outputs(
     if !tuned.is_empty() {
         Chart {
             title: "Learning-rate search: validation loss".into(),
-            x: Axis {
-                label: "learning rate".into(),
-                log: true,
-                integer: false,
-            },
-            y: Axis {
-                label: "validation loss (held out from training)".into(),
-                log: true,
-                integer: false,
-            },
+            x: Axis::log("learning rate"),
+            y: Axis::log("validation loss (held out from training)"),
             series: tuned
                 .iter()
                 .map(|t| Series {

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 use descent_optim::landscape::functions::Function;
 
-use crate::chart::{Axis, Chart};
+use crate::chart::{min_max, Axis, Chart};
 
 /// A chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
@@ -119,10 +119,7 @@ pub struct PathSeries {
 /// and largest sampled value above the minimum when the values span more
 /// than two decades (Rosenbrock spans ten), linear otherwise.
 pub fn contour_levels(f: &Function, grid: &[Vec<f64>], count: usize) -> Vec<f64> {
-    let vals = grid.iter().flatten().copied().filter(|v| v.is_finite());
-    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
+    let (lo, hi) = min_max(grid.iter().flatten().copied());
     if !lo.is_finite() || hi <= lo {
         return vec![];
     }

@@ -165,11 +165,7 @@ impl Pool {
             let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(0))) {
-            let mut first = s.panic.lock().unwrap_or_else(|e| e.into_inner());
-            first.get_or_insert(p);
-        }
-        s.done.fetch_add(1, Ordering::Release);
+        run_part(s, f, 0);
         drain(s, next_job);
         // Wait for the parts the workers claimed (they are short).
         let mut spins = 0u32;
@@ -229,13 +225,18 @@ fn drain(s: &Shared, id: u64) {
         }
         // SAFETY: `job` points at the fat pointer `run` keeps on its stack
         // for job `id`, which cannot end before this part is counted done.
-        let f = unsafe { &**job };
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(part))) {
-            let mut first = s.panic.lock().unwrap_or_else(|e| e.into_inner());
-            first.get_or_insert(p);
-        }
-        s.done.fetch_add(1, Ordering::Release);
+        run_part(s, unsafe { &**job }, part);
     }
+}
+
+/// Runs `f(part)`, keeps its panic if it is the job's first, and counts
+/// the part done.
+fn run_part(s: &Shared, f: &(dyn Fn(usize) + Sync), part: usize) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(part))) {
+        let mut first = s.panic.lock().unwrap_or_else(|e| e.into_inner());
+        first.get_or_insert(p);
+    }
+    s.done.fetch_add(1, Ordering::Release);
 }
 
 fn worker(s: &Shared) {

@@ -213,6 +213,12 @@ impl Mlp {
     pub fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
         (&mut self.params, &self.grads)
     }
+
+    /// As [`Mlp::params_and_grads`], with the compute context, so the
+    /// optimizer step can run on the net's threads.
+    pub fn params_grads_compute(&mut self) -> (&mut [f32], &[f32], &Compute) {
+        (&mut self.params, &self.grads, &self.compute)
+    }
     /// The parameter tensor named `name` (e.g. `"2.bias"`), if any.
     pub fn param(&self, name: &str) -> Option<&[f32]> {
         let t = self.layout.iter().find(|t| t.name == name)?;

@@ -248,6 +248,12 @@ impl RunConfig {
         }
     }
 
+    /// Whether an epoch's batches of `b` out of `n` examples are drawn in a
+    /// shuffled order (a full batch in order is the same gradient).
+    pub fn shuffle_batch(&self, b: usize, n: usize) -> bool {
+        self.shuffle && b < n
+    }
+
     /// Steps per epoch: ⌈N / B⌉, or 1 for full-batch `gd`.
     pub fn steps_per_epoch(&self, train: &Dataset) -> usize {
         let n = train.len().max(1);

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint::CheckpointError;
-use crate::config::{available_memory, check_model_fits, OnDivergence, RunConfig};
+use crate::config::{available_memory, check_model_fits, model_min_bytes, OnDivergence, RunConfig};
 use crate::data::{DataError, Mnist};
 use crate::metrics::{EpochRecord, History, MetricsError, MetricsWriter, StepRecord};
 
@@ -236,6 +236,18 @@ impl<'d> Trainer<'d> {
         4 * floats as u64
     }
 
+    /// The bytes training needs beyond the data: weights and gradients
+    /// ([`model_min_bytes`]), the optimizer state, and one batch's
+    /// activations with their gradients, `4 · 2·B·Σ widths`.
+    pub fn training_bytes(&self) -> u64 {
+        let sizes = self.net.sizes();
+        let batch = self.cfg.batch_rows(self.data.train.len()) as u64;
+        let widths: u64 = sizes[1..].iter().map(|&w| w as u64).sum();
+        model_min_bytes(sizes).unwrap_or(u64::MAX)
+            + self.optimizer_state_bytes()
+            + 8 * batch * widths
+    }
+
     /// Steps in one epoch of this run.
     pub fn steps_per_epoch(&self) -> usize {
         self.cfg.steps_per_epoch(&self.data.train)
@@ -306,9 +318,8 @@ impl<'d> Trainer<'d> {
                 self.max_grad_norm = self.max_grad_norm.max(grad_norm);
                 // Optimizer step: one fused pass over the flat buffers, a
                 // piece on each of the net's threads.
-                let pool = net.compute().clone();
-                let (p, g) = net.params_and_grads();
-                opt.step_on(pool.pool(), p, g, Some(grad_norm))?;
+                let (p, g, cx) = net.params_grads_compute();
+                opt.step_on(cx.pool(), p, g, Some(grad_norm))?;
                 Ok(Step::Taken {
                     loss,
                     grad_norm,
@@ -458,13 +469,5 @@ impl<'d> Trainer<'d> {
             o.epoch_ended(self, &rec)?;
         }
         Ok(rec)
-    }
-}
-
-impl RunConfig {
-    /// Whether an epoch's batches of `b` out of `n` examples are drawn in a
-    /// shuffled order (a full batch in order is the same gradient).
-    fn shuffle_batch(&self, b: usize, n: usize) -> bool {
-        self.shuffle && b < n
     }
 }

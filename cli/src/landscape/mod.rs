@@ -5,8 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use descent_optim::landscape::functions::{self, Function};
-use descent_optim::landscape::{default_lr, run_optimizer, LandscapeRun};
-use descent_optim::OptimizerKind;
+use descent_optim::landscape::{default_lr, run_optimizer, search_sigma, LandscapeRun};
 
 use crate::commands::parse_lr_map;
 use crate::error::CliError;
@@ -112,13 +111,9 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
         let dist_s = dist.map_or("–".to_string(), |d| format!("{d:.3e}"));
         table.rows.push(vec![
             r.opt.as_str().to_string(),
-            if r.opt == OptimizerKind::RandomSearch {
-                "σ 0.1".into()
-            } else if r.opt == OptimizerKind::RandomSample {
-                let (x0, x1, _, _) = f.window();
-                format!("σ {}", (x1 - x0) / 4.0)
-            } else {
-                format!("{}", r.lr)
+            match search_sigma(f, r.opt) {
+                Some(sigma) => format!("σ {sigma}"),
+                None => format!("{}", r.lr),
             },
             (r.path.len() - 1).to_string(),
             format!("{x:.4}"),

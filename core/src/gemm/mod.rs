@@ -419,8 +419,7 @@ pub fn gemm_par(
     // Part t computes columns (or rows) lo..hi of C, whichever thread of
     // the pool runs it.
     let part = |t: usize| {
-        let lo = (units * t / threads) * unit;
-        let hi = ((units * (t + 1) / threads) * unit).min(len);
+        let std::ops::Range { start: lo, end: hi } = crate::par::chunk(len, threads, unit, t);
         if lo >= hi {
             return;
         }

@@ -70,7 +70,15 @@ pub fn grad_norm_on(pool: Option<&Pool>, g: &[f32]) -> f32 {
         // One piece: its f32 sum, exactly what the loop below returns.
         return crate::ops::sum_squares(g).sqrt();
     }
-    let mut sums = vec![0.0f32; pieces];
+    // The pieces' sums live on the stack up to 4 M parameters: the norm
+    // runs every step and should not allocate.
+    let (mut stack, mut heap) = ([0.0f32; 256], Vec::new());
+    let sums: &mut [f32] = if pieces <= stack.len() {
+        &mut stack[..pieces]
+    } else {
+        heap.resize(pieces, 0.0);
+        &mut heap
+    };
     split_mut(pool, pieces, 1, [(&mut sums[..], 1)], &|r, [out]| {
         for (j, o) in r.zip(out) {
             let piece = &g[j * NORM_CHUNK..((j + 1) * NORM_CHUNK).min(g.len())];

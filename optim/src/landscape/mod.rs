@@ -5,7 +5,7 @@
 
 pub mod functions;
 
-use crate::{Hyper, OptimizerConfig, OptimizerKind, Result, Updater};
+use crate::{Hyper, OptimizerConfig, OptimizerKind, RandomSearchConfig, Result, Updater};
 use functions::Function;
 
 /// The default learning rate of `opt` on `f`: values that make each
@@ -62,6 +62,21 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
     }
 }
 
+/// The σ the random searches use on `f` (`None` for the gradient
+/// methods): random search's default step, and for pure random search a
+/// quarter of the function's window, so that draws around the origin cover
+/// the region drawn.
+pub fn search_sigma(f: &Function, opt: OptimizerKind) -> Option<f32> {
+    match opt {
+        OptimizerKind::RandomSearch => Some(RandomSearchConfig::default().sigma),
+        OptimizerKind::RandomSample => {
+            let (x0, x1, _, _) = f.window();
+            Some(((x1 - x0) / 4.0) as f32)
+        }
+        _ => None,
+    }
+}
+
 /// One optimizer's run on a landscape.
 #[derive(Debug, Clone)]
 pub struct LandscapeRun {
@@ -101,12 +116,9 @@ pub fn run_optimizer(
     let value = |q: &[f32]| f.value(q[0] as f64, q[1] as f64);
     // The trainer's factory: PyTorch's defaults but lr (momentum 0.9 for
     // momentum and nesterov, σ = 0.1 for random search).
-    // Pure random search draws points around the origin: σ is a quarter
-    // of the function's window, so the draws cover the region drawn.
-    let (x0, x1, _, _) = f.window();
     let hyper = Hyper {
         lr: opt.uses_gradient().then_some(lr),
-        sigma: (opt == OptimizerKind::RandomSample).then_some(((x1 - x0) / 4.0) as f32),
+        sigma: search_sigma(f, opt),
         ..Hyper::default()
     };
     match OptimizerConfig::new(opt, &hyper, None, seed)?.build()? {

@@ -160,13 +160,7 @@ impl Dataset {
     /// come from the trainer's own permutation, never from input files, so a
     /// violation is a bug in the caller.
     pub fn gather(&self, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
-        let d = self.dim();
-        assert_eq!(x.len(), idx.len() * d, "gather: x must hold B·D floats");
-        assert_eq!(y.len(), idx.len(), "gather: y must hold B labels");
-        for ((&i, xr), yr) in idx.iter().zip(x.chunks_exact_mut(d)).zip(y.iter_mut()) {
-            xr.copy_from_slice(self.image(i));
-            *yr = self.labels[i];
-        }
+        self.gather_par(None, idx, x, y);
     }
 
     /// As [`Dataset::gather`] on `pool`'s threads, each copying the images
@@ -176,6 +170,7 @@ impl Dataset {
     /// As [`Dataset::gather`].
     pub fn gather_par(&self, pool: Option<&Pool>, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
         let d = self.dim();
+        assert_eq!(x.len(), idx.len() * d, "gather: x must hold B·D floats");
         assert_eq!(y.len(), idx.len(), "gather: y must hold B labels");
         for (yr, &i) in y.iter_mut().zip(idx) {
             *yr = self.labels[i];

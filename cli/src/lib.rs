@@ -13,5 +13,7 @@ pub mod landscape;
 pub mod opts;
 pub mod plot;
 pub mod png;
+pub mod profile;
 pub mod report;
+pub mod roofline;
 pub mod sweep;

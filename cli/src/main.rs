@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval(a),
         Command::Gradcheck(a) => commands::gradcheck_cmd(a),
         Command::Info(a) => commands::info(a),
+        Command::Profile(a) => descent_cli::profile::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,6 +40,10 @@ pub enum Command {
     Gradcheck(GradcheckArgs),
     /// Print the SIMD level of this build, the cores and the data found.
     Info(DataArgs),
+    /// Time every phase of real training steps against this machine's
+    /// measured roofs (FMA peak, cache and DRAM bandwidth): a table,
+    /// profile.json, roofline.svg and index.html.
+    Profile(ProfileArgs),
 }
 
 /// Where MNIST lives and how pixels are scaled.
@@ -316,6 +320,40 @@ pub struct TrainArgs {
     /// Accept NaN/Inf weights in --init/--resume files.
     #[arg(long)]
     pub allow_nonfinite: bool,
+}
+
+/// The baselines `descent profile --compare` can time beside descent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// The matrixmultiply crate's sgemm, on one thread.
+    Matrixmultiply,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// The optimizer.
+    #[arg(long, default_value = "sgd", value_parser = choice::<OptimizerKind>())]
+    pub optimizer: OptimizerKind,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Probed steps to time (as many unprobed steps run between them, to
+    /// time the whole step).
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Steps run first and not timed.
+    #[arg(long, default_value_t = 20)]
+    pub warmup_steps: usize,
+    /// Also time every GEMM of the step alone with this baseline, on one
+    /// thread, beside descent's kernel on one thread.
+    #[arg(long, value_name = "BASELINE")]
+    pub compare: Option<Baseline>,
+    /// Directory for profile.json, roofline.svg and index.html.
+    #[arg(long, default_value = "out/profile", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// What the loss plot's x axis counts.

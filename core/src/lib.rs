@@ -13,6 +13,10 @@
 //! [`gemm::gemm_naive`]); the tests make each pair agree on odd sizes,
 //! unaligned slices and edge values.
 //!
+//! [`roof`] measures the machine's own limits (FMA peak per SIMD width,
+//! streaming bandwidth per cache level) that the benches and `descent
+//! profile` compare the kernels with.
+//!
 //! What the SIMD code compiles to depends on the build's target features:
 //! see [`simd::describe`].
 
@@ -21,6 +25,7 @@ pub mod error;
 pub mod gemm;
 pub mod ops;
 pub mod par;
+pub mod roof;
 pub mod simd;
 pub mod step;
 pub mod tensor;

@@ -8,6 +8,7 @@
 //! with `-C target-cpu=native` so the first case is what runs here.
 
 pub use wide::f32x16 as F32x16;
+pub use wide::f32x4 as F32x4;
 pub use wide::f32x8 as F32x8;
 
 /// The vector operations a width-generic kernel needs, for [`F32x8`] and
@@ -74,6 +75,7 @@ macro_rules! impl_vector {
         }
     };
 }
+impl_vector!(F32x4, 4);
 impl_vector!(F32x8, 8);
 impl_vector!(F32x16, 16);
 

@@ -12,6 +12,7 @@
 //!   and mean squared error.
 //! - [`mlp`]: [`Mlp`], the network; one flat parameter buffer and one flat
 //!   gradient buffer, named as PyTorch's `nn.Sequential` names them.
+//! - [`probe`]: the phases of a training step, for a profiler to time.
 //! - [`mod@gradcheck`]: "follow the slope" checked against finite differences.
 //!
 //! The [`walkthrough`] module (the crate's `README.md`) follows one training
@@ -39,6 +40,7 @@ pub mod gradcheck;
 pub mod linear;
 pub mod loss;
 pub mod mlp;
+pub mod probe;
 
 #[doc = include_str!("../README.md")]
 pub mod walkthrough {}
@@ -49,3 +51,4 @@ pub use gradcheck::{gradcheck, gradcheck_f64, TensorCheck};
 pub use linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
 pub use loss::{Loss, Targets};
 pub use mlp::{layer_ranges, param_layout, sequential_name, Mlp, ParamTensor};
+pub use probe::{Phase, Probe};

@@ -193,6 +193,10 @@ impl Linear {
     ///
     /// Shapes: dx (B, I) out; dW (O, I), db (O) out (or in-out); dy (B, O),
     /// x (B, I), W (O, I) in, B = `x.rows`.
+    ///
+    /// Each formula is also a method of its own ([`Linear::weight_grad`],
+    /// [`Linear::bias_grad`], [`Linear::input_grad`]), which is how the
+    /// network calls them, so a profiler can time each.
     pub fn backward(
         &self,
         dx: Option<&mut [f32]>,
@@ -202,27 +206,59 @@ impl Linear {
         w: &[f32],
         cx: &Compute,
     ) -> Result<()> {
-        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
-        self.check("linear backward db", g.db.len(), 1, o, "db")?;
-        let beta = if g.accumulate { 1.0 } else { 0.0 };
-        let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
-        let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
-
-        // dW (O, I) += dYᵀ (O, B) · X (B, I)   (= when β = 0)
-        let dwv = MatMut::row_major(g.dw, o, i)?;
-        cx.gemm(1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?;
-        // db (O) += Σ_b dY[b, :]
-        if !g.accumulate {
-            g.db.fill(0.0);
-        }
-        descent_core::ops::col_sums_acc(dy, batch, o, g.db);
+        self.weight_grad(g.dw, g.accumulate, dy, x, cx)?;
+        self.bias_grad(g.db, g.accumulate, dy, x.rows)?;
         if let Some(dx) = dx {
-            // dX (B, I) = dY (B, O) · W (O, I)
-            let wv = MatRef::row_major(w, o, i)?;
-            let dxv = MatMut::row_major(dx, batch, i)?;
-            cx.gemm(1.0, dyv, wv, 0.0, dxv, Epilogue::None)?;
+            self.input_grad(dx, dy, w, x.rows, cx)?;
         }
         Ok(())
+    }
+
+    /// `dW += dYᵀ·X` (O, I), or `dW = dYᵀ·X` when `accumulate` is false:
+    /// one GEMM (β = 1 or 0), dYᵀ a strided view of dY (B, O).
+    pub fn weight_grad(
+        &self,
+        dw: &mut [f32],
+        accumulate: bool,
+        dy: &[f32],
+        x: Rows,
+        cx: &Compute,
+    ) -> Result<()> {
+        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
+        let beta = if accumulate { 1.0 } else { 0.0 };
+        let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
+        let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
+        let dwv = MatMut::row_major(dw, o, i)?; // (O, I)
+        cx.gemm(1.0, dyv.t(), xv, beta, dwv, Epilogue::None)
+    }
+
+    /// `db += Σ_b dY[b, :]` (O), or `db = Σ_b dY[b, :]` when `accumulate`
+    /// is false; dY is (`batch`, O).
+    pub fn bias_grad(&self, db: &mut [f32], accumulate: bool, dy: &[f32], batch: usize) -> Result<()> {
+        let o = self.out_features;
+        self.check("linear backward db", db.len(), 1, o, "db")?;
+        self.check("linear backward dy", dy.len(), batch, o, "dY")?;
+        if !accumulate {
+            db.fill(0.0);
+        }
+        descent_core::ops::col_sums_acc(dy, batch, o, db);
+        Ok(())
+    }
+
+    /// `dX = dY·W` (B, I), written (β = 0): dY (`batch`, O), W (O, I).
+    pub fn input_grad(
+        &self,
+        dx: &mut [f32],
+        dy: &[f32],
+        w: &[f32],
+        batch: usize,
+        cx: &Compute,
+    ) -> Result<()> {
+        let (i, o) = (self.in_features, self.out_features);
+        let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
+        let wv = MatRef::row_major(w, o, i)?; // (O, I)
+        let dxv = MatMut::row_major(dx, batch, i)?; // (B, I)
+        cx.gemm(1.0, dyv, wv, 0.0, dxv, Epilogue::None)
     }
 
     /// Naive twin of [`Linear::forward`]: the GEMM written as loops, for

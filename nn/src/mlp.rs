@@ -32,8 +32,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
 use crate::error::{check_len, NnError, Result};
-use crate::linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
+use crate::linear::{Compute, Linear, LinearParams, Rows};
 use crate::loss::{Loss, Targets};
+use crate::probe::{Phase, Probe};
 
 /// One parameter tensor in the flat buffer: its PyTorch state-dict name,
 /// where it starts and its shape.
@@ -282,6 +283,18 @@ impl Mlp {
     /// last layer without f. With ReLU, bias and activation are fused into
     /// the GEMM's epilogue; Sigmoid and Tanh run over the output after it.
     pub fn forward(&mut self, x: &[f32], batch: usize) -> Result<&[f32]> {
+        self.forward_probed(x, batch, &mut ())
+    }
+
+    /// [`Mlp::forward`], telling `probe` when each layer's GEMM
+    /// ([`Phase::Forward`]) and unfused activation ([`Phase::Activation`])
+    /// are done.
+    pub fn forward_probed(
+        &mut self,
+        x: &[f32],
+        batch: usize,
+        probe: &mut impl Probe,
+    ) -> Result<&[f32]> {
         self.check_input("forward input x", x, batch)?;
         let last = self.layers.len() - 1;
         for l in 0..=last {
@@ -303,8 +316,10 @@ impl Mlp {
                 rows: batch,
             };
             layer.forward(y, x, LinearParams { w, b }, fuse_relu, &self.compute)?;
+            probe.done(Phase::Forward(l));
             if hidden && !fuse_relu {
                 self.activation.forward(y);
+                probe.done(Phase::Activation(l));
             }
         }
         self.batch = batch;
@@ -350,7 +365,7 @@ impl Mlp {
     ///   activation's backward turns it into dL/d(pre-activation) in place:
     ///   `dacts[l−1] ⊙= f′` ([`Activation::backward`]).
     pub fn backward(&mut self, x: &[f32]) -> Result<()> {
-        self.backward_impl(x, true)
+        self.backward_probed(x, true, &mut ())
     }
 
     /// As [`Mlp::backward`], but *writes* dL/dθ over the gradient buffer
@@ -359,12 +374,18 @@ impl Mlp {
     /// the pass that clears the buffer (the first GEMM into each dW runs
     /// with β = 0).
     pub fn backward_overwrite(&mut self, x: &[f32]) -> Result<()> {
-        self.backward_impl(x, false)
+        self.backward_probed(x, false, &mut ())
     }
 
-    /// The backward pass; `accumulate = false` overwrites the gradients
-    /// instead of adding to them.
-    fn backward_impl(&mut self, x: &[f32], accumulate: bool) -> Result<()> {
+    /// The backward pass ([`Mlp::backward`] when `accumulate`, else
+    /// [`Mlp::backward_overwrite`]), telling `probe` when each layer's dW,
+    /// db and dX, and each activation's backward, are done.
+    pub fn backward_probed(
+        &mut self,
+        x: &[f32],
+        accumulate: bool,
+        probe: &mut impl Probe,
+    ) -> Result<()> {
         let batch = self.batch;
         if batch == 0 {
             return Err(NnError::NoForward {
@@ -389,22 +410,25 @@ impl Mlp {
             let (dbelow, dhere) = self.dacts.split_at_mut(l);
             let dy = &dhere[0];
             let input: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
-            let dx = if l == 0 {
-                None
-            } else {
-                let d = &mut dbelow[l - 1];
-                d.resize(batch * layer.in_features, 0.0);
-                Some(&mut d[..])
-            };
-            let g = LinearGrads { dw, db, accumulate };
             let x = Rows {
                 data: input,
                 rows: batch,
             };
-            layer.backward(dx, g, dy, x, w, &self.compute)?;
+            // dW_l = dYᵀ·X_l (+= when accumulating)
+            layer.weight_grad(dw, accumulate, dy, x, &self.compute)?;
+            probe.done(Phase::WeightGrad(l));
+            // db_l = Σ_rows dY
+            layer.bias_grad(db, accumulate, dy, batch)?;
+            probe.done(Phase::BiasGrad(l));
             if l > 0 {
-                self.activation
-                    .backward(&self.acts[l - 1], &mut dbelow[l - 1]);
+                // dX_l = dY·W_l, the gradient of the layer below's output…
+                let dx = &mut dbelow[l - 1];
+                dx.resize(batch * layer.in_features, 0.0);
+                layer.input_grad(dx, dy, w, batch, &self.compute)?;
+                probe.done(Phase::InputGrad(l));
+                // …made the gradient of its pre-activation: dX ⊙= f′.
+                self.activation.backward(&self.acts[l - 1], dx);
+                probe.done(Phase::ActivationBackward(l - 1));
             }
         }
         Ok(())

@@ -18,6 +18,8 @@
 //! - [`checkpoint`]: safetensors checkpoints with PyTorch `nn.Sequential`
 //!   names (`0.weight`, `0.bias`, …), the optimizer state and metadata
 //!   beside them, written atomically;
+//! - [`profile`]: where a step's time goes, phase by phase, against the
+//!   machine's measured roofs (`descent profile`);
 //! - [`metrics`]: per-step and per-epoch records, written as `.jsonl` or
 //!   `.csv`.
 //!
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod metrics;
+pub mod profile;
 mod resume;
 mod trainer;
 pub mod tune;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use descent_core::step::grad_norm_on;
 use descent_core::AlignedVec;
-use descent_nn::{Loss, Mlp, NnError, Targets};
+use descent_nn::{Loss, Mlp, NnError, Phase, Probe, Targets};
 use descent_optim::{OptimError, Schedule, Updater};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -274,6 +274,16 @@ impl<'d> Trainer<'d> {
     /// A non-finite loss or gradient norm updates nothing and is returned as
     /// [`Step::NotFinite`] for the caller's policy to judge.
     pub fn step(&mut self, rows: Range<usize>) -> Result<Step, TrainError> {
+        self.step_probed(rows, &mut ())
+    }
+
+    /// [`Trainer::step`], telling `probe` when each phase is done (see
+    /// [`descent_nn::probe`]); `descent profile` times a step this way.
+    pub fn step_probed(
+        &mut self,
+        rows: Range<usize>,
+        probe: &mut impl Probe,
+    ) -> Result<Step, TrainError> {
         let data = self.data;
         let train = &data.train;
         let b = rows.len();
@@ -288,21 +298,24 @@ impl<'d> Trainer<'d> {
             train.gather_par(pool, &self.order[rows], &mut self.x, &mut self.y);
             (&self.x, &self.y)
         };
+        probe.done(Phase::Gather);
         let net = &mut self.net;
         match &mut self.updater {
             Updater::Grad(opt) => {
                 let lr = self.schedule.lr();
                 opt.set_lr(lr)?;
                 // Forward: Z = f(… f(X·W₀ᵀ + b₀) …)·W_Lᵀ + b_L.
-                net.forward(x, b)?;
+                net.forward_probed(x, b, probe)?;
                 // Loss: mean cross-entropy of softmax(Z), and dZ.
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
+                probe.done(Phase::Loss);
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it).
-                net.backward_overwrite(x)?;
+                net.backward_probed(x, false, probe)?;
                 // The gradient's norm, computed once: logged, checked here,
                 // and the clipping factor of the optimizer step.
                 let grad_norm = grad_norm_on(net.compute().pool(), net.grads());
+                probe.done(Phase::GradNorm);
                 if !loss.is_finite() {
                     return Ok(Step::NotFinite {
                         what: "loss",
@@ -320,6 +333,7 @@ impl<'d> Trainer<'d> {
                 // piece on each of the net's threads.
                 let (p, g, cx) = net.params_grads_compute();
                 opt.step_on(cx.pool(), p, g, Some(grad_norm))?;
+                probe.done(Phase::Update);
                 Ok(Step::Taken {
                     loss,
                     grad_norm,
@@ -342,6 +356,7 @@ impl<'d> Trainer<'d> {
                     }
                 });
                 net.params_mut().copy_from_slice(&self.search_params);
+                probe.done(Phase::Search);
                 if !r.loss.is_finite() {
                     // The kept weights themselves give a non-finite loss:
                     // skipping cannot help, whatever the policy.
@@ -357,7 +372,7 @@ impl<'d> Trainer<'d> {
     }
 
     /// The error of a run that diverged at the next step.
-    fn diverged(&self, what: &'static str, value: f32) -> TrainError {
+    pub(crate) fn diverged(&self, what: &'static str, value: f32) -> TrainError {
         TrainError::Diverged {
             epoch: self.epoch + 1,
             step: self.step + 1,
@@ -370,7 +385,7 @@ impl<'d> Trainer<'d> {
 
     /// Lays out the next epoch's order of the training examples; returns
     /// the batch size and the number of steps.
-    fn start_epoch(&mut self) -> (usize, usize) {
+    pub(crate) fn start_epoch(&mut self) -> (usize, usize) {
         let n = self.data.train.len();
         let b = self.cfg.batch_rows(n);
         self.order.clear();

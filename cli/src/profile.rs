@@ -1,0 +1,268 @@
+//! `descent profile`: real training steps timed phase by phase (the
+//! library's [`descent_train::profile`]), printed as a table against the
+//! machine's measured roofs and written as `profile.json`, `roofline.svg`
+//! and `index.html`.
+
+use std::path::Path;
+
+use descent_train::profile::{self, PhaseReport, Profile, ProfileOptions};
+use descent_train::Trainer;
+
+use crate::commands::load_data;
+use crate::error::CliError;
+use crate::opts::ProfileArgs;
+use crate::report::{command_line, write_index, Table};
+
+/// Microseconds with 3–4 significant digits.
+fn us(secs: f64) -> String {
+    let v = secs * 1e6;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A count with a k/M/G suffix.
+fn si(v: f64) -> String {
+    match v {
+        v if v >= 1e9 => format!("{:.2} G", v / 1e9),
+        v if v >= 1e6 => format!("{:.2} M", v / 1e6),
+        v if v >= 1e3 => format!("{:.1} k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+/// The phase table: one row per phase, then the step and the evaluation.
+pub fn phase_table(p: &Profile) -> Table {
+    let compare = p.phases.iter().any(|r| r.matrixmultiply.is_some());
+    let mut header = vec![
+        "phase", "median µs", "p10–p90 µs", "share", "FLOP", "bytes", "FLOP/B", "GFLOP/s",
+        "GB/s", "bound by", "of roof",
+    ];
+    if compare {
+        header.extend(["alone µs", "matrixmultiply µs", "mm / descent"]);
+    }
+    let mut t = Table::new(&header);
+    let row = |r: &PhaseReport, share: String| {
+        let mut v = vec![
+            r.name.clone(),
+            us(r.time.median),
+            format!("{}–{}", us(r.time.p10), us(r.time.p90)),
+            share,
+            si(r.cost.flops),
+            si(r.cost.bytes),
+            if r.cost.flops > 0.0 {
+                format!("{:.2}", r.intensity)
+            } else {
+                "–".into()
+            },
+            format!("{:.1}", r.gflops),
+            format!("{:.1}", r.gbs),
+            if r.cost.flops > 0.0 && r.roof >= p.peak() * 0.999 {
+                "peak".to_string()
+            } else {
+                r.level.to_string()
+            },
+            pct(r.of_roof),
+        ];
+        if compare {
+            match &r.matrixmultiply {
+                Some(c) => v.extend([
+                    us(c.descent_s),
+                    us(c.matrixmultiply_s),
+                    format!("{:.2}×", c.speedup),
+                ]),
+                None => v.extend(["".into(), "".into(), "".into()]),
+            }
+        }
+        v
+    };
+    for r in &p.phases {
+        t.rows.push(row(r, pct(r.share)));
+    }
+    let flops: f64 = p.phases.iter().map(|r| r.cost.flops).sum();
+    let bytes: f64 = p.phases.iter().map(|r| r.cost.bytes).sum();
+    let mut step = vec![
+        "step (unprobed)".to_string(),
+        us(p.step.median),
+        format!("{}–{}", us(p.step.p10), us(p.step.p90)),
+        "100%".into(),
+        si(flops),
+        si(bytes),
+        format!("{:.2}", flops / bytes),
+        format!("{:.1}", flops / p.step.median / 1e9),
+        format!("{:.1}", bytes / p.step.median / 1e9),
+        "peak".into(),
+        pct(flops / p.step.median / 1e9 / p.peak()),
+    ];
+    if compare {
+        step.extend(["".into(), "".into(), "".into()]);
+    }
+    t.rows.push(step);
+    t.rows.push(row(&p.eval, "per epoch".into()));
+    t
+}
+
+/// The roofs: FMA peak per width, bandwidth per level.
+pub fn roof_table(p: &Profile) -> Table {
+    let mut t = Table::new(&["roof", "working set", "copy GB/s", "triad GB/s", "GFLOP/s"]);
+    for pk in &p.peaks {
+        t.rows.push(vec![
+            format!("FMA peak {}", pk.width),
+            "registers".into(),
+            "".into(),
+            "".into(),
+            format!("{:.1}", pk.gflops),
+        ]);
+    }
+    for b in &p.bandwidth {
+        t.rows.push(vec![
+            b.level.to_string(),
+            format!("{} KiB", b.bytes >> 10),
+            format!("{:.1}", b.copy_gbs),
+            format!("{:.1}", b.triad_gbs),
+            "".into(),
+        ]);
+    }
+    t
+}
+
+/// The epoch against its floors, one table row each.
+pub fn epoch_table(p: &Profile) -> Table {
+    let e = &p.epoch;
+    let mut t = Table::new(&["epoch", "seconds", "measured / this"]);
+    t.rows.push(vec![
+        format!("measured ({:.1} steps × median step + eval)", e.steps),
+        format!("{:.4}", e.measured_s),
+        "1".into(),
+    ]);
+    t.rows.push(vec![
+        format!("FLOP floor: {} FLOP at the {:.0} GFLOP/s peak", si(e.flops), p.peak()),
+        format!("{:.4}", e.floor_peak_s),
+        format!("{:.1}×", e.gap_to_peak),
+    ]);
+    t.rows.push(vec![
+        "roofline floor: every phase at its own roof".into(),
+        format!("{:.4}", e.floor_roofline_s),
+        format!("{:.1}×", e.gap_to_roofline),
+    ]);
+    t
+}
+
+/// What the profile ran on, one line each.
+pub fn machine_lines(p: &Profile) -> Vec<String> {
+    let m = &p.machine;
+    let (l1, l2, l3, src) = m.caches;
+    vec![
+        format!("CPU: {}, {} thread(s)", m.cpu, m.threads),
+        format!("SIMD: {}", m.simd),
+        format!("GEMM kernel: {}", m.gemm_kernel),
+        format!(
+            "caches per core: L1d {} KiB, L2 {} KiB, L3 {} MiB ({src})",
+            l1 >> 10,
+            l2 >> 10,
+            l3 >> 20
+        ),
+        format!(
+            "model {} {}, {} parameters, batch {}, {}; {} probed + {} unprobed steps; clock read {:.0} ns",
+            p.sizes
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
+            p.activation,
+            p.params,
+            p.batch,
+            p.optimizer,
+            p.probed_step.samples,
+            p.step.samples,
+            m.clock_s * 1e9
+        ),
+    ]
+}
+
+/// How well the phases account for the step.
+pub fn accounting_line(p: &Profile) -> String {
+    format!(
+        "phases' medians add up to {} µs; the probed step's median is {} µs, the unprobed step's {} µs ({:+.1}%)",
+        us(p.phase_median_sum_s),
+        us(p.probed_step.median),
+        us(p.step.median),
+        100.0 * (p.phase_median_sum_s / p.step.median - 1.0)
+    )
+}
+
+/// Writes `profile.json`, `roofline.svg` and `index.html` into `dir`.
+pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::flag("--out", format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let json = serde_json::to_string_pretty(p).expect("a profile serialises");
+    std::fs::write(dir.join("profile.json"), json + "\n").map_err(io)?;
+    std::fs::write(dir.join("roofline.svg"), crate::roofline::svg(p)).map_err(io)?;
+    let mut intro = machine_lines(p).join(". ");
+    intro.push_str(". ");
+    intro.push_str(&accounting_line(p));
+    intro.push_str(
+        ". FLOPs and bytes come from the shapes (each operand read once, each result written \
+         once); \"bound by\" is the level whose working set holds the phase's bytes, and \"of \
+         roof\" the share of min(peak, intensity × that level's triad bandwidth) reached.",
+    );
+    write_index(
+        dir,
+        &command_line(),
+        &intro,
+        &[
+            ("Phases of one step", &phase_table(p)),
+            ("The epoch against its floor", &epoch_table(p)),
+            ("This machine's roofs", &roof_table(p)),
+        ],
+        &[("roofline.svg", "Every phase of the step on this machine's roofline")],
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+/// `descent profile`.
+pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
+    let cfg = args
+        .run
+        .config(args.optimizer, args.hyper.hyper(), args.data.normalize);
+    cfg.validate()?;
+    if args.steps == 0 {
+        return Err(CliError::flag("--steps", "must be at least 1"));
+    }
+    let data = load_data(&args.data)?;
+    let threads = args.run.thread_count();
+    let mut t = Trainer::new(cfg, &data, threads)?;
+    let opts = ProfileOptions {
+        steps: args.steps,
+        warmup: args.warmup_steps,
+        compare_matrixmultiply: args.compare.is_some(),
+        ..ProfileOptions::default()
+    };
+    eprintln!(
+        "profiling {} steps (+ {} unprobed, {} warm-up) on {threads} thread(s), then the roofs…",
+        opts.steps, opts.steps, opts.warmup
+    );
+    let p = profile::run(&mut t, &opts)?;
+    for l in machine_lines(&p) {
+        println!("{l}");
+    }
+    println!("\n{}", phase_table(&p).text());
+    println!("{}\n", accounting_line(&p));
+    println!("{}", epoch_table(&p).text());
+    println!("{}", roof_table(&p).text());
+    write_report(&p, &args.out)?;
+    println!(
+        "wrote {0}/profile.json, {0}/roofline.svg, {0}/index.html",
+        args.out.display()
+    );
+    Ok(())
+}

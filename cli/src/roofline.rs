@@ -1,0 +1,345 @@
+//! The roofline picture of a profile: log-log, arithmetic intensity
+//! (FLOP/byte) across, GFLOP/s up. Every FMA peak is a horizontal roof,
+//! every level's triad bandwidth a slanted one (`bandwidth · intensity`,
+//! up to the highest peak), and every phase of the step that computes a
+//! dot at its intensity and measured GFLOP/s, labelled with its name. The
+//! labels are placed one by one where they cover no other label, dot or
+//! roof label, inside the plot area, with a thin leader line when they had
+//! to move away from their dot.
+
+use std::fmt::Write as _;
+
+use descent_train::profile::Profile;
+
+use crate::chart::{esc, nice_ticks, text_width, tick_label};
+use crate::plot::colour;
+
+/// Picture width, pixels.
+pub const WIDTH: f64 = 1000.0;
+/// Picture height, pixels.
+pub const HEIGHT: f64 = 640.0;
+const FONT: f64 = 12.0;
+const LABEL_FONT: f64 = 14.0;
+const TITLE_FONT: f64 = 17.0;
+/// The plot area: left, top, right, bottom.
+const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 760.0, 570.0);
+
+/// Which kind of work a phase is (one colour each).
+fn kind(name: &str) -> (usize, &'static str) {
+    if name.starts_with("forward") || name == "eval" {
+        (0, "forward GEMM (+ epilogue)")
+    } else if name.starts_with("dW") || name.starts_with("dX") {
+        (1, "backward GEMM")
+    } else if name == "update" || name == "grad norm" || name == "search" {
+        (3, "optimizer")
+    } else {
+        (2, "elementwise / reduction")
+    }
+}
+
+/// A box of text or a dot, to keep labels off each other.
+#[derive(Clone, Copy)]
+struct Rect(f64, f64, f64, f64);
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.0 < o.2 && o.0 < self.2 && self.1 < o.3 && o.1 < self.3
+    }
+    fn inside(&self, r: &Rect) -> bool {
+        self.0 >= r.0 && self.2 <= r.2 && self.1 >= r.1 && self.3 <= r.3
+    }
+}
+
+/// The roofline of `p` as an SVG document.
+pub fn svg(p: &Profile) -> String {
+    let (pl, pt, pr, pb) = PLOT;
+    let peak = p.peak();
+    let dots: Vec<(&str, f64, f64)> = p
+        .phases
+        .iter()
+        .chain(std::iter::once(&p.eval))
+        .filter(|r| r.cost.flops > 0.0 && r.gflops > 0.0)
+        .map(|r| (r.name.as_str(), r.intensity, r.gflops))
+        .collect();
+    // Ranges: every dot, the ridge points, a decade of margin.
+    let ridge = |gbs: f64| peak / gbs;
+    let xs = dots
+        .iter()
+        .map(|d| d.1)
+        .chain(p.bandwidth.iter().map(|b| ridge(b.triad_gbs)));
+    let (xmin, xmax) = crate::chart::min_max(xs);
+    let (x0, x1) = (
+        10f64.powf((xmin / 2.0).log10().floor()),
+        10f64.powf((xmax * 2.0).log10().ceil()),
+    );
+    let ys = dots.iter().map(|d| d.2).chain([peak]);
+    let (ymin, _) = crate::chart::min_max(ys);
+    let (y0, y1) = (
+        10f64.powf((ymin / 2.0).log10().floor()),
+        10f64.powf((peak * 1.5).log10().ceil()),
+    );
+    let px = |x: f64| pl + (pr - pl) * (x.log10() - x0.log10()) / (x1.log10() - x0.log10());
+    let py = |y: f64| pb - (pb - pt) * (y.log10() - y0.log10()) / (y1.log10() - y0.log10());
+
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif"><rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
+    );
+    let sizes: Vec<String> = p.sizes.iter().map(|s| s.to_string()).collect();
+    let title = format!(
+        "Roofline: {} {}, batch {}, {}, {} thread{}",
+        sizes.join("-"),
+        p.activation,
+        p.batch,
+        p.optimizer,
+        p.machine.threads,
+        if p.machine.threads == 1 { "" } else { "s" }
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" font-size="{TITLE_FONT}" text-anchor="middle">{}</text>"#,
+        (pl + pr) / 2.0,
+        18.0 + TITLE_FONT,
+        esc(&title)
+    );
+    for v in nice_ticks(x0, x1, true, false) {
+        let x = px(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{pt}" x2="{x:.1}" y2="{pb}" stroke="#e6e6e6"/><text x="{x:.1}" y="{}" font-size="{FONT}" text-anchor="middle">{}</text>"##,
+            pb + 6.0 + FONT,
+            tick_label(v, false)
+        );
+    }
+    for v in nice_ticks(y0, y1, true, false) {
+        let y = py(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end">{}</text>"##,
+            pl - 6.0,
+            y + FONT / 3.0,
+            tick_label(v, false)
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<rect x="{pl}" y="{pt}" width="{}" height="{}" fill="none" stroke="black"/>"#,
+        pr - pl,
+        pb - pt
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" font-size="{LABEL_FONT}" text-anchor="middle">arithmetic intensity (FLOP per byte moved)</text>"#,
+        (pl + pr) / 2.0,
+        pb + 14.0 + FONT + LABEL_FONT
+    );
+    let (lx, ly) = (12.0 + LABEL_FONT, (pt + pb) / 2.0);
+    let _ = write!(
+        s,
+        r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">GFLOP/s</text>"#
+    );
+
+    // Roofs, clipped to the plot area; their labels are placed first.
+    let _ = write!(
+        s,
+        r#"<clipPath id="plot"><rect x="{pl}" y="{pt}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
+        pr - pl,
+        pb - pt
+    );
+    let mut taken: Vec<Rect> = Vec::new();
+    let mut labels = String::new();
+    let area = Rect(pl + 2.0, pt + 2.0, pr - 2.0, pb - 2.0);
+    for pk in &p.peaks {
+        let y = py(pk.gflops);
+        let _ = write!(
+            s,
+            r#"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="rgb(60,60,60)" stroke-width="1.5" stroke-dasharray="6 3"/>"#
+        );
+        let text = format!("{} peak {} GFLOP/s", pk.width, tick_label(pk.gflops.round(), false));
+        let w = text_width(&text, FONT);
+        let r = Rect(pr - 6.0 - w, y - 4.0 - FONT, pr - 6.0, y - 3.0);
+        taken.push(r);
+        let _ = write!(
+            labels,
+            r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="rgb(60,60,60)">{}</text>"#,
+            pr - 6.0,
+            y - 5.0,
+            esc(&text)
+        );
+    }
+    for b in &p.bandwidth {
+        let xr = ridge(b.triad_gbs);
+        let (xa, ya) = (x0, b.triad_gbs * x0);
+        let _ = write!(
+            s,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="rgb(120,120,120)" stroke-width="1.5"/>"#,
+            px(xa),
+            py(ya),
+            px(xr),
+            py(peak)
+        );
+        // The label sits along the slanted roof, left of the ridge, at the
+        // height of the lowest decade it crosses inside the plot.
+        let text = format!("{} {} GB/s", b.level, tick_label(b.triad_gbs.round(), false));
+        let w = text_width(&text, FONT);
+        let ya = ya.max(y0 * 1.2);
+        let xa = ya / b.triad_gbs;
+        let (tx, ty) = (px(xa).max(pl + 4.0) + 4.0, py(ya) - 4.0);
+        let r = Rect(tx, ty - FONT, tx + w, ty + 3.0);
+        if r.inside(&area) {
+            taken.push(r);
+            let _ = write!(
+                labels,
+                r#"<text x="{tx:.1}" y="{ty:.1}" font-size="{FONT}" fill="rgb(100,100,100)">{}</text>"#,
+                esc(&text)
+            );
+        }
+    }
+    s.push_str("</g>");
+    s.push_str(&labels);
+
+    // Dots, then their labels.
+    let pts: Vec<(f64, f64)> = dots.iter().map(|d| (px(d.1), py(d.2))).collect();
+    for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
+        let c = colour(kind(name).0);
+        let _ = write!(
+            s,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="rgb({},{},{})" stroke="white"/>"#,
+            c.0,
+            c.1,
+            c.2
+        );
+        taken.push(Rect(x - 5.0, y - 5.0, x + 5.0, y + 5.0));
+    }
+    for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
+        let w = text_width(name, FONT);
+        let h = FONT + 2.0;
+        let mut best: Option<(Rect, usize)> = None;
+        'search: for radius in [8.0, 20.0, 34.0, 50.0, 70.0] {
+            for (dx, dy) in [
+                (1.0, 0.0),
+                (-1.0, 0.0),
+                (0.0, -1.0),
+                (0.0, 1.0),
+                (1.0, -1.0),
+                (-1.0, -1.0),
+                (1.0, 1.0),
+                (-1.0, 1.0),
+            ] {
+                let cx = x + dx * radius;
+                let cy = y + dy * radius;
+                let left = if dx > 0.0 {
+                    cx
+                } else if dx < 0.0 {
+                    cx - w
+                } else {
+                    cx - w / 2.0
+                };
+                let top = if dy > 0.0 {
+                    cy
+                } else if dy < 0.0 {
+                    cy - h
+                } else {
+                    cy - h / 2.0
+                };
+                let r = Rect(left, top, left + w, top + h);
+                if !r.inside(&area) {
+                    continue;
+                }
+                let hits = taken.iter().filter(|t| t.overlaps(&r)).count();
+                if best.is_none_or(|b| hits < b.1) {
+                    best = Some((r, hits));
+                }
+                if hits == 0 {
+                    break 'search;
+                }
+            }
+        }
+        let Some((r, _)) = best else { continue };
+        taken.push(r);
+        let (cx, cy) = ((r.0 + r.2) / 2.0, (r.1 + r.3) / 2.0);
+        if (cx - x).hypot(cy - y) > w / 2.0 + 14.0 {
+            // The nearest point of the label box to the dot.
+            let (ex, ey) = (x.clamp(r.0, r.2), y.clamp(r.1, r.3));
+            let _ = write!(
+                s,
+                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="rgb(150,150,150)" stroke-width="0.8"/>"#
+            );
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}">{}</text>"#,
+            r.0,
+            r.3 - 3.0,
+            esc(name)
+        );
+    }
+
+    // Legend: the kinds of work, right of the plot.
+    let (gl, gt) = (pr + 16.0, pt);
+    let kinds = [
+        "forward GEMM (+ epilogue)",
+        "backward GEMM",
+        "elementwise / reduction",
+        "optimizer",
+    ];
+    let _ = write!(
+        s,
+        r#"<text x="{gl}" y="{}" font-size="{FONT}" font-weight="bold">phases</text>"#,
+        gt + FONT
+    );
+    for (i, k) in kinds.iter().enumerate() {
+        let y = gt + 22.0 + 20.0 * i as f64;
+        let c = colour(i);
+        let _ = write!(
+            s,
+            r#"<circle cx="{}" cy="{}" r="4.5" fill="rgb({},{},{})"/><text x="{}" y="{}" font-size="{FONT}">{}</text>"#,
+            gl + 6.0,
+            y + 6.0,
+            c.0,
+            c.1,
+            c.2,
+            gl + 16.0,
+            y + 10.0,
+            esc(k)
+        );
+    }
+    let notes = [
+        "dashed: FMA peak per SIMD width".to_string(),
+        "solid: triad bandwidth per level".to_string(),
+        format!(
+            "epoch: {} s measured,",
+            tick_label(p.epoch.measured_s, false)
+        ),
+        format!(
+            "{} s at peak ({}× gap)",
+            tick_label(p.epoch.floor_peak_s, false),
+            tick_label(p.epoch.gap_to_peak, false)
+        ),
+    ];
+    for (i, n) in notes.iter().enumerate() {
+        let _ = write!(
+            s,
+            r#"<text x="{gl}" y="{}" font-size="{FONT}" fill="rgb(80,80,80)">{}</text>"#,
+            gt + 120.0 + 18.0 * i as f64,
+            esc(n)
+        );
+    }
+    let zero: Vec<String> = p
+        .phases
+        .iter()
+        .filter(|r| r.cost.flops == 0.0)
+        .map(|r| format!("{} ({} GB/s)", r.name, tick_label(r.gbs, false)))
+        .collect();
+    if !zero.is_empty() {
+        let _ = write!(
+            s,
+            r#"<text x="{pl}" y="{}" font-size="{FONT}" fill="rgb(90,90,90)">no FLOPs, not drawn: {}</text>"#,
+            HEIGHT - 8.0,
+            esc(&zero.join(", "))
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

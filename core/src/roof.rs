@@ -1,0 +1,380 @@
+//! The machine's own limits, measured: the FMA peak at every SIMD width the
+//! CPU has in registers, and the streaming bandwidth (copy and triad) at
+//! working sets that live in L1, L2, L3 and DRAM. These are the roofs of a
+//! roofline: a kernel of arithmetic intensity `I` FLOP/byte whose data
+//! streams from level `ℓ` can reach at most `min(peak, I · bandwidth_ℓ)`.
+//!
+//! The functions timed here are the ones the criterion benches time
+//! (`fma_peak` in `matmul`'s `peak/*`, [`copy`] and [`triad`] in
+//! `kernels`' `memory/*`), so a profile's roofs and the benches agree.
+//!
+//! On `threads` threads every thread runs the same loop at once: the FMA
+//! peak then counts every core, and L1 and L2 (private to a core) get a
+//! working set per thread, L3 and DRAM (shared) one working set split
+//! between the threads.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use crate::gemm::blocking::Caches;
+use crate::par::{self, Pool};
+use crate::simd::{self, fma_peak, fma_peak_flop, Vector, Wide, F32x16, F32x4, F32x8};
+
+/// Bytes [`copy`] moves per element: 4 read, 4 written (the
+/// write-allocate read of the destination line is not counted, as STREAM
+/// does not count it).
+pub const COPY_BYTES: usize = 8;
+/// Bytes [`triad`] moves per element: 8 read, 4 written.
+pub const TRIAD_BYTES: usize = 12;
+
+/// `dst[i] = src[i]`, one [`Wide`] vector at a time (the tail scalar).
+///
+/// # Panics
+/// If the lengths differ.
+pub fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths differ");
+    let n = dst.len();
+    let lanes = <Wide as Vector>::LANES;
+    let mut i = 0;
+    while i + lanes <= n {
+        simd::store::<Wide>(dst, i, simd::load::<Wide>(src, i));
+        i += lanes;
+    }
+    copy_scalar(&mut dst[i..], &src[i..]);
+}
+
+/// Scalar twin of [`copy`].
+pub fn copy_scalar(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+}
+
+/// STREAM's triad, `a[i] = b[i] + s·c[i]`, one [`Wide`] vector at a time
+/// (one fused multiply-add per element where the build has FMA).
+///
+/// # Panics
+/// If the lengths differ.
+pub fn triad(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
+    assert!(a.len() == b.len() && b.len() == c.len(), "triad: lengths differ");
+    let n = a.len();
+    let lanes = <Wide as Vector>::LANES;
+    let sv = Wide::splat(s);
+    let mut i = 0;
+    while i + lanes <= n {
+        let v = simd::load::<Wide>(c, i).mul_add(sv, simd::load::<Wide>(b, i));
+        simd::store::<Wide>(a, i, v);
+        i += lanes;
+    }
+    triad_scalar(&mut a[i..], &b[i..], &c[i..], s);
+}
+
+/// Scalar twin of [`triad`] (`mul_add`, so the bits match the SIMD form
+/// where the build has FMA).
+pub fn triad_scalar(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
+    for ((a, &b), &c) in a.iter_mut().zip(b).zip(c) {
+        *a = c.mul_add(s, b);
+    }
+}
+
+/// The FMA peak at one SIMD width.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peak {
+    /// `f32x4`, `f32x8` or `f32x16`.
+    pub width: &'static str,
+    /// f32 lanes per vector.
+    pub lanes: usize,
+    /// GFLOP/s on all the threads together (a fused multiply-add is 2).
+    pub gflops: f64,
+}
+
+/// The streaming bandwidth at one level of the memory hierarchy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bandwidth {
+    /// `L1`, `L2`, `L3` or `DRAM`.
+    pub level: &'static str,
+    /// The working set of one pass, all threads together, in bytes (the
+    /// triad's three arrays).
+    pub bytes: usize,
+    /// [`copy`] bandwidth, GB/s ([`COPY_BYTES`] per element).
+    pub copy_gbs: f64,
+    /// [`triad`] bandwidth, GB/s ([`TRIAD_BYTES`] per element).
+    pub triad_gbs: f64,
+}
+
+/// Every roof of this machine on some number of threads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Roofs {
+    /// Threads that ran each loop at once.
+    pub threads: usize,
+    /// The FMA peak per SIMD width, narrowest first.
+    pub peaks: Vec<Peak>,
+    /// Bandwidth per level, L1 first.
+    pub bandwidth: Vec<Bandwidth>,
+}
+
+impl Roofs {
+    /// The highest FMA peak (the widest vector's), GFLOP/s.
+    pub fn peak(&self) -> f64 {
+        self.peaks.iter().map(|p| p.gflops).fold(0.0, f64::max)
+    }
+
+    /// The smallest level whose working set holds `bytes` (DRAM if none
+    /// does): where data of that size streams from when it is reused
+    /// from one step to the next.
+    pub fn level_for(&self, bytes: usize) -> &Bandwidth {
+        self.bandwidth
+            .iter()
+            .find(|b| bytes <= b.bytes)
+            .or(self.bandwidth.last())
+            .expect("roofs measured with at least one level")
+    }
+
+    /// The roofline at intensity `flop_per_byte` for data from `level`:
+    /// `min(peak, intensity · triad bandwidth)`, GFLOP/s.
+    pub fn attainable(&self, flop_per_byte: f64, level: &Bandwidth) -> f64 {
+        self.peak().min(flop_per_byte * level.triad_gbs)
+    }
+}
+
+/// The SIMD widths this build has in registers: f32x4 and f32x8 always
+/// (with AVX, f32x8 is one register), f32x16 with AVX-512F (without it, it
+/// is two f32x8 halves and has f32x8's peak, so it is not a width of its
+/// own).
+pub fn widths() -> Vec<(&'static str, usize)> {
+    let mut w = vec![("f32x4", 4), ("f32x8", 8)];
+    if simd::HAS_AVX512 {
+        w.push(("f32x16", 16));
+    }
+    w
+}
+
+/// Per-level working sets, all threads together, in bytes: half of L1
+/// and half of L2 per thread (private caches; half leaves room for the
+/// stack and code), half of L3 shared (none when the machine reports no
+/// L3), and for DRAM eight times L3 but at least 64 MiB.
+pub fn working_sets(caches: &Caches, threads: usize) -> Vec<(&'static str, usize)> {
+    let t = threads.max(1);
+    let mut v = vec![("L1", caches.l1d / 2 * t), ("L2", caches.l2 / 2 * t)];
+    if caches.l3 > 0 {
+        v.push(("L3", caches.l3 / 2));
+    }
+    v.push(("DRAM", (8 * caches.l3).max(64 << 20)));
+    v
+}
+
+/// Runs `part(t)` for `t` in `0..threads` at once (on the pool when there
+/// is one) and returns the wall time of the whole.
+fn timed_parts(pool: Option<&Pool>, threads: usize, part: &(dyn Fn(usize) + Sync)) -> f64 {
+    let start = Instant::now();
+    match pool {
+        Some(p) if threads > 1 => p.run(threads, part),
+        _ => (0..threads).for_each(part),
+    }
+    start.elapsed().as_secs_f64()
+}
+
+/// Median of `samples` timings of `f` (at least 1).
+fn median_time(samples: usize, mut f: impl FnMut() -> f64) -> f64 {
+    let mut t: Vec<f64> = (0..samples.max(1)).map(|_| f()).collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, threads: usize, samples: usize) -> f64 {
+    // About a millisecond per call at 100 GFLOP/s per thread.
+    let iters = 1 << 13;
+    let part = |_t: usize| {
+        black_box(fma_peak::<V>(
+            black_box(iters),
+            black_box(V::splat(0.999)),
+            black_box(V::splat(1e-3)),
+        ));
+    };
+    timed_parts(pool, threads, &part); // warm-up (wakes the workers, the clocks)
+    let secs = median_time(samples, || timed_parts(pool, threads, &part));
+    (threads * fma_peak_flop::<V>(iters)) as f64 / secs / 1e9
+}
+
+/// Copy and triad bandwidth over a working set of `bytes` (the triad's
+/// three arrays, all threads together), GB/s.
+fn stream_gbs(pool: Option<&Pool>, threads: usize, bytes: usize, samples: usize) -> (f64, f64) {
+    let n = (bytes / 12).max(64 * threads);
+    let a = crate::AlignedVec::zeros(n);
+    let b: crate::AlignedVec = (0..n).map(|i| (i % 7) as f32).collect();
+    let c: crate::AlignedVec = (0..n).map(|i| (i % 5) as f32).collect();
+    // Each thread has its own piece of each array; a piece is passed over
+    // `reps` times per sample, so a sample lasts about half a millisecond
+    // even when it fits in L1.
+    let reps = (2_000_000 / n).max(1);
+    let a_ptr = a.as_ptr() as usize;
+    let piece = |t: usize| par::chunk(n, threads, 16, t);
+    let copy_part = |t: usize| {
+        let r = piece(t);
+        // SAFETY: the pieces of `a` are disjoint (par::chunk), `a` outlives
+        // the parts (timed_parts returns after every part), and nothing
+        // else reads or writes it meanwhile.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len())
+        };
+        for _ in 0..reps {
+            copy(black_box(&mut dst[..]), black_box(&b[r.clone()]));
+        }
+    };
+    let triad_part = |t: usize| {
+        let r = piece(t);
+        // SAFETY: as in `copy_part`.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len())
+        };
+        for _ in 0..reps {
+            triad(black_box(&mut dst[..]), black_box(&b[r.clone()]), black_box(&c[r.clone()]), 0.5);
+        }
+    };
+    timed_parts(pool, threads, &copy_part);
+    timed_parts(pool, threads, &triad_part);
+    let moved = |per: usize| (reps * n * per) as f64 / 1e9;
+    let copy_s = median_time(samples, || timed_parts(pool, threads, &copy_part));
+    let triad_s = median_time(samples, || timed_parts(pool, threads, &triad_part));
+    black_box(&a);
+    (moved(COPY_BYTES) / copy_s, moved(TRIAD_BYTES) / triad_s)
+}
+
+/// Measures every roof on `threads` threads (the pool's, or 1 without
+/// one), each figure the median of `samples` timings. Takes about
+/// `samples × 25 ms` (the DRAM passes dominate).
+pub fn measure(pool: Option<&Pool>, caches: &Caches, samples: usize) -> Roofs {
+    let threads = pool.map_or(1, |p| p.threads());
+    let peaks = widths()
+        .into_iter()
+        .map(|(width, lanes)| Peak {
+            width,
+            lanes,
+            gflops: match lanes {
+                4 => peak_gflops::<F32x4>(pool, threads, samples),
+                8 => peak_gflops::<F32x8>(pool, threads, samples),
+                _ => peak_gflops::<F32x16>(pool, threads, samples),
+            },
+        })
+        .collect();
+    let bandwidth = working_sets(caches, threads)
+        .into_iter()
+        .map(|(level, bytes)| {
+            let (copy_gbs, triad_gbs) = stream_gbs(pool, threads, bytes, samples);
+            Bandwidth {
+                level,
+                bytes,
+                copy_gbs,
+                triad_gbs,
+            }
+        })
+        .collect();
+    Roofs {
+        threads,
+        peaks,
+        bandwidth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, k: u32) -> Vec<f32> {
+        (0..n as u32).map(|i| ((i * k) % 97) as f32 * 0.37 - 11.0).collect()
+    }
+
+    #[test]
+    fn copy_and_triad_match_their_twins_on_odd_unaligned_slices() {
+        for n in [0, 1, 7, 15, 16, 17, 33, 100, 1027] {
+            for off in 0..3 {
+                let b = data(n + off, 3);
+                let c = data(n + off, 5);
+                let (mut a1, mut a2) = (vec![f32::NAN; n + off], vec![0.0; n + off]);
+                copy(&mut a1[off..], &b[off..]);
+                copy_scalar(&mut a2[off..], &b[off..]);
+                assert_eq!(a1[off..], b[off..]);
+                assert_eq!(a1[off..], a2[off..]);
+                triad(&mut a1[off..], &b[off..], &c[off..], -0.75);
+                triad_scalar(&mut a2[off..], &b[off..], &c[off..], -0.75);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                if simd::HAS_FMA {
+                    assert_eq!(bits(&a1[off..]), bits(&a2[off..]), "n {n}");
+                }
+                for i in off..n + off {
+                    let want = b[i] as f64 + -0.75 * c[i] as f64;
+                    assert!((a1[i] as f64 - want).abs() <= 1e-5 * want.abs().max(1.0));
+                }
+            }
+        }
+        // Edge values go through unchanged.
+        let b = [f32::INFINITY, -0.0, f32::MIN_POSITIVE, f32::MAX, 1.0];
+        let mut a = [0.0; 5];
+        copy(&mut a, &b);
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+        let mut a = [0.0; 5];
+        triad(&mut a, &b, &[f32::NAN, 0.0, 0.0, 0.0, 2.0], 1.0);
+        assert!(a[0].is_nan() && a[1] == 0.0 && a[4] == 3.0);
+    }
+
+    #[test]
+    fn working_sets_grow_level_by_level_and_the_roofline_bends_once() {
+        let caches = Caches {
+            l1d: 48 << 10,
+            l2: 1 << 20,
+            l3: 32 << 20,
+            source: "test",
+        };
+        let sets = working_sets(&caches, 2);
+        assert_eq!(
+            sets,
+            [
+                ("L1", 48 << 10),
+                ("L2", 1 << 20),
+                ("L3", 16 << 20),
+                ("DRAM", 256 << 20)
+            ]
+        );
+        let no_l3 = Caches { l3: 0, ..caches };
+        assert_eq!(working_sets(&no_l3, 1).last(), Some(&("DRAM", 64 << 20)));
+        let level = |l: &'static str, triad_gbs: f64, bytes: usize| Bandwidth {
+            level: l,
+            bytes,
+            copy_gbs: triad_gbs,
+            triad_gbs,
+        };
+        let roofs = Roofs {
+            threads: 1,
+            peaks: vec![
+                Peak { width: "f32x4", lanes: 4, gflops: 50.0 },
+                Peak { width: "f32x8", lanes: 8, gflops: 100.0 },
+            ],
+            bandwidth: vec![level("L1", 200.0, 1000), level("DRAM", 20.0, 1 << 30)],
+        };
+        assert_eq!(roofs.peak(), 100.0);
+        assert_eq!(roofs.level_for(1000).level, "L1");
+        assert_eq!(roofs.level_for(1001).level, "DRAM");
+        assert_eq!(roofs.level_for(usize::MAX).level, "DRAM");
+        let l1 = &roofs.bandwidth[0];
+        assert_eq!(roofs.attainable(0.25, l1), 50.0); // bandwidth-bound
+        assert_eq!(roofs.attainable(10.0, l1), 100.0); // compute-bound
+    }
+
+    #[test]
+    fn measured_roofs_are_positive_and_ordered_sensibly() {
+        let caches = Caches {
+            l1d: 32 << 10,
+            l2: 256 << 10,
+            l3: 0,
+            source: "test",
+        };
+        let pool = Pool::new(2);
+        for pool in [None, Some(&pool)] {
+            let r = measure(pool, &caches, 1);
+            assert_eq!(r.peaks.len(), widths().len());
+            assert!(r.peaks.iter().all(|p| p.gflops > 0.1), "{r:?}");
+            assert_eq!(r.bandwidth.len(), 3);
+            assert!(r.bandwidth.iter().all(|b| b.copy_gbs > 0.1 && b.triad_gbs > 0.1));
+        }
+    }
+}

@@ -4,13 +4,19 @@
 //! softmax + cross-entropy on the MLP's logits (64 × 10 and 1000 × 10).
 //!
 //! Throughput is the bytes each kernel reads and writes, so criterion's
-//! rate is comparable with the `memory/*` figures of the optim bench.
+//! rate is comparable with the `memory/*` figures here and in the optim
+//! bench.
+//!
+//! `kernels/memory/{copy,triad}/{L1,L2,L3,DRAM}` are the bandwidth roofs
+//! `descent profile` measures (`descent::tensor::roof`'s `copy` and `triad`
+//! on its per-level working sets), on one thread.
+//!
 //! Run: `cargo bench --bench kernels`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use descent::tensor::ops;
+use descent::tensor::{ops, roof};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -105,5 +111,27 @@ fn softmax_ce(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(kernels, elementwise, column_sums, softmax_ce);
+fn memory(c: &mut Criterion) {
+    let caches = descent::tensor::gemm::blocking::Caches::detect();
+    let mut g = c.benchmark_group("kernels/memory");
+    for (level, _, bytes) in roof::working_sets(&caches, 1) {
+        let n = bytes / 12;
+        if n > 1 << 22 {
+            g.sample_size(10);
+        }
+        let (b, cc) = (random(n, 3), random(n, 4));
+        let mut a = vec![0.0f32; n];
+        g.throughput(Throughput::Bytes((roof::COPY_BYTES * n) as u64));
+        g.bench_function(BenchmarkId::new("copy", level), |bench| {
+            bench.iter(|| roof::copy(black_box(&mut a), black_box(&b)))
+        });
+        g.throughput(Throughput::Bytes((roof::TRIAD_BYTES * n) as u64));
+        g.bench_function(BenchmarkId::new("triad", level), |bench| {
+            bench.iter(|| roof::triad(black_box(&mut a), black_box(&b), black_box(&cc), 0.5))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(kernels, elementwise, column_sums, softmax_ce, memory);
 criterion_main!(kernels);

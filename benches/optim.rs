@@ -3,7 +3,9 @@
 //! whole-array passes with temporaries (how a tensor library without fusion
 //! runs it), and `scalar`, the kernels' plain scalar twins; plus the
 //! machine's streaming bandwidth measured in the same run:
-//! `memory/copy/N` (`a = b`) and `memory/triad/N` (`a = b + s·c`).
+//! `memory/copy/N` (`a = b`) and `memory/triad/N` (`a = b + s·c`), the
+//! kernels `descent profile` measures its bandwidth roofs with
+//! (`descent::tensor::roof`).
 //!
 //! Throughput is the bytes the fused form reads and writes per parameter:
 //! SGD 3×4 (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one
@@ -22,7 +24,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use descent::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
-use descent::tensor::step;
+use descent::tensor::{roof, step};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -292,16 +294,12 @@ fn bench_steps(c: &mut Criterion) {
     let mut dst = vec![0.0f32; n];
     group.throughput(Throughput::Bytes(8 * n as u64));
     group.bench_function(BenchmarkId::new("memory/copy", n), |b| {
-        b.iter(|| dst.copy_from_slice(black_box(&src)))
+        b.iter(|| roof::copy(black_box(&mut dst), black_box(&src)))
     });
     group.throughput(Throughput::Bytes(12 * n as u64));
     let s = black_box(0.5f32);
     group.bench_function(BenchmarkId::new("memory/triad", n), |b| {
-        b.iter(|| {
-            for ((a, &x), &y) in dst.iter_mut().zip(black_box(&src)).zip(black_box(&c2)) {
-                *a = s.mul_add(y, x);
-            }
-        })
+        b.iter(|| roof::triad(black_box(&mut dst), black_box(&src), black_box(&c2), s))
     });
     group.finish();
 

@@ -22,17 +22,25 @@
 //! cores; the bench then prints each N's speed-up over one thread from
 //! interleaved medians, so the scaling can be read on any machine.
 //!
+//! `train_step/gemm/<phase>/{descent,matrixmultiply}` times every GEMM of
+//! the 784-128-64-10 step at batch 64 alone, on one thread, with descent's
+//! kernel (fused epilogue included) and with matrixmultiply (plus a bias
+//! pass for the forward ones): the very cases `descent profile --compare
+//! matrixmultiply` times (`descent::train::profile::GemmCase`), so the
+//! bench and the profile measure the same code.
+//!
 //! Run: `cargo bench --bench train_step -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use descent::nn::{Activation, Loss, Mlp, Targets};
+use descent::nn::{Activation, Compute, Loss, Mlp, Targets};
 use descent::optim::{Adam, AdamConfig, Optimizer};
 use descent::tensor::simd::{fma_peak, fma_peak_flop, Wide};
 use descent::tensor::step::grad_norm_on;
 use descent::tensor::AlignedVec;
+use descent::train::profile::{compare_gemms, GemmCase};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -226,5 +234,33 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(train_step, benches, threads);
+fn gemms(c: &mut Criterion) {
+    let mut cases = GemmCase::for_step(&SIZES, Activation::Relu, BATCH);
+    let serial = Compute::serial();
+    let mut group = c.benchmark_group("train_step/gemm");
+    for case in &mut cases {
+        let name = case.phase.label("relu").replace(' ', "-");
+        group.throughput(Throughput::Elements(case.flops() as u64));
+        group.bench_function(format!("{name}/descent"), |b| {
+            b.iter(|| case.run_descent(&serial))
+        });
+        group.bench_function(format!("{name}/matrixmultiply"), |b| {
+            b.iter(|| case.run_matrixmultiply())
+        });
+    }
+    group.finish();
+    let cmp = compare_gemms(&mut cases, 51);
+    for (case, c) in cases.iter().zip(cmp) {
+        println!(
+            "train_step/gemm {} {:?}: descent {:.2} µs, matrixmultiply {:.2} µs (interleaved medians), matrixmultiply / descent {:.2}×",
+            case.phase.label("relu"),
+            c.mkn,
+            c.descent_s * 1e6,
+            c.matrixmultiply_s * 1e6,
+            c.speedup
+        );
+    }
+}
+
+criterion_group!(train_step, benches, threads, gemms);
 criterion_main!(train_step);

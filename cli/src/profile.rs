@@ -43,8 +43,17 @@ fn pct(v: f64) -> String {
 pub fn phase_table(p: &Profile) -> Table {
     let compare = p.phases.iter().any(|r| r.matrixmultiply.is_some());
     let mut header = vec![
-        "phase", "median µs", "p10–p90 µs", "share", "FLOP", "bytes", "FLOP/B", "GFLOP/s",
-        "GB/s", "bound by", "of roof",
+        "phase",
+        "median µs",
+        "p10–p90 µs",
+        "share",
+        "FLOP",
+        "bytes",
+        "FLOP/B",
+        "GFLOP/s",
+        "GB/s",
+        "bound by",
+        "of roof",
     ];
     if compare {
         header.extend(["alone µs", "matrixmultiply µs", "mm / descent"]);
@@ -112,10 +121,18 @@ pub fn phase_table(p: &Profile) -> Table {
 
 /// The roofs: FMA peak per width, bandwidth per level.
 pub fn roof_table(p: &Profile) -> Table {
-    let mut t = Table::new(&["roof", "working set", "copy GB/s", "triad GB/s", "GFLOP/s"]);
+    let mut t = Table::new(&[
+        "roof",
+        "capacity",
+        "working set",
+        "copy GB/s",
+        "triad GB/s",
+        "GFLOP/s",
+    ]);
     for pk in &p.peaks {
         t.rows.push(vec![
             format!("FMA peak {}", pk.width),
+            "".into(),
             "registers".into(),
             "".into(),
             "".into(),
@@ -125,6 +142,11 @@ pub fn roof_table(p: &Profile) -> Table {
     for b in &p.bandwidth {
         t.rows.push(vec![
             b.level.to_string(),
+            if b.capacity == usize::MAX {
+                "all".into()
+            } else {
+                format!("{} KiB", b.capacity >> 10)
+            },
             format!("{} KiB", b.bytes >> 10),
             format!("{:.1}", b.copy_gbs),
             format!("{:.1}", b.triad_gbs),
@@ -144,7 +166,11 @@ pub fn epoch_table(p: &Profile) -> Table {
         "1".into(),
     ]);
     t.rows.push(vec![
-        format!("FLOP floor: {} FLOP at the {:.0} GFLOP/s peak", si(e.flops), p.peak()),
+        format!(
+            "FLOP floor: {} FLOP at the {:.0} GFLOP/s peak",
+            si(e.flops),
+            p.peak()
+        ),
         format!("{:.4}", e.floor_peak_s),
         format!("{:.1}×", e.gap_to_peak),
     ]);
@@ -211,8 +237,9 @@ pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
     intro.push_str(&accounting_line(p));
     intro.push_str(
         ". FLOPs and bytes come from the shapes (each operand read once, each result written \
-         once); \"bound by\" is the level whose working set holds the phase's bytes, and \"of \
-         roof\" the share of min(peak, intensity × that level's triad bandwidth) reached.",
+         once); \"bound by\" is the smallest level whose capacity holds the phase's footprint (the \
+         distinct bytes it touches), and \"of roof\" the share reached of min(peak, intensity × \
+         that level's triad bandwidth), or of the bandwidth alone for a phase without FLOPs.",
     );
     write_index(
         dir,
@@ -223,7 +250,10 @@ pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
             ("The epoch against its floor", &epoch_table(p)),
             ("This machine's roofs", &roof_table(p)),
         ],
-        &[("roofline.svg", "Every phase of the step on this machine's roofline")],
+        &[(
+            "roofline.svg",
+            "Every phase of the step on this machine's roofline",
+        )],
     )
     .map_err(io)?;
     Ok(())

@@ -22,7 +22,7 @@ const FONT: f64 = 12.0;
 const LABEL_FONT: f64 = 14.0;
 const TITLE_FONT: f64 = 17.0;
 /// The plot area: left, top, right, bottom.
-const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 760.0, 570.0);
+const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 750.0, 570.0);
 
 /// Which kind of work a phase is (one colour each).
 fn kind(name: &str) -> (usize, &'static str) {
@@ -38,7 +38,7 @@ fn kind(name: &str) -> (usize, &'static str) {
 }
 
 /// A box of text or a dot, to keep labels off each other.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Rect(f64, f64, f64, f64);
 
 impl Rect {
@@ -156,9 +156,13 @@ pub fn svg(p: &Profile) -> String {
             s,
             r#"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="rgb(60,60,60)" stroke-width="1.5" stroke-dasharray="6 3"/>"#
         );
-        let text = format!("{} peak {} GFLOP/s", pk.width, tick_label(pk.gflops.round(), false));
+        let text = format!(
+            "{} peak {} GFLOP/s",
+            pk.width,
+            tick_label(pk.gflops.round(), false)
+        );
         let w = text_width(&text, FONT);
-        let r = Rect(pr - 6.0 - w, y - 4.0 - FONT, pr - 6.0, y - 3.0);
+        let r = Rect(pr - 6.0 - w, y - 5.0 - FONT, pr - 6.0, y - 5.0 + FONT / 3.0);
         taken.push(r);
         let _ = write!(
             labels,
@@ -181,12 +185,16 @@ pub fn svg(p: &Profile) -> String {
         );
         // The label sits along the slanted roof, left of the ridge, at the
         // height of the lowest decade it crosses inside the plot.
-        let text = format!("{} {} GB/s", b.level, tick_label(b.triad_gbs.round(), false));
+        let text = format!(
+            "{} {} GB/s",
+            b.level,
+            tick_label(b.triad_gbs.round(), false)
+        );
         let w = text_width(&text, FONT);
         let ya = ya.max(y0 * 1.2);
         let xa = ya / b.triad_gbs;
         let (tx, ty) = (px(xa).max(pl + 4.0) + 4.0, py(ya) - 4.0);
-        let r = Rect(tx, ty - FONT, tx + w, ty + 3.0);
+        let r = Rect(tx, ty - FONT, tx + w, ty + FONT / 3.0);
         if r.inside(&area) {
             taken.push(r);
             let _ = write!(
@@ -206,17 +214,17 @@ pub fn svg(p: &Profile) -> String {
         let _ = write!(
             s,
             r#"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="rgb({},{},{})" stroke="white"/>"#,
-            c.0,
-            c.1,
-            c.2
+            c.0, c.1, c.2
         );
         taken.push(Rect(x - 5.0, y - 5.0, x + 5.0, y + 5.0));
     }
     for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
+        // The box a label's glyphs take: its width, from the cap height
+        // above the baseline to the descenders below (FONT/3).
         let w = text_width(name, FONT);
-        let h = FONT + 2.0;
+        let h = FONT + FONT / 3.0;
         let mut best: Option<(Rect, usize)> = None;
-        'search: for radius in [8.0, 20.0, 34.0, 50.0, 70.0] {
+        'search: for radius in [8.0, 20.0, 34.0, 50.0, 70.0, 95.0, 125.0] {
             for (dx, dy) in [
                 (1.0, 0.0),
                 (-1.0, 0.0),
@@ -247,7 +255,9 @@ pub fn svg(p: &Profile) -> String {
                 if !r.inside(&area) {
                     continue;
                 }
-                let hits = taken.iter().filter(|t| t.overlaps(&r)).count();
+                // A pixel of air around each label.
+                let padded = Rect(r.0 - 1.0, r.1 - 1.0, r.2 + 1.0, r.3 + 1.0);
+                let hits = taken.iter().filter(|t| t.overlaps(&padded)).count();
                 if best.is_none_or(|b| hits < b.1) {
                     best = Some((r, hits));
                 }
@@ -271,7 +281,7 @@ pub fn svg(p: &Profile) -> String {
             s,
             r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}">{}</text>"#,
             r.0,
-            r.3 - 3.0,
+            r.1 + FONT,
             esc(name)
         );
     }
@@ -306,8 +316,8 @@ pub fn svg(p: &Profile) -> String {
         );
     }
     let notes = [
-        "dashed: FMA peak per SIMD width".to_string(),
-        "solid: triad bandwidth per level".to_string(),
+        "dashed: FMA peak per width".to_string(),
+        "solid: triad GB/s per level".to_string(),
         format!(
             "epoch: {} s measured,",
             tick_label(p.epoch.measured_s, false)
@@ -342,4 +352,163 @@ pub fn svg(p: &Profile) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use descent_train::profile::{
+        BandwidthReport, Cost, EpochReport, Machine, PeakReport, PhaseReport, Spread,
+    };
+
+    fn phase(name: &str, flops: f64, bytes: f64, us: f64) -> PhaseReport {
+        let time = Spread {
+            median: us * 1e-6,
+            p10: us * 1e-6,
+            p90: us * 1e-6,
+            mean: us * 1e-6,
+            samples: 1,
+        };
+        PhaseReport {
+            name: name.into(),
+            time,
+            share: 0.0,
+            cost: Cost {
+                flops,
+                bytes,
+                footprint: bytes,
+            },
+            intensity: if bytes > 0.0 { flops / bytes } else { 0.0 },
+            gflops: flops / us / 1e3,
+            gbs: bytes / us / 1e3,
+            level: "L2",
+            roof: 1.0,
+            of_roof: 0.5,
+            floor_s: 0.0,
+            matrixmultiply: None,
+        }
+    }
+
+    /// A crowded profile: the GEMMs at two intensities, the elementwise
+    /// phases at nearly the same point.
+    fn sample() -> Profile {
+        let mut phases = vec![phase("gather", 0.0, 4e5, 15.0)];
+        for (i, n) in ["forward 1", "dW 1", "forward 2", "dW 2", "dX 2"]
+            .iter()
+            .enumerate()
+        {
+            let ai = if i < 2 { 20.0 } else { 12.8 };
+            phases.push(phase(n, 1.3e7, 1.3e7 / ai, 50.0 + i as f64));
+        }
+        for (i, n) in [
+            "relu′ 1",
+            "relu′ 2",
+            "db 1",
+            "db 2",
+            "db 3",
+            "grad norm",
+            "update",
+        ]
+        .iter()
+        .enumerate()
+        {
+            phases.push(phase(n, 4e3 * (1.0 + i as f64 * 0.05), 5e4, 0.2));
+        }
+        Profile {
+            machine: Machine {
+                cpu: "test".into(),
+                simd: String::new(),
+                gemm_kernel: String::new(),
+                caches: (48 << 10, 1 << 20, 32 << 20, "test"),
+                threads: 1,
+                clock_s: 2e-8,
+            },
+            sizes: vec![784, 128, 64, 10],
+            activation: "relu".into(),
+            batch: 64,
+            optimizer: "sgd".into(),
+            params: 109386,
+            peaks: ["f32x4", "f32x8", "f32x16"]
+                .iter()
+                .zip([72.0, 144.0, 288.0])
+                .map(|(w, g)| PeakReport {
+                    width: w,
+                    gflops: g,
+                })
+                .collect(),
+            bandwidth: [("L1", 700.0), ("L2", 250.0), ("L3", 120.0), ("DRAM", 45.0)]
+                .iter()
+                .map(|&(level, triad_gbs)| BandwidthReport {
+                    level,
+                    capacity: 1,
+                    bytes: 1,
+                    copy_gbs: triad_gbs,
+                    triad_gbs,
+                })
+                .collect(),
+            step: Spread::default(),
+            probed_step: Spread::default(),
+            phase_median_sum_s: 0.0,
+            eval: phase("eval", 2e9, 5e7, 9000.0),
+            phases,
+            epoch: EpochReport {
+                steps: 937.5,
+                flops: 3e10,
+                floor_peak_s: 0.104,
+                floor_roofline_s: 0.116,
+                measured_s: 0.143,
+                gap_to_peak: 1.375,
+                gap_to_roofline: 1.23,
+            },
+        }
+    }
+
+    fn rects(svg: &str) -> Vec<(String, Rect)> {
+        let doc = roxmltree::Document::parse(svg).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text") && n.attribute("transform").is_none())
+            .map(|t| {
+                let f = |a: &str| t.attribute(a).unwrap().parse::<f64>().unwrap();
+                let (x, y, size) = (f("x"), f("y"), f("font-size"));
+                let text = t.text().unwrap_or("").to_string();
+                let w = text_width(&text, size);
+                let left = match t.attribute("text-anchor") {
+                    Some("middle") => x - w / 2.0,
+                    Some("end") => x - w,
+                    _ => x,
+                };
+                (text, Rect(left, y - size, left + w, y + size / 3.0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_label_is_inside_and_phase_labels_do_not_overlap() {
+        let p = sample();
+        let svg = svg(&p);
+        let all = rects(&svg);
+        let view = Rect(0.0, 0.0, WIDTH, HEIGHT);
+        for (text, r) in &all {
+            assert!(r.inside(&view), "{text:?} leaves the picture");
+        }
+        // Every phase with FLOPs is drawn and named; the gather is named
+        // in the note.
+        let names: Vec<&str> = p
+            .phases
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(["eval"])
+            .collect();
+        let labels: Vec<&(String, Rect)> = all
+            .iter()
+            .filter(|(t, _)| names.contains(&t.as_str()))
+            .collect();
+        assert_eq!(labels.len(), names.len() - 1, "{labels:?}");
+        assert!(svg.contains("no FLOPs, not drawn: gather"));
+        for (i, (a, ra)) in labels.iter().enumerate() {
+            for (b, rb) in &labels[i + 1..] {
+                assert!(!ra.overlaps(rb), "{a:?} overlaps {b:?}");
+            }
+        }
+    }
 }

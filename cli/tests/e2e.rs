@@ -691,3 +691,82 @@ fn metrics_record_the_lr_each_step_used() {
     assert!(lrs[..10].windows(2).all(|w| w[1] > w[0]), "{lrs:?}");
     assert!((lrs[12] - 0.3).abs() < 1e-6, "after warm-up: {}", lrs[12]);
 }
+
+#[test]
+fn profile_writes_a_table_json_and_a_roofline_on_a_tiny_set() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("profile");
+    let start = std::time::Instant::now();
+    let stdout = ok(&[
+        "profile",
+        "--data",
+        s(data.path()),
+        "--hidden",
+        "16",
+        "--batch-size",
+        "32",
+        "--steps",
+        "10",
+        "--warmup-steps",
+        "2",
+        "--threads",
+        "1",
+        "--compare",
+        "matrixmultiply",
+        "--out",
+        s(&dir),
+    ]);
+    let secs = start.elapsed().as_secs_f64();
+    assert!(secs < 20.0, "profile took {secs:.1} s");
+    for want in [
+        "CPU: ",
+        "GEMM kernel: ",
+        "forward 1",
+        "softmax-CE",
+        "relu′ 1",
+        "dW 1",
+        "update",
+        "step (unprobed)",
+        "FLOP floor",
+        "FMA peak f32x8",
+        "DRAM",
+        "matrixmultiply µs",
+    ] {
+        assert!(stdout.contains(want), "no {want:?} in\n{stdout}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("profile.json")).unwrap()).unwrap();
+    let phases = json["phases"].as_array().unwrap();
+    // 64-16-10: gather, 2 forward, loss, 2 dW, 2 db, 1 dX, 1 relu′, norm,
+    // update.
+    assert_eq!(phases.len(), 12);
+    assert_eq!(json["sizes"], serde_json::json!([64, 16, 10]));
+    assert!(json["peaks"].as_array().unwrap().len() >= 2);
+    assert!(json["step"]["median"].as_f64().unwrap() > 0.0);
+    let mm = phases
+        .iter()
+        .filter(|p| p["matrixmultiply"].is_object())
+        .count();
+    assert_eq!(mm, 5, "every GEMM compared");
+    let svg = std::fs::read_to_string(dir.join("roofline.svg")).unwrap();
+    assert_texts_inside("roofline.svg", &svg);
+    for name in [
+        "forward 1",
+        "dW 2",
+        "softmax-CE",
+        "update",
+        "eval",
+        "L1 ",
+        "peak",
+    ] {
+        assert!(svg.contains(name), "roofline.svg has no {name:?}");
+    }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.contains("roofline.svg") && html.contains("Phases of one step"));
+
+    // Bad flags name themselves.
+    let bad = descent(&["profile", "--data", s(data.path()), "--steps", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--steps"));
+}

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::gemm::blocking::Caches;
 use crate::par::{self, Pool};
-use crate::simd::{self, fma_peak, fma_peak_flop, Vector, Wide, F32x16, F32x4, F32x8};
+use crate::simd::{self, fma_peak, fma_peak_flop, F32x16, F32x4, F32x8, Vector, Wide};
 
 /// Bytes [`copy`] moves per element: 4 read, 4 written (the
 /// write-allocate read of the destination line is not counted, as STREAM
@@ -56,7 +56,10 @@ pub fn copy_scalar(dst: &mut [f32], src: &[f32]) {
 /// # Panics
 /// If the lengths differ.
 pub fn triad(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
-    assert!(a.len() == b.len() && b.len() == c.len(), "triad: lengths differ");
+    assert!(
+        a.len() == b.len() && b.len() == c.len(),
+        "triad: lengths differ"
+    );
     let n = a.len();
     let lanes = <Wide as Vector>::LANES;
     let sv = Wide::splat(s);
@@ -93,6 +96,9 @@ pub struct Peak {
 pub struct Bandwidth {
     /// `L1`, `L2`, `L3` or `DRAM`.
     pub level: &'static str,
+    /// What the level holds, all threads together, in bytes (`usize::MAX`
+    /// for DRAM).
+    pub capacity: usize,
     /// The working set of one pass, all threads together, in bytes (the
     /// triad's three arrays).
     pub bytes: usize,
@@ -119,13 +125,13 @@ impl Roofs {
         self.peaks.iter().map(|p| p.gflops).fold(0.0, f64::max)
     }
 
-    /// The smallest level whose working set holds `bytes` (DRAM if none
-    /// does): where data of that size streams from when it is reused
-    /// from one step to the next.
+    /// The smallest level that holds `bytes` (DRAM if none does): where
+    /// data of that size streams from when it is reused from one step to
+    /// the next.
     pub fn level_for(&self, bytes: usize) -> &Bandwidth {
         self.bandwidth
             .iter()
-            .find(|b| bytes <= b.bytes)
+            .find(|b| bytes <= b.capacity)
             .or(self.bandwidth.last())
             .expect("roofs measured with at least one level")
     }
@@ -149,17 +155,22 @@ pub fn widths() -> Vec<(&'static str, usize)> {
     w
 }
 
-/// Per-level working sets, all threads together, in bytes: half of L1
-/// and half of L2 per thread (private caches; half leaves room for the
-/// stack and code), half of L3 shared (none when the machine reports no
-/// L3), and for DRAM eight times L3 but at least 64 MiB.
-pub fn working_sets(caches: &Caches, threads: usize) -> Vec<(&'static str, usize)> {
+/// Per level, all threads together: `(name, capacity, working set)` in
+/// bytes. L1 and L2 are private, so they hold `threads` times a core's,
+/// and the working set is half of that (half leaves room for the stack,
+/// the code and the other arrays); L3 is shared, working set half of it
+/// (no L3 level when the machine reports none); DRAM holds anything and
+/// is measured on eight times L3, at least 64 MiB.
+pub fn working_sets(caches: &Caches, threads: usize) -> Vec<(&'static str, usize, usize)> {
     let t = threads.max(1);
-    let mut v = vec![("L1", caches.l1d / 2 * t), ("L2", caches.l2 / 2 * t)];
+    let mut v = vec![
+        ("L1", caches.l1d * t, caches.l1d / 2 * t),
+        ("L2", caches.l2 * t, caches.l2 / 2 * t),
+    ];
     if caches.l3 > 0 {
-        v.push(("L3", caches.l3 / 2));
+        v.push(("L3", caches.l3, caches.l3 / 2));
     }
-    v.push(("DRAM", (8 * caches.l3).max(64 << 20)));
+    v.push(("DRAM", usize::MAX, (8 * caches.l3).max(64 << 20)));
     v
 }
 
@@ -181,7 +192,11 @@ fn median_time(samples: usize, mut f: impl FnMut() -> f64) -> f64 {
     t[t.len() / 2]
 }
 
-fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, threads: usize, samples: usize) -> f64 {
+fn peak_gflops<V: Vector + Send + Sync>(
+    pool: Option<&Pool>,
+    threads: usize,
+    samples: usize,
+) -> f64 {
     // About a millisecond per call at 100 GFLOP/s per thread.
     let iters = 1 << 13;
     let part = |_t: usize| {
@@ -214,9 +229,8 @@ fn stream_gbs(pool: Option<&Pool>, threads: usize, bytes: usize, samples: usize)
         // SAFETY: the pieces of `a` are disjoint (par::chunk), `a` outlives
         // the parts (timed_parts returns after every part), and nothing
         // else reads or writes it meanwhile.
-        let dst = unsafe {
-            std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len())
-        };
+        let dst =
+            unsafe { std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len()) };
         for _ in 0..reps {
             copy(black_box(&mut dst[..]), black_box(&b[r.clone()]));
         }
@@ -224,11 +238,15 @@ fn stream_gbs(pool: Option<&Pool>, threads: usize, bytes: usize, samples: usize)
     let triad_part = |t: usize| {
         let r = piece(t);
         // SAFETY: as in `copy_part`.
-        let dst = unsafe {
-            std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len())
-        };
+        let dst =
+            unsafe { std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len()) };
         for _ in 0..reps {
-            triad(black_box(&mut dst[..]), black_box(&b[r.clone()]), black_box(&c[r.clone()]), 0.5);
+            triad(
+                black_box(&mut dst[..]),
+                black_box(&b[r.clone()]),
+                black_box(&c[r.clone()]),
+                0.5,
+            );
         }
     };
     timed_parts(pool, threads, &copy_part);
@@ -259,10 +277,11 @@ pub fn measure(pool: Option<&Pool>, caches: &Caches, samples: usize) -> Roofs {
         .collect();
     let bandwidth = working_sets(caches, threads)
         .into_iter()
-        .map(|(level, bytes)| {
+        .map(|(level, capacity, bytes)| {
             let (copy_gbs, triad_gbs) = stream_gbs(pool, threads, bytes, samples);
             Bandwidth {
                 level,
+                capacity,
                 bytes,
                 copy_gbs,
                 triad_gbs,
@@ -281,7 +300,9 @@ mod tests {
     use super::*;
 
     fn data(n: usize, k: u32) -> Vec<f32> {
-        (0..n as u32).map(|i| ((i * k) % 97) as f32 * 0.37 - 11.0).collect()
+        (0..n as u32)
+            .map(|i| ((i * k) % 97) as f32 * 0.37 - 11.0)
+            .collect()
     }
 
     #[test]
@@ -329,27 +350,39 @@ mod tests {
         assert_eq!(
             sets,
             [
-                ("L1", 48 << 10),
-                ("L2", 1 << 20),
-                ("L3", 16 << 20),
-                ("DRAM", 256 << 20)
+                ("L1", 96 << 10, 48 << 10),
+                ("L2", 2 << 20, 1 << 20),
+                ("L3", 32 << 20, 16 << 20),
+                ("DRAM", usize::MAX, 256 << 20)
             ]
         );
         let no_l3 = Caches { l3: 0, ..caches };
-        assert_eq!(working_sets(&no_l3, 1).last(), Some(&("DRAM", 64 << 20)));
-        let level = |l: &'static str, triad_gbs: f64, bytes: usize| Bandwidth {
+        assert_eq!(
+            working_sets(&no_l3, 1).last(),
+            Some(&("DRAM", usize::MAX, 64 << 20))
+        );
+        let level = |l: &'static str, triad_gbs: f64, capacity: usize| Bandwidth {
             level: l,
-            bytes,
+            capacity,
+            bytes: capacity / 2,
             copy_gbs: triad_gbs,
             triad_gbs,
         };
         let roofs = Roofs {
             threads: 1,
             peaks: vec![
-                Peak { width: "f32x4", lanes: 4, gflops: 50.0 },
-                Peak { width: "f32x8", lanes: 8, gflops: 100.0 },
+                Peak {
+                    width: "f32x4",
+                    lanes: 4,
+                    gflops: 50.0,
+                },
+                Peak {
+                    width: "f32x8",
+                    lanes: 8,
+                    gflops: 100.0,
+                },
             ],
-            bandwidth: vec![level("L1", 200.0, 1000), level("DRAM", 20.0, 1 << 30)],
+            bandwidth: vec![level("L1", 200.0, 1000), level("DRAM", 20.0, usize::MAX)],
         };
         assert_eq!(roofs.peak(), 100.0);
         assert_eq!(roofs.level_for(1000).level, "L1");
@@ -374,7 +407,10 @@ mod tests {
             assert_eq!(r.peaks.len(), widths().len());
             assert!(r.peaks.iter().all(|p| p.gflops > 0.1), "{r:?}");
             assert_eq!(r.bandwidth.len(), 3);
-            assert!(r.bandwidth.iter().all(|b| b.copy_gbs > 0.1 && b.triad_gbs > 0.1));
+            assert!(r
+                .bandwidth
+                .iter()
+                .all(|b| b.copy_gbs > 0.1 && b.triad_gbs > 0.1));
         }
     }
 }

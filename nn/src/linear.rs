@@ -234,7 +234,13 @@ impl Linear {
 
     /// `db += Σ_b dY[b, :]` (O), or `db = Σ_b dY[b, :]` when `accumulate`
     /// is false; dY is (`batch`, O).
-    pub fn bias_grad(&self, db: &mut [f32], accumulate: bool, dy: &[f32], batch: usize) -> Result<()> {
+    pub fn bias_grad(
+        &self,
+        db: &mut [f32],
+        accumulate: bool,
+        dy: &[f32],
+        batch: usize,
+    ) -> Result<()> {
         let o = self.out_features;
         self.check("linear backward db", db.len(), 1, o, "db")?;
         self.check("linear backward dy", dy.len(), batch, o, "dY")?;

@@ -21,6 +21,11 @@
 //! once and each result written once (the least traffic the phase needs;
 //! the caches may make a kernel move more). A multiply-add is 2 FLOPs.
 //!
+//! The footprint, the distinct bytes a phase touches, picks the cache
+//! level it streams from: the smallest whose capacity holds it (the
+//! gather's is the whole training set its rows come from; the update's
+//! and the activations' backward count arrays updated in place once).
+//!
 //! | phase | FLOPs | bytes |
 //! |---|---|---|
 //! | gather | 0 | 8·B·(s₀ + 1) (rows and labels read and written) |
@@ -59,13 +64,23 @@ pub struct Cost {
     pub flops: f64,
     /// Bytes read and written, each operand once.
     pub bytes: f64,
+    /// Distinct bytes touched (an array read and written in place counts
+    /// once): the working set that decides which cache level the phase
+    /// streams from.
+    pub footprint: f64,
 }
 
 impl Cost {
+    /// A phase whose footprint is its bytes (no array written in place).
     fn new(flops: usize, bytes: usize) -> Cost {
+        Cost::in_place(flops, bytes, bytes)
+    }
+
+    fn in_place(flops: usize, bytes: usize, footprint: usize) -> Cost {
         Cost {
             flops: flops as f64,
             bytes: bytes as f64,
+            footprint: footprint as f64,
         }
     }
 
@@ -85,6 +100,7 @@ impl std::ops::Add for Cost {
         Cost {
             flops: self.flops + o.flops,
             bytes: self.bytes + o.bytes,
+            footprint: self.footprint + o.footprint,
         }
     }
 }
@@ -136,6 +152,8 @@ pub struct StepShape {
     /// Whether the batch is copied out of the set (not for full-batch gd,
     /// whose batch is the set itself).
     pub gathered: bool,
+    /// Examples in the training set the batch is gathered from.
+    pub examples: usize,
     /// The optimizer.
     pub kind: OptimizerKind,
     /// FLOPs per parameter of its update ([`update_flops`]).
@@ -162,7 +180,10 @@ fn forward_costs(sizes: &[usize], act: Activation, b: usize, out: &mut Vec<(Phas
             Cost::new(2 * b * i * o + b * o, 4 * (b * i + o * i + o + b * o)),
         ));
         if l < last && act != Activation::Relu {
-            out.push((Phase::Activation(l), Cost::new(b * o, 8 * b * o)));
+            out.push((
+                Phase::Activation(l),
+                Cost::in_place(b * o, 8 * b * o, 4 * b * o),
+            ));
         }
     }
 }
@@ -180,7 +201,12 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let mut out = vec![(
         Phase::Gather,
         if s.gathered {
-            Cost::new(0, 8 * b * (sizes[0] + 1))
+            // The rows come from anywhere in the whole set.
+            Cost::in_place(
+                0,
+                8 * b * (sizes[0] + 1),
+                4 * (s.examples + b) * (sizes[0] + 1),
+            )
         } else {
             Cost::default()
         },
@@ -189,13 +215,23 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
         let mut pass = Vec::new();
         forward_costs(sizes, s.activation, b, &mut pass);
         let once = pass.iter().fold(loss_cost(b, c), |a, (_, x)| a + *x);
-        let search = Cost::new(2 * p, 36 * p);
-        out.push((Phase::Search, once + once + search));
+        // Two evaluations on the same buffers; the weights, the kept copy
+        // and the candidate are three parameter-sized arrays.
+        let search = Cost {
+            flops: 2.0 * once.flops + 2.0 * p as f64,
+            bytes: 2.0 * once.bytes + 36.0 * p as f64,
+            footprint: once.footprint + 12.0 * p as f64,
+        };
+        out.push((Phase::Search, search));
         return out;
     }
     forward_costs(sizes, s.activation, b, &mut out);
     out.push((Phase::Loss, loss_cost(b, c)));
-    let f_prime = if s.activation == Activation::Relu { 1 } else { 3 };
+    let f_prime = if s.activation == Activation::Relu {
+        1
+    } else {
+        3
+    };
     for (l, w) in sizes.windows(2).enumerate().rev() {
         let (i, o) = (w[0], w[1]);
         out.push((
@@ -210,20 +246,25 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             ));
             out.push((
                 Phase::ActivationBackward(l - 1),
-                Cost::new(f_prime * b * i, 12 * b * i),
+                Cost::in_place(f_prime * b * i, 12 * b * i, 8 * b * i),
             ));
         }
     }
     out.push((Phase::GradNorm, Cost::new(2 * p, 4 * p)));
     out.push((
         Phase::Update,
-        Cost::new(s.update_flops * p, 4 * p * (3 + 2 * s.state_buffers)),
+        Cost::in_place(
+            s.update_flops * p,
+            4 * p * (3 + 2 * s.state_buffers),
+            4 * p * (2 + s.state_buffers),
+        ),
     ));
     out
 }
 
 /// The evaluation of `rows` test rows, `eval_batch` at a time: the forward
-/// and softmax-CE of every batch.
+/// and softmax-CE of every batch. Its footprint is the test set, the
+/// weights and one batch's activations.
 pub fn eval_cost(sizes: &[usize], act: Activation, rows: usize, eval_batch: usize) -> Cost {
     let c = *sizes.last().expect("at least two widths");
     let mut total = Cost::default();
@@ -232,9 +273,14 @@ pub fn eval_cost(sizes: &[usize], act: Activation, rows: usize, eval_batch: usiz
         let b = left.min(eval_batch.max(1));
         let mut pass = Vec::new();
         forward_costs(sizes, act, b, &mut pass);
-        total = pass.iter().fold(total + loss_cost(b, c), |a, (_, x)| a + *x);
+        total = pass
+            .iter()
+            .fold(total + loss_cost(b, c), |a, (_, x)| a + *x);
         left -= b;
     }
+    let params: usize = sizes.windows(2).map(|p| p[0] * p[1] + p[1]).sum();
+    let widths: usize = sizes[1..].iter().sum();
+    total.footprint = 4.0 * (rows * (sizes[0] + 1) + params + eval_batch.min(rows) * widths) as f64;
     total
 }
 
@@ -312,9 +358,8 @@ impl GemmCase {
     /// layers with ReLU, the activation).
     pub fn for_step(sizes: &[usize], activation: Activation, batch: usize) -> Vec<GemmCase> {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut rand = |n: usize| -> AlignedVec {
-            (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
-        };
+        let mut rand =
+            |n: usize| -> AlignedVec { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
         let last = sizes.len() - 2;
         let mut case = |phase, l: usize, relu| {
             let (i, o) = (sizes[l], sizes[l + 1]);
@@ -373,10 +418,13 @@ impl GemmCase {
             rows: self.batch,
         };
         let r = match self.phase {
-            Phase::WeightGrad(_) => self.layer.weight_grad(&mut self.out, false, &self.dy, x, cx),
-            Phase::InputGrad(_) => self
+            Phase::WeightGrad(_) => self
                 .layer
-                .input_grad(&mut self.out, &self.dy, &self.w, self.batch, cx),
+                .weight_grad(&mut self.out, false, &self.dy, x, cx),
+            Phase::InputGrad(_) => {
+                self.layer
+                    .input_grad(&mut self.out, &self.dy, &self.w, self.batch, cx)
+            }
             _ => {
                 let p = LinearParams {
                     w: &self.w,
@@ -394,7 +442,7 @@ impl GemmCase {
     /// matrixmultiply has no epilogue, so the forward adds the bias (and
     /// ReLU) in a second pass over C, as a caller of it does.
     pub fn run_matrixmultiply(&mut self) {
-        let (i, o, b) = (self.layer.in_features, self.layer.out_features, self.batch);
+        let (i, o) = (self.layer.in_features, self.layer.out_features);
         let (m, k, n) = self.mkn();
         // (A, its row and column strides, B, its strides); C is row-major.
         let (a, rsa, csa, bm, rsb, csb) = match self.phase {
@@ -435,7 +483,6 @@ impl GemmCase {
             }
         }
         debug_assert_eq!(self.out.len(), m * n);
-        let _ = b;
         black_box(&self.out);
     }
 }
@@ -582,7 +629,9 @@ pub struct PeakReport {
 pub struct BandwidthReport {
     /// `L1` … `DRAM`.
     pub level: &'static str,
-    /// Working set, bytes.
+    /// What it holds, bytes (`usize::MAX` for DRAM).
+    pub capacity: usize,
+    /// Working set the bandwidth was measured on, bytes.
     pub bytes: usize,
     /// Copy, GB/s.
     pub copy_gbs: f64,
@@ -677,7 +726,7 @@ fn clock_cost() -> f64 {
 
 /// One phase's report from its timings and cost.
 fn report(name: String, time: Spread, cost: Cost, roofs: &Roofs, share: f64) -> PhaseReport {
-    let level = roofs.level_for(cost.bytes as usize);
+    let level = roofs.level_for(cost.footprint as usize);
     let secs = time.median.max(1e-12);
     let (gflops, gbs) = (cost.flops / secs / 1e9, cost.bytes / secs / 1e9);
     let (roof, of_roof) = if cost.flops > 0.0 {
@@ -799,7 +848,13 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
     let sizes = t.net.sizes().to_vec();
     let activation = t.net.activation();
     let eval_cost = eval_cost(&sizes, activation, test.len(), t.cfg.eval_batch_size);
-    let eval = report(label(Phase::Eval), Spread::of(&eval), eval_cost, &roofs, 0.0);
+    let eval = report(
+        label(Phase::Eval),
+        Spread::of(&eval),
+        eval_cost,
+        &roofs,
+        0.0,
+    );
     let step = Spread::of(&plain);
     let steps = n as f64 / b as f64;
     let step_flops: f64 = costs.iter().map(|(_, c)| c.flops).sum();
@@ -834,6 +889,7 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
             .iter()
             .map(|l| BandwidthReport {
                 level: l.level,
+                capacity: l.capacity,
                 bytes: l.bytes,
                 copy_gbs: l.copy_gbs,
                 triad_gbs: l.triad_gbs,
@@ -870,6 +926,7 @@ impl Trainer<'_> {
             activation: self.net.activation(),
             batch,
             gathered: batch != n,
+            examples: n,
             kind: self.cfg.optimizer,
             update_flops: update_flops(
                 self.cfg.optimizer,
@@ -878,5 +935,177 @@ impl Trainer<'_> {
             ),
             state_buffers,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(kind: OptimizerKind, activation: Activation) -> StepShape {
+        StepShape {
+            sizes: vec![4, 3, 2],
+            activation,
+            batch: 5,
+            gathered: true,
+            examples: 10,
+            kind,
+            update_flops: update_flops(kind, &Hyper::default(), false),
+            state_buffers: 0,
+        }
+    }
+
+    /// A 4-3-2 ReLU net, batch B = 5, plain SGD, gathered from a set of 10
+    /// examples: P = 4·3 + 3 + 3·2 + 2 = 23. Every figure below is worked
+    /// out by hand from the table in the module docs.
+    #[test]
+    fn step_costs_match_hand_computed_values_for_a_small_net() {
+        let s = shape(OptimizerKind::Sgd, Activation::Relu);
+        assert_eq!(s.params(), 23);
+        let want: [(Phase, f64, f64); 12] = [
+            // 8·5·(4 + 1)
+            (Phase::Gather, 0.0, 200.0),
+            // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
+            (Phase::Forward(0), 135.0, 200.0),
+            // 2·5·3·2 + 5·2; 4·(5·3 + 2·3 + 2 + 5·2)
+            (Phase::Forward(1), 70.0, 132.0),
+            // 5·5·2; 4·(2·5·2 + 5)
+            (Phase::Loss, 50.0, 100.0),
+            // 2·5·3·2; 4·(5·2 + 5·3 + 2·3)
+            (Phase::WeightGrad(1), 60.0, 124.0),
+            // 5·2; 4·(5·2 + 2)
+            (Phase::BiasGrad(1), 10.0, 48.0),
+            // 2·5·3·2; 4·(5·2 + 2·3 + 5·3)
+            (Phase::InputGrad(1), 60.0, 124.0),
+            // 5·3 selects; 12·5·3
+            (Phase::ActivationBackward(0), 15.0, 180.0),
+            // 2·5·4·3; 4·(5·3 + 5·4 + 3·4)
+            (Phase::WeightGrad(0), 120.0, 188.0),
+            // 5·3; 4·(5·3 + 3)
+            (Phase::BiasGrad(0), 15.0, 72.0),
+            // 2·23; 4·23
+            (Phase::GradNorm, 46.0, 92.0),
+            // 2·23; 4·23·3 (p, g read; p written)
+            (Phase::Update, 46.0, 276.0),
+        ];
+        let got = step_costs(&s);
+        assert_eq!(got.len(), want.len());
+        for ((p, c), (wp, wf, wb)) in got.iter().zip(want) {
+            assert_eq!((*p, c.flops, c.bytes), (wp, wf, wb));
+        }
+        // Footprints: the gather's is the whole set its rows come from,
+        // 4·(10 + 5)·(4 + 1); in-place arrays count once.
+        let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
+        assert_eq!(foot(Phase::Gather), 300.0);
+        assert_eq!(foot(Phase::ActivationBackward(0)), 120.0); // 8·5·3
+        assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
+        assert_eq!(foot(Phase::Forward(0)), 200.0);
+
+        // Adam keeps 2 buffers: 13 FLOPs and 4·(3 + 4) bytes a parameter.
+        let adam = StepShape {
+            state_buffers: 2,
+            ..shape(OptimizerKind::Adam, Activation::Relu)
+        };
+        let u = step_costs(&adam).pop().unwrap();
+        assert_eq!(
+            (u.0, u.1.flops, u.1.bytes),
+            (Phase::Update, 13.0 * 23.0, 28.0 * 23.0)
+        );
+
+        // Tanh: the forward adds its unfused activation (5·3 evaluations,
+        // 8·5·3 bytes), and f′ costs 3 FLOPs an element.
+        let tanh = step_costs(&shape(OptimizerKind::Sgd, Activation::Tanh));
+        assert_eq!(tanh[2].0, Phase::Activation(0));
+        assert_eq!((tanh[2].1.flops, tanh[2].1.bytes), (15.0, 120.0));
+        let fb = tanh
+            .iter()
+            .find(|(p, _)| *p == Phase::ActivationBackward(0));
+        assert_eq!(fb.unwrap().1.flops, 45.0);
+
+        // The whole set as the batch: nothing is gathered.
+        let gd = StepShape {
+            gathered: false,
+            ..shape(OptimizerKind::Gd, Activation::Relu)
+        };
+        assert_eq!(step_costs(&gd)[0].1, Cost::default());
+
+        // Random search: one phase, two forward + loss passes (255 FLOPs
+        // each at B = 5) and 2·P for the candidate.
+        let rs = step_costs(&shape(OptimizerKind::RandomSearch, Activation::Relu));
+        assert_eq!(rs.len(), 2);
+        assert_eq!(
+            (rs[1].0, rs[1].1.flops),
+            (Phase::Search, 2.0 * 255.0 + 46.0)
+        );
+    }
+
+    #[test]
+    fn eval_and_update_costs() {
+        // 7 rows at eval batch 5: a batch of 5 (135 + 70 + 50 FLOPs) and
+        // one of 2 (2·2·12 + 6, 2·2·6 + 4, 5·2·2).
+        let e = eval_cost(&[4, 3, 2], Activation::Relu, 7, 5);
+        assert_eq!(e.flops, 255.0 + 54.0 + 28.0 + 20.0);
+        // Footprint: the set 4·7·5, the weights 4·23, one batch's
+        // activations 4·5·(3 + 2).
+        assert_eq!(e.footprint, 140.0 + 92.0 + 100.0);
+        let h = Hyper::default();
+        assert_eq!(update_flops(OptimizerKind::Adam, &h, true), 14);
+        let decay = Hyper {
+            weight_decay: Some(0.1),
+            ..Hyper::default()
+        };
+        assert_eq!(update_flops(OptimizerKind::Sgd, &decay, false), 4);
+        assert_eq!(update_flops(OptimizerKind::Adamw, &decay, false), 14);
+        assert_eq!(update_flops(OptimizerKind::RandomSample, &h, false), 0);
+    }
+
+    /// The baseline computes the same product as descent on each case's
+    /// layout (so its timings are of the same work).
+    #[test]
+    fn every_gemm_case_gives_the_same_result_with_matrixmultiply() {
+        for act in [Activation::Relu, Activation::Tanh] {
+            let mut cases = GemmCase::for_step(&[13, 7, 5, 3], act, 9);
+            let phases: Vec<Phase> = cases.iter().map(|c| c.phase).collect();
+            assert_eq!(
+                phases,
+                [
+                    Phase::Forward(0),
+                    Phase::Forward(1),
+                    Phase::Forward(2),
+                    Phase::WeightGrad(2),
+                    Phase::InputGrad(2),
+                    Phase::WeightGrad(1),
+                    Phase::InputGrad(1),
+                    Phase::WeightGrad(0),
+                ]
+            );
+            for c in &mut cases {
+                c.run_descent(&Compute::threads(2));
+                let ours = c.out.clone();
+                c.out.fill(f32::NAN);
+                c.run_matrixmultiply();
+                let (m, k, n) = c.mkn();
+                assert_eq!(ours.len(), m * n);
+                for (a, b) in ours.iter().zip(c.out.iter()) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()) * k as f32,
+                        "{:?}",
+                        c.phase
+                    );
+                }
+                assert_eq!(c.flops(), 2.0 * (m * k * n) as f64);
+            }
+        }
+    }
+
+    #[test]
+    fn spread_percentiles() {
+        let v: Vec<f64> = (1..=11).map(f64::from).collect();
+        let s = Spread::of(&v);
+        assert_eq!(
+            (s.median, s.p10, s.p90, s.mean, s.samples),
+            (6.0, 2.0, 10.0, 6.0, 11)
+        );
+        assert_eq!(Spread::of(&[]), Spread::default());
     }
 }

@@ -42,7 +42,7 @@ pub enum Command {
     Info(DataArgs),
     /// Time every phase of real training steps against this machine's
     /// measured roofs (FMA peak, cache and DRAM bandwidth): a table,
-    /// profile.json, roofline.svg and index.html.
+    /// profile.json, profile.md, roofline.svg and index.html.
     Profile(ProfileArgs),
 }
 
@@ -351,7 +351,7 @@ pub struct ProfileArgs {
     /// thread, beside descent's kernel on one thread.
     #[arg(long, value_name = "BASELINE")]
     pub compare: Option<Baseline>,
-    /// Directory for profile.json, roofline.svg and index.html.
+    /// Directory for profile.json, profile.md, roofline.svg and index.html.
     #[arg(long, default_value = "out/profile", value_name = "DIR")]
     pub out: PathBuf,
 }

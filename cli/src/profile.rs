@@ -1,7 +1,7 @@
 //! `descent profile`: real training steps timed phase by phase (the
 //! library's [`descent_train::profile`]), printed as a table against the
-//! machine's measured roofs and written as `profile.json`, `roofline.svg`
-//! and `index.html`.
+//! machine's measured roofs and written as `profile.json`, `profile.md`,
+//! `roofline.svg` and `index.html`.
 
 use std::path::Path;
 
@@ -56,7 +56,7 @@ pub fn phase_table(p: &Profile) -> Table {
         "of roof",
     ];
     if compare {
-        header.extend(["alone µs", "matrixmultiply µs", "mm / descent"]);
+        header.extend(["descent alone µs", "matrixmultiply µs", "mm / descent"]);
     }
     let mut t = Table::new(&header);
     let row = |r: &PhaseReport, share: String| {
@@ -185,16 +185,17 @@ pub fn epoch_table(p: &Profile) -> Table {
 /// What the profile ran on, one line each.
 pub fn machine_lines(p: &Profile) -> Vec<String> {
     let m = &p.machine;
-    let (l1, l2, l3, src) = m.caches;
+    let c = &m.caches;
     vec![
         format!("CPU: {}, {} thread(s)", m.cpu, m.threads),
         format!("SIMD: {}", m.simd),
         format!("GEMM kernel: {}", m.gemm_kernel),
         format!(
-            "caches per core: L1d {} KiB, L2 {} KiB, L3 {} MiB ({src})",
-            l1 >> 10,
-            l2 >> 10,
-            l3 >> 20
+            "caches per core: L1d {} KiB, L2 {} KiB, L3 {} MiB ({})",
+            c.l1d >> 10,
+            c.l2 >> 10,
+            c.l3 >> 20,
+            c.source
         ),
         format!(
             "model {} {}, {} parameters, batch {}, {}; {} probed + {} unprobed steps; clock read {:.0} ns",
@@ -225,13 +226,23 @@ pub fn accounting_line(p: &Profile) -> String {
     )
 }
 
-/// Writes `profile.json`, `roofline.svg` and `index.html` into `dir`.
+/// Writes `profile.json`, `profile.md` (the tables), `roofline.svg` and
+/// `index.html` into `dir`.
 pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::flag("--out", format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
     let json = serde_json::to_string_pretty(p).expect("a profile serialises");
     std::fs::write(dir.join("profile.json"), json + "\n").map_err(io)?;
     std::fs::write(dir.join("roofline.svg"), crate::roofline::svg(p)).map_err(io)?;
+    let md = format!(
+        "{}\n\n{}\n{}\n\n{}\n{}",
+        machine_lines(p).join("  \n"),
+        phase_table(p).markdown(),
+        accounting_line(p),
+        epoch_table(p).markdown(),
+        roof_table(p).markdown()
+    );
+    std::fs::write(dir.join("profile.md"), md).map_err(io)?;
     let mut intro = machine_lines(p).join(". ");
     intro.push_str(". ");
     intro.push_str(&accounting_line(p));
@@ -239,14 +250,28 @@ pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
         ". FLOPs and bytes come from the shapes (each operand read once, each result written \
          once); \"bound by\" is the smallest level whose capacity holds the phase's footprint (the \
          distinct bytes it touches), and \"of roof\" the share reached of min(peak, intensity × \
-         that level's triad bandwidth), or of the bandwidth alone for a phase without FLOPs.",
+         that level's triad bandwidth), or of the bandwidth alone for a phase without FLOPs; \
+         above 100%, part of the footprint stayed in a nearer level. The roofs count every \
+         thread; phases too small to split run on one. With --compare, each GEMM also ran \
+         alone on one thread, with descent's kernel and with matrixmultiply (plus a bias pass \
+         for the forward GEMMs), interleaved.",
     );
+    // The full table is too wide for a page: time and work side by side.
+    let full = phase_table(p);
+    let mut time_cols = vec![0, 1, 2, 3, 7, 10];
+    if full.header.len() > 11 {
+        time_cols.extend([11, 12, 13]);
+    }
     write_index(
         dir,
         &command_line(),
         &intro,
         &[
-            ("Phases of one step", &phase_table(p)),
+            ("Phases of one step: time", &full.columns(&time_cols)),
+            (
+                "Phases of one step: work and the roof that bounds it",
+                &full.columns(&[0, 4, 5, 6, 8, 9]),
+            ),
             ("The epoch against its floor", &epoch_table(p)),
             ("This machine's roofs", &roof_table(p)),
         ],
@@ -291,7 +316,7 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
     println!("{}", roof_table(&p).text());
     write_report(&p, &args.out)?;
     println!(
-        "wrote {0}/profile.json, {0}/roofline.svg, {0}/index.html",
+        "wrote {0}/profile.json, {0}/profile.md, {0}/roofline.svg, {0}/index.html",
         args.out.display()
     );
     Ok(())

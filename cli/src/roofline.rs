@@ -274,7 +274,7 @@ pub fn svg(p: &Profile) -> String {
             let (ex, ey) = (x.clamp(r.0, r.2), y.clamp(r.1, r.3));
             let _ = write!(
                 s,
-                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="rgb(150,150,150)" stroke-width="0.8"/>"#
+                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="rgb(110,110,110)" stroke-width="1"/>"#
             );
         }
         let _ = write!(
@@ -315,7 +315,12 @@ pub fn svg(p: &Profile) -> String {
             esc(k)
         );
     }
+    let mut cpu = p.machine.cpu.clone();
+    if cpu.chars().count() > 26 {
+        cpu = cpu.chars().take(25).collect::<String>() + "…";
+    }
     let notes = [
+        format!("CPU: {cpu}"),
         "dashed: FMA peak per width".to_string(),
         "solid: triad GB/s per level".to_string(),
         format!(
@@ -358,7 +363,7 @@ pub fn svg(p: &Profile) -> String {
 mod tests {
     use super::*;
     use descent_train::profile::{
-        BandwidthReport, Cost, EpochReport, Machine, PeakReport, PhaseReport, Spread,
+        BandwidthReport, CachesReport, Cost, EpochReport, Machine, PeakReport, PhaseReport, Spread,
     };
 
     fn phase(name: &str, flops: f64, bytes: f64, us: f64) -> PhaseReport {
@@ -416,10 +421,15 @@ mod tests {
         }
         Profile {
             machine: Machine {
-                cpu: "test".into(),
+                cpu: "AMD Ryzen 9 9950X 16-Core Processor".into(),
                 simd: String::new(),
                 gemm_kernel: String::new(),
-                caches: (48 << 10, 1 << 20, 32 << 20, "test"),
+                caches: CachesReport {
+                    l1d: 48 << 10,
+                    l2: 1 << 20,
+                    l3: 32 << 20,
+                    source: "test",
+                },
                 threads: 1,
                 clock_s: 2e-8,
             },

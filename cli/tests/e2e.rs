@@ -581,6 +581,9 @@ fn compare_sweep_and_landscape_write_their_reports() {
         s(&land),
     ]);
     for (dir, runs) in [(&cmp, 5usize), (&sweep, 0), (&land, 2)] {
+        assert!(std::fs::read_to_string(dir.join("profile.md"))
+            .unwrap()
+            .contains("| forward 1 |"));
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
         // Every file index.html references exists.
         for src in html.split("src=\"").skip(1) {
@@ -762,8 +765,11 @@ fn profile_writes_a_table_json_and_a_roofline_on_a_tiny_set() {
     ] {
         assert!(svg.contains(name), "roofline.svg has no {name:?}");
     }
+    assert!(std::fs::read_to_string(dir.join("profile.md"))
+        .unwrap()
+        .contains("| forward 1 |"));
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert!(html.contains("roofline.svg") && html.contains("Phases of one step"));
+    assert!(html.contains("roofline.svg") && html.contains("Phases of one step: time"));
 
     // Bad flags name themselves.
     let bad = descent(&["profile", "--data", s(data.path()), "--steps", "0"]);

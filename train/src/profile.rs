@@ -606,13 +606,26 @@ pub struct Machine {
     pub simd: String,
     /// The GEMM kernel in use (width, tile, blocks).
     pub gemm_kernel: String,
-    /// L1d, L2 and L3 of one core, bytes, and where the sizes came from.
-    pub caches: (usize, usize, usize, &'static str),
+    /// The caches of one core.
+    pub caches: CachesReport,
     /// Threads the step and the roofs ran on.
     pub threads: usize,
     /// The cost of one clock reading, seconds (a probed step reads the
     /// clock once per phase).
     pub clock_s: f64,
+}
+
+/// The caches of one core, bytes.
+#[derive(Clone, Debug, Serialize)]
+pub struct CachesReport {
+    /// L1 data cache.
+    pub l1d: usize,
+    /// L2.
+    pub l2: usize,
+    /// L3 (shared; 0 if none).
+    pub l3: usize,
+    /// Where the sizes come from (`sysfs` or a fallback).
+    pub source: &'static str,
 }
 
 /// An FMA peak, serialisable.
@@ -867,7 +880,12 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
             cpu: cpu_model(),
             simd: descent_core::simd::describe(),
             gemm_kernel: descent_core::Config::native().describe(),
-            caches: (caches.l1d, caches.l2, caches.l3, caches.source),
+            caches: CachesReport {
+                l1d: caches.l1d,
+                l2: caches.l2,
+                l3: caches.l3,
+                source: caches.source,
+            },
             threads: roofs.threads,
             clock_s: clock_cost(),
         },

@@ -226,6 +226,31 @@ pub fn accounting_line(p: &Profile) -> String {
     )
 }
 
+/// Which GEMMs beat matrixmultiply (with `--compare`), in one line.
+pub fn baseline_line(p: &Profile) -> Option<String> {
+    let cmp: Vec<(&str, f64)> = p
+        .phases
+        .iter()
+        .filter_map(|r| Some((r.name.as_str(), r.matrixmultiply.as_ref()?.speedup)))
+        .collect();
+    if cmp.is_empty() {
+        return None;
+    }
+    let wins = cmp.iter().filter(|c| c.1 > 1.0).count();
+    let (lo, hi) = crate::chart::min_max(cmp.iter().map(|c| c.1));
+    let losses: Vec<&str> = cmp.iter().filter(|c| c.1 <= 1.0).map(|c| c.0).collect();
+    Some(format!(
+        "descent beats matrixmultiply on {wins} of {} GEMMs alone on one thread \
+         (matrixmultiply takes {lo:.2}× to {hi:.2}× descent's time){}",
+        cmp.len(),
+        if losses.is_empty() {
+            String::new()
+        } else {
+            format!("; not on {}", losses.join(", "))
+        }
+    ))
+}
+
 /// Writes `profile.json`, `profile.md` (the tables), `roofline.svg` and
 /// `index.html` into `dir`.
 pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
@@ -235,10 +260,11 @@ pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
     std::fs::write(dir.join("profile.json"), json + "\n").map_err(io)?;
     std::fs::write(dir.join("roofline.svg"), crate::roofline::svg(p)).map_err(io)?;
     let md = format!(
-        "{}\n\n{}\n{}\n\n{}\n{}",
+        "{}\n\n{}\n{}{}\n\n{}\n{}",
         machine_lines(p).join("  \n"),
         phase_table(p).markdown(),
         accounting_line(p),
+        baseline_line(p).map_or(String::new(), |l| format!("  \n{l}")),
         epoch_table(p).markdown(),
         roof_table(p).markdown()
     );
@@ -246,6 +272,10 @@ pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
     let mut intro = machine_lines(p).join(". ");
     intro.push_str(". ");
     intro.push_str(&accounting_line(p));
+    if let Some(l) = baseline_line(p) {
+        intro.push_str(". ");
+        intro.push_str(&l);
+    }
     intro.push_str(
         ". FLOPs and bytes come from the shapes (each operand read once, each result written \
          once); \"bound by\" is the smallest level whose capacity holds the phase's footprint (the \
@@ -293,6 +323,10 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
     if args.steps == 0 {
         return Err(CliError::flag("--steps", "must be at least 1"));
     }
+    // The report's directory is made before the steps run, so a bad --out
+    // costs nothing.
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| CliError::flag("--out", format!("{}: {e}", args.out.display())))?;
     let data = load_data(&args.data)?;
     let threads = args.run.thread_count();
     let mut t = Trainer::new(cfg, &data, threads)?;
@@ -311,7 +345,11 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
         println!("{l}");
     }
     println!("\n{}", phase_table(&p).text());
-    println!("{}\n", accounting_line(&p));
+    println!("{}", accounting_line(&p));
+    if let Some(l) = baseline_line(&p) {
+        println!("{l}");
+    }
+    println!();
     println!("{}", epoch_table(&p).text());
     println!("{}", roof_table(&p).text());
     write_report(&p, &args.out)?;

@@ -24,16 +24,55 @@ const TITLE_FONT: f64 = 17.0;
 /// The plot area: left, top, right, bottom.
 const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 750.0, 570.0);
 
-/// Which kind of work a phase is (one colour each).
-fn kind(name: &str) -> (usize, &'static str) {
+/// The kinds of work, one colour and marker each: the legend's lines.
+const KINDS: [&str; 4] = [
+    "forward GEMM (+ epilogue)",
+    "backward GEMM",
+    "elementwise / reduction",
+    "optimizer",
+];
+
+/// Which of [`KINDS`] a phase is.
+fn kind(name: &str) -> usize {
     if name.starts_with("forward") || name == "eval" {
-        (0, "forward GEMM (+ epilogue)")
+        0
     } else if name.starts_with("dW") || name.starts_with("dX") {
-        (1, "backward GEMM")
+        1
     } else if name == "update" || name == "grad norm" || name == "search" {
-        (3, "optimizer")
+        3
     } else {
-        (2, "elementwise / reduction")
+        2
+    }
+}
+
+/// The marker of kind `k` at (x, y): a disc, a hollow square (so a
+/// forward disc under a backward GEMM of the same intensity shows
+/// through), a diamond, a triangle.
+fn marker(k: usize, x: f64, y: f64) -> String {
+    let c = colour(k);
+    let rgb = format!("rgb({},{},{})", c.0, c.1, c.2);
+    match k {
+        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="{rgb}"/>"#),
+        1 => format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="9" height="9" fill="none" stroke="{rgb}" stroke-width="2"/>"#,
+            x - 4.5,
+            y - 4.5
+        ),
+        2 => format!(
+            r#"<polygon points="{x:.1},{:.1} {:.1},{y:.1} {x:.1},{:.1} {:.1},{y:.1}" fill="{rgb}"/>"#,
+            y - 5.5,
+            x + 5.5,
+            y + 5.5,
+            x - 5.5
+        ),
+        _ => format!(
+            r#"<polygon points="{x:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{rgb}"/>"#,
+            y - 5.5,
+            x + 5.0,
+            y + 4.0,
+            x - 5.0,
+            y + 4.0
+        ),
     }
 }
 
@@ -210,12 +249,7 @@ pub fn svg(p: &Profile) -> String {
     // Dots, then their labels.
     let pts: Vec<(f64, f64)> = dots.iter().map(|d| (px(d.1), py(d.2))).collect();
     for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
-        let c = colour(kind(name).0);
-        let _ = write!(
-            s,
-            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="rgb({},{},{})" stroke="white"/>"#,
-            c.0, c.1, c.2
-        );
+        s.push_str(&marker(kind(name), x, y));
         taken.push(Rect(x - 5.0, y - 5.0, x + 5.0, y + 5.0));
     }
     for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
@@ -288,39 +322,38 @@ pub fn svg(p: &Profile) -> String {
 
     // Legend: the kinds of work, right of the plot.
     let (gl, gt) = (pr + 16.0, pt);
-    let kinds = [
-        "forward GEMM (+ epilogue)",
-        "backward GEMM",
-        "elementwise / reduction",
-        "optimizer",
-    ];
     let _ = write!(
         s,
         r#"<text x="{gl}" y="{}" font-size="{FONT}" font-weight="bold">phases</text>"#,
         gt + FONT
     );
-    for (i, k) in kinds.iter().enumerate() {
+    for (i, k) in KINDS.iter().enumerate() {
         let y = gt + 22.0 + 20.0 * i as f64;
-        let c = colour(i);
+        s.push_str(&marker(i, gl + 6.0, y + 6.0));
         let _ = write!(
             s,
-            r#"<circle cx="{}" cy="{}" r="4.5" fill="rgb({},{},{})"/><text x="{}" y="{}" font-size="{FONT}">{}</text>"#,
-            gl + 6.0,
-            y + 6.0,
-            c.0,
-            c.1,
-            c.2,
+            r#"<text x="{}" y="{}" font-size="{FONT}">{}</text>"#,
             gl + 16.0,
             y + 10.0,
             esc(k)
         );
     }
-    let mut cpu = p.machine.cpu.clone();
-    if cpu.chars().count() > 26 {
-        cpu = cpu.chars().take(25).collect::<String>() + "…";
-    }
+    // The CPU's name, and its family and model on a line of their own.
+    let short = |t: &str| {
+        if t.chars().count() > 27 {
+            t.chars().take(26).collect::<String>() + "…"
+        } else {
+            t.to_string()
+        }
+    };
+    let cpu = &p.machine.cpu;
+    let (name, numbers) = match cpu.find(" (") {
+        Some(i) => (&cpu[..i], cpu[i + 1..].to_string()),
+        None => (&cpu[..], String::new()),
+    };
     let notes = [
-        format!("CPU: {cpu}"),
+        short(&format!("CPU: {name}")),
+        short(&numbers),
         "dashed: FMA peak per width".to_string(),
         "solid: triad GB/s per level".to_string(),
         format!(

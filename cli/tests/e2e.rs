@@ -771,8 +771,15 @@ fn profile_writes_a_table_json_and_a_roofline_on_a_tiny_set() {
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert!(html.contains("roofline.svg") && html.contains("Phases of one step: time"));
 
-    // Bad flags name themselves.
+    // Bad flags name themselves, before any step runs.
     let bad = descent(&["profile", "--data", s(data.path()), "--steps", "0"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--steps"));
+    let file = out.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let under_file = file.join("profile");
+    let bad = descent(&["profile", "--data", s(data.path()), "--out", s(&under_file)]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--out") && !under_file.exists(), "{err}");
 }

@@ -711,17 +711,24 @@ impl Profile {
     }
 }
 
-/// The `model name` line of /proc/cpuinfo (or `unknown`).
+/// The CPU as /proc/cpuinfo names it: `model name`, with the family and
+/// model numbers that tell generations apart under one marketing name
+/// (`AMD EPYC (family 26, model 2)` is Zen 5); `unknown` without it.
 pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".to_string())
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return "unknown".to_string();
+    };
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().map(str::trim) == Some(key))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|v| v.trim().to_string())
+    };
+    let name = field("model name").unwrap_or_else(|| "unknown".to_string());
+    match (field("cpu family"), field("model")) {
+        (Some(f), Some(m)) => format!("{name} (family {f}, model {m})"),
+        _ => name,
+    }
 }
 
 /// The median cost of one `Instant::now()`, seconds.

@@ -209,6 +209,58 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Draws a plot area's frame into `s`: the grid lines and tick labels of
+/// both axes over `ranges` (x, then y), the border, and each axis's label
+/// (the y label turned upright). `px` and `py` map a value to its pixel.
+/// The line charts and the roofline share it.
+pub fn frame(
+    s: &mut String,
+    (pl, pt, pr, pb): (f64, f64, f64, f64),
+    [(x0, x1), (y0, y1)]: [(f64, f64); 2],
+    [xa, ya]: [&Axis; 2],
+    px: &dyn Fn(f64) -> f64,
+    py: &dyn Fn(f64) -> f64,
+) {
+    for v in nice_ticks(x0, x1, xa.log, xa.integer) {
+        let x = px(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{pt}" x2="{x:.1}" y2="{pb}" stroke="#e6e6e6"/><text x="{x:.1}" y="{}" font-size="{TICK_FONT}" text-anchor="middle">{}</text>"##,
+            pb + 6.0 + TICK_FONT,
+            tick_label(v, xa.integer)
+        );
+    }
+    for v in nice_ticks(y0, y1, ya.log, ya.integer) {
+        let y = py(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" font-size="{TICK_FONT}" text-anchor="end">{}</text>"##,
+            pl - 6.0,
+            y + TICK_FONT / 3.0,
+            tick_label(v, ya.integer)
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<rect x="{pl}" y="{pt}" width="{}" height="{}" fill="none" stroke="black"/>"#,
+        pr - pl,
+        pb - pt
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" font-size="{LABEL_FONT}" text-anchor="middle">{}</text>"#,
+        (pl + pr) / 2.0,
+        pb + 12.0 + TICK_FONT + LABEL_FONT,
+        esc(&xa.label)
+    );
+    let (lx, ly) = (10.0 + LABEL_FONT, (pt + pb) / 2.0);
+    let _ = write!(
+        s,
+        r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">{}</text>"#,
+        esc(&ya.label)
+    );
+}
+
 impl Chart {
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let pts = || {
@@ -286,44 +338,13 @@ impl Chart {
             20.0 + TITLE_FONT,
             esc(&self.title)
         );
-        // Grid and ticks.
-        for v in nice_ticks(x0, x1, self.x.log, self.x.integer) {
-            let x = px(v);
-            let _ = write!(
-                s,
-                r##"<line x1="{x:.1}" y1="{pt}" x2="{x:.1}" y2="{pb}" stroke="#e6e6e6"/><text x="{x:.1}" y="{}" font-size="{TICK_FONT}" text-anchor="middle">{}</text>"##,
-                pb + 6.0 + TICK_FONT,
-                tick_label(v, self.x.integer)
-            );
-        }
-        for v in nice_ticks(y0, y1, self.y.log, self.y.integer) {
-            let y = py(v);
-            let _ = write!(
-                s,
-                r##"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" font-size="{TICK_FONT}" text-anchor="end">{}</text>"##,
-                pl - 6.0,
-                y + TICK_FONT / 3.0,
-                tick_label(v, self.y.integer)
-            );
-        }
-        let _ = write!(
-            s,
-            r#"<rect x="{pl}" y="{pt}" width="{}" height="{}" fill="none" stroke="black"/>"#,
-            pr - pl,
-            pb - pt
-        );
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" font-size="{LABEL_FONT}" text-anchor="middle">{}</text>"#,
-            (pl + pr) / 2.0,
-            pb + 12.0 + TICK_FONT + LABEL_FONT,
-            esc(&self.x.label)
-        );
-        let (lx, ly) = (10.0 + LABEL_FONT, (pt + pb) / 2.0);
-        let _ = write!(
-            s,
-            r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">{}</text>"#,
-            esc(&self.y.label)
+        frame(
+            &mut s,
+            l.plot,
+            [(x0, x1), (y0, y1)],
+            [&self.x, &self.y],
+            &px,
+            &py,
         );
         // Bands, then lines, clipped to the plot area.
         let _ = write!(

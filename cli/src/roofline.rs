@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use descent_train::profile::Profile;
 
-use crate::chart::{esc, nice_ticks, text_width, tick_label};
+use crate::chart::{esc, frame, text_width, tick_label, Axis};
 use crate::plot::colour;
 
 /// Picture width, pixels.
@@ -19,7 +19,6 @@ pub const WIDTH: f64 = 1000.0;
 /// Picture height, pixels.
 pub const HEIGHT: f64 = 640.0;
 const FONT: f64 = 12.0;
-const LABEL_FONT: f64 = 14.0;
 const TITLE_FONT: f64 = 17.0;
 /// The plot area: left, top, right, bottom.
 const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 750.0, 570.0);
@@ -142,41 +141,16 @@ pub fn svg(p: &Profile) -> String {
         18.0 + TITLE_FONT,
         esc(&title)
     );
-    for v in nice_ticks(x0, x1, true, false) {
-        let x = px(v);
-        let _ = write!(
-            s,
-            r##"<line x1="{x:.1}" y1="{pt}" x2="{x:.1}" y2="{pb}" stroke="#e6e6e6"/><text x="{x:.1}" y="{}" font-size="{FONT}" text-anchor="middle">{}</text>"##,
-            pb + 6.0 + FONT,
-            tick_label(v, false)
-        );
-    }
-    for v in nice_ticks(y0, y1, true, false) {
-        let y = py(v);
-        let _ = write!(
-            s,
-            r##"<line x1="{pl}" y1="{y:.1}" x2="{pr}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end">{}</text>"##,
-            pl - 6.0,
-            y + FONT / 3.0,
-            tick_label(v, false)
-        );
-    }
-    let _ = write!(
-        s,
-        r#"<rect x="{pl}" y="{pt}" width="{}" height="{}" fill="none" stroke="black"/>"#,
-        pr - pl,
-        pb - pt
-    );
-    let _ = write!(
-        s,
-        r#"<text x="{}" y="{}" font-size="{LABEL_FONT}" text-anchor="middle">arithmetic intensity (FLOP per byte moved)</text>"#,
-        (pl + pr) / 2.0,
-        pb + 14.0 + FONT + LABEL_FONT
-    );
-    let (lx, ly) = (12.0 + LABEL_FONT, (pt + pb) / 2.0);
-    let _ = write!(
-        s,
-        r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">GFLOP/s</text>"#
+    frame(
+        &mut s,
+        PLOT,
+        [(x0, x1), (y0, y1)],
+        [
+            &Axis::log("arithmetic intensity (FLOP per byte moved)"),
+            &Axis::log("GFLOP/s"),
+        ],
+        &px,
+        &py,
     );
 
     // Roofs, clipped to the plot area; their labels are placed first.

@@ -211,8 +211,9 @@ pub fn esc(s: &str) -> String {
 
 /// Draws a plot area's frame into `s`: the grid lines and tick labels of
 /// both axes over `ranges` (x, then y), the border, and each axis's label
-/// (the y label turned upright). `px` and `py` map a value to its pixel.
-/// The line charts and the roofline share it.
+/// (the y label turned upright); then opens a group clipped to the plot
+/// area, which the caller draws into and closes with `</g>`. `px` and `py`
+/// map a value to its pixel. The line charts and the roofline share it.
 pub fn frame(
     s: &mut String,
     (pl, pt, pr, pb): (f64, f64, f64, f64),
@@ -258,6 +259,12 @@ pub fn frame(
         s,
         r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">{}</text>"#,
         esc(&ya.label)
+    );
+    let _ = write!(
+        s,
+        r#"<clipPath id="plot"><rect x="{pl}" y="{pt}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
+        pr - pl,
+        pb - pt
     );
 }
 
@@ -346,13 +353,8 @@ impl Chart {
             &px,
             &py,
         );
-        // Bands, then lines, clipped to the plot area.
-        let _ = write!(
-            s,
-            r#"<clipPath id="plot"><rect x="{pl}" y="{pt}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
-            pr - pl,
-            pb - pt
-        );
+        // Bands, then lines, clipped to the plot area (frame opened the
+        // group).
         for (i, band) in self.bands.iter().enumerate() {
             let Some(b) = band else { continue };
             let ok: Vec<_> = b

@@ -153,13 +153,8 @@ pub fn svg(p: &Profile) -> String {
         &py,
     );
 
-    // Roofs, clipped to the plot area; their labels are placed first.
-    let _ = write!(
-        s,
-        r#"<clipPath id="plot"><rect x="{pl}" y="{pt}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
-        pr - pl,
-        pb - pt
-    );
+    // Roofs, clipped to the plot area (frame opened the group); their
+    // labels are placed first.
     let mut taken: Vec<Rect> = Vec::new();
     let mut labels = String::new();
     let area = Rect(pl + 2.0, pt + 2.0, pr - 2.0, pb - 2.0);

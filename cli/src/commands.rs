@@ -19,7 +19,7 @@ use crate::error::CliError;
 use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
 use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
 use crate::plot::{self, Series};
-use crate::report::{self, Table};
+use crate::report::{self, widths, Table};
 use descent_train::tune::{self, Budget, Tuned};
 
 /// Loads MNIST as `--data`/`--normalize` say.
@@ -108,11 +108,7 @@ fn print_header(t: &Trainer, data: &Mnist, threads: usize) -> Result<(), CliErro
     );
     println!(
         "  model {} {}, {} parameters, seed {}",
-        c.sizes(data.train.dim())
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join("-"),
+        widths(&c.sizes(data.train.dim())),
         c.activation,
         t.net.num_params(),
         c.seed
@@ -974,11 +970,7 @@ pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), CliError> {
         .collect();
     println!(
         "gradcheck: {} {}, batch {}, central differences with h = {} (f32) and 1e-6 (f64)",
-        args.sizes
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join("-"),
+        widths(&args.sizes),
         act.name(),
         args.batch,
         args.h

@@ -11,7 +11,7 @@ use descent_train::Trainer;
 use crate::commands::load_data;
 use crate::error::CliError;
 use crate::opts::ProfileArgs;
-use crate::report::{command_line, write_index, Table};
+use crate::report::{command_line, widths, write_index, Table};
 
 /// Microseconds with 3–4 significant digits.
 fn us(secs: f64) -> String {
@@ -74,7 +74,7 @@ pub fn phase_table(p: &Profile) -> Table {
             },
             format!("{:.1}", r.gflops),
             format!("{:.1}", r.gbs),
-            if r.cost.flops > 0.0 && r.roof >= p.peak() * 0.999 {
+            if r.cost.flops > 0.0 && r.roof >= p.roofs.peak() * 0.999 {
                 "peak".to_string()
             } else {
                 r.level.to_string()
@@ -109,7 +109,7 @@ pub fn phase_table(p: &Profile) -> Table {
         format!("{:.1}", flops / p.step.median / 1e9),
         format!("{:.1}", bytes / p.step.median / 1e9),
         "peak".into(),
-        pct(flops / p.step.median / 1e9 / p.peak()),
+        pct(flops / p.step.median / 1e9 / p.roofs.peak()),
     ];
     if compare {
         step.extend(["".into(), "".into(), "".into()]);
@@ -129,7 +129,7 @@ pub fn roof_table(p: &Profile) -> Table {
         "triad GB/s",
         "GFLOP/s",
     ]);
-    for pk in &p.peaks {
+    for pk in &p.roofs.peaks {
         t.rows.push(vec![
             format!("FMA peak {}", pk.width),
             "".into(),
@@ -139,7 +139,7 @@ pub fn roof_table(p: &Profile) -> Table {
             format!("{:.1}", pk.gflops),
         ]);
     }
-    for b in &p.bandwidth {
+    for b in &p.roofs.bandwidth {
         t.rows.push(vec![
             b.level.to_string(),
             if b.capacity == usize::MAX {
@@ -169,7 +169,7 @@ pub fn epoch_table(p: &Profile) -> Table {
         format!(
             "FLOP floor: {} FLOP at the {:.0} GFLOP/s peak",
             si(e.flops),
-            p.peak()
+            p.roofs.peak()
         ),
         format!("{:.4}", e.floor_peak_s),
         format!("{:.1}×", e.gap_to_peak),
@@ -187,7 +187,7 @@ pub fn machine_lines(p: &Profile) -> Vec<String> {
     let m = &p.machine;
     let c = &m.caches;
     vec![
-        format!("CPU: {}, {} thread(s)", m.cpu, m.threads),
+        format!("CPU: {}, {} thread(s)", m.cpu, p.roofs.threads),
         format!("SIMD: {}", m.simd),
         format!("GEMM kernel: {}", m.gemm_kernel),
         format!(
@@ -199,11 +199,7 @@ pub fn machine_lines(p: &Profile) -> Vec<String> {
         ),
         format!(
             "model {} {}, {} parameters, batch {}, {}; {} probed + {} unprobed steps; clock read {:.0} ns",
-            p.sizes
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join("-"),
+            widths(&p.sizes),
             p.activation,
             p.params,
             p.batch,
@@ -252,10 +248,10 @@ pub fn baseline_line(p: &Profile) -> Option<String> {
 }
 
 /// Writes `profile.json`, `profile.md` (the tables), `roofline.svg` and
-/// `index.html` into `dir`.
+/// `index.html` into `dir`, which must exist ([`run`] makes it before the
+/// steps, so that a bad `--out` costs nothing).
 pub fn write_report(p: &Profile, dir: &Path) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::flag("--out", format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
     let json = serde_json::to_string_pretty(p).expect("a profile serialises");
     std::fs::write(dir.join("profile.json"), json + "\n").map_err(io)?;
     std::fs::write(dir.join("roofline.svg"), crate::roofline::svg(p)).map_err(io)?;
@@ -323,8 +319,8 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
     if args.steps == 0 {
         return Err(CliError::flag("--steps", "must be at least 1"));
     }
-    // The report's directory is made before the steps run, so a bad --out
-    // costs nothing.
+    // The report's directory is made before the steps run (see
+    // `write_report`).
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::flag("--out", format!("{}: {e}", args.out.display())))?;
     let data = load_data(&args.data)?;

@@ -110,6 +110,12 @@ pub fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// A net's widths as people write them: `784-128-64-10`.
+pub fn widths(sizes: &[usize]) -> String {
+    let w: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    w.join("-")
+}
+
 /// The command line that is running, for report titles.
 pub fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();

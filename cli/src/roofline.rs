@@ -13,6 +13,7 @@ use descent_train::profile::Profile;
 
 use crate::chart::{esc, frame, text_width, tick_label, Axis};
 use crate::plot::colour;
+use crate::report::widths;
 
 /// Picture width, pixels.
 pub const WIDTH: f64 = 1000.0;
@@ -91,7 +92,7 @@ impl Rect {
 /// The roofline of `p` as an SVG document.
 pub fn svg(p: &Profile) -> String {
     let (pl, pt, pr, pb) = PLOT;
-    let peak = p.peak();
+    let peak = p.roofs.peak();
     let dots: Vec<(&str, f64, f64)> = p
         .phases
         .iter()
@@ -104,7 +105,7 @@ pub fn svg(p: &Profile) -> String {
     let xs = dots
         .iter()
         .map(|d| d.1)
-        .chain(p.bandwidth.iter().map(|b| ridge(b.triad_gbs)));
+        .chain(p.roofs.bandwidth.iter().map(|b| ridge(b.triad_gbs)));
     let (xmin, xmax) = crate::chart::min_max(xs);
     let (x0, x1) = (
         10f64.powf((xmin / 2.0).log10().floor()),
@@ -124,15 +125,14 @@ pub fn svg(p: &Profile) -> String {
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif"><rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
     );
-    let sizes: Vec<String> = p.sizes.iter().map(|s| s.to_string()).collect();
     let title = format!(
         "Roofline: {} {}, batch {}, {}, {} thread{}",
-        sizes.join("-"),
+        widths(&p.sizes),
         p.activation,
         p.batch,
         p.optimizer,
-        p.machine.threads,
-        if p.machine.threads == 1 { "" } else { "s" }
+        p.roofs.threads,
+        if p.roofs.threads == 1 { "" } else { "s" }
     );
     let _ = write!(
         s,
@@ -158,7 +158,7 @@ pub fn svg(p: &Profile) -> String {
     let mut taken: Vec<Rect> = Vec::new();
     let mut labels = String::new();
     let area = Rect(pl + 2.0, pt + 2.0, pr - 2.0, pb - 2.0);
-    for pk in &p.peaks {
+    for pk in &p.roofs.peaks {
         let y = py(pk.gflops);
         let _ = write!(
             s,
@@ -180,7 +180,7 @@ pub fn svg(p: &Profile) -> String {
             esc(&text)
         );
     }
-    for b in &p.bandwidth {
+    for b in &p.roofs.bandwidth {
         let xr = ridge(b.triad_gbs);
         let (xa, ya) = (x0, b.triad_gbs * x0);
         let _ = write!(
@@ -364,9 +364,9 @@ pub fn svg(p: &Profile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use descent_train::profile::{
-        BandwidthReport, CachesReport, Cost, EpochReport, Machine, PeakReport, PhaseReport, Spread,
-    };
+    use descent_core::gemm::blocking::Caches;
+    use descent_core::roof::{Bandwidth, Peak, Roofs};
+    use descent_train::profile::{Cost, EpochReport, Machine, PhaseReport, Spread};
 
     fn phase(name: &str, flops: f64, bytes: f64, us: f64) -> PhaseReport {
         let time = Spread {
@@ -426,13 +426,12 @@ mod tests {
                 cpu: "AMD Ryzen 9 9950X 16-Core Processor".into(),
                 simd: String::new(),
                 gemm_kernel: String::new(),
-                caches: CachesReport {
+                caches: Caches {
                     l1d: 48 << 10,
                     l2: 1 << 20,
                     l3: 32 << 20,
                     source: "test",
                 },
-                threads: 1,
                 clock_s: 2e-8,
             },
             sizes: vec![784, 128, 64, 10],
@@ -440,24 +439,28 @@ mod tests {
             batch: 64,
             optimizer: "sgd".into(),
             params: 109386,
-            peaks: ["f32x4", "f32x8", "f32x16"]
-                .iter()
-                .zip([72.0, 144.0, 288.0])
-                .map(|(w, g)| PeakReport {
-                    width: w,
-                    gflops: g,
-                })
-                .collect(),
-            bandwidth: [("L1", 700.0), ("L2", 250.0), ("L3", 120.0), ("DRAM", 45.0)]
-                .iter()
-                .map(|&(level, triad_gbs)| BandwidthReport {
-                    level,
-                    capacity: 1,
-                    bytes: 1,
-                    copy_gbs: triad_gbs,
-                    triad_gbs,
-                })
-                .collect(),
+            roofs: Roofs {
+                threads: 1,
+                peaks: [("f32x4", 4), ("f32x8", 8), ("f32x16", 16)]
+                    .iter()
+                    .zip([72.0, 144.0, 288.0])
+                    .map(|(&(width, lanes), gflops)| Peak {
+                        width,
+                        lanes,
+                        gflops,
+                    })
+                    .collect(),
+                bandwidth: [("L1", 700.0), ("L2", 250.0), ("L3", 120.0), ("DRAM", 45.0)]
+                    .iter()
+                    .map(|&(level, triad_gbs)| Bandwidth {
+                        level,
+                        capacity: 1,
+                        bytes: 1,
+                        copy_gbs: triad_gbs,
+                        triad_gbs,
+                    })
+                    .collect(),
+            },
             step: Spread::default(),
             probed_step: Spread::default(),
             phase_median_sum_s: 0.0,

@@ -82,6 +82,7 @@ pub fn triad_scalar(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
 
 /// The FMA peak at one SIMD width.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Peak {
     /// `f32x4`, `f32x8` or `f32x16`.
     pub width: &'static str,
@@ -93,6 +94,7 @@ pub struct Peak {
 
 /// The streaming bandwidth at one level of the memory hierarchy.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Bandwidth {
     /// `L1`, `L2`, `L3` or `DRAM`.
     pub level: &'static str,
@@ -110,6 +112,7 @@ pub struct Bandwidth {
 
 /// Every roof of this machine on some number of threads.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Roofs {
     /// Threads that ran each loop at once.
     pub threads: usize,
@@ -174,14 +177,10 @@ pub fn working_sets(caches: &Caches, threads: usize) -> Vec<(&'static str, usize
     v
 }
 
-/// Runs `part(t)` for `t` in `0..threads` at once (on the pool when there
-/// is one) and returns the wall time of the whole.
-fn timed_parts(pool: Option<&Pool>, threads: usize, part: &(dyn Fn(usize) + Sync)) -> f64 {
+/// Seconds `f` takes.
+fn seconds(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
-    match pool {
-        Some(p) if threads > 1 => p.run(threads, part),
-        _ => (0..threads).for_each(part),
-    }
+    f();
     start.elapsed().as_secs_f64()
 }
 
@@ -192,11 +191,8 @@ fn median_time(samples: usize, mut f: impl FnMut() -> f64) -> f64 {
     t[t.len() / 2]
 }
 
-fn peak_gflops<V: Vector + Send + Sync>(
-    pool: Option<&Pool>,
-    threads: usize,
-    samples: usize,
-) -> f64 {
+fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, samples: usize) -> f64 {
+    let threads = pool.map_or(1, |p| p.threads());
     // About a millisecond per call at 100 GFLOP/s per thread.
     let iters = 1 << 13;
     let part = |_t: usize| {
@@ -206,55 +202,48 @@ fn peak_gflops<V: Vector + Send + Sync>(
             black_box(V::splat(1e-3)),
         ));
     };
-    timed_parts(pool, threads, &part); // warm-up (wakes the workers, the clocks)
-    let secs = median_time(samples, || timed_parts(pool, threads, &part));
+    // Every thread runs the loop at once.
+    let all = || match pool {
+        Some(p) => p.run(threads, &part),
+        None => part(0),
+    };
+    all(); // warm-up (wakes the workers, the clocks)
+    let secs = median_time(samples, || seconds(all));
     (threads * fma_peak_flop::<V>(iters)) as f64 / secs / 1e9
 }
 
 /// Copy and triad bandwidth over a working set of `bytes` (the triad's
 /// three arrays, all threads together), GB/s.
-fn stream_gbs(pool: Option<&Pool>, threads: usize, bytes: usize, samples: usize) -> (f64, f64) {
+fn stream_gbs(pool: Option<&Pool>, bytes: usize, samples: usize) -> (f64, f64) {
+    let threads = pool.map_or(1, |p| p.threads());
     let n = (bytes / 12).max(64 * threads);
-    let a = crate::AlignedVec::zeros(n);
+    let mut a = crate::AlignedVec::zeros(n);
     let b: crate::AlignedVec = (0..n).map(|i| (i % 7) as f32).collect();
     let c: crate::AlignedVec = (0..n).map(|i| (i % 5) as f32).collect();
-    // Each thread has its own piece of each array; a piece is passed over
-    // `reps` times per sample, so a sample lasts about half a millisecond
-    // even when it fits in L1.
+    // Each thread has its own piece of each array (par::split_mut, as the
+    // optimizer steps split theirs); a piece is passed over `reps` times
+    // per sample, so a sample lasts about half a millisecond even when it
+    // fits in L1.
     let reps = (2_000_000 / n).max(1);
-    let a_ptr = a.as_ptr() as usize;
-    let piece = |t: usize| par::chunk(n, threads, 16, t);
-    let copy_part = |t: usize| {
-        let r = piece(t);
-        // SAFETY: the pieces of `a` are disjoint (par::chunk), `a` outlives
-        // the parts (timed_parts returns after every part), and nothing
-        // else reads or writes it meanwhile.
-        let dst =
-            unsafe { std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len()) };
+    let copy_part = |r: std::ops::Range<usize>, [dst]: [&mut [f32]; 1]| {
         for _ in 0..reps {
-            copy(black_box(&mut dst[..]), black_box(&b[r.clone()]));
+            copy(black_box(&mut *dst), black_box(&b[r.clone()]));
         }
     };
-    let triad_part = |t: usize| {
-        let r = piece(t);
-        // SAFETY: as in `copy_part`.
-        let dst =
-            unsafe { std::slice::from_raw_parts_mut((a_ptr as *mut f32).add(r.start), r.len()) };
+    let triad_part = |r: std::ops::Range<usize>, [dst]: [&mut [f32]; 1]| {
         for _ in 0..reps {
-            triad(
-                black_box(&mut dst[..]),
-                black_box(&b[r.clone()]),
-                black_box(&c[r.clone()]),
-                0.5,
-            );
+            let (b, c) = (black_box(&b[r.clone()]), black_box(&c[r.clone()]));
+            triad(black_box(&mut *dst), b, c, 0.5);
         }
     };
-    timed_parts(pool, threads, &copy_part);
-    timed_parts(pool, threads, &triad_part);
+    let mut pass = |part: &par::PartFn<'_, f32, 1>| {
+        seconds(|| par::split_mut(pool, n, 16, [(&mut a[..], 1)], part))
+    };
+    pass(&copy_part);
+    pass(&triad_part);
+    let copy_s = median_time(samples, || pass(&copy_part));
+    let triad_s = median_time(samples, || pass(&triad_part));
     let moved = |per: usize| (reps * n * per) as f64 / 1e9;
-    let copy_s = median_time(samples, || timed_parts(pool, threads, &copy_part));
-    let triad_s = median_time(samples, || timed_parts(pool, threads, &triad_part));
-    black_box(&a);
     (moved(COPY_BYTES) / copy_s, moved(TRIAD_BYTES) / triad_s)
 }
 
@@ -269,16 +258,16 @@ pub fn measure(pool: Option<&Pool>, caches: &Caches, samples: usize) -> Roofs {
             width,
             lanes,
             gflops: match lanes {
-                4 => peak_gflops::<F32x4>(pool, threads, samples),
-                8 => peak_gflops::<F32x8>(pool, threads, samples),
-                _ => peak_gflops::<F32x16>(pool, threads, samples),
+                4 => peak_gflops::<F32x4>(pool, samples),
+                8 => peak_gflops::<F32x8>(pool, samples),
+                _ => peak_gflops::<F32x16>(pool, samples),
             },
         })
         .collect();
     let bandwidth = working_sets(caches, threads)
         .into_iter()
         .map(|(level, capacity, bytes)| {
-            let (copy_gbs, triad_gbs) = stream_gbs(pool, threads, bytes, samples);
+            let (copy_gbs, triad_gbs) = stream_gbs(pool, bytes, samples);
             Bandwidth {
                 level,
                 capacity,

@@ -607,49 +607,10 @@ pub struct Machine {
     /// The GEMM kernel in use (width, tile, blocks).
     pub gemm_kernel: String,
     /// The caches of one core.
-    pub caches: CachesReport,
-    /// Threads the step and the roofs ran on.
-    pub threads: usize,
+    pub caches: Caches,
     /// The cost of one clock reading, seconds (a probed step reads the
     /// clock once per phase).
     pub clock_s: f64,
-}
-
-/// The caches of one core, bytes.
-#[derive(Clone, Debug, Serialize)]
-pub struct CachesReport {
-    /// L1 data cache.
-    pub l1d: usize,
-    /// L2.
-    pub l2: usize,
-    /// L3 (shared; 0 if none).
-    pub l3: usize,
-    /// Where the sizes come from (`sysfs` or a fallback).
-    pub source: &'static str,
-}
-
-/// An FMA peak, serialisable.
-#[derive(Clone, Debug, Serialize)]
-pub struct PeakReport {
-    /// `f32x4`, `f32x8`, `f32x16`.
-    pub width: &'static str,
-    /// GFLOP/s on every thread together.
-    pub gflops: f64,
-}
-
-/// A bandwidth roof, serialisable.
-#[derive(Clone, Debug, Serialize)]
-pub struct BandwidthReport {
-    /// `L1` … `DRAM`.
-    pub level: &'static str,
-    /// What it holds, bytes (`usize::MAX` for DRAM).
-    pub capacity: usize,
-    /// Working set the bandwidth was measured on, bytes.
-    pub bytes: usize,
-    /// Copy, GB/s.
-    pub copy_gbs: f64,
-    /// Triad, GB/s (the one the roofline uses).
-    pub triad_gbs: f64,
 }
 
 /// The epoch against its floor.
@@ -686,10 +647,10 @@ pub struct Profile {
     pub optimizer: String,
     /// Parameters.
     pub params: usize,
-    /// The FMA peak per SIMD width.
-    pub peaks: Vec<PeakReport>,
-    /// The bandwidth per level.
-    pub bandwidth: Vec<BandwidthReport>,
+    /// The roofs, measured on the threads the step ran on (`threads`,
+    /// `peaks` per SIMD width, `bandwidth` per level).
+    #[serde(flatten)]
+    pub roofs: Roofs,
     /// The time of an unprobed step.
     pub step: Spread,
     /// The time of a probed step, the sum of its phases.
@@ -702,13 +663,6 @@ pub struct Profile {
     pub eval: PhaseReport,
     /// The epoch against its floor.
     pub epoch: EpochReport,
-}
-
-impl Profile {
-    /// The widest FMA peak, GFLOP/s.
-    pub fn peak(&self) -> f64 {
-        self.peaks.iter().map(|p| p.gflops).fold(0.0, f64::max)
-    }
 }
 
 /// The CPU as /proc/cpuinfo names it: `model name`, with the family and
@@ -806,16 +760,11 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
         laps.last = Instant::now();
         let s = t.step_probed(rows(), &mut laps)?;
         check(t, s)?;
-        let mut total = 0.0;
-        let mut step_phases: BTreeMap<Phase, f64> = BTreeMap::new();
+        // Each phase runs once a step, so each lap is one sample of it.
         for &(p, secs) in &laps.laps {
-            *step_phases.entry(p).or_default() += secs;
-            total += secs;
-        }
-        for (p, secs) in step_phases {
             per_phase.entry(p).or_default().push(secs);
         }
-        probed.push(total);
+        probed.push(laps.laps.iter().map(|l| l.1).sum());
         let start = Instant::now();
         let s = t.step(rows())?;
         plain.push(start.elapsed().as_secs_f64());
@@ -859,15 +808,19 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
     if opts.compare_matrixmultiply {
         let mut cases = GemmCase::for_step(&shape.sizes, shape.activation, shape.batch);
         let cmp = compare_gemms(&mut cases, 7);
+        // `phases` starts with one report per cost, in the costs' order.
         for (case, c) in cases.iter().zip(cmp) {
-            if let Some(r) = phases.iter_mut().find(|r| r.name == label(case.phase)) {
-                r.matrixmultiply = Some(c);
+            if let Some(i) = costs.iter().position(|(p, _)| *p == case.phase) {
+                phases[i].matrixmultiply = Some(c);
             }
         }
     }
-    let sizes = t.net.sizes().to_vec();
-    let activation = t.net.activation();
-    let eval_cost = eval_cost(&sizes, activation, test.len(), t.cfg.eval_batch_size);
+    let eval_cost = eval_cost(
+        &shape.sizes,
+        shape.activation,
+        test.len(),
+        t.cfg.eval_batch_size,
+    );
     let eval = report(
         label(Phase::Eval),
         Spread::of(&eval),
@@ -887,39 +840,15 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
             cpu: cpu_model(),
             simd: descent_core::simd::describe(),
             gemm_kernel: descent_core::Config::native().describe(),
-            caches: CachesReport {
-                l1d: caches.l1d,
-                l2: caches.l2,
-                l3: caches.l3,
-                source: caches.source,
-            },
-            threads: roofs.threads,
+            caches,
             clock_s: clock_cost(),
         },
-        sizes,
-        activation: activation.name().to_string(),
+        activation: shape.activation.name().to_string(),
+        params: shape.params(),
+        sizes: shape.sizes,
         batch: b,
         optimizer: t.cfg.optimizer.as_str().to_string(),
-        params: shape.params(),
-        peaks: roofs
-            .peaks
-            .iter()
-            .map(|p| PeakReport {
-                width: p.width,
-                gflops: p.gflops,
-            })
-            .collect(),
-        bandwidth: roofs
-            .bandwidth
-            .iter()
-            .map(|l| BandwidthReport {
-                level: l.level,
-                capacity: l.capacity,
-                bytes: l.bytes,
-                copy_gbs: l.copy_gbs,
-                triad_gbs: l.triad_gbs,
-            })
-            .collect(),
+        roofs,
         step,
         probed_step: Spread::of(&probed),
         phase_median_sum_s: phases.iter().map(|r| r.time.median).sum(),

@@ -95,7 +95,7 @@ fn unfused_activations_adam_and_threads_are_all_accounted_for() {
             "update"
         ]
     );
-    assert_eq!(p.machine.threads, 2);
+    assert_eq!(p.roofs.threads, 2);
     // Adam's two moments: 4·P·(3 + 2·2) bytes.
     let update = p.phases.last().unwrap();
     assert_eq!(update.cost.bytes, 28.0 * p.params as f64);

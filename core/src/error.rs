@@ -48,6 +48,14 @@ pub enum CoreError {
         label: usize,
         classes: usize,
     },
+    /// An environment variable that forces a choice of the host (the
+    /// caches, the GEMM kernel) holds something descent cannot read.
+    #[error("{var}={value:?}: {reason}")]
+    BadEnv {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 /// `Result` with [`CoreError`].

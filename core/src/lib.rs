@@ -32,6 +32,6 @@ pub mod tensor;
 
 pub use buffer::AlignedVec;
 pub use error::{CoreError, Result};
-pub use gemm::{gemm, gemm_naive, gemm_par, gemm_with, Config, Epilogue, Kernel};
+pub use gemm::{gemm, gemm_naive, gemm_par, gemm_par_with, gemm_with, Config, Epilogue, Kernel};
 pub use tensor::Tensor;
 pub use tensor::{MatMut, MatRef};

@@ -17,9 +17,11 @@
 mod common;
 
 use common::fast_and_naive;
-use descent_core::gemm::blocking::Caches;
+use descent_core::gemm::blocking::{Caches, KNOWN_CPUS};
+use descent_core::gemm::PAR_MIN_FLOP;
 use descent_core::{
-    gemm, gemm_naive, gemm_par, gemm_with, par::Pool, Config, Epilogue, Kernel, MatMut, MatRef,
+    gemm, gemm_naive, gemm_par, gemm_par_with, gemm_with, par::Pool, Config, Epilogue, Kernel,
+    MatMut, MatRef,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -146,6 +148,19 @@ fn run(
     case: &Case,
     fill: &mut impl FnMut() -> f32,
 ) -> (Stored, Stored, Stored, Stored, Vec<f32>) {
+    run_against(cfg, case, fill, false)
+}
+
+/// [`run`], with matrixmultiply and then the epilogue in place of the
+/// naive twin when `mm`: the same bits wherever every sum is exact (whole
+/// numbers, α and β in {0, 1}), and fast enough for the products of large
+/// cache blocks.
+fn run_against(
+    cfg: &Config,
+    case: &Case,
+    fill: &mut impl FnMut() -> f32,
+    mm: bool,
+) -> (Stored, Stored, Stored, Stored, Vec<f32>) {
     let a = Stored::new(case.m, case.k, case.ta, case.pad, fill);
     let b = Stored::new(case.k, case.n, case.tb, case.pad, fill);
     let bias: Vec<f32> = (0..case.n).map(|_| fill()).collect();
@@ -175,15 +190,29 @@ fn run(
         e,
     )
     .unwrap();
-    gemm_naive(
-        case.alpha,
-        a.view(),
-        b.view(),
-        case.beta,
-        naive.view_mut(),
-        e,
-    )
-    .unwrap();
+    if mm {
+        mm_sgemm(case.alpha, &a, &b, case.beta, &mut naive);
+        for i in 0..case.m {
+            for j in 0..case.n {
+                let at = naive.off + i * naive.rs + j * naive.cs;
+                let mut v = naive.buf[at];
+                if let Some(bias) = e.bias {
+                    v += bias[j];
+                }
+                naive.buf[at] = if e.relu && v < 0.0 { 0.0 } else { v };
+            }
+        }
+    } else {
+        gemm_naive(
+            case.alpha,
+            a.view(),
+            b.view(),
+            case.beta,
+            naive.view_mut(),
+            e,
+        )
+        .unwrap();
+    }
     assert!(fast.outside_untouched(), "gemm wrote outside C's view");
     (fast, naive, a, b, {
         let mut v = bias;
@@ -334,58 +363,100 @@ fn alpha_beta_all_values_with_tolerance() {
     }
 }
 
-/// The sizes around every block edge of `cfg` (its tile and its cache
-/// blocks), exact against the naive twin.
-fn check_block_boundaries(cfg: &Config, rng: &mut ChaCha8Rng) {
+/// Every configuration the table-driven tests run under, with a label:
+/// each kernel of the family with the blocks of each CPU of
+/// [`KNOWN_CPUS`] and of this machine (the default packing rule), and,
+/// under Zen 3's and Zen 5's blocks, A always packed and never packed.
+/// None of it depends on the machine the tests run on, except the one
+/// entry that is this machine's own.
+fn table_configs() -> Vec<(String, Config)> {
+    let mut cpus: Vec<(&str, Caches)> = KNOWN_CPUS.iter().map(|c| (c.name, c.caches)).collect();
+    cpus.push(("this machine", Caches::detect()));
+    let mut out = vec![];
+    for (name, caches) in &cpus {
+        for kernel in Kernel::ALL {
+            let cfg = Config::new(kernel, caches);
+            out.push((format!("{name}: {}", cfg.describe()), cfg));
+        }
+    }
+    for name in ["zen3", "zen5"] {
+        for kernel in Kernel::ALL {
+            for rule in [0, usize::MAX] {
+                let cfg = Config {
+                    a_in_place_max_n: rule,
+                    ..Config::new(kernel, &Caches::known(name).unwrap())
+                };
+                out.push((format!("{name}: {}", cfg.describe()), cfg));
+            }
+        }
+    }
+    out
+}
+
+/// The packing threshold of `cfg` as a column count to straddle (the
+/// default's where the rule is "always" or "never").
+fn threshold(cfg: &Config) -> usize {
+    match cfg.a_in_place_max_n {
+        0 | usize::MAX => descent_core::gemm::DIRECT_A_MAX_N,
+        t => t,
+    }
+}
+
+/// The sizes around every block edge of `cfg` (its tile, its cache blocks
+/// and its packing threshold), exact against the naive twin.
+fn check_block_boundaries(label: &str, cfg: &Config, rng: &mut ChaCha8Rng) {
     let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
     let b = cfg.blocks;
-    let (kc, kcp, mc, nc) = (b.kc, b.kc_packed_a, b.mc, b.nc);
+    let (kc, kcp, mc, nc, t) = (b.kc, b.kc_packed_a, b.mc, b.nc, threshold(cfg));
     let sizes = [
+        (1, 1, 1),
         (mc - 1, kc + 1, 2 * nr + 1),
         (mc, kc, nr),
         (mc + 1, kc - 1, nr - 1),
         (2 * mc + mr + 1, 2 * kc + 1, 3),
         (3, 2, nc + 1),
         (2, kc * 3 + 5, nc - 1),
-        // n > 256: A is packed and k is cut by kc_packed_a.
-        (mc + 1, kcp + 1, 256 + 3),
-        (mr + 1, kcp, 17 * nr),
-        (7, 2 * kcp + 1, 257),
+        // Around the packing threshold: A read in place with kc, or packed
+        // with kc_packed_a.
+        (mc + 1, kcp + 1, t + 3),
+        (mr + 1, kcp, t),
+        (mr - 1, kc + 1, t + 1),
+        (7, 2 * kcp + 1, t + 1),
     ];
     for &(m, k, n) in &sizes {
-        for t in [0u8, 3, 5] {
+        for tr in [0u8, 3, 5] {
             let case = Case {
                 m,
                 k,
                 n,
-                ta: t & 1 != 0,
-                tb: t & 2 != 0,
-                tc: t & 4 != 0,
+                ta: tr & 1 != 0,
+                tb: tr & 2 != 0,
+                tc: tr & 4 != 0,
                 pad: 1,
                 alpha: 1.0,
                 beta: 1.0,
                 epi: Epi::BiasRelu,
             };
             let mut f = || small_int(rng);
-            let (fast, naive, ..) = run(cfg, &case, &mut f);
-            assert_eq!(fast.buf, naive.buf, "{cfg:?}: {m}x{k}x{n} t={t}");
+            // The naive loop up to a few million multiply-adds, then
+            // matrixmultiply (the sums are exact either way).
+            let (fast, naive, ..) = run_against(cfg, &case, &mut f, m * k * n > 1 << 21);
+            assert_eq!(fast.buf, naive.buf, "{label}: {m}x{k}x{n} t={tr}");
         }
     }
 }
 
+/// Every kernel under the blocks of every CPU of the table (and of odd
+/// caches: a tiny L1 and L2 with a huge L3, no L3 at all, a large L1 and
+/// L2), and under each packing rule, is exact on the sizes around its
+/// block edges: the code paths another CPU's blocking reaches are tested
+/// here, whatever this machine's caches.
 #[test]
-fn block_boundaries() {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    for cfg in configs() {
-        check_block_boundaries(&cfg, &mut rng);
-    }
-}
-
-/// Blocks the model computes for unusual caches (a tiny L1 and L2 with a
-/// huge L3, no L3 at all, a large L1 and L2) still give exact results.
-#[test]
-fn blocks_for_unusual_caches_are_exact() {
+fn every_known_blocking_is_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (label, cfg) in table_configs() {
+        check_block_boundaries(&label, &cfg, &mut rng);
+    }
     let unusual = [
         Caches {
             l1d: 8 << 10,
@@ -408,7 +479,8 @@ fn blocks_for_unusual_caches_are_exact() {
     ];
     for caches in unusual {
         for kernel in Kernel::ALL {
-            check_block_boundaries(&Config::new(kernel, &caches), &mut rng);
+            let cfg = Config::new(kernel, &caches);
+            check_block_boundaries(&cfg.describe(), &cfg, &mut rng);
         }
     }
 }
@@ -529,6 +601,127 @@ fn large_odd_exact_against_naive() {
     }
 }
 
+/// `gemm_par_with` on 2–4 threads against `gemm_with` on one, bit for
+/// bit, and both within the dot-product bound of an f64 reference, for
+/// every shape of `shapes` and both layouts of A (random floats, so a
+/// different order of the sums would show).
+fn check_threads(
+    label: &str,
+    cfg: &Config,
+    pools: &[Pool],
+    shapes: &[(usize, usize, usize)],
+    rng: &mut ChaCha8Rng,
+) {
+    for &(m, k, n) in shapes {
+        assert!(
+            2 * m * k * n >= PAR_MIN_FLOP,
+            "{label}: {m}x{k}x{n} is too small to be split"
+        );
+        for ta in [false, true] {
+            let mut f = || rng.random_range(-1.0f32..1.0);
+            let a = Stored::new(m, k, ta, 0, &mut f);
+            let b = Stored::new(k, n, !ta, 0, &mut f);
+            let bias: Vec<f32> = (0..n).map(|_| f()).collect();
+            let epi = Epilogue::bias_relu(&bias);
+            let mut c1 = Stored::new(m, n, false, 0, &mut || f32::NAN);
+            gemm_with(cfg, 1.0, a.view(), b.view(), 0.0, c1.view_mut(), epi).unwrap();
+            // The f64 reference: |ĉ − c| ≤ 2·(k + 2)·ε·(Σ_p |a_ip·b_pj| + |bias_j|)
+            // (ReLU cannot widen a gap).
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut exact, mut mag) = (f64::from(bias[j]), f64::from(bias[j].abs()));
+                    for p in 0..k {
+                        let prod = f64::from(a.get(i, p)) * f64::from(b.get(p, j));
+                        exact += prod;
+                        mag += prod.abs();
+                    }
+                    let got = f64::from(c1.get(i, j));
+                    let bound = 2.0 * (k + 2) as f64 * f64::from(f32::EPSILON) * mag;
+                    assert!(
+                        (got - exact.max(0.0)).abs() <= bound,
+                        "{label}: {m}x{k}x{n} ta={ta} at ({i}, {j}): {got} vs {exact}"
+                    );
+                }
+            }
+            for pool in pools {
+                let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
+                gemm_par_with(pool, cfg, 1.0, a.view(), b.view(), 0.0, ct.view_mut(), epi).unwrap();
+                let same = c1
+                    .buf
+                    .iter()
+                    .zip(&ct.buf)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same,
+                    "{label}: {m}x{k}x{n} ta={ta} with {} threads differs from 1 thread",
+                    pool.threads()
+                );
+            }
+        }
+    }
+}
+
+/// The shapes of [`check_threads`] for `cfg`: around its packing
+/// threshold (a thread's slice of n on the other side of it than the
+/// whole n), its k blocks with A in place and packed, its MC blocks (split
+/// along m) and its NC block.
+fn thread_shapes(cfg: &Config) -> Vec<(usize, usize, usize)> {
+    let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
+    let b = cfg.blocks;
+    let (kc, kcp, mc, nc, t) = (b.kc, b.kc_packed_a, b.mc, b.nc, threshold(cfg));
+    let mut shapes = vec![
+        // The shape of the report: n just over the threshold, k over kc.
+        (5, 300, t + 45),
+        (5, kc + 1, t + 1),
+        (7, kcp + 1, 2 * t + 1),
+        (3, 2 * kc + 3, 3 * t - 1),
+        (mr + 1, kcp - 1, t + nr + 1),
+        (mr - 1, 2 * kcp + 3, t - 1),
+        // Split along m.
+        (2 * mc + 1, kc + 1, nr - 1),
+        (3 * mc + mr + 1, 2 * kc + 3, 3),
+        (mc - 1, 2 * kcp + 3, 2 * nr + 1),
+        // The MLP's shapes.
+        (64, 784, 128),
+        (128, 64, 784),
+        (300, 17, 5 * nr),
+    ];
+    // Across an NC block, where B stays a sane size.
+    if (kc + 7) * (nc + 1) <= 8 << 20 {
+        shapes.push((16, kc + 7, nc + 1));
+    }
+    // Under small blocks a few products fall below the size that is split:
+    // grow m until they are not.
+    for (m, k, n) in &mut shapes {
+        *m = (*m).max(PAR_MIN_FLOP.div_ceil(2 * *k * *n));
+    }
+    shapes
+}
+
+/// The report's failure: Zen 3's blocking (the 6 × 16 kernel, kc 256 with
+/// A in place, 352 packed) on 5x300x301 with two threads. One thread packs
+/// A (n = 301 > 256) and takes k in one block of 300; when each thread
+/// chose for its own ~150 columns, it read A in place and took k in two
+/// blocks of 150, and the sums came out in another order.
+#[test]
+fn zen3_blocking_5x300x301_is_bit_identical_on_two_threads() {
+    let cfg = Config::new(Kernel::F32x8, &Caches::known("zen3").unwrap());
+    let mut rng = ChaCha8Rng::seed_from_u64(25);
+    check_threads("zen3", &cfg, &[Pool::new(2)], &[(5, 300, 301)], &mut rng);
+}
+
+/// Threads give the same bits as one thread under every configuration of
+/// the table, on shapes that straddle each of its thresholds.
+#[test]
+fn threads_are_bit_identical_under_every_known_blocking() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let pools: Vec<Pool> = (2..=4).map(Pool::new).collect();
+    for (label, cfg) in table_configs() {
+        check_threads(&label, &cfg, &pools, &thread_shapes(&cfg), &mut rng);
+    }
+}
+
+/// `gemm_par` (the native configuration) on the MLP's shapes equals `gemm`.
 #[test]
 fn threads_are_bit_identical() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
@@ -555,10 +748,10 @@ fn threads_are_bit_identical() {
             Epilogue::bias_relu(&bias),
         )
         .unwrap();
-        for threads in 2..=4 {
+        for pool in &pools {
             let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
             gemm_par(
-                &pools[threads - 2],
+                pool,
                 1.0,
                 a.view(),
                 b.view(),
@@ -574,7 +767,8 @@ fn threads_are_bit_identical() {
                 .all(|(x, y)| x.to_bits() == y.to_bits());
             assert!(
                 same,
-                "{m}x{k}x{n} with {threads} threads differs from 1 thread"
+                "{m}x{k}x{n} with {} threads differs from 1 thread",
+                pool.threads()
             );
         }
     }

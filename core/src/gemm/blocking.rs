@@ -39,8 +39,21 @@
 //! The caches are read once, from Linux's sysfs (`/sys/devices/system/cpu/
 //! cpu0/cache/index*/`); elsewhere, or when that fails, [`Caches::FALLBACK`]
 //! (Zen 3's) is used, which gives the original constants.
+//!
+//! **Another CPU's choices, here.** Because the blocks follow from the
+//! host, a machine's tests would otherwise reach only its own blocking.
+//! [`KNOWN_CPUS`] lists real cache hierarchies; the tests run every kernel
+//! under the blocks each of them gives, and the environment variables
+//! `DESCENT_CACHES` (a name of the table or sizes such as
+//! `l1d=32K,l2=512K,l3=32M`) and `DESCENT_KERNEL` (`f32x8` or `f32x16`)
+//! make a whole process run with another CPU's configuration
+//! ([`Forced`]). `descent info --caches NAME|SIZES` prints what the model
+//! derives for any of them.
 
 use std::sync::OnceLock;
+
+use super::Kernel;
+use crate::error::CoreError;
 
 /// Share of L1 the A and B slivers may take when A is packed.
 pub const L1_SHARE_PACKED_A: (usize, usize) = (31, 32);
@@ -75,13 +88,99 @@ impl Caches {
         source: "fallback (Zen 3)",
     };
 
-    /// This machine's caches, read once (see the module docs).
+    /// This machine's caches, read once (see the module docs), unless
+    /// `DESCENT_CACHES` names others ([`Forced::from_env`]; a value it
+    /// cannot read is ignored here, and the CLI refuses it up front).
     pub fn detect() -> Caches {
         static CACHES: OnceLock<Caches> = OnceLock::new();
         *CACHES.get_or_init(|| {
+            if let Ok(Forced {
+                caches: Some(c), ..
+            }) = Forced::from_env()
+            {
+                return c;
+            }
             Caches::from_sysfs(std::path::Path::new("/sys/devices/system/cpu/cpu0/cache"))
                 .unwrap_or(Caches::FALLBACK)
         })
+    }
+
+    /// The caches of [`KNOWN_CPUS`] entry `name` (`"zen3"`, …), ignoring
+    /// case, `-` and `_`.
+    pub fn known(name: &str) -> Option<Caches> {
+        let key = |s: &str| {
+            s.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        KNOWN_CPUS
+            .iter()
+            .find(|c| key(c.name) == key(name))
+            .map(|c| c.caches)
+    }
+
+    /// Reads a cache description: a name of [`KNOWN_CPUS`], or sizes
+    /// `l1d=SIZE,l2=SIZE[,l3=SIZE]` with SIZE as sysfs writes it (`48K`,
+    /// `2M`, bytes); a missing or zero L3 means none. Errors say what is
+    /// wrong with the text.
+    pub fn parse(text: &str) -> Result<Caches, String> {
+        if let Some(c) = Caches::known(text) {
+            return Ok(c);
+        }
+        let names: Vec<&str> = KNOWN_CPUS.iter().map(|c| c.name).collect();
+        let (mut l1d, mut l2, mut l3) = (None, None, 0);
+        for field in text.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            let Some((key, value)) = field.split_once('=') else {
+                return Err(format!(
+                    "`{field}` is neither a known CPU ({}) nor KEY=SIZE (l1d=48K,l2=2M,l3=32M)",
+                    names.join(", ")
+                ));
+            };
+            let bytes = parse_size(value.trim()).ok_or_else(|| {
+                format!("`{value}` in `{field}` is not a size such as 48K, 2M or 49152")
+            })?;
+            match key.trim().to_ascii_lowercase().as_str() {
+                "l1d" | "l1" => l1d = Some(bytes),
+                "l2" => l2 = Some(bytes),
+                "l3" => l3 = bytes,
+                k => return Err(format!("unknown cache level `{k}` (use l1d, l2, l3)")),
+            }
+        }
+        let l1d = l1d.ok_or("l1d=SIZE is missing")?;
+        let l2 = l2.ok_or("l2=SIZE is missing")?;
+        if l1d < 4 << 10 {
+            return Err(format!(
+                "an L1d of {l1d} bytes is below the 4 KiB descent supports"
+            ));
+        }
+        if l2 < 16 << 10 {
+            return Err(format!(
+                "an L2 of {l2} bytes is below the 16 KiB descent supports"
+            ));
+        }
+        Ok(Caches {
+            l1d,
+            l2,
+            l3,
+            source: "given sizes",
+        })
+    }
+
+    /// `"L1d 48 KiB, L2 2048 KiB, L3 32 MiB"` (`L3 none` without one).
+    pub fn describe(&self) -> String {
+        let l3 = if self.l3 == 0 {
+            "none".to_string()
+        } else if self.l3 % (1 << 20) == 0 {
+            format!("{} MiB", self.l3 >> 20)
+        } else {
+            format!("{} KiB", self.l3 >> 10)
+        };
+        format!(
+            "L1d {} KiB, L2 {} KiB, L3 {l3}",
+            self.l1d >> 10,
+            self.l2 >> 10
+        )
     }
 
     /// Reads the sizes from a sysfs cache directory (`index*/level`,
@@ -113,6 +212,117 @@ impl Caches {
             l3: l3.unwrap_or(0),
             source: "sysfs",
         })
+    }
+}
+
+/// A CPU's cache hierarchy, as one core sees it, for [`KNOWN_CPUS`].
+#[derive(Clone, Copy, Debug)]
+pub struct KnownCpu {
+    /// The name `DESCENT_CACHES` and `descent info --caches` take.
+    pub name: &'static str,
+    /// What it is.
+    pub about: &'static str,
+    pub caches: Caches,
+}
+
+const fn cpu(
+    name: &'static str,
+    about: &'static str,
+    l1d_k: usize,
+    l2_k: usize,
+    l3_k: usize,
+) -> KnownCpu {
+    KnownCpu {
+        name,
+        about,
+        caches: Caches {
+            l1d: l1d_k << 10,
+            l2: l2_k << 10,
+            l3: l3_k << 10,
+            source: about,
+        },
+    }
+}
+
+/// Real cache hierarchies (L1d and L2 per core; L3 as sysfs reports it for
+/// one core: the slice of a complex, or the whole die's on Intel), and two
+/// made-up extremes. The GEMM's tests run every kernel under the blocks
+/// each of these gives, whatever machine they run on.
+pub const KNOWN_CPUS: [KnownCpu; 8] = [
+    cpu("zen1", "AMD Zen 1 (EPYC 7001)", 32, 512, 8 << 10),
+    cpu("zen3", "AMD Zen 3 (EPYC 7003)", 32, 512, 32 << 10),
+    cpu("zen5", "AMD Zen 5 (EPYC 9005)", 48, 1 << 10, 32 << 10),
+    cpu(
+        "skylake-sp",
+        "Intel Skylake-SP (Xeon Scalable 1st gen, 28 cores)",
+        32,
+        1 << 10,
+        39424,
+    ),
+    cpu(
+        "icelake-sp",
+        "Intel Ice Lake-SP (Xeon 3rd gen, 40 cores)",
+        48,
+        1280,
+        60 << 10,
+    ),
+    cpu(
+        "sapphire-rapids",
+        "Intel Sapphire Rapids (Xeon 4th gen, 56 cores)",
+        48,
+        2 << 10,
+        105 << 10,
+    ),
+    cpu("tiny", "made up: tiny caches", 16, 128, 0),
+    cpu("huge", "made up: huge caches", 128, 16 << 10, 512 << 10),
+];
+
+/// Host choices forced from the environment, so that one process runs
+/// with another CPU's configuration (to see or test what that CPU would
+/// do): `DESCENT_CACHES` ([`Caches::parse`]) and `DESCENT_KERNEL` (`f32x8`
+/// or `f32x16`; the wider one runs emulated without AVX-512).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forced {
+    pub caches: Option<Caches>,
+    pub kernel: Option<Kernel>,
+}
+
+impl Forced {
+    /// Reads both variables; unset or empty means not forced. An error
+    /// names the variable, its value and what is wrong.
+    pub fn from_env() -> Result<Forced, CoreError> {
+        let read = |var: &str| std::env::var(var).ok();
+        Forced::from_values(
+            read("DESCENT_CACHES").as_deref(),
+            read("DESCENT_KERNEL").as_deref(),
+        )
+    }
+
+    /// [`Forced::from_env`] on the values of `DESCENT_CACHES` and
+    /// `DESCENT_KERNEL` (`None` or blank: not forced).
+    pub fn from_values(caches: Option<&str>, kernel: Option<&str>) -> Result<Forced, CoreError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let bad = |var: &'static str, value: &str, reason: String| CoreError::BadEnv {
+            var,
+            value: value.to_string(),
+            reason,
+        };
+        let caches = match given(caches) {
+            None => None,
+            Some(v) => Some(Caches::parse(v).map_err(|r| bad("DESCENT_CACHES", v, r))?),
+        };
+        let kernel = match given(kernel) {
+            None => None,
+            Some("f32x8") => Some(Kernel::F32x8),
+            Some("f32x16") => Some(Kernel::F32x16),
+            Some(v) => {
+                let why = "the kernels are f32x8 and f32x16".to_string();
+                return Err(bad("DESCENT_KERNEL", v, why));
+            }
+        };
+        Ok(Forced { caches, kernel })
     }
 }
 
@@ -293,6 +503,81 @@ mod tests {
         }
         let b = Blocks::from_caches(12, 32, &zen5);
         assert_eq!((b.kc, b.kc_packed_a, b.mc, b.nc), (192, 256, 384, 5440));
+    }
+
+    /// What the model derives for every CPU of the table (the figures of
+    /// the 6 × 16 and 12 × 32 kernels, kc / kc with A packed / mc / nc),
+    /// worked out by hand from the shares of the module docs. A change of
+    /// the model shows here as a diff.
+    #[test]
+    fn known_cpus_derive_these_blocks() {
+        let expect: [(&str, [usize; 4], [usize; 4]); 8] = [
+            ("zen1", [256, 352, 144, 1024], [128, 176, 288, 2048]),
+            ("zen3", [256, 352, 144, 4096], [128, 176, 288, 8192]),
+            ("zen5", [384, 528, 192, 2720], [192, 256, 384, 5440]),
+            ("skylake-sp", [256, 352, 288, 4928], [128, 176, 576, 9856]),
+            ("icelake-sp", [384, 528, 240, 5120], [192, 256, 480, 10240]),
+            (
+                "sapphire-rapids",
+                [384, 528, 384, 8960],
+                [192, 256, 768, 17920],
+            ),
+            ("tiny", [128, 176, 72, 128], [64, 80, 144, 256]),
+            ("huge", [1024, 1440, 1152, 16384], [512, 720, 2304, 32768]),
+        ];
+        assert_eq!(KNOWN_CPUS.len(), expect.len());
+        for (cpu, (name, narrow, wide)) in KNOWN_CPUS.iter().zip(expect) {
+            assert_eq!(cpu.name, name);
+            for ((mr, nr), want) in [((6, 16), narrow), ((12, 32), wide)] {
+                let b = Blocks::from_caches(mr, nr, &cpu.caches);
+                assert_eq!([b.kc, b.kc_packed_a, b.mc, b.nc], want, "{name} {mr}x{nr}");
+            }
+        }
+    }
+
+    #[test]
+    fn cache_descriptions_parse_or_say_what_is_wrong() {
+        assert_eq!(Caches::parse("zen3").unwrap().l2, 512 << 10);
+        assert_eq!(Caches::parse("Sapphire_Rapids").unwrap().l2, 2 << 20);
+        let c = Caches::parse("l1d=48K, l2=2M,l3=32M").unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (48 << 10, 2 << 20, 32 << 20));
+        assert_eq!(Caches::parse("l1d=32K,l2=256K").unwrap().l3, 0);
+        let err = |t: &str| Caches::parse(t).unwrap_err();
+        assert!(
+            err("zen9").contains("neither a known CPU (zen1, zen3"),
+            "{}",
+            err("zen9")
+        );
+        assert!(err("l1d=48Q,l2=1M").contains("`48Q`"));
+        assert!(err("l1d=48K").contains("l2=SIZE is missing"));
+        assert!(err("l1d=1K,l2=1M").contains("below the 4 KiB"));
+        assert!(err("l4=1M,l1d=32K,l2=1M").contains("unknown cache level `l4`"));
+        assert_eq!(
+            Caches::parse("zen5").unwrap().describe(),
+            "L1d 48 KiB, L2 1024 KiB, L3 32 MiB"
+        );
+    }
+
+    #[test]
+    fn forced_values_name_the_variable() {
+        assert_eq!(
+            Forced::from_values(None, Some(" ")).unwrap(),
+            Forced::default()
+        );
+        let f = Forced::from_values(Some("zen3"), Some("f32x8")).unwrap();
+        assert_eq!(f.caches, Caches::known("zen3"));
+        assert_eq!(f.kernel, Some(Kernel::F32x8));
+        let e = Forced::from_values(None, Some("f32x4"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("DESCENT_KERNEL=\"f32x4\": "), "{e}");
+        let e = Forced::from_values(Some("l2=1M"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("DESCENT_CACHES") && e.contains("l1d=SIZE is missing"),
+            "{e}"
+        );
     }
 
     #[test]

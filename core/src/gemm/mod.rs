@@ -248,25 +248,43 @@ macro_rules! tile_set {
 static TILES_F32X8: TileSet = tile_set!(F32x8, 6, 2, 4);
 static TILES_F32X16: TileSet = tile_set!(F32x16, 12, 4, 8);
 
-/// How a GEMM runs: which kernel, with which cache blocks.
+/// How a GEMM runs: which kernel, with which cache blocks, and when A is
+/// read where it lies instead of packed.
+///
+/// Everything the host decides for a product is here, so a test (or a
+/// user asking what another CPU would run) can give it explicitly:
+/// [`Config::new`] derives it from a [`Caches`] value, and the fields can
+/// be set by hand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     pub kernel: Kernel,
     pub blocks: Blocks,
+    /// A is read in place when C has at most this many columns and A has a
+    /// unit stride (see [`read_a_in_place`]); 0 packs A always,
+    /// `usize::MAX` never packs a unit-stride A.
+    pub a_in_place_max_n: usize,
 }
 
 impl Config {
     /// The native kernel with blocks from this machine's caches (computed
-    /// once). What [`gemm`] and [`gemm_par`] use.
+    /// once), or from the caches and kernel forced by `DESCENT_CACHES` and
+    /// `DESCENT_KERNEL` (see [`blocking::Forced`]). What [`gemm`] and
+    /// [`gemm_par`] use.
     pub fn native() -> &'static Config {
         static NATIVE: OnceLock<Config> = OnceLock::new();
-        NATIVE.get_or_init(|| Config::new(Kernel::native(), &Caches::detect()))
+        NATIVE.get_or_init(|| {
+            let kernel = blocking::Forced::from_env()
+                .ok()
+                .and_then(|f| f.kernel)
+                .unwrap_or(Kernel::native());
+            Config::new(kernel, &Caches::detect())
+        })
     }
 
     /// The configuration [`gemm`] runs a product with `n` columns on: the
     /// native one, except that a C at most half a native tile wide (the
     /// MLP's 10-class output layer) runs on the 6 × 16 kernel, which wastes
-    /// fewer lanes on it (64x64x10 on Zen 5: 54 GFLOP/s against 49).
+    /// fewer lanes on it (half its lanes idle rather than three quarters).
     pub fn for_cols(n: usize) -> &'static Config {
         static NARROW: OnceLock<Config> = OnceLock::new();
         let native = Config::native();
@@ -277,20 +295,28 @@ impl Config {
         }
     }
 
-    /// `kernel` with the blocks the model gives for `caches`.
+    /// `kernel` with the blocks the model gives for `caches` and the
+    /// default packing rule ([`DIRECT_A_MAX_N`]).
     pub fn new(kernel: Kernel, caches: &Caches) -> Config {
         Config {
             kernel,
             blocks: Blocks::from_caches(kernel.mr(), kernel.nr(), caches),
+            a_in_place_max_n: DIRECT_A_MAX_N,
         }
     }
 
     /// One line for headers and benches: the kernel and its blocks, e.g.
-    /// `"avx512f, f32x16, 12×32 tile; kc 192 (264 packed A), mc 384, nc 5440"`.
+    /// `"avx512f, f32x16, 12×32 tile; kc 192 (256 packed A), mc 384, nc 5440"`.
     pub fn describe(&self) -> String {
         let b = &self.blocks;
+        let rule = match self.a_in_place_max_n {
+            DIRECT_A_MAX_N => String::new(),
+            0 => "; A always packed".to_string(),
+            usize::MAX => "; A never packed".to_string(),
+            t => format!("; A in place up to n = {t}"),
+        };
         format!(
-            "{}; kc {} ({} packed A), mc {}, nc {}",
+            "{}; kc {} ({} packed A), mc {}, nc {}{rule}",
             self.kernel.describe(),
             b.kc,
             b.kc_packed_a,
@@ -298,6 +324,34 @@ impl Config {
             b.nc
         )
     }
+
+    /// The decisions that fix the order of every sum of the product
+    /// `a · b` (`m × k` by `k × n`): whether A is read in place, and so
+    /// which k blocks the loop nest takes.
+    fn plan(&self, a: &RawMat, n: usize) -> Plan {
+        let direct_a = read_a_in_place(self.a_in_place_max_n, n, a.rs, a.cs);
+        let kc_max = if direct_a {
+            self.blocks.kc
+        } else {
+            self.blocks.kc_packed_a
+        };
+        Plan {
+            direct_a,
+            kc: balanced_kc(a.cols, kc_max),
+        }
+    }
+}
+
+/// What a whole product decides once, before it is split among threads:
+/// every choice here changes which partial sums are formed (the k blocks
+/// are summed into C one after another), so every part of the product must
+/// run with the same plan (see [`gemm_par`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// A is read where it lies (else packed).
+    direct_a: bool,
+    /// Depth of the k blocks (the last may be shallower).
+    kc: usize,
 }
 
 /// A read-only operand on raw memory: `rows × cols`, element `(i, j)` at
@@ -382,14 +436,37 @@ pub fn gemm_with(
 pub const PAR_MIN_FLOP: usize = 1 << 18;
 
 /// As [`gemm`], split into `pool.threads()` parts run on the calling thread
-/// and the pool's workers.
-///
-/// The split is along n (or m when n is narrow) in whole micro-tiles, so
-/// every element of C is computed by exactly the same sequence of
-/// operations as with one thread: the result is bit-identical whatever
-/// the number of threads.
+/// and the pool's workers, with the configuration [`gemm`] would use.
 pub fn gemm_par(
     pool: &Pool,
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: MatMut,
+    epi: Epilogue,
+) -> Result<()> {
+    gemm_par_with(pool, Config::for_cols(b.cols()), alpha, a, b, beta, c, epi)
+}
+
+/// As [`gemm_with`], split into `pool.threads()` parts run on the calling
+/// thread and the pool's workers.
+///
+/// **Bit-identical for any number of threads.** The split is along n (or
+/// m when n is narrow) in whole micro-tiles, and every decision that
+/// changes the order of a sum is made once, from the whole product and
+/// `cfg`, before the split: the kernel (`cfg`), whether A is read in place
+/// and the k blocks that follow from it (the [`Plan`]). No part looks at its
+/// own slice of n or m to decide them. A part chooses only how it walks its
+/// slice (row slivers, buffer slots, prefetches), and those never change
+/// what is added to what, or in which order. So every element of C is
+/// computed by exactly the sequence of operations one thread would use.
+/// (`core/tests/gemm.rs` holds this for every configuration of its table
+/// of CPUs, on shapes that straddle each of its thresholds.)
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_par_with(
+    pool: &Pool,
+    cfg: &Config,
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -398,20 +475,23 @@ pub fn gemm_par(
     epi: Epilogue,
 ) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
-    let threads = pool.threads();
-    if threads == 1 || 2 * m * k * n < PAR_MIN_FLOP {
-        return gemm(alpha, a, b, beta, c, epi);
-    }
-    // Chosen for the whole product, so every part runs the kernel (and k
-    // blocks) one thread would.
-    let cfg = Config::for_cols(n);
-    let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
-    let cm = SendMut(RawMatMut {
+    let cm = RawMatMut {
         rs: c.rs(),
         cs: c.cs(),
         ptr: c.data_mut().as_mut_ptr(),
-    });
-    let (am, bm) = (Send(RawMat::of(&a)), Send(RawMat::of(&b)));
+    };
+    let (ar, br) = (RawMat::of(&a), RawMat::of(&b));
+    let threads = pool.threads();
+    if threads == 1 || 2 * m * k * n < PAR_MIN_FLOP {
+        // SAFETY: as in `gemm_with`.
+        unsafe { gemm_unchecked(cfg, alpha, ar, br, beta, cm, epi) };
+        return Ok(());
+    }
+    // Chosen for the whole product, so every part runs the k blocks one
+    // thread would (see the doc comment).
+    let plan = cfg.plan(&ar, n);
+    let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
+    let (am, bm, cm) = (SendPtr(ar), SendPtr(br), SendPtr(cm));
     let split_n = n >= m || n >= threads * 4 * nr;
     let (len, unit) = if split_n { (n, nr) } else { (m, mr) };
     let units = len.div_ceil(unit);
@@ -443,7 +523,7 @@ pub fn gemm_par(
                     ptr: c.at(0, lo),
                     ..c
                 };
-                gemm_unchecked(cfg, alpha, a, b, beta, c, sub);
+                gemm_planned(cfg, plan, alpha, a, b, beta, c, sub);
             } else {
                 let a = RawMat {
                     ptr: a.at(lo, 0),
@@ -454,7 +534,7 @@ pub fn gemm_par(
                     ptr: c.at(lo, 0),
                     ..c
                 };
-                gemm_unchecked(cfg, alpha, a, b, beta, c, epi);
+                gemm_planned(cfg, plan, alpha, a, b, beta, c, epi);
             }
         }
     };
@@ -462,16 +542,13 @@ pub fn gemm_par(
     Ok(())
 }
 
+/// A raw operand handed to the pool's threads.
 #[derive(Clone, Copy)]
-struct Send(RawMat);
-#[derive(Clone, Copy)]
-struct SendMut(RawMatMut);
+struct SendPtr<T>(T);
 // SAFETY: used only to hand disjoint parts of C (and shared read-only A, B)
-// to pool threads that finish before `gemm_par` returns.
-unsafe impl std::marker::Send for Send {}
-unsafe impl Sync for Send {}
-unsafe impl std::marker::Send for SendMut {}
-unsafe impl Sync for SendMut {}
+// to pool threads that finish before `gemm_par_with` returns.
+unsafe impl<T> std::marker::Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
 
 /// The reusable buffers of the loop nest.
 #[derive(Default)]
@@ -504,6 +581,26 @@ pub unsafe fn gemm_unchecked(
     c: RawMatMut,
     epi: Epilogue,
 ) {
+    gemm_planned(cfg, cfg.plan(&a, b.cols), alpha, a, b, beta, c, epi);
+}
+
+/// [`gemm_unchecked`] on a part of a product whose [`Plan`] was made for
+/// the whole of it.
+///
+/// # Safety
+/// As [`gemm_unchecked`]; `plan` was made by `cfg` for a product with the
+/// same A strides and k.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_planned(
+    cfg: &Config,
+    plan: Plan,
+    alpha: f32,
+    a: RawMat,
+    b: RawMat,
+    beta: f32,
+    c: RawMatMut,
+    epi: Epilogue,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
@@ -522,7 +619,7 @@ pub unsafe fn gemm_unchecked(
         }
         return;
     }
-    loops_5_to_3(cfg, alpha, a, b, beta, c, epi);
+    loops_5_to_3(cfg, plan, alpha, a, b, beta, c, epi);
 }
 
 /// What loops 2 and 1 need to know of the block that loops 5 to 3 chose:
@@ -558,9 +655,11 @@ struct Block<'a> {
 /// thread's, reused from call to call.
 ///
 /// # Safety
-/// As [`gemm_unchecked`], with `m, k, n > 0` and `α ≠ 0`.
+/// As [`gemm_planned`], with `m, k, n > 0` and `α ≠ 0`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn loops_5_to_3(
     cfg: &Config,
+    plan: Plan,
     alpha: f32,
     a: RawMat,
     b: RawMat,
@@ -572,15 +671,10 @@ unsafe fn loops_5_to_3(
         let bufs = &mut *bufs.borrow_mut();
         let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        let direct_a = read_a_in_place(n, a.rs, a.cs);
-        let kc_max = balanced_kc(
-            k,
-            if direct_a {
-                blocks.kc
-            } else {
-                blocks.kc_packed_a
-            },
-        );
+        let Plan {
+            direct_a,
+            kc: kc_max,
+        } = plan;
         // In place, A needs a packed sliver only for an odd last sliver.
         let a_rows = if direct_a {
             ts.mr
@@ -907,15 +1001,18 @@ unsafe fn plan_row_slivers(
 /// contiguous stream (and no cache-set conflicts between rows at large
 /// power-of-two strides) wins. A must have unit stride along k or along m
 /// so the rows the kernel broadcasts from stream through whole cache lines.
-fn read_a_in_place(n: usize, rsa: usize, csa: usize) -> bool {
-    n <= DIRECT_A_MAX_N && (csa == 1 || rsa == 1)
+///
+/// `n` is the whole product's: a thread's slice of it must not change the
+/// choice (see [`gemm_par_with`]).
+fn read_a_in_place(max_n: usize, n: usize, rsa: usize, csa: usize) -> bool {
+    n <= max_n && (csa == 1 || rsa == 1)
 }
 
-/// Widest B for which A is read in place (see [`read_a_in_place`]): 16
-/// slivers of the 6 × 16 tile (measured on Zen 3), 8 of the 12 × 32 one
-/// (on Zen 5, 512³ with A read in place ran at 89% of peak, packed at
-/// 92–93%; the 12 row streams of an in-place sliver weigh more than 6).
-const DIRECT_A_MAX_N: usize = 256;
+/// Widest B for which A is read in place by default (see
+/// [`read_a_in_place`]): 16 slivers of the 6 × 16 tile, 8 of the 12 × 32
+/// one (whose 12 row streams weigh more than 6; the measurements are in
+/// `docs/gemm-tuning.md`).
+pub const DIRECT_A_MAX_N: usize = 256;
 
 /// The naive twin and test oracle: a plain triple loop computing
 /// `C ← epilogue(α·Σ_p A[i,p]·B[p,j] + β·C)` with the sum accumulated in

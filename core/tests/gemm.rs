@@ -628,8 +628,8 @@ fn check_threads(
             // The f64 reference: |ĉ − c| ≤ 2·(k + 2)·ε·(Σ_p |a_ip·b_pj| + |bias_j|)
             // (ReLU cannot widen a gap).
             for i in 0..m {
-                for j in 0..n {
-                    let (mut exact, mut mag) = (f64::from(bias[j]), f64::from(bias[j].abs()));
+                for (j, &bj) in bias.iter().enumerate() {
+                    let (mut exact, mut mag) = (f64::from(bj), f64::from(bj.abs()));
                     for p in 0..k {
                         let prod = f64::from(a.get(i, p)) * f64::from(b.get(p, j));
                         exact += prod;

@@ -16,6 +16,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use descent::tensor::simd::Wide;
 use descent::tensor::{ops, roof, AlignedVec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,20 +37,20 @@ fn elementwise(c: &mut Criterion) {
         // axpy reads x and y and writes y: 12 bytes per element.
         g.throughput(Throughput::Bytes(12 * n as u64));
         g.bench_function(BenchmarkId::new("axpy/simd", n), |b| {
-            b.iter(|| ops::axpy(black_box(1e-3), black_box(&x), &mut y))
+            b.iter(|| ops::axpy::<Wide>(black_box(1e-3), black_box(&x), &mut y))
         });
         g.bench_function(BenchmarkId::new("axpy/scalar", n), |b| {
             b.iter(|| ops::axpy_scalar(black_box(1e-3), black_box(&x), &mut y))
         });
         g.bench_function(BenchmarkId::new("add/simd", n), |b| {
-            b.iter(|| ops::add(black_box(&x), black_box(&y), &mut out))
+            b.iter(|| ops::add::<Wide>(black_box(&x), black_box(&y), &mut out))
         });
         g.bench_function(BenchmarkId::new("add/scalar", n), |b| {
             b.iter(|| ops::add_scalar(black_box(&x), black_box(&y), &mut out))
         });
         g.throughput(Throughput::Bytes(12 * n as u64));
         g.bench_function(BenchmarkId::new("relu_backward/simd", n), |b| {
-            b.iter(|| ops::relu_backward(black_box(&x), &mut y))
+            b.iter(|| ops::relu_backward::<Wide>(black_box(&x), &mut y))
         });
         g.bench_function(BenchmarkId::new("relu_backward/scalar", n), |b| {
             b.iter(|| ops::relu_backward_scalar(black_box(&x), &mut y))
@@ -57,7 +58,7 @@ fn elementwise(c: &mut Criterion) {
         // Reductions read 4 bytes per element.
         g.throughput(Throughput::Bytes(4 * n as u64));
         g.bench_function(BenchmarkId::new("sum_squares/simd", n), |b| {
-            b.iter(|| ops::sum_squares(black_box(&x)))
+            b.iter(|| ops::sum_squares::<Wide>(black_box(&x)))
         });
         g.bench_function(BenchmarkId::new("sum_squares/scalar", n), |b| {
             b.iter(|| ops::sum_squares_scalar(black_box(&x)))

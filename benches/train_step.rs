@@ -118,7 +118,7 @@ impl Stepper {
         let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y));
         black_box(loss.unwrap());
         net.backward_overwrite(x).unwrap();
-        let norm = grad_norm_on(net.compute().pool(), net.grads());
+        let norm = grad_norm_on::<Wide>(net.compute().pool(), net.grads());
         let (p, g, cx) = net.params_grads_compute();
         self.opt.step_on(cx.pool(), p, g, Some(norm)).unwrap();
     }

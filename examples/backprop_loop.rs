@@ -8,6 +8,7 @@
 
 use descent::nn::{Activation, Loss, Mlp, Targets};
 use descent::optim::{Adam, AdamConfig, Optimizer};
+use descent::tensor::simd::Wide;
 use descent::tensor::step::grad_norm;
 use descent::tensor::AlignedVec;
 use descent::train::data::{Mnist, Normalize};
@@ -40,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         net.zero_grad();
         net.backward(&x)?; // dW_l = dYᵀ·X_l, db_l = Σ_rows dY, dX_l = dY·W_l
         let (params, grads) = net.params_and_grads();
-        let norm = grad_norm(grads); // ‖g‖₂, to watch (or clip) the step
+        let norm = grad_norm::<Wide>(grads); // ‖g‖₂ on the widest SIMD vector, to watch (or clip) the step
         opt.step(params, grads)?; // Adam: one fused pass over p, g, m, v
         if step % 100 == 0 {
             println!("step {step:4}  loss {loss:.4}  gradient norm {norm:.4}");

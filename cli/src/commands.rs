@@ -17,7 +17,7 @@ use crate::console::Console;
 use crate::data::{self, Mnist};
 use crate::error::CliError;
 use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
-use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, TrainArgs, XAxis};
+use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, InfoArgs, TrainArgs, XAxis};
 use crate::plot::{self, Series};
 use crate::report::{self, widths, Table};
 use descent_train::tune::{self, Budget, Tuned};
@@ -1002,23 +1002,35 @@ pub fn gradcheck_cmd(args: &GradcheckArgs) -> Result<(), CliError> {
 }
 
 /// `descent info`.
-pub fn info(args: &DataArgs) -> Result<(), CliError> {
+pub fn info(args: &InfoArgs) -> Result<(), CliError> {
+    use descent_core::gemm::blocking::{Caches, Forced, KNOWN_CPUS};
     println!("descent {}", env!("CARGO_PKG_VERSION"));
     println!("SIMD: {}", descent_core::simd::describe());
-    let caches = descent_core::gemm::blocking::Caches::detect();
-    println!(
-        "caches ({}): L1d {} KiB, L2 {} KiB, L3 {} MiB per complex",
-        caches.source,
-        caches.l1d >> 10,
-        caches.l2 >> 10,
-        caches.l3 >> 20
-    );
+    let caches = Caches::detect();
+    println!("caches ({}): {}", caches.source, caches.describe());
+    let forced = Forced::from_env().unwrap_or_default();
+    if forced.caches.is_some() || forced.kernel.is_some() {
+        println!("  (forced by DESCENT_CACHES / DESCENT_KERNEL)");
+    }
     println!("GEMM kernel: {}", descent_core::Config::native().describe());
+    if let Some(spec) = &args.caches {
+        let cpus: Vec<(String, Caches)> = if spec == "all" {
+            KNOWN_CPUS
+                .iter()
+                .map(|c| (c.name.to_string(), c.caches))
+                .chain([("this machine".to_string(), caches)])
+                .collect()
+        } else {
+            let c = Caches::parse(spec).map_err(|m| CliError::flag("--caches", m))?;
+            vec![(spec.clone(), c)]
+        };
+        println!("\n{}", gemm_configs(&cpus).text());
+    }
     println!(
         "cores: {} (std::thread::available_parallelism)",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let dir = data::data_dir(args.data.as_deref());
+    let dir = data::data_dir(args.data.data.as_deref());
     match data::find_mnist(&dir) {
         Ok(files) => {
             println!("data: {}", dir.display());
@@ -1034,4 +1046,27 @@ pub fn info(args: &DataArgs) -> Result<(), CliError> {
         Err(e) => println!("data: {e}"),
     }
     Ok(())
+}
+
+/// The GEMM configuration the cache model derives for each of `cpus`, per
+/// kernel of the family: what another CPU would run.
+pub fn gemm_configs(cpus: &[(String, descent_core::gemm::blocking::Caches)]) -> Table {
+    use descent_core::{Config, Kernel};
+    let mut header = vec!["caches".to_string(), "L1d / L2 / L3".to_string()];
+    for k in Kernel::ALL {
+        header.push(format!("{}×{}: kc (A packed) / mc / nc", k.mr(), k.nr()));
+    }
+    let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for (name, caches) in cpus {
+        let mut row = vec![name.clone(), caches.describe()];
+        for k in Kernel::ALL {
+            let b = Config::new(k, caches).blocks;
+            row.push(format!(
+                "{} ({}) / {} / {}",
+                b.kc, b.kc_packed_a, b.mc, b.nc
+            ));
+        }
+        t.rows.push(row);
+    }
+    t
 }

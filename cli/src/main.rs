@@ -19,6 +19,13 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // DESCENT_CACHES and DESCENT_KERNEL force another CPU's GEMM
+    // configuration (core's `Forced`); refuse a value that cannot be read
+    // before anything runs, rather than ignore it.
+    if let Err(e) = descent_core::gemm::blocking::Forced::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     let result = match &cli.command {
         Command::Train(a) => commands::train(a),
         Command::Compare(a) => commands::compare(a),

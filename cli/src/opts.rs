@@ -38,8 +38,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Check backprop against finite differences on a small net.
     Gradcheck(GradcheckArgs),
-    /// Print the SIMD level of this build, the cores and the data found.
-    Info(DataArgs),
+    /// Print the SIMD level of this build, the caches and the GEMM
+    /// configuration derived from them, the cores and the data found.
+    Info(InfoArgs),
     /// Time every phase of real training steps against this machine's
     /// measured roofs (FMA peak, cache and DRAM bandwidth): a table,
     /// profile.json, profile.md, roofline.svg and index.html.
@@ -57,6 +58,20 @@ pub struct DataArgs {
     /// std 0.3081), half ((x − 0.5)/0.5) or none.
     #[arg(long, default_value = "standard", value_name = "KIND")]
     pub normalize: Normalize,
+}
+
+/// `descent info`.
+#[derive(Debug, Clone, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Also print the GEMM configuration (kernel, kc/mc/nc, packing rule)
+    /// the cache model derives for other caches: a CPU of descent's table
+    /// (zen1, zen3, zen5, skylake-sp, icelake-sp, sapphire-rapids, tiny,
+    /// huge), `all` for the whole table, or sizes such as
+    /// `l1d=32K,l2=512K,l3=32M`.
+    #[arg(long, value_name = "CPU|all|SIZES")]
+    pub caches: Option<String>,
 }
 
 /// A closed set of names a flag selects from; `--help` lists each with

@@ -173,10 +173,96 @@ fn resume_equals_an_uninterrupted_run_bit_for_bit() {
 /// with a warning) and for 0, every core.
 #[test]
 fn every_thread_count_gives_the_same_bits() {
+    threads_give_the_same_bits(None, None, "64");
+}
+
+/// The same under other CPUs' GEMM configurations, forced with
+/// `DESCENT_CACHES` and `DESCENT_KERNEL`: Zen 3's blocking (the 6 × 16
+/// kernel, kc 256, 352 with A packed: the blocking whose thread split once
+/// broke the bits), the tiny caches' small blocks and Sapphire Rapids'. At
+/// least two of them are foreign to any machine this runs on.
+#[test]
+fn every_thread_count_gives_the_same_bits_under_foreign_blockings() {
+    for (caches, kernel) in [
+        ("zen3", "f32x8"),
+        ("tiny", "f32x16"),
+        ("sapphire-rapids", "f32x16"),
+    ] {
+        threads_give_the_same_bits(Some(caches), Some(kernel), "300");
+    }
+}
+
+/// `descent info` shows the configuration the environment forces, and the
+/// table of what every known CPU would run; a value it cannot read is
+/// refused, naming the variable.
+#[test]
+fn info_shows_forced_and_known_configurations() {
+    let o = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(["info", "--caches", "all"])
+        .env("DESCENT_CACHES", "zen3")
+        .env("DESCENT_KERNEL", "f32x8")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("GEMM kernel: ")
+            && out.contains("f32x8, 6×16 tile; kc 256 (352 packed A), mc 144, nc 4096"),
+        "{out}"
+    );
+    assert!(out.contains("forced by DESCENT_CACHES"), "{out}");
+    for row in [
+        "zen1",
+        "zen5",
+        "skylake-sp",
+        "sapphire-rapids",
+        "this machine",
+    ] {
+        assert!(out.contains(row), "{row}: {out}");
+    }
+    assert!(
+        out.contains("192 (256) / 384 / 5440"),
+        "Zen 5's 12×32 blocks: {out}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(["info"])
+        .env("DESCENT_KERNEL", "f32x4")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("DESCENT_KERNEL=\"f32x4\": the kernels are f32x8 and f32x16"),
+        "{err}"
+    );
+    let o = descent(&["info", "--caches", "l1d=32K"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--caches: l2=SIZE is missing"), "{err}");
+}
+
+/// Trains for 1–4 threads and 0 (every core), with the GEMM configuration
+/// forced by `caches` and `kernel` where given, and checks that every run
+/// wrote the same bits. A batch of 300 makes the first layer's dW (k = 300,
+/// n = 784) cross the packing threshold and kc when split on 4 threads.
+fn threads_give_the_same_bits(caches: Option<&str>, kernel: Option<&str>, batch: &str) {
+    let descent = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_descent"));
+        cmd.args(args)
+            .env_remove("DESCENT_CACHES")
+            .env_remove("DESCENT_KERNEL");
+        if let Some(c) = caches {
+            cmd.env("DESCENT_CACHES", c);
+        }
+        if let Some(k) = kernel {
+            cmd.env("DESCENT_KERNEL", k);
+        }
+        cmd.output().unwrap()
+    };
     // 28×28 inputs and the default 128,64 hidden layers: the GEMMs are large
     // enough to be split across threads.
     let data = tempfile::tempdir().unwrap();
-    common::write_set(data.path(), 256, 64, 28, 28, false);
+    common::write_set(data.path(), 600, 64, 28, 28, false);
     let out = tempfile::tempdir().unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut runs = Vec::new();
@@ -195,6 +281,8 @@ fn every_thread_count_gives_the_same_bits() {
             "adam",
             "--clip-norm",
             "0.5",
+            "--batch-size",
+            batch,
             "--threads",
             threads,
             "--quiet",
@@ -229,7 +317,12 @@ fn every_thread_count_gives_the_same_bits() {
     let (ck1, m1) = &runs[0];
     for (ck, m) in &runs[1..] {
         assert_same_tensors(ck1, ck);
-        assert_eq!(records(m1), records(m), "{}", m.display());
+        assert_eq!(
+            records(m1),
+            records(m),
+            "{caches:?} {kernel:?}: {}",
+            m.display()
+        );
     }
 }
 

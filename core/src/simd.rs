@@ -19,7 +19,12 @@ pub use wide::f32x8 as F32x8;
 /// `F32x16` is one `zmm` register, without it two `F32x8` halves (so the
 /// 16-lane kernels run, and are tested, on every machine).
 pub trait Vector:
-    Copy + std::ops::Add<Output = Self> + std::ops::AddAssign + std::ops::Mul<Output = Self>
+    Copy
+    + std::ops::Add<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
 {
     /// `f32` lanes in one vector.
     const LANES: usize;
@@ -29,8 +34,20 @@ pub trait Vector:
     fn splat(x: f32) -> Self;
     /// `self·a + b` per lane (one rounding where the build has FMA).
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `b − self·a` per lane (one rounding where the build has FMA).
+    fn mul_neg_add(self, a: Self, b: Self) -> Self;
+    /// `√x` per lane (correctly rounded, as `f32::sqrt`).
+    fn sqrt(self) -> Self;
+    /// The larger of each pair of lanes (`rhs` where either is NaN, as
+    /// x86's `maxps`).
+    fn max(self, rhs: Self) -> Self;
     /// `x < 0 ? 0 : x` per lane; NaN stays NaN.
     fn relu(self) -> Self;
+    /// `self` where `y > 0`, else `+0` (NaN in `y` counts as not
+    /// positive): the ReLU's backward mask, applied with a bitwise AND.
+    fn where_positive(self, y: Self) -> Self;
+    /// The sum of the lanes, in `wide`'s fixed order.
+    fn reduce_add(self) -> f32;
     /// Loads `LANES` floats from `p` (no alignment needed).
     ///
     /// # Safety
@@ -57,6 +74,29 @@ macro_rules! impl_vector {
                 <$t>::mul_add(self, a, b)
             }
             #[inline(always)]
+            fn mul_neg_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_neg_add(self, a, b)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn max(self, rhs: Self) -> Self {
+                <$t>::max(self, rhs)
+            }
+            #[inline(always)]
+            fn where_positive(self, y: Self) -> Self {
+                // (Written as `select`, LLVM turns a read-modify-write into
+                // a masked store, `vmaskmovps`, which is microcoded and ~5×
+                // slower on AMD Zen.)
+                self & y.simd_gt(<$t>::ZERO)
+            }
+            #[inline(always)]
+            fn reduce_add(self) -> f32 {
+                <$t>::reduce_add(self)
+            }
+            #[inline(always)]
             fn relu(self) -> Self {
                 // Clear the lanes where x < 0 with a bitwise AND-NOT (a
                 // `select` here becomes a masked store, `vmaskmovps`, when
@@ -81,15 +121,21 @@ impl_vector!(F32x16, 16);
 
 /// The widest vector this build has in registers: [`F32x16`] with
 /// AVX-512F, else [`F32x8`]. The memory-bound single-pass kernels (the
-/// fused optimizer steps) are written on it, so each load and store moves a
-/// whole register; every element's result is the same whatever the width
-/// (the kernels are elementwise, and the tail runs the same code on a
-/// zero-padded copy).
+/// fused optimizer steps, the elementwise ops) are generic over their
+/// [`Vector`] and run on this one, so each load and store moves a whole
+/// register; the tests run them at every width. Every element's result is
+/// the same whatever the width (the kernels are elementwise, and the tail
+/// runs the same code on a zero-padded copy); only reductions
+/// ([`crate::ops::sum_squares`]) group their partial sums by width.
 #[cfg(target_feature = "avx512f")]
 pub type Wide = F32x16;
 /// The widest vector this build has in registers (see the AVX-512 case).
 #[cfg(not(target_feature = "avx512f"))]
 pub type Wide = F32x8;
+
+/// The most lanes any [`Vector`] has (a tail's zero-padded copy is this
+/// long).
+pub const MAX_LANES: usize = 16;
 
 /// Lanes in one [`Wide`].
 pub const WIDE_LANES: usize = <Wide as Vector>::LANES;

@@ -2,11 +2,13 @@
 //! and to every fused optimizer kernel must come out as the scalar twins
 //! give them: a NaN stays a NaN and an overflow stays infinite, never
 //! silently zeroed or clamped; finite results agree to the twins' stated
-//! tolerance.
+//! tolerance. The optimizer kernels run at both widths (`F32x8` and
+//! `F32x16`).
 
 mod common;
 
 use common::fast_and_naive;
+use descent_core::simd::{F32x16, F32x8, Vector};
 use descent_core::step::{
     adagrad, adagrad_scalar, adam, adam_scalar, momentum, momentum_scalar, rmsprop, rmsprop_scalar,
     sgd, sgd_scalar, AdagradStep, AdamStep, MomentumStep, RmspropState, RmspropStep, SgdStep,
@@ -62,6 +64,11 @@ const N: usize = 12 * 12 + 5; // every pair of edge values, plus a tail
 
 #[test]
 fn sgd_and_momentum_propagate_like_their_twins() {
+    sgd_and_momentum_propagate_like_their_twins_at::<F32x8>();
+    sgd_and_momentum_propagate_like_their_twins_at::<F32x16>();
+}
+
+fn sgd_and_momentum_propagate_like_their_twins_at<V: Vector>() {
     for shift in 0..EDGES.len() {
         let (p0, g) = (edges(N, shift), edges(N, shift + 3));
         for wd in [0.0, 0.01] {
@@ -71,7 +78,7 @@ fn sgd_and_momentum_propagate_like_their_twins() {
                 grad_scale: 1.0,
             };
             let (mut a, mut b) = (p0.clone(), p0.clone());
-            sgd(&mut a, &g, &h);
+            sgd::<V>(&mut a, &g, &h);
             sgd_scalar(&mut b, &g, &h);
             check("sgd", &a, &b, 1e-6);
             for nesterov in [false, true] {
@@ -86,7 +93,7 @@ fn sgd_and_momentum_propagate_like_their_twins() {
                 };
                 let (mut a, mut b) = (p0.clone(), p0.clone());
                 let (mut ba, mut bb) = (edges(N, shift + 7), edges(N, shift + 7));
-                momentum(&mut a, &g, &mut ba, &h);
+                momentum::<V>(&mut a, &g, &mut ba, &h);
                 momentum_scalar(&mut b, &g, &mut bb, &h);
                 check("momentum params", &a, &b, 1e-6);
                 check("momentum buffer", &ba, &bb, 1e-6);
@@ -97,6 +104,11 @@ fn sgd_and_momentum_propagate_like_their_twins() {
 
 #[test]
 fn adaptive_rules_propagate_like_their_twins() {
+    adaptive_rules_propagate_like_their_twins_at::<F32x8>();
+    adaptive_rules_propagate_like_their_twins_at::<F32x16>();
+}
+
+fn adaptive_rules_propagate_like_their_twins_at<V: Vector>() {
     for shift in 0..EDGES.len() {
         let (p0, g) = (edges(N, shift), edges(N, shift + 3));
         // State buffers are sums of squares: non-negative, but may be ∞,
@@ -110,7 +122,7 @@ fn adaptive_rules_propagate_like_their_twins() {
             grad_scale: 1.0,
         };
         let (mut a, mut b, mut sa, mut sb) = (p0.clone(), p0.clone(), s0.clone(), s0.clone());
-        adagrad(&mut a, &g, &mut sa, &h);
+        adagrad::<V>(&mut a, &g, &mut sa, &h);
         adagrad_scalar(&mut b, &g, &mut sb, &h);
         check("adagrad params", &a, &b, 1e-6);
         check("adagrad sum", &sa, &sb, 1e-6);
@@ -128,7 +140,7 @@ fn adaptive_rules_propagate_like_their_twins() {
             let (mut sqa, mut sqb) = (s0.clone(), s0.clone());
             let (mut ga, mut gb) = (edges(N, shift + 1), edges(N, shift + 1));
             let (mut ma, mut mb) = (edges(N, shift + 2), edges(N, shift + 2));
-            rmsprop(
+            rmsprop::<V>(
                 &mut a,
                 &g,
                 RmspropState {
@@ -164,7 +176,7 @@ fn adaptive_rules_propagate_like_their_twins() {
             let (mut ma, mut mb) = (edges(N, shift + 1), edges(N, shift + 1));
             let (mut va, mut vb) = (s0.clone(), s0.clone());
             let (mut xa, mut xb) = (s0.clone(), s0.clone());
-            adam(
+            adam::<V>(
                 &mut a,
                 &g,
                 &mut ma,
@@ -189,11 +201,16 @@ fn adaptive_rules_propagate_like_their_twins() {
 
 #[test]
 fn a_nan_gradient_is_never_zeroed() {
+    a_nan_gradient_is_never_zeroed_at::<F32x8>();
+    a_nan_gradient_is_never_zeroed_at::<F32x16>();
+}
+
+fn a_nan_gradient_is_never_zeroed_at<V: Vector>() {
     // One NaN in the gradient must reach its parameter under every rule.
     let mut g = vec![0.5f32; 19];
     g[13] = f32::NAN;
     let mut p = vec![1.0f32; 19];
-    sgd(
+    sgd::<V>(
         &mut p,
         &g,
         &SgdStep {
@@ -205,7 +222,7 @@ fn a_nan_gradient_is_never_zeroed() {
     assert!(p[13].is_nan() && p[12].is_finite());
     let mut p = vec![1.0f32; 19];
     let (mut m, mut v) = (vec![0.0; 19], vec![0.0; 19]);
-    adam(
+    adam::<V>(
         &mut p,
         &g,
         &mut m,

@@ -4,14 +4,20 @@
 //! one large length, starting at offsets 0..4 of a buffer so the slices are
 //! unaligned, plus edge values (NaN, ±∞, −0, subnormals, ±1e4 logits).
 //!
+//! The width-generic kernels run at every width ([`F32x8`], the AVX2 path,
+//! and [`F32x16`], the AVX-512 path; each is correct on every machine), so
+//! the path another CPU takes is tested here too.
+//!
 //! Tolerances: kernels that perform the same operations in the same order
 //! (axpy, scale, add, relu, relu_backward, col_sums_acc, max, argmax) must be
-//! bit-identical. `sum_squares` reassociates the sum (32 partial sums) and
+//! bit-identical, at every width. `sum_squares` reassociates the sum
+//! (`4·LANES` partial sums) and
 //! the twin sums in f64, so they agree to a relative 1e-5·√n bound;
 //! softmax-CE's SIMD `exp` is a polynomial, so 1e-5 relative on the loss
 //! and 1e-6 absolute per gradient element (gradients are ≤ 1/B in size).
 
 use descent_core::ops;
+use descent_core::simd::{F32x16, F32x8, Vector};
 use descent_core::CoreError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,9 +64,10 @@ fn same_bits(a: &[f32], b: &[f32], what: &str) {
     }
 }
 
-#[test]
-fn elementwise_kernels_equal_scalar_twins() {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
+/// The elementwise kernels on vectors `V` against their scalar twins.
+fn elementwise_at_width<V: Vector>(seed: u64) {
+    let w = V::LANES;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for len in lengths() {
         for off in 0..4 {
             let xb = random(&mut rng, len + off);
@@ -69,32 +76,38 @@ fn elementwise_kernels_equal_scalar_twins() {
             let y0 = &yb[off..];
 
             let (mut f, mut s) = (y0.to_vec(), y0.to_vec());
-            ops::axpy(-0.37, x, &mut f);
+            ops::axpy::<V>(-0.37, x, &mut f);
             ops::axpy_scalar(-0.37, x, &mut s);
-            same_bits(&f, &s, "axpy");
+            same_bits(&f, &s, &format!("axpy x{w}"));
 
             let (mut f, mut s) = (x.to_vec(), x.to_vec());
-            ops::scale(1.7, &mut f);
+            ops::scale::<V>(1.7, &mut f);
             ops::scale_scalar(1.7, &mut s);
-            same_bits(&f, &s, "scale");
+            same_bits(&f, &s, &format!("scale x{w}"));
 
             let (mut f, mut s) = (vec![0.0; len], vec![0.0; len]);
-            ops::add(x, y0, &mut f);
+            ops::add::<V>(x, y0, &mut f);
             ops::add_scalar(x, y0, &mut s);
-            same_bits(&f, &s, "add");
+            same_bits(&f, &s, &format!("add x{w}"));
 
             let xe = with_edges(x.to_vec());
             let (mut f, mut s) = (xe.clone(), xe.clone());
-            ops::relu(&mut f);
+            ops::relu::<V>(&mut f);
             ops::relu_scalar(&mut s);
-            same_bits(&f, &s, "relu");
+            same_bits(&f, &s, &format!("relu x{w}"));
 
             let (mut f, mut s) = (y0.to_vec(), y0.to_vec());
-            ops::relu_backward(&xe, &mut f);
+            ops::relu_backward::<V>(&xe, &mut f);
             ops::relu_backward_scalar(&xe, &mut s);
-            same_bits(&f, &s, "relu_backward");
+            same_bits(&f, &s, &format!("relu_backward x{w}"));
         }
     }
+}
+
+#[test]
+fn elementwise_kernels_equal_scalar_twins_at_every_width() {
+    elementwise_at_width::<F32x8>(7);
+    elementwise_at_width::<F32x16>(7);
 }
 
 #[test]
@@ -110,13 +123,16 @@ fn relu_keeps_nan_and_zeroes_negatives() {
         0.5,
         -7.0,
     ];
-    ops::relu(&mut x);
+    ops::relu::<F32x8>(&mut x);
     assert!(x[0].is_nan());
     assert_eq!(&x[1..], &[0.0, 0.0, 2.0, 0.0, f32::INFINITY, 0.0, 0.5, 0.0]);
     // The mask passes the gradient only where the output was positive.
     let mut d = vec![1.0; 9];
-    ops::relu_backward(&x, &mut d);
+    ops::relu_backward::<F32x8>(&x, &mut d);
     assert_eq!(d, vec![0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+    let mut d16 = vec![1.0; 9];
+    ops::relu_backward::<F32x16>(&x, &mut d16);
+    assert_eq!(d16, d);
 }
 
 #[test]
@@ -127,9 +143,17 @@ fn reductions_equal_scalar_twins() {
             let xb = random(&mut rng, len + off);
             let x = &xb[off..];
 
-            let (f, s) = (ops::sum_squares(x), ops::sum_squares_scalar(x));
+            let s = ops::sum_squares_scalar(x);
             let tol = 1e-5 * (len.max(1) as f32).sqrt() * s.max(1e-30);
-            assert!((f - s).abs() <= tol, "sum_squares len {len}: {f} vs {s}");
+            for (w, f) in [
+                (8, ops::sum_squares::<F32x8>(x)),
+                (16, ops::sum_squares::<F32x16>(x)),
+            ] {
+                assert!(
+                    (f - s).abs() <= tol,
+                    "sum_squares x{w} len {len}: {f} vs {s}"
+                );
+            }
 
             assert_eq!(
                 ops::max(x).to_bits(),

@@ -12,10 +12,16 @@
 //! Exactness: with power-of-two hyper-parameters and small integer data every
 //! product the kernel fuses is exact, so fused and twin must agree bit for bit.
 //!
+//! Every fused kernel runs at every width ([`F32x8`], the AVX2 path, and
+//! [`F32x16`], the AVX-512 path; both are correct on every machine), and
+//! the two widths must give the same bits: the kernels are elementwise.
+//!
 //! Sizes 0..=67 (every tail length, several bodies) and 100 000, aligned and
 //! unaligned (`&buf[1..]`), every flag combination, `grad_scale` ∈ {1, −1, 0.3}
 //! (plain, maximize, maximize with clipping).
 
+use descent_core::par::Pool;
+use descent_core::simd::{F32x16, F32x8, Vector};
 use descent_core::step::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -81,25 +87,35 @@ impl Rule {
         }
     }
 
-    fn apply(&self, fused: bool, p: &mut [f32], g: &[f32], st: &mut [Vec<f32>]) {
+    /// One step, as `run` says.
+    fn apply(&self, run: Run, p: &mut [f32], g: &[f32], st: &mut [Vec<f32>]) {
+        match run {
+            Run::Twin => self.apply_with::<F32x8>(false, p, g, st),
+            Run::X8 => self.apply_with::<F32x8>(true, p, g, st),
+            Run::X16 => self.apply_with::<F32x16>(true, p, g, st),
+        }
+    }
+
+    /// One step: the fused kernel on vectors `V`, or the scalar twin.
+    fn apply_with<V: Vector>(&self, fused: bool, p: &mut [f32], g: &[f32], st: &mut [Vec<f32>]) {
         match self {
             Rule::Sgd(h) => {
                 if fused {
-                    sgd(p, g, h)
+                    sgd::<V>(p, g, h)
                 } else {
                     sgd_scalar(p, g, h)
                 }
             }
             Rule::Momentum(h) => {
                 if fused {
-                    momentum(p, g, &mut st[0], h)
+                    momentum::<V>(p, g, &mut st[0], h)
                 } else {
                     momentum_scalar(p, g, &mut st[0], h)
                 }
             }
             Rule::Adagrad(h) => {
                 if fused {
-                    adagrad(p, g, &mut st[0], h)
+                    adagrad::<V>(p, g, &mut st[0], h)
                 } else {
                     adagrad_scalar(p, g, &mut st[0], h)
                 }
@@ -127,7 +143,7 @@ impl Rule {
                     momentum_buffer: bf,
                 };
                 if fused {
-                    rmsprop(p, g, state, h)
+                    rmsprop::<V>(p, g, state, h)
                 } else {
                     rmsprop_scalar(p, g, state, h)
                 }
@@ -137,7 +153,7 @@ impl Rule {
                 let (v, rest) = rest.split_first_mut().unwrap();
                 let vm = rest.first_mut().map(|x| &mut x[..]);
                 if fused {
-                    adam(p, g, m, v, vm, h)
+                    adam::<V>(p, g, m, v, vm, h)
                 } else {
                     adam_scalar(p, g, m, v, vm, h)
                 }
@@ -145,6 +161,17 @@ impl Rule {
         }
     }
 }
+
+/// How a step runs: the scalar twin, or the fused kernel at a width.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Run {
+    Twin,
+    X8,
+    X16,
+}
+
+/// The fused runs, one per width.
+const WIDTHS: [Run; 2] = [Run::X8, Run::X16];
 
 /// Every rule and flag combination, with realistic hyper-parameters.
 fn all_rules() -> Vec<Rule> {
@@ -210,10 +237,16 @@ fn random(len: usize, rng: &mut ChaCha8Rng, lo: f32, hi: f32) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(lo..hi)).collect()
 }
 
-/// Runs three steps of `rule` fused and scalar from the same start, on
-/// buffers that start at offset `off` in their allocation; returns
-/// (fused, twin) parameter and state buffers.
-fn three_steps(rule: Rule, n: usize, off: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+/// Runs three steps of `rule` fused at `width` and scalar from the same
+/// start, on buffers that start at offset `off` in their allocation;
+/// returns (fused, twin) parameter and state buffers.
+fn three_steps(
+    rule: Rule,
+    width: Run,
+    n: usize,
+    off: usize,
+    seed: u64,
+) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let p0 = random(n + off, &mut rng, -1.0, 1.0);
     let st0: Vec<Vec<f32>> = (0..rule.n_state())
@@ -226,13 +259,13 @@ fn three_steps(rule: Rule, n: usize, off: usize, seed: u64) -> (Vec<Vec<f32>>, V
         .map(|_| random(n + off, &mut rng, -1.0, 1.0))
         .collect();
     let mut out = Vec::new();
-    for fused in [true, false] {
+    for run in [width, Run::Twin] {
         let mut p = p0.clone();
         let mut st = st0.clone();
         for (t, g) in grads.iter().enumerate() {
             let r = rule.at_step(t as u64 + 1);
             let mut views: Vec<Vec<f32>> = st.iter().map(|s| s[off..].to_vec()).collect();
-            r.apply(fused, &mut p[off..], &g[off..], &mut views);
+            r.apply(run, &mut p[off..], &g[off..], &mut views);
             for (s, v) in st.iter_mut().zip(&views) {
                 s[off..].copy_from_slice(v);
             }
@@ -274,11 +307,14 @@ fn assert_close(rule: &Rule, n: usize, off: usize, fused: &[Vec<f32>], twin: &[V
 #[test]
 fn fused_equals_twin_small_sizes_every_flag() {
     let mut worst = 0.0f64;
-    for (ri, rule) in all_rules().into_iter().enumerate() {
-        for n in 0..=67 {
-            for off in [0, 1] {
-                let (f, t) = three_steps(rule, n, off, (ri * 1000 + n * 2 + off) as u64);
-                worst = worst.max(assert_close(&rule, n, off, &f, &t));
+    for width in WIDTHS {
+        for (ri, rule) in all_rules().into_iter().enumerate() {
+            for n in 0..=67 {
+                for off in [0, 1] {
+                    let seed = (ri * 1000 + n * 2 + off) as u64;
+                    let (f, t) = three_steps(rule, width, n, off, seed);
+                    worst = worst.max(assert_close(&rule, n, off, &f, &t));
+                }
             }
         }
     }
@@ -287,9 +323,29 @@ fn fused_equals_twin_small_sizes_every_flag() {
 
 #[test]
 fn fused_equals_twin_large_unaligned_every_flag() {
+    for width in WIDTHS {
+        for (ri, rule) in all_rules().into_iter().enumerate() {
+            let (f, t) = three_steps(rule, width, 100_000, 1, 77 + ri as u64);
+            assert_close(&rule, 100_000, 1, &f, &t);
+        }
+    }
+}
+
+/// The width never changes the bits: every rule and flag, fused on 8 and
+/// on 16 lanes from the same start, on every tail length.
+#[test]
+fn every_width_gives_the_same_bits() {
     for (ri, rule) in all_rules().into_iter().enumerate() {
-        let (f, t) = three_steps(rule, 100_000, 1, 77 + ri as u64);
-        assert_close(&rule, 100_000, 1, &f, &t);
+        for n in (0..=67).chain([1001]) {
+            let seed = (ri * 1000 + n) as u64;
+            let (x8, _) = three_steps(rule, Run::X8, n, 1, seed);
+            let (x16, _) = three_steps(rule, Run::X16, n, 1, seed);
+            for (a, b) in x8.iter().zip(&x16) {
+                let ab: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
+                let bb: Vec<u32> = b.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(ab, bb, "{rule:?} n={n}");
+            }
+        }
     }
 }
 
@@ -298,7 +354,11 @@ fn fused_equals_twin_large_unaligned_every_flag() {
 /// gives bit-identical results to offset 0.
 #[test]
 fn fused_is_position_independent() {
-    for (ri, rule) in all_rules().into_iter().enumerate() {
+    for (ri, rule, width) in all_rules()
+        .into_iter()
+        .enumerate()
+        .flat_map(|(ri, r)| WIDTHS.map(|w| (ri, r, w)))
+    {
         for n in [13usize, 64, 67] {
             let mut rng = ChaCha8Rng::seed_from_u64(ri as u64 + 5);
             let p = random(n, &mut rng, -1.0, 1.0);
@@ -319,7 +379,7 @@ fn fused_is_position_independent() {
                         v
                     })
                     .collect();
-                rule.at_step(2).apply(true, &mut pp, &gg, &mut ss);
+                rule.at_step(2).apply(width, &mut pp, &gg, &mut ss);
                 let mut out = vec![pp[shift..].to_vec()];
                 out.extend(ss.iter().map(|s| s[shift..].to_vec()));
                 out
@@ -330,7 +390,7 @@ fn fused_is_position_independent() {
                 for (x, y) in base.iter().zip(&r) {
                     let xb: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
                     let yb: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
-                    assert_eq!(xb, yb, "{rule:?} n={n} shift={shift}");
+                    assert_eq!(xb, yb, "{rule:?} {width:?} n={n} shift={shift}");
                 }
             }
         }
@@ -421,7 +481,7 @@ fn fused_equals_twin_exactly_on_dyadic_data() {
             .map(|k| ints(10 + k as u64, 0, 4))
             .collect();
         let mut res = Vec::new();
-        for fused in [true, false] {
+        for run in [Run::Twin, Run::X8, Run::X16] {
             let mut p = p0.clone();
             let mut st = st0.clone();
             for (t, g) in grads.iter().enumerate() {
@@ -430,7 +490,7 @@ fn fused_equals_twin_exactly_on_dyadic_data() {
                 } else {
                     rule.at_step(t as u64 + 1)
                 };
-                r.apply(fused, &mut p, g, &mut st);
+                r.apply(run, &mut p, g, &mut st);
             }
             let mut all: Vec<u32> = p.iter().map(|v| v.to_bits()).collect();
             for s in &st {
@@ -438,7 +498,8 @@ fn fused_equals_twin_exactly_on_dyadic_data() {
             }
             res.push(all);
         }
-        assert_eq!(res[0], res[1], "{rule:?}");
+        assert_eq!(res[0], res[1], "{rule:?} f32x8");
+        assert_eq!(res[0], res[2], "{rule:?} f32x16");
     };
     for r in rules {
         check(r, false);
@@ -462,7 +523,7 @@ fn momentum_first_step_ignores_old_buffer() {
     let mut p = vec![1.0f32; 11];
     let g = vec![2.0f32; 11];
     let mut b = vec![f32::NAN; 11];
-    momentum(&mut p, &g, &mut b, &h);
+    momentum::<F32x8>(&mut p, &g, &mut b, &h);
     assert!(b.iter().all(|&v| v == 2.0), "{b:?}");
     assert!(p.iter().all(|&v| v == 0.0), "{p:?}");
 }
@@ -471,7 +532,7 @@ fn momentum_first_step_ignores_old_buffer() {
 #[should_panic(expected = "slice lengths differ")]
 fn length_mismatch_panics_with_lengths() {
     let mut p = vec![0.0f32; 9];
-    sgd(
+    sgd::<F32x16>(
         &mut p,
         &[0.0; 8],
         &SgdStep {
@@ -482,16 +543,33 @@ fn length_mismatch_panics_with_lengths() {
     );
 }
 
+/// The gradient norm at each width within 1e-6 of the f64 twin, and the
+/// same bits on 1–4 threads (its pieces are fixed, whatever the pool).
 #[test]
 fn grad_norm_matches_twin_on_many_sizes() {
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    for n in (0..=67).chain([100_000]) {
-        let g = random(n + 1, &mut rng, -2.0, 2.0);
-        let a = grad_norm(&g[1..]);
-        let b = grad_norm_scalar(&g[1..]);
-        assert!(
-            (a - b).abs() <= 1e-6 * b.max(f32::MIN_POSITIVE),
-            "n={n}: {a} vs {b}"
-        );
+    fn at_width<V: Vector>(pools: &[Pool]) {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for n in (0..=67).chain([100_000, 3 * NORM_CHUNK + 17]) {
+            let g = random(n + 1, &mut rng, -2.0, 2.0);
+            let a = grad_norm::<V>(&g[1..]);
+            let b = grad_norm_scalar(&g[1..]);
+            assert!(
+                (a - b).abs() <= 1e-6 * b.max(f32::MIN_POSITIVE),
+                "x{} n={n}: {a} vs {b}",
+                V::LANES
+            );
+            for pool in pools {
+                let t = grad_norm_on::<V>(Some(pool), &g[1..]);
+                assert_eq!(
+                    t.to_bits(),
+                    a.to_bits(),
+                    "n={n}, {} threads",
+                    pool.threads()
+                );
+            }
+        }
     }
+    let pools: Vec<Pool> = (1..=4).map(Pool::new).collect();
+    at_width::<F32x8>(&pools);
+    at_width::<F32x16>(&pools);
 }

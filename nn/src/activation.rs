@@ -18,7 +18,7 @@
 //! and in the MLP its forward is fused into the GEMM epilogue.
 
 use descent_core::ops;
-use descent_core::simd::{load, store, F32x8, LANES};
+use descent_core::simd::{load, store, F32x8, Wide, LANES};
 
 /// The nonlinearity between two Linear layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,7 +54,7 @@ impl Activation {
     /// Forward, in place: `y ← f(y)` elementwise.
     pub fn forward(self, y: &mut [f32]) {
         match self {
-            Activation::Relu => ops::relu(y),
+            Activation::Relu => ops::relu::<Wide>(y),
             Activation::Sigmoid => sigmoid(y),
             Activation::Tanh => tanh(y),
         }
@@ -65,7 +65,7 @@ impl Activation {
     /// `d` comes in as dL/dY and leaves as dL/dZ.
     pub fn backward(self, y: &[f32], d: &mut [f32]) {
         match self {
-            Activation::Relu => ops::relu_backward(y, d),
+            Activation::Relu => ops::relu_backward::<Wide>(y, d),
             Activation::Sigmoid => sigmoid_backward(y, d),
             Activation::Tanh => tanh_backward(y, d),
         }

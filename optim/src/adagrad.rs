@@ -4,6 +4,7 @@ use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
 use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
 use descent_core::par::split_mut;
+use descent_core::simd::Wide;
 use descent_core::step::{adagrad, AdagradStep};
 
 const NAME: &str = "adagrad";
@@ -127,7 +128,7 @@ impl Optimizer for Adagrad {
         };
         let bufs = [(params, 1), (&mut self.sum[..], 1)];
         split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, s]| {
-            adagrad(p, &grads[r], s, &h)
+            adagrad::<Wide>(p, &grads[r], s, &h)
         });
         Ok(info)
     }

@@ -4,6 +4,7 @@ use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
 use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
 use descent_core::par::split_mut;
+use descent_core::simd::Wide;
 use descent_core::step::{adam, AdamStep};
 
 /// Configuration of [`Adam`]; the fields are `torch.optim.Adam`'s (betas as
@@ -182,7 +183,7 @@ impl Optimizer for Adam {
             (&mut self.max_exp_avg_sq[..], usize::from(c.amsgrad)),
         ];
         split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, m, v, vm]| {
-            adam(p, &grads[r], m, v, c.amsgrad.then_some(vm), &h)
+            adam::<Wide>(p, &grads[r], m, v, c.amsgrad.then_some(vm), &h)
         });
         Ok(info)
     }

@@ -3,6 +3,7 @@
 
 use crate::error::{OptimError, Result};
 use crate::{OptimState, StepInfo};
+use descent_core::simd::Wide;
 use descent_core::step::{clip_scale, grad_norm, grad_scale};
 
 fn invalid(
@@ -96,7 +97,7 @@ pub(crate) fn prepare(
     }
     let (norm, scale) = match clip_norm {
         Some(c) => {
-            let n = norm.unwrap_or_else(|| grad_norm(grads));
+            let n = norm.unwrap_or_else(|| grad_norm::<Wide>(grads));
             (Some(n), clip_scale(n, c))
         }
         None => (None, 1.0),

@@ -84,6 +84,9 @@ pub struct OptimState {
 /// multiples of 64 elements (four cache lines), so that no two threads
 /// write one line and every piece starts on a SIMD vector boundary.
 pub const ALIGN: usize = 64;
+// Every width a kernel may run at divides the cut, so each piece starts on a
+// vector boundary at any width, not only this build's.
+const _: () = assert!(ALIGN % descent_core::simd::MAX_LANES == 0);
 
 /// A gradient-based optimizer over a flat parameter buffer.
 pub trait Optimizer: Send {

@@ -4,6 +4,7 @@ use crate::common::{self, named, prepare, take_buffers};
 use crate::error::Result;
 use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
 use descent_core::par::split_mut;
+use descent_core::simd::Wide;
 use descent_core::step::{rmsprop, RmspropState, RmspropStep};
 
 const NAME: &str = "rmsprop";
@@ -170,7 +171,7 @@ impl Optimizer for Rmsprop {
                 grad_avg: c.centered.then_some(ga),
                 momentum_buffer: (c.momentum > 0.0).then_some(mb),
             };
-            rmsprop(p, &grads[r], state, &h)
+            rmsprop::<Wide>(p, &grads[r], state, &h)
         });
         Ok(info)
     }

@@ -4,6 +4,7 @@ use crate::common::{self, named, prepare, take_buffers};
 use crate::error::{OptimError, Result};
 use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
 use descent_core::par::split_mut;
+use descent_core::simd::Wide;
 use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
 
 const NAME: &str = "sgd";
@@ -152,7 +153,7 @@ impl Optimizer for Sgd {
                 grad_scale: gs,
             };
             split_mut(pool, params.len(), ALIGN, [(params, 1)], &|r, [p]| {
-                sgd(p, &grads[r], &h)
+                sgd::<Wide>(p, &grads[r], &h)
             });
         } else {
             let first_step = self.buf.is_empty();
@@ -170,7 +171,7 @@ impl Optimizer for Sgd {
             };
             let bufs = [(params, 1), (&mut self.buf[..], 1)];
             split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, b]| {
-                momentum(p, &grads[r], b, &h)
+                momentum::<Wide>(p, &grads[r], b, &h)
             });
         }
         Ok(info)

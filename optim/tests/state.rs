@@ -433,7 +433,7 @@ fn step_with_the_callers_norm_equals_step() {
                 let g: Vec<f32> = (0..n)
                     .map(|i| (((i + 7 * t) * 31 % 37) as f32 - 18.0) / 5.0)
                     .collect();
-                let norm = descent_core::step::grad_norm(&g);
+                let norm = descent_core::step::grad_norm::<descent_core::simd::Wide>(&g);
                 let ia = a.step(&mut pa, &g).unwrap();
                 let ib = b.step_with_norm(&mut pb, &g, Some(norm)).unwrap();
                 assert_eq!(ia.grad_norm, ib.grad_norm, "{kind} {clip_norm:?}");

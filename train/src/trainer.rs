@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use descent_core::simd::Wide;
 use descent_core::step::grad_norm_on;
 use descent_core::AlignedVec;
 use descent_nn::{Loss, Mlp, NnError, Phase, Probe, Targets};
@@ -314,7 +315,7 @@ impl<'d> Trainer<'d> {
                 net.backward_probed(x, false, probe)?;
                 // The gradient's norm, computed once: logged, checked here,
                 // and the clipping factor of the optimizer step.
-                let grad_norm = grad_norm_on(net.compute().pool(), net.grads());
+                let grad_norm = grad_norm_on::<Wide>(net.compute().pool(), net.grads());
                 probe.done(Phase::GradNorm);
                 if !loss.is_finite() {
                     return Ok(Step::NotFinite {

@@ -1,17 +1,18 @@
 use super::same_len;
 use crate::gemm::kernel::relu_s;
-// Written on the widest vector this build has in registers (16 lanes with
-// AVX-512F): these passes stream whole buffers, and each result depends on
-// its own element only, so the width changes speed, never bits.
-use crate::simd::{load, store, Vector, Wide, WIDE_LANES as LANES};
+// Generic over the vector (the callers use `Wide`, the widest this build has
+// in registers; the tests every width): these passes stream whole buffers,
+// and each result depends on its own element only, so the width changes
+// speed, never bits.
+use crate::simd::{load, store, Vector};
 
 /// `y ← α·x + y` (BLAS axpy).
-pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+pub fn axpy<V: Vector>(alpha: f32, x: &[f32], y: &mut [f32]) {
     same_len("axpy", x.len(), y.len());
-    let a = Wide::splat(alpha);
-    let body = x.len() / LANES * LANES;
-    for i in (0..body).step_by(LANES) {
-        store(y, i, a.mul_add(load(x, i), load(y, i)));
+    let a = V::splat(alpha);
+    let body = x.len() / V::LANES * V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        store(y, i, a.mul_add(load::<V>(x, i), load(y, i)));
     }
     axpy_scalar(alpha, &x[body..], &mut y[body..]);
 }
@@ -37,11 +38,11 @@ pub fn fma(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// `x ← α·x`.
-pub fn scale(alpha: f32, x: &mut [f32]) {
-    let a = Wide::splat(alpha);
-    let body = x.len() / LANES * LANES;
-    for i in (0..body).step_by(LANES) {
-        store(x, i, a * load::<Wide>(x, i));
+pub fn scale<V: Vector>(alpha: f32, x: &mut [f32]) {
+    let a = V::splat(alpha);
+    let body = x.len() / V::LANES * V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        store(x, i, a * load::<V>(x, i));
     }
     scale_scalar(alpha, &mut x[body..]);
 }
@@ -54,12 +55,12 @@ pub fn scale_scalar(alpha: f32, x: &mut [f32]) {
 }
 
 /// `out ← x + y`.
-pub fn add(x: &[f32], y: &[f32], out: &mut [f32]) {
+pub fn add<V: Vector>(x: &[f32], y: &[f32], out: &mut [f32]) {
     same_len("add", x.len(), y.len());
     same_len("add", x.len(), out.len());
-    let body = x.len() / LANES * LANES;
-    for i in (0..body).step_by(LANES) {
-        store(out, i, load::<Wide>(x, i) + load::<Wide>(y, i));
+    let body = x.len() / V::LANES * V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        store(out, i, load::<V>(x, i) + load::<V>(y, i));
     }
     add_scalar(&x[body..], &y[body..], &mut out[body..]);
 }
@@ -74,10 +75,10 @@ pub fn add_scalar(x: &[f32], y: &[f32], out: &mut [f32]) {
 }
 
 /// ReLU forward, in place: `x ← x < 0 ? 0 : x` (NaN stays NaN).
-pub fn relu(x: &mut [f32]) {
-    let body = x.len() / LANES * LANES;
-    for i in (0..body).step_by(LANES) {
-        store(x, i, load::<Wide>(x, i).relu());
+pub fn relu<V: Vector>(x: &mut [f32]) {
+    let body = x.len() / V::LANES * V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        store(x, i, load::<V>(x, i).relu());
     }
     relu_scalar(&mut x[body..]);
 }
@@ -92,16 +93,11 @@ pub fn relu_scalar(x: &mut [f32]) {
 /// ReLU backward mask, in place on the upstream gradient:
 /// `dx ← dy ⊙ [y > 0]`, where `y` is the ReLU's output (`dy` comes in in
 /// `d`, `dx` goes out in `d`).
-pub fn relu_backward(y: &[f32], d: &mut [f32]) {
+pub fn relu_backward<V: Vector>(y: &[f32], d: &mut [f32]) {
     same_len("relu_backward", y.len(), d.len());
-    let body = y.len() / LANES * LANES;
-    for i in (0..body).step_by(LANES) {
-        // The mask is all ones where y > 0: AND keeps d there and gives +0
-        // elsewhere. (Written as `select`, LLVM turns the read-modify-write
-        // into a masked store, `vmaskmovps`, which is microcoded and ~5×
-        // slower on AMD Zen.)
-        let keep = load::<Wide>(y, i).simd_gt(Wide::ZERO);
-        store(d, i, load::<Wide>(d, i) & keep);
+    let body = y.len() / V::LANES * V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        store(d, i, load::<V>(d, i).where_positive(load(y, i)));
     }
     relu_backward_scalar(&y[body..], &mut d[body..]);
 }

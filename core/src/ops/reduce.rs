@@ -1,5 +1,5 @@
 use super::same_len;
-use crate::simd::{load, store, F32x8, Vector, Wide, LANES, WIDE_LANES};
+use crate::simd::{load, store, F32x8, Vector, Wide, LANES};
 
 /// Column sums, accumulated: `out[j] += Σ_i x[i, j]` for a row-major
 /// `rows × cols` matrix `x` (the bias gradient `db += Σ_rows dY`).
@@ -51,19 +51,20 @@ pub fn col_sums_acc_scalar(x: &[f32], rows: usize, cols: usize, out: &mut [f32])
     }
 }
 
-/// Sum of squares `Σ x²` (the squared L2 norm, e.g. of a gradient).
+/// Sum of squares `Σ x²` (the squared L2 norm, e.g. of a gradient), on
+/// vectors `V`.
 ///
-/// Four [`Wide`] accumulators (32 partial sums, 64 with AVX-512F, which
-/// also keeps the rounding error far below a sequential sum's) are combined
-/// at the end; the scalar twin accumulates in f64 and is the accuracy
-/// reference.
-pub fn sum_squares(x: &[f32]) -> f32 {
-    let mut acc = [Wide::ZERO; 4];
-    let step = 4 * WIDE_LANES;
+/// Four `V` accumulators (`4·V::LANES` partial sums: 32 with `F32x8`, 64
+/// with `F32x16`, which also keeps the rounding error far below a
+/// sequential sum's) are combined at the end, so the bits depend on the
+/// width; the scalar twin accumulates in f64 and is the accuracy reference.
+pub fn sum_squares<V: Vector>(x: &[f32]) -> f32 {
+    let mut acc = [V::ZERO; 4];
+    let step = 4 * V::LANES;
     let body = x.len() / step * step;
     for i in (0..body).step_by(step) {
         for (u, a) in acc.iter_mut().enumerate() {
-            let v: Wide = load(x, i + u * WIDE_LANES);
+            let v: V = load(x, i + u * V::LANES);
             *a = v.mul_add(v, *a);
         }
     }

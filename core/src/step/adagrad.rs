@@ -2,7 +2,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::Wide;
+use crate::simd::Vector;
 
 /// Per-step constants of AdaGrad.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,12 +29,12 @@ impl AdagradStep {
 /// AdaGrad, in place: `g ← s·g + λ·p`, `S ← S + g²`,
 /// `p ← p − γ_t·g / (√S + ε)`. The accumulator `S` starts at PyTorch's
 /// `initial_accumulator_value` (the caller fills it).
-pub fn adagrad(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
-    let clr = Wide::splat(h.clr);
-    let wd = Wide::splat(h.weight_decay);
+pub fn adagrad<V: Vector>(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
+    let clr = V::splat(h.clr);
+    let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let gs = Wide::splat(h.grad_scale);
-    let eps = Wide::splat(h.eps);
+    let gs = V::splat(h.grad_scale);
+    let eps = V::splat(h.eps);
     drive("adagrad", params, grads, [sum], |p, g, [s]| {
         let g = l2(has_wd, wd, p, gs * g);
         *s = g.mul_add(g, *s);

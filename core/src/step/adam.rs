@@ -3,7 +3,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::Wide;
+use crate::simd::Vector;
 
 /// Per-step constants of Adam/AdamW.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,7 +79,7 @@ impl AdamStep {
 ///
 /// `max_exp_avg_sq` must be `Some` exactly when `h.amsgrad` (panics
 /// otherwise: a programming error).
-pub fn adam(
+pub fn adam<V: Vector>(
     params: &mut [f32],
     grads: &[f32],
     exp_avg: &mut [f32],
@@ -92,20 +92,20 @@ pub fn adam(
         max_exp_avg_sq.is_some(),
         "adam: amsgrad needs max_exp_avg_sq"
     );
-    let gs = Wide::splat(h.grad_scale);
-    let b1 = Wide::splat(h.beta1);
-    let omb1 = Wide::splat(1.0 - h.beta1);
-    let b2 = Wide::splat(h.beta2);
-    let omb2 = Wide::splat(1.0 - h.beta2);
-    let eps = Wide::splat(h.eps);
-    let step = Wide::splat(h.step_size);
-    let bc2 = Wide::splat(h.bias_correction2_sqrt);
-    let wd = Wide::splat(h.weight_decay);
+    let gs = V::splat(h.grad_scale);
+    let b1 = V::splat(h.beta1);
+    let omb1 = V::splat(1.0 - h.beta1);
+    let b2 = V::splat(h.beta2);
+    let omb2 = V::splat(1.0 - h.beta2);
+    let eps = V::splat(h.eps);
+    let step = V::splat(h.step_size);
+    let bc2 = V::splat(h.bias_correction2_sqrt);
+    let wd = V::splat(h.weight_decay);
     let has_l2 = !h.decoupled && h.weight_decay != 0.0;
     let decay = if h.decoupled {
-        Wide::splat(h.decay_factor())
+        V::splat(h.decay_factor())
     } else {
-        Wide::ONE
+        V::splat(1.0)
     };
     // Multiplying by 1 is exact (even for ±∞), so one body serves Adam and
     // AdamW; PyTorch's AdamW multiplies by `1 − γ·λ` unconditionally too.

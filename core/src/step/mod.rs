@@ -25,13 +25,17 @@
 //!
 //! Every fused kernel has a scalar twin (`*_scalar`) written directly from
 //! PyTorch's formulas, with plain `*` and `+`. The fused body uses
-//! `mul_add` of [`crate::simd::Wide`], which is one FMA (one rounding) in this build, so the two
+//! `mul_add`, which is one FMA (one rounding) where the build has FMA, so the two
 //! agree to a few ulps, not bit for bit; on inputs where every product is
-//! exact (small dyadic numbers) they agree exactly. The fused kernels handle
-//! the last `len % L` elements (L the lanes of [`crate::simd::Wide`], 16
-//! with AVX-512F, else 8) by running the same vector code on a
-//! zero-padded copy, so element `i`'s result never depends on where it sits
-//! in the slice (alignment, body or tail).
+//! exact (small dyadic numbers) they agree exactly.
+//!
+//! Each fused kernel is generic over its vector `V` ([`Vector`]): the
+//! optimizers run it on [`crate::simd::Wide`], the widest vector the build
+//! has in registers, and the tests on every width, so the 8-lane path an
+//! AVX2 machine takes is tested on an AVX-512 one and the other way round.
+//! The last `len % L` elements (L = `V::LANES`) run the same vector code
+//! on a zero-padded copy, so element `i`'s result depends neither on where
+//! it sits in the slice (alignment, body or tail) nor on the width.
 //!
 //! Length mismatches between the slices are programming errors here and
 //! panic with both lengths; `descent-optim` checks user-facing lengths first.
@@ -48,27 +52,28 @@ pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep}
 
 use crate::ops::same_len;
 use crate::par::{split_mut, Pool};
-use crate::simd::{Vector, Wide, WIDE_LANES as LANES};
+use crate::simd::{Vector, MAX_LANES};
 
 /// Elements per piece of [`grad_norm`]'s sum. Fixed, so the order of the
 /// sum, and its bits, never depend on the number of threads.
 pub const NORM_CHUNK: usize = 1 << 14;
 
 /// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only SIMD
-/// pass. The sum is taken per piece of [`NORM_CHUNK`] elements
-/// ([`crate::ops::sum_squares`], 32 or 64 partial sums in `f32`), and the
-/// pieces' sums are added in order in `f64`.
-pub fn grad_norm(g: &[f32]) -> f32 {
-    grad_norm_on(None, g)
+/// pass on vectors `V` (see [`grad_norm_on`]).
+pub fn grad_norm<V: Vector>(g: &[f32]) -> f32 {
+    grad_norm_on::<V>(None, g)
 }
 
-/// [`grad_norm`] with its pieces spread over `pool`'s threads: the same
-/// bits for any pool.
-pub fn grad_norm_on(pool: Option<&Pool>, g: &[f32]) -> f32 {
+/// [`grad_norm`] with its pieces spread over `pool`'s threads. The sum is
+/// taken per piece of [`NORM_CHUNK`] elements ([`crate::ops::sum_squares`],
+/// `4·V::LANES` partial sums in `f32`), and the pieces' sums are added in
+/// order in `f64`: the same bits for any pool (the pieces are fixed), and
+/// for a given width `V` on any machine.
+pub fn grad_norm_on<V: Vector>(pool: Option<&Pool>, g: &[f32]) -> f32 {
     let pieces = g.len().div_ceil(NORM_CHUNK);
     if pieces <= 1 {
         // One piece: its f32 sum, exactly what the loop below returns.
-        return crate::ops::sum_squares(g).sqrt();
+        return crate::ops::sum_squares::<V>(g).sqrt();
     }
     // The pieces' sums live on the stack up to 4 M parameters: the norm
     // runs every step and should not allocate.
@@ -82,7 +87,7 @@ pub fn grad_norm_on(pool: Option<&Pool>, g: &[f32]) -> f32 {
     split_mut(pool, pieces, 1, [(&mut sums[..], 1)], &|r, [out]| {
         for (j, o) in r.zip(out) {
             let piece = &g[j * NORM_CHUNK..((j + 1) * NORM_CHUNK).min(g.len())];
-            *o = crate::ops::sum_squares(piece);
+            *o = crate::ops::sum_squares::<V>(piece);
         }
     });
     let total: f64 = sums.iter().map(|&s| f64::from(s)).sum();
@@ -125,7 +130,7 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
 /// (PyTorch skips the term then, so an infinite `p` does not turn `0·∞`
 /// into a NaN gradient). The flag is loop-invariant.
 #[inline(always)]
-pub(crate) fn l2(on: bool, wd: Wide, p: Wide, g: Wide) -> Wide {
+pub(crate) fn l2<V: Vector>(on: bool, wd: V, p: V, g: V) -> V {
     if on {
         wd.mul_add(p, g)
     } else {
@@ -143,60 +148,68 @@ pub(crate) fn l2_scalar(wd: f32, p: f32, g: f32) -> f32 {
     }
 }
 
-/// The shared single-pass driver: for each block of L elements (a
-/// [`Wide`] vector), load `p`,
-/// `g` and the `K` state buffers, let `f` compute the new `p` (updating the
-/// state lanes in place), store them back. The last `len % L` elements run
-/// through the same `f` on a zero-padded copy.
+/// The shared single-pass driver: for each block of `V::LANES` elements,
+/// load `p`, `g` and the `K` state buffers, let `f` compute the new `p`
+/// (updating the state lanes in place), store them back. The last
+/// `len % V::LANES` elements run through the same `f` on a zero-padded
+/// copy.
 ///
 /// Panics (naming `op`) when a slice's length differs from `p`'s.
 #[inline(always)]
-pub(crate) fn drive<const K: usize>(
+pub(crate) fn drive<V: Vector, const K: usize>(
     op: &str,
     p: &mut [f32],
     g: &[f32],
     mut s: [&mut [f32]; K],
-    f: impl Fn(Wide, Wide, &mut [Wide; K]) -> Wide,
+    f: impl Fn(V, V, &mut [V; K]) -> V,
 ) {
+    let lanes = V::LANES;
     let n = p.len();
     same_len(op, n, g.len());
     for sk in s.iter() {
         same_len(op, n, sk.len());
     }
-    let body = n / LANES * LANES;
+    let body = n / lanes * lanes;
     let pp = p.as_mut_ptr();
     let gp = g.as_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
     let mut i = 0;
     while i < body {
-        // SAFETY: i + LANES <= body <= n and every slice has length n (checked
+        // SAFETY: i + lanes <= body <= n and every slice has length n (checked
         // above); `p` and the state buffers are distinct `&mut` borrows, so
         // no store aliases another stream.
         unsafe {
-            let mut st = [Wide::ZERO; K];
+            let mut st = [V::ZERO; K];
             for k in 0..K {
-                st[k] = Wide::load(sp[k].add(i));
+                st[k] = V::load(sp[k].add(i));
             }
-            let pv = f(Wide::load(pp.add(i)), Wide::load(gp.add(i)), &mut st);
-            Wide::store(pp.add(i), pv);
+            let pv = f(V::load(pp.add(i)), V::load(gp.add(i)), &mut st);
+            V::store(pp.add(i), pv);
             for k in 0..K {
-                Wide::store(sp[k].add(i), st[k]);
+                V::store(sp[k].add(i), st[k]);
             }
         }
-        i += LANES;
+        i += lanes;
     }
     let r = n - body;
     if r > 0 {
         let pad = |x: &[f32]| {
-            let mut a = [0.0f32; LANES];
+            let mut a = [0.0f32; MAX_LANES];
             a[..r].copy_from_slice(&x[body..]);
-            Wide::new(a)
+            // SAFETY: `a` holds MAX_LANES ≥ V::LANES floats.
+            unsafe { V::load(a.as_ptr()) }
         };
-        let mut st: [Wide; K] = std::array::from_fn(|k| pad(s[k]));
+        let unpad = |v: V, x: &mut [f32]| {
+            let mut a = [0.0f32; MAX_LANES];
+            // SAFETY: as above.
+            unsafe { V::store(a.as_mut_ptr(), v) };
+            x[body..].copy_from_slice(&a[..r]);
+        };
+        let mut st: [V; K] = std::array::from_fn(|k| pad(s[k]));
         let pv = f(pad(p), pad(g), &mut st);
-        p[body..].copy_from_slice(&pv.to_array()[..r]);
+        unpad(pv, p);
         for k in 0..K {
-            s[k][body..].copy_from_slice(&st[k].to_array()[..r]);
+            unpad(st[k], s[k]);
         }
     }
 }
@@ -226,7 +239,7 @@ mod tests {
         let g: Vec<f32> = (0..1003)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
-        let a = grad_norm(&g);
+        let a = grad_norm::<crate::simd::Wide>(&g);
         let b = grad_norm_scalar(&g);
         assert!((a - b).abs() <= 1e-6 * b, "{a} vs {b}");
     }

@@ -2,7 +2,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::Wide;
+use crate::simd::Vector;
 
 /// Per-step constants of RMSprop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,15 +36,20 @@ pub struct RmspropState<'a> {
 /// RMSprop, in place: `g ← s·g + λ·p`, `v ← α·v + (1 − α)·g²`;
 /// centered: `ḡ ← α·ḡ + (1 − α)·g`, `d = √(v − ḡ²) + ε`, else `d = √v + ε`;
 /// with momentum: `b ← μ·b + g/d`, `p ← p − γ·b`, else `p ← p − γ·g/d`.
-pub fn rmsprop(params: &mut [f32], grads: &[f32], state: RmspropState<'_>, h: &RmspropStep) {
-    let lr = Wide::splat(h.lr);
-    let a = Wide::splat(h.alpha);
-    let oma = Wide::splat(1.0 - h.alpha);
-    let eps = Wide::splat(h.eps);
-    let wd = Wide::splat(h.weight_decay);
+pub fn rmsprop<V: Vector>(
+    params: &mut [f32],
+    grads: &[f32],
+    state: RmspropState<'_>,
+    h: &RmspropStep,
+) {
+    let lr = V::splat(h.lr);
+    let a = V::splat(h.alpha);
+    let oma = V::splat(1.0 - h.alpha);
+    let eps = V::splat(h.eps);
+    let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let mu = Wide::splat(h.momentum);
-    let gs = Wide::splat(h.grad_scale);
+    let mu = V::splat(h.momentum);
+    let gs = V::splat(h.grad_scale);
     // `v − ḡ²` is computed unfused (as the twin and PyTorch's `addcmul` do):
     // an FMA would keep `ḡ²` exact where it overflows and turn PyTorch's
     // `∞ − ∞ = NaN` into a finite step.

@@ -2,7 +2,7 @@
 
 use super::{drive, l2, l2_scalar};
 use crate::ops::same_len;
-use crate::simd::Wide;
+use crate::simd::Vector;
 
 /// Per-step constants of plain SGD (`momentum = 0`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,11 +16,11 @@ pub struct SgdStep {
 }
 
 /// Plain SGD, in place: `g ← s·g + λ·p`, `p ← p − γ·g`.
-pub fn sgd(params: &mut [f32], grads: &[f32], h: &SgdStep) {
-    let lr = Wide::splat(h.lr);
-    let wd = Wide::splat(h.weight_decay);
+pub fn sgd<V: Vector>(params: &mut [f32], grads: &[f32], h: &SgdStep) {
+    let lr = V::splat(h.lr);
+    let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let gs = Wide::splat(h.grad_scale);
+    let gs = V::splat(h.grad_scale);
     drive("sgd", params, grads, [], |p, g, _| {
         let g = l2(has_wd, wd, p, gs * g);
         lr.mul_neg_add(g, p)
@@ -59,13 +59,13 @@ pub struct MomentumStep {
 /// SGD with momentum, in place, PyTorch's form:
 /// `g ← s·g + λ·p`; `b ← g` on the first step, else `b ← μ·b + (1 − τ)·g`;
 /// then `p ← p − γ·(g + μ·b)` (Nesterov) or `p ← p − γ·b`.
-pub fn momentum(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &MomentumStep) {
-    let lr = Wide::splat(h.lr);
-    let wd = Wide::splat(h.weight_decay);
+pub fn momentum<V: Vector>(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &MomentumStep) {
+    let lr = V::splat(h.lr);
+    let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
-    let gs = Wide::splat(h.grad_scale);
-    let mu = Wide::splat(h.momentum);
-    let omd = Wide::splat(1.0 - h.dampening);
+    let gs = V::splat(h.grad_scale);
+    let mu = V::splat(h.momentum);
+    let omd = V::splat(1.0 - h.dampening);
     let (first, nesterov) = (h.first_step, h.nesterov);
     drive("momentum", params, grads, [buf], |p, g, [b]| {
         let g = l2(has_wd, wd, p, gs * g);

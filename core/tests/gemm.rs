@@ -601,6 +601,15 @@ fn large_odd_exact_against_naive() {
     }
 }
 
+/// Whether two stored results are the same bits (NaN payloads included).
+fn same_bits(x: &Stored, y: &Stored) -> bool {
+    x.buf.len() == y.buf.len()
+        && x.buf
+            .iter()
+            .zip(&y.buf)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+}
+
 /// `gemm_par_with` on 2–4 threads against `gemm_with` on one, bit for
 /// bit, and both within the dot-product bound of an f64 reference, for
 /// every shape of `shapes` and both layouts of A (random floats, so a
@@ -646,13 +655,8 @@ fn check_threads(
             for pool in pools {
                 let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
                 gemm_par_with(pool, cfg, 1.0, a.view(), b.view(), 0.0, ct.view_mut(), epi).unwrap();
-                let same = c1
-                    .buf
-                    .iter()
-                    .zip(&ct.buf)
-                    .all(|(x, y)| x.to_bits() == y.to_bits());
                 assert!(
-                    same,
+                    same_bits(&c1, &ct),
                     "{label}: {m}x{k}x{n} ta={ta} with {} threads differs from 1 thread",
                     pool.threads()
                 );
@@ -760,13 +764,8 @@ fn threads_are_bit_identical() {
                 Epilogue::bias_relu(&bias),
             )
             .unwrap();
-            let same = c1
-                .buf
-                .iter()
-                .zip(&ct.buf)
-                .all(|(x, y)| x.to_bits() == y.to_bits());
             assert!(
-                same,
+                same_bits(&c1, &ct),
                 "{m}x{k}x{n} with {} threads differs from 1 thread",
                 pool.threads()
             );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders a report's index.html to a PNG as a person sees it in a browser:
 # Debian's Chromium in headless mode (`apt-get install chromium`), no
-# network, no script (the reports have none). The README's pictures come
+# network, no script (the reports have none). The pictures of docs/ come
 # from this script.
 #
 #   scripts/render-report.sh out/compare docs/img/compare.png [WIDTH,HEIGHT]

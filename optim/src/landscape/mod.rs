@@ -11,7 +11,7 @@ use functions::Function;
 /// The default learning rate of `opt` on `f`: values that make each
 /// optimizer's character visible within the default step budget from the
 /// default start
-/// (found by trying powers of ~3; see the README's landscape section).
+/// (found by trying powers of ~3; see docs/optimizers.md, the landscapes).
 pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
     use OptimizerKind::*;
     match f {

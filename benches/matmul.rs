@@ -25,7 +25,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use descent::tensor::simd::{fma_peak, fma_peak_flop, F32x16, F32x8, Vector, Wide};
 use descent::tensor::{
-    gemm, gemm_naive, gemm_with, AlignedVec, Config, Epilogue, Kernel, MatMut, MatRef,
+    gemm_naive, matmul, AlignedVec, Compute, Config, Epilogue, Kernel, MatMut, MatRef,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -134,7 +134,7 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, naive: bool) {
             let av = MatRef::row_major(black_box(&a), m, k).unwrap();
             let bv = MatRef::row_major(black_box(&b), k, n).unwrap();
             let cv = MatMut::row_major(&mut cbuf, m, n).unwrap();
-            gemm(1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
+            matmul(&Compute::serial(), 1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
         })
     });
     group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bench| {
@@ -173,7 +173,16 @@ fn bench_fused_linear(c: &mut Criterion) {
                 let xv = MatRef::row_major(black_box(&x), m, k).unwrap();
                 let wt = MatRef::row_major(black_box(&w), n, k).unwrap().t();
                 let yv = MatMut::row_major(&mut y, m, n).unwrap();
-                gemm(1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
+                matmul(
+                    &Compute::serial(),
+                    1.0,
+                    xv,
+                    wt,
+                    0.0,
+                    yv,
+                    Epilogue::bias_relu(&bias),
+                )
+                .unwrap();
             })
         },
     );
@@ -299,7 +308,17 @@ fn interleaved_ratios() {
         let xv = MatRef::row_major(black_box(&x), m, k).unwrap();
         let wt = MatRef::row_major(black_box(&w), n, k).unwrap().t();
         let yv = MatMut::row_major(y, m, n).unwrap();
-        gemm_with(cfg, 1.0, xv, wt, 0.0, yv, Epilogue::bias_relu(&bias)).unwrap();
+        // A serial context forced to `cfg` (a copy of a few words).
+        matmul(
+            &Compute::serial().with_gemm(*cfg),
+            1.0,
+            xv,
+            wt,
+            0.0,
+            yv,
+            Epilogue::bias_relu(&bias),
+        )
+        .unwrap();
     };
     let mut y2 = AlignedVec::zeros(m * n);
     let mut y3 = AlignedVec::zeros(m * n);
@@ -336,7 +355,17 @@ fn interleaved_plain(narrow: Option<&Config>, m: usize, k: usize, n: usize, off:
         let av = MatRef::row_major(black_box(a), m, k).unwrap();
         let bv = MatRef::row_major(black_box(b), k, n).unwrap();
         let cv = MatMut::row_major(&mut c[off..], m, n).unwrap();
-        gemm_with(cfg, 1.0, av, bv, 0.0, cv, Epilogue::None).unwrap();
+        // A serial context forced to `cfg` (a copy of a few words).
+        matmul(
+            &Compute::serial().with_gemm(*cfg),
+            1.0,
+            av,
+            bv,
+            0.0,
+            cv,
+            Epilogue::None,
+        )
+        .unwrap();
     };
     interleaved_row(
         &label,
@@ -408,5 +437,5 @@ fn interleaved_row(
     );
 }
 
-criterion_group!(matmul, benches);
-criterion_main!(matmul);
+criterion_group!(matmul_benches, benches);
+criterion_main!(matmul_benches);

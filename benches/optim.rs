@@ -7,10 +7,13 @@
 //! kernels `descent profile` measures its bandwidth roofs with
 //! (`descent::tensor::roof`).
 //!
-//! Throughput is the bytes the fused form reads and writes per parameter:
-//! SGD 3×4 (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one
-//! state buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); copy 2×4,
-//! triad 3×4 (write-allocate traffic not counted). So criterion's bytes/s of
+//! Every step is what `Optimizer::step` does: the gradient's norm (one
+//! read-only pass over g), then the update; the naive and scalar twins
+//! compute the norm too, in their own way. Throughput is the bytes the
+//! fused form reads and writes per parameter: 4 for the norm, then SGD 3×4
+//! (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one state
+//! buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); copy 2×4, triad
+//! 3×4 (write-allocate traffic not counted). So criterion's bytes/s of
 //! every id is comparable to the memory baselines.
 //!
 //! Targets (issue 3) at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive`, and
@@ -24,7 +27,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use descent::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
-use descent::tensor::{roof, step};
+use descent::tensor::{roof, step, Compute};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -312,21 +315,30 @@ fn bench_steps(c: &mut Criterion) {
         }
         let g = random(n, 2);
         for (name, naive, bytes) in RULES {
-            group.throughput(Throughput::Bytes(bytes * n as u64));
+            group.throughput(Throughput::Bytes((bytes + 4) * n as u64));
             let mut p = random(n, 1);
             let mut opt = fused(name);
+            let cx = Compute::serial();
             group.bench_function(BenchmarkId::new(format!("{name}/fused"), n), |b| {
-                b.iter(|| opt.step(black_box(&mut p), black_box(&g)).unwrap())
+                b.iter(|| opt.step(&cx, black_box(&mut p), black_box(&g)).unwrap())
             });
             let mut p = random(n, 1);
             let mut st = NaiveState::new(n);
             group.bench_function(BenchmarkId::new(format!("{name}/naive"), n), |b| {
-                b.iter(|| naive_step(naive, black_box(&mut p), black_box(&g), &mut st))
+                b.iter(|| {
+                    let norm = g.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    naive_step(naive, black_box(&mut p), black_box(&g), &mut st);
+                    black_box(norm)
+                })
             });
             let mut p = random(n, 1);
             let mut st = NaiveState::new(n);
             group.bench_function(BenchmarkId::new(format!("{name}/scalar"), n), |b| {
-                b.iter(|| scalar_step(name, black_box(&mut p), black_box(&g), &mut st))
+                b.iter(|| {
+                    let norm = step::grad_norm_scalar(black_box(&g));
+                    scalar_step(name, black_box(&mut p), black_box(&g), &mut st);
+                    black_box(norm)
+                })
             });
         }
     }

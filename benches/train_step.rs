@@ -35,11 +35,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use descent::nn::{Activation, Compute, Loss, Mlp, Targets};
+use descent::nn::{Activation, Loss, Mlp, Targets};
 use descent::optim::{Adam, AdamConfig, Optimizer};
 use descent::tensor::simd::{fma_peak, fma_peak_flop, Wide};
-use descent::tensor::step::grad_norm_on;
-use descent::tensor::AlignedVec;
+use descent::tensor::{AlignedVec, Compute};
 use descent::train::profile::{compare_gemms, GemmCase};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,6 +96,7 @@ fn thread_counts() -> Vec<usize> {
 /// forward, loss, backward, gradient norm, update (as `Trainer::step`,
 /// without the gather).
 struct Stepper {
+    cx: Compute,
     net: Mlp,
     opt: Adam,
     x: AlignedVec,
@@ -105,22 +105,22 @@ struct Stepper {
 
 impl Stepper {
     fn new(sizes: &[usize], rows: usize, threads: usize) -> Self {
-        let mut net = Mlp::new(sizes, Activation::Relu, 0).unwrap();
-        net.set_threads(threads);
+        let net = Mlp::new(sizes, Activation::Relu, 0).unwrap();
         let (x, y) = batch(rows, sizes[0]);
         let opt = Adam::new(AdamConfig::default()).unwrap();
-        Stepper { net, opt, x, y }
+        let cx = Compute::threads(threads);
+        Stepper { cx, net, opt, x, y }
     }
 
     fn step(&mut self) {
-        let (net, x, y) = (&mut self.net, &self.x, &self.y);
-        net.forward(x, y.len()).unwrap();
+        let (cx, net, x, y) = (&self.cx, &mut self.net, &self.x, &self.y);
+        net.forward(cx, x, y.len()).unwrap();
         let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y));
         black_box(loss.unwrap());
-        net.backward_overwrite(x).unwrap();
-        let norm = grad_norm_on::<Wide>(net.compute().pool(), net.grads());
-        let (p, g, cx) = net.params_grads_compute();
-        self.opt.step_on(cx.pool(), p, g, Some(norm)).unwrap();
+        net.backward_overwrite(cx, x).unwrap();
+        // The norm and the update, as the trainer's step runs them.
+        let (p, g) = net.params_and_grads();
+        black_box(self.opt.step(cx, p, g).unwrap());
     }
 }
 
@@ -142,12 +142,16 @@ fn benches(c: &mut Criterion) {
     let peak_flop = peak();
     let (x, y) = data();
     let mut net = Mlp::new(&SIZES, Activation::Relu, 0).unwrap();
+    let cx = Compute::serial();
     let step = |net: &mut Mlp| {
-        black_box(net.batch_grads(black_box(&x), black_box(&y)).unwrap());
+        black_box(net.batch_grads(&cx, black_box(&x), black_box(&y)).unwrap());
     };
     let step_acc = |net: &mut Mlp| {
         net.zero_grad();
-        black_box(net.loss_and_backward(black_box(&x), black_box(&y)).unwrap());
+        black_box(
+            net.loss_and_backward(&cx, black_box(&x), black_box(&y))
+                .unwrap(),
+        );
     };
 
     let mut group = c.benchmark_group("train_step");

@@ -8,9 +8,7 @@
 
 use descent::nn::{Activation, Loss, Mlp, Targets};
 use descent::optim::{Adam, AdamConfig, Optimizer};
-use descent::tensor::simd::Wide;
-use descent::tensor::step::grad_norm;
-use descent::tensor::AlignedVec;
+use descent::tensor::{AlignedVec, Compute};
 use descent::train::data::{Mnist, Normalize};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -22,6 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mnist = Mnist::load(dir.as_ref(), Normalize::Standard)?;
     let (train, test, d) = (&mnist.train, &mnist.test, mnist.train.dim());
 
+    // Where everything runs: this thread (`Compute::threads(n)` splits the
+    // GEMMs, the gather and the update; the bits stay the same).
+    let cx = Compute::serial();
     // 784-128-64-10, ReLU; weights from seed 0 (PyTorch's default init).
     let mut net = Mlp::new(&[d, 128, 64, 10], Activation::Relu, 0)?;
     let mut opt = Adam::new(AdamConfig::default())?; // PyTorch's defaults: lr 1e-3
@@ -35,19 +36,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let b = idx.len();
         x.resize(b * d, 0.0);
         y.resize(b, 0);
-        train.gather(idx, &mut x, &mut y); // X (B, 784), y (B)
-        net.forward(&x, b)?; // Z = f(… f(X·W₀ᵀ + b₀) …)·W₂ᵀ + b₂
+        train.gather(&cx, idx, &mut x, &mut y); // X (B, 784), y (B)
+        net.forward(&cx, &x, b)?; // Z = f(… f(X·W₀ᵀ + b₀) …)·W₂ᵀ + b₂
         let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&y))?; // dZ = (softmax(Z) − onehot(y)) / B
         net.zero_grad();
-        net.backward(&x)?; // dW_l = dYᵀ·X_l, db_l = Σ_rows dY, dX_l = dY·W_l
+        net.backward(&cx, &x)?; // dW_l = dYᵀ·X_l, db_l = Σ_rows dY, dX_l = dY·W_l
         let (params, grads) = net.params_and_grads();
-        let norm = grad_norm::<Wide>(grads); // ‖g‖₂ on the widest SIMD vector, to watch (or clip) the step
-        opt.step(params, grads)?; // Adam: one fused pass over p, g, m, v
+        // Adam: ‖g‖₂ (to watch, or clip), then one fused pass over p, g, m, v.
+        let info = opt.step(&cx, params, grads)?;
         if step % 100 == 0 {
+            let norm = info.grad_norm;
             println!("step {step:4}  loss {loss:.4}  gradient norm {norm:.4}");
         }
     }
-    let (loss, acc) = net.evaluate(&test.images, &test.labels, 1000)?;
+    let (loss, acc) = net.evaluate(&cx, &test.images, &test.labels, 1000)?;
     println!("test loss {loss:.4}, test accuracy {:.2}%", 100.0 * acc);
     Ok(())
 }

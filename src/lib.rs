@@ -16,13 +16,14 @@
 //!
 //! ```no_run
 //! use descent::optim::OptimizerKind;
+//! use descent::tensor::Compute;
 //! use descent::train::data::{Mnist, Normalize};
 //! use descent::train::{RunConfig, Trainer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mnist = Mnist::load("data/mnist".as_ref(), Normalize::Standard)?;
 //! let cfg = RunConfig { optimizer: OptimizerKind::Adam, epochs: 1, ..RunConfig::default() };
-//! let mut trainer = Trainer::new(cfg, &mnist, 1)?; // 1 thread
+//! let mut trainer = Trainer::new(cfg, &mnist, Compute::threads(2))?; // the same bits on any count
 //! trainer.run(&mut [])?; // observers: progress, metrics, checkpoints
 //! println!("{:?}", trainer.history.epochs.last());
 //! # Ok(())

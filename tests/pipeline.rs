@@ -4,6 +4,7 @@
 
 use descent::nn::{Activation, Mlp};
 use descent::optim::{Hyper, Optimizer, OptimizerConfig, OptimizerKind};
+use descent::tensor::Compute;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -44,17 +45,18 @@ fn train(kind: OptimizerKind, lr: f32, epochs: usize) -> (f32, f32) {
         },
     );
     let batch = 32;
+    let cx = Compute::serial();
     let mut first_loss = None;
     for _ in 0..epochs {
         for (xb, yb) in x.chunks(2 * batch).zip(y.chunks(batch)) {
             net.zero_grad();
-            let loss = net.loss_and_backward(xb, yb).unwrap();
+            let loss = net.loss_and_backward(&cx, xb, yb).unwrap();
             first_loss.get_or_insert(loss);
             let (p, g) = net.params_and_grads();
-            opt.step(p, g).unwrap();
+            opt.step(&cx, p, g).unwrap();
         }
     }
-    let (loss, acc) = net.evaluate(&x, &y, 64).unwrap();
+    let (loss, acc) = net.evaluate(&cx, &x, &y, 64).unwrap();
     println!("{kind}: loss {first_loss:?} -> {loss}, accuracy {acc}");
     assert!(loss < first_loss.unwrap(), "{kind}: loss did not fall");
     (loss, acc)
@@ -75,9 +77,10 @@ fn optimizer_state_has_the_model_layout() {
     let mut opt = gradient_optimizer(OptimizerKind::Adam, &Hyper::default());
     let x = vec![0.1f32; 3 * 784];
     net.zero_grad();
-    net.loss_and_backward(&x, &[1, 2, 3]).unwrap();
+    let cx = Compute::threads(2);
+    net.loss_and_backward(&cx, &x, &[1, 2, 3]).unwrap();
     let (p, g) = net.params_and_grads();
-    opt.step(p, g).unwrap();
+    opt.step(&cx, p, g).unwrap();
     let state = opt.export_state();
     assert_eq!(state.step, 1);
     assert_eq!(net.num_params(), 109_386);

@@ -1,6 +1,7 @@
 //! The subcommands of `descent`: each takes its parsed flags and returns a
 //! typed error that `main` prints (exit code 1, or 3 for a divergence).
 
+use descent_core::Compute;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -64,10 +65,10 @@ pub fn train(args: &TrainArgs) -> Result<(), CliError> {
             &data,
             args.run.epochs,
             args.run.max_steps,
-            threads,
+            &Compute::threads(threads),
             args.allow_nonfinite,
         )?,
-        None => Trainer::new(fresh, &data, threads)?,
+        None => Trainer::new(fresh, &data, Compute::threads(threads))?,
     };
     if let Some(p) = &args.init {
         t.load_weights(p, args.allow_nonfinite)?;
@@ -210,7 +211,7 @@ pub fn run_one(
     quiet: bool,
 ) -> Result<RunResult, CliError> {
     let reset = reset_peak_rss();
-    let mut t = Trainer::new(cfg, data, threads)?;
+    let mut t = Trainer::new(cfg, data, Compute::threads(threads))?;
     let lr = t.updater.lr();
     let mut console = Console::new(format!("{label:>12} "), !quiet);
     let diverged = match t.run(&mut [&mut console]) {
@@ -610,7 +611,13 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
                 loss.map_or("diverged".to_string(), |l| format!("{l:.4}"))
             );
         };
-        let tuned = tune::tune(&plan, &tuning, budget, threads, &mut report)?;
+        let tuned = tune::tune(
+            &plan,
+            &tuning,
+            budget,
+            &Compute::threads(threads),
+            &mut report,
+        )?;
         for (label, cfg) in &mut plan {
             if let Some(t) = tuned.iter().find(|t| &t.label == label) {
                 cfg.hyper.lr = Some(t.best);
@@ -898,8 +905,9 @@ pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
             ),
         });
     }
-    let pred = net.predict(&test.images, 1000)?;
-    let (loss, acc) = net.evaluate(&test.images, &test.labels, 1000)?;
+    let cx = Compute::serial();
+    let pred = net.predict(&cx, &test.images, 1000)?;
+    let (loss, acc) = net.evaluate(&cx, &test.images, &test.labels, 1000)?;
     let mut confusion = [[0usize; 10]; 10];
     for (&p, &y) in pred.iter().zip(&test.labels) {
         confusion[y as usize][p as usize] += 1;

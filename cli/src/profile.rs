@@ -3,6 +3,7 @@
 //! machine's measured roofs and written as `profile.json`, `profile.md`,
 //! `roofline.svg` and `index.html`.
 
+use descent_core::Compute;
 use std::path::Path;
 
 use descent_train::profile::{self, PhaseReport, Profile, ProfileOptions};
@@ -325,7 +326,7 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::flag("--out", format!("{}: {e}", args.out.display())))?;
     let data = load_data(&args.data)?;
     let threads = args.run.thread_count();
-    let mut t = Trainer::new(cfg, &data, threads)?;
+    let mut t = Trainer::new(cfg, &data, Compute::threads(threads))?;
     let opts = ProfileOptions {
         steps: args.steps,
         warmup: args.warmup_steps,

@@ -2,7 +2,7 @@
 //!
 //! The numeric heart of descent: a small row-major [`Tensor`] with strided
 //! views, a BLIS-style single-precision GEMM with fused epilogues
-//! ([`gemm`]), SIMD elementwise and reduction kernels ([`ops`]), the fused
+//! ([`gemm::matmul`], on a [`Compute`] context), SIMD elementwise and reduction kernels ([`ops`]), the fused
 //! softmax + cross-entropy ([`ops::softmax_cross_entropy`]) and one fused,
 //! single-pass kernel per optimizer update rule ([`step`]).
 //!
@@ -21,6 +21,7 @@
 //! see [`simd::describe`].
 
 pub mod buffer;
+pub mod compute;
 pub mod error;
 pub mod gemm;
 pub mod ops;
@@ -29,9 +30,11 @@ pub mod roof;
 pub mod simd;
 pub mod step;
 pub mod tensor;
+pub mod view;
 
 pub use buffer::AlignedVec;
+pub use compute::Compute;
 pub use error::{CoreError, Result};
-pub use gemm::{gemm, gemm_naive, gemm_par, gemm_par_with, gemm_with, Config, Epilogue, Kernel};
+pub use gemm::{gemm_naive, matmul, Config, Epilogue, Kernel};
 pub use tensor::Tensor;
-pub use tensor::{MatMut, MatRef};
+pub use view::{MatMut, MatRef};

@@ -13,7 +13,7 @@ use descent_core::step::{
     adagrad, adagrad_scalar, adam, adam_scalar, momentum, momentum_scalar, rmsprop, rmsprop_scalar,
     sgd, sgd_scalar, AdagradStep, AdamStep, MomentumStep, RmspropState, RmspropStep, SgdStep,
 };
-use descent_core::{gemm, Epilogue, MatMut, MatRef};
+use descent_core::{matmul, Compute, Epilogue, MatMut, MatRef};
 
 /// The values that break numerics, mixed with ordinary ones.
 const EDGES: [f32; 12] = [
@@ -330,7 +330,8 @@ fn gemm_overflow_is_infinite_not_clamped() {
     let mut c = vec![0.0f32; m * n];
     let av = MatRef::row_major(&a, m, k).unwrap();
     let bv = MatRef::row_major(&b, k, n).unwrap();
-    gemm(
+    matmul(
+        &Compute::serial(),
         1.0,
         av,
         bv,

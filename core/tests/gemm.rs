@@ -19,10 +19,7 @@ mod common;
 use common::fast_and_naive;
 use descent_core::gemm::blocking::{Caches, KNOWN_CPUS};
 use descent_core::gemm::PAR_MIN_FLOP;
-use descent_core::{
-    gemm, gemm_naive, gemm_par, gemm_par_with, gemm_with, par::Pool, Config, Epilogue, Kernel,
-    MatMut, MatRef,
-};
+use descent_core::{gemm_naive, matmul, Compute, Config, Epilogue, Kernel, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -180,8 +177,8 @@ fn run_against(
         ..fast
     };
     let e = epilogue(case.epi, &bias);
-    gemm_with(
-        cfg,
+    matmul(
+        &on(cfg),
         case.alpha,
         a.view(),
         b.view(),
@@ -542,8 +539,8 @@ fn random_sizes_against_matrixmultiply() {
                 buf: c0.buf.clone(),
                 ..c0
             };
-            gemm_with(
-                &cfg,
+            matmul(
+                &on(&cfg),
                 alpha,
                 a.view(),
                 b.view(),
@@ -610,14 +607,14 @@ fn same_bits(x: &Stored, y: &Stored) -> bool {
             .all(|(a, b)| a.to_bits() == b.to_bits())
 }
 
-/// `gemm_par_with` on 2–4 threads against `gemm_with` on one, bit for
+/// `matmul` on 2–4 threads against one thread, both forced to `cfg`,, bit for
 /// bit, and both within the dot-product bound of an f64 reference, for
 /// every shape of `shapes` and both layouts of A (random floats, so a
 /// different order of the sums would show).
 fn check_threads(
     label: &str,
     cfg: &Config,
-    pools: &[Pool],
+    pools: &[Compute],
     shapes: &[(usize, usize, usize)],
     rng: &mut ChaCha8Rng,
 ) {
@@ -633,7 +630,7 @@ fn check_threads(
             let bias: Vec<f32> = (0..n).map(|_| f()).collect();
             let epi = Epilogue::bias_relu(&bias);
             let mut c1 = Stored::new(m, n, false, 0, &mut || f32::NAN);
-            gemm_with(cfg, 1.0, a.view(), b.view(), 0.0, c1.view_mut(), epi).unwrap();
+            matmul(&on(cfg), 1.0, a.view(), b.view(), 0.0, c1.view_mut(), epi).unwrap();
             // The f64 reference: |ĉ − c| ≤ 2·(k + 2)·ε·(Σ_p |a_ip·b_pj| + |bias_j|)
             // (ReLU cannot widen a gap).
             for i in 0..m {
@@ -652,13 +649,14 @@ fn check_threads(
                     );
                 }
             }
-            for pool in pools {
+            for cx in pools {
+                let cx = cx.clone().with_gemm(*cfg);
                 let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
-                gemm_par_with(pool, cfg, 1.0, a.view(), b.view(), 0.0, ct.view_mut(), epi).unwrap();
+                matmul(&cx, 1.0, a.view(), b.view(), 0.0, ct.view_mut(), epi).unwrap();
                 assert!(
                     same_bits(&c1, &ct),
                     "{label}: {m}x{k}x{n} ta={ta} with {} threads differs from 1 thread",
-                    pool.threads()
+                    cx.thread_count()
                 );
             }
         }
@@ -711,7 +709,13 @@ fn thread_shapes(cfg: &Config) -> Vec<(usize, usize, usize)> {
 fn zen3_blocking_5x300x301_is_bit_identical_on_two_threads() {
     let cfg = Config::new(Kernel::F32x8, &Caches::known("zen3").unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(25);
-    check_threads("zen3", &cfg, &[Pool::new(2)], &[(5, 300, 301)], &mut rng);
+    check_threads(
+        "zen3",
+        &cfg,
+        &[Compute::threads(2)],
+        &[(5, 300, 301)],
+        &mut rng,
+    );
 }
 
 /// Threads give the same bits as one thread under every configuration of
@@ -719,17 +723,18 @@ fn zen3_blocking_5x300x301_is_bit_identical_on_two_threads() {
 #[test]
 fn threads_are_bit_identical_under_every_known_blocking() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
-    let pools: Vec<Pool> = (2..=4).map(Pool::new).collect();
+    let pools: Vec<Compute> = (2..=4).map(Compute::threads).collect();
     for (label, cfg) in table_configs() {
         check_threads(&label, &cfg, &pools, &thread_shapes(&cfg), &mut rng);
     }
 }
 
-/// `gemm_par` (the native configuration) on the MLP's shapes equals `gemm`.
+/// `matmul` with the host's own configuration on 2–4 threads equals one
+/// thread on the MLP's shapes.
 #[test]
 fn threads_are_bit_identical() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
-    let pools: Vec<Pool> = (2..=4).map(Pool::new).collect();
+    let pools: Vec<Compute> = (2..=4).map(Compute::threads).collect();
     for &(m, k, n) in &[
         (64, 784, 128),
         (64, 128, 64),
@@ -743,7 +748,8 @@ fn threads_are_bit_identical() {
         let b = Stored::new(k, n, true, 0, &mut f);
         let bias: Vec<f32> = (0..n).map(|_| f()).collect();
         let mut c1 = Stored::new(m, n, false, 0, &mut || f32::NAN);
-        gemm(
+        matmul(
+            &Compute::serial(),
             1.0,
             a.view(),
             b.view(),
@@ -752,10 +758,10 @@ fn threads_are_bit_identical() {
             Epilogue::bias_relu(&bias),
         )
         .unwrap();
-        for pool in &pools {
+        for cx in &pools {
             let mut ct = Stored::new(m, n, false, 0, &mut || f32::NAN);
-            gemm_par(
-                pool,
+            matmul(
+                cx,
                 1.0,
                 a.view(),
                 b.view(),
@@ -767,7 +773,7 @@ fn threads_are_bit_identical() {
             assert!(
                 same_bits(&c1, &ct),
                 "{m}x{k}x{n} with {} threads differs from 1 thread",
-                pool.threads()
+                cx.thread_count()
             );
         }
     }
@@ -816,7 +822,8 @@ fn shape_errors_name_both_shapes() {
     let mut c = vec![0.0; 8];
     let av = MatRef::row_major(&a, 2, 3).unwrap();
     let bv = MatRef::row_major(&b, 4, 3).unwrap();
-    let e = gemm(
+    let e = matmul(
+        &Compute::serial(),
         1.0,
         av,
         bv,
@@ -828,7 +835,8 @@ fn shape_errors_name_both_shapes() {
     .to_string();
     assert!(e.contains("[2, 3]") && e.contains("[4, 3]"), "{e}");
     let bv = MatRef::row_major(&b, 3, 4).unwrap();
-    let e = gemm(
+    let e = matmul(
+        &Compute::serial(),
         1.0,
         av,
         bv,
@@ -840,7 +848,8 @@ fn shape_errors_name_both_shapes() {
     .to_string();
     assert!(e.contains("bias") && e.contains("[3]"), "{e}");
     let mut c9 = vec![0.0; 9];
-    let e = gemm(
+    let e = matmul(
+        &Compute::serial(),
         1.0,
         av,
         bv,
@@ -852,7 +861,16 @@ fn shape_errors_name_both_shapes() {
     .to_string();
     assert!(e.contains("[2, 4]") && e.contains("[3, 3]"), "{e}");
     let aliased = MatMut::new(&mut c, 2, 4, 1, 1).unwrap();
-    assert!(gemm(1.0, av, bv, 0.0, aliased, Epilogue::None).is_err());
+    assert!(matmul(
+        &Compute::serial(),
+        1.0,
+        av,
+        bv,
+        0.0,
+        aliased,
+        Epilogue::None
+    )
+    .is_err());
 }
 
 /// A stored `rows × cols` matrix with strides `(rs, cs)` in a buffer whose
@@ -932,4 +950,9 @@ fn every_operand_layout_is_exact() {
             }
         }
     }
+}
+
+/// A one-thread context forced to `cfg`.
+fn on(cfg: &Config) -> Compute {
+    Compute::serial().with_gemm(*cfg)
 }

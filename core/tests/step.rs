@@ -20,9 +20,9 @@
 //! unaligned (`&buf[1..]`), every flag combination, `grad_scale` ∈ {1, −1, 0.3}
 //! (plain, maximize, maximize with clipping).
 
-use descent_core::par::Pool;
 use descent_core::simd::{F32x16, F32x8, Vector};
 use descent_core::step::*;
+use descent_core::Compute;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -547,29 +547,29 @@ fn length_mismatch_panics_with_lengths() {
 /// same bits on 1–4 threads (its pieces are fixed, whatever the pool).
 #[test]
 fn grad_norm_matches_twin_on_many_sizes() {
-    fn at_width<V: Vector>(pools: &[Pool]) {
+    fn at_width<V: Vector>(pools: &[Compute]) {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         for n in (0..=67).chain([100_000, 3 * NORM_CHUNK + 17]) {
             let g = random(n + 1, &mut rng, -2.0, 2.0);
-            let a = grad_norm::<V>(&g[1..]);
+            let a = grad_norm::<V>(&Compute::serial(), &g[1..]);
             let b = grad_norm_scalar(&g[1..]);
             assert!(
                 (a - b).abs() <= 1e-6 * b.max(f32::MIN_POSITIVE),
                 "x{} n={n}: {a} vs {b}",
                 V::LANES
             );
-            for pool in pools {
-                let t = grad_norm_on::<V>(Some(pool), &g[1..]);
+            for cx in pools {
+                let t = grad_norm::<V>(cx, &g[1..]);
                 assert_eq!(
                     t.to_bits(),
                     a.to_bits(),
                     "n={n}, {} threads",
-                    pool.threads()
+                    cx.thread_count()
                 );
             }
         }
     }
-    let pools: Vec<Pool> = (1..=4).map(Pool::new).collect();
+    let pools: Vec<Compute> = (1..=4).map(Compute::threads).collect();
     at_width::<F32x8>(&pools);
     at_width::<F32x16>(&pools);
 }

@@ -28,6 +28,8 @@
 //! finite difference straddles it and disagrees with either one-sided
 //! derivative. Keep h small against the pre-activations' spread.
 
+use descent_core::Compute;
+
 use crate::activation::Activation;
 use crate::error::{check_len, NnError, Result};
 use crate::loss::{Loss, Targets};
@@ -102,19 +104,21 @@ pub fn gradcheck(
     targets: Targets,
     h: f32,
 ) -> Result<Vec<TensorCheck>> {
+    // A numerical check of a small net: one thread is the honest clock.
+    let cx = &Compute::serial();
     let batch = x.len() / net.sizes()[0];
     net.zero_grad();
-    net.loss_and_backward_with(x, loss, targets)?;
+    net.loss_and_backward_with(cx, x, loss, targets)?;
     let analytic: Vec<f64> = net.grads().iter().map(|&g| g as f64).collect();
     let mut numeric = vec![0.0f64; net.num_params()];
     for (k, num) in numeric.iter_mut().enumerate() {
         let p = net.params()[k];
         let (up, down) = (p + h, p - h);
         net.params_mut()[k] = up;
-        net.forward(x, batch)?;
+        net.forward(cx, x, batch)?;
         let lp = net.loss_grad(loss, targets)? as f64;
         net.params_mut()[k] = down;
-        net.forward(x, batch)?;
+        net.forward(cx, x, batch)?;
         let lm = net.loss_grad(loss, targets)? as f64;
         net.params_mut()[k] = p;
         // Divide by the step actually taken after rounding p ± h to f32.

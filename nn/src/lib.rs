@@ -19,12 +19,15 @@
 //! step from input to weight update, deriving every backward formula.
 //!
 //! ```
+//! use descent_core::Compute;
 //! use descent_nn::{Activation, Mlp};
+//! // Where the GEMMs run: the caller's thread (or `Compute::threads(n)`).
+//! let cx = Compute::serial();
 //! let mut net = Mlp::new(&[4, 8, 3], Activation::Relu, 42)?;
 //! let x = [0.5f32, -1.0, 2.0, 0.0, /* row 2 */ 1.0, 1.0, -0.5, 0.25];
 //! let labels = [2u32, 0];
 //! net.zero_grad();
-//! let loss = net.loss_and_backward(&x, &labels)?;
+//! let loss = net.loss_and_backward(&cx, &x, &labels)?;
 //! // Plain SGD: θ ← θ − η·∇θ.
 //! let (params, grads) = net.params_and_grads();
 //! for (p, g) in params.iter_mut().zip(grads) {
@@ -48,7 +51,7 @@ pub mod walkthrough {}
 pub use activation::Activation;
 pub use error::{NnError, Result};
 pub use gradcheck::{gradcheck, gradcheck_f64, TensorCheck};
-pub use linear::{Compute, Linear, LinearGrads, LinearParams, Rows};
+pub use linear::{Linear, LinearGrads, LinearParams, Rows};
 pub use loss::{Loss, Targets};
 pub use mlp::{layer_ranges, param_layout, sequential_name, Mlp, ParamTensor};
 pub use probe::{Phase, Probe};

@@ -11,10 +11,7 @@
 //! call that computes it. The backward *accumulates* (`+=`) into dW and db so
 //! gradients of several batches can add up; `Mlp::zero_grad` clears them.
 
-use std::sync::Arc;
-
-use descent_core::par::Pool;
-use descent_core::{gemm, gemm_naive, gemm_par, Epilogue, MatMut, MatRef};
+use descent_core::{gemm_naive, matmul, Compute, Epilogue, MatMut, MatRef};
 use rand::Rng;
 
 use crate::error::{check_len, Result};
@@ -27,58 +24,6 @@ pub struct Linear {
     pub in_features: usize,
     /// O: outputs per row (`nn.Linear.out_features`).
     pub out_features: usize,
-}
-
-/// Where a layer's products run: on the calling thread, or split over a
-/// pool of threads (the core's [`Pool`], shared by clones of the context).
-/// The split never changes a result: every element is computed by the same
-/// operations in the same order, so any thread count gives the same bits.
-#[derive(Clone, Debug, Default)]
-pub struct Compute {
-    pool: Option<Arc<Pool>>,
-}
-
-impl Compute {
-    /// One thread: the caller's.
-    pub fn serial() -> Compute {
-        Compute { pool: None }
-    }
-
-    /// `threads` threads: the caller and a pool of `threads − 1` workers,
-    /// started here and stopped when the last clone of this context is
-    /// dropped (0 is treated as 1).
-    pub fn threads(threads: usize) -> Compute {
-        Compute {
-            pool: (threads > 1).then(|| Arc::new(Pool::new(threads))),
-        }
-    }
-
-    /// How many threads the work is split over.
-    pub fn thread_count(&self) -> usize {
-        self.pool.as_ref().map_or(1, |p| p.threads())
-    }
-
-    /// The pool, if there is more than one thread.
-    pub fn pool(&self) -> Option<&Pool> {
-        self.pool.as_deref()
-    }
-
-    /// `C ← epilogue(α·A·B + β·C)` with this context's threads.
-    fn gemm(
-        &self,
-        alpha: f32,
-        a: MatRef,
-        b: MatRef,
-        beta: f32,
-        c: MatMut,
-        epi: Epilogue,
-    ) -> Result<()> {
-        match &self.pool {
-            None => gemm(alpha, a, b, beta, c, epi)?,
-            Some(pool) => gemm_par(pool, alpha, a, b, beta, c, epi)?,
-        }
-        Ok(())
-    }
 }
 
 /// A batch of rows with its shape: `data` is (`rows`, width) row-major,
@@ -158,11 +103,11 @@ impl Linear {
     /// Stores nothing itself: the caller keeps X (and Y) for the backward.
     pub fn forward(
         &self,
+        cx: &Compute,
         y: &mut [f32],
         x: Rows,
         p: LinearParams,
         relu: bool,
-        cx: &Compute,
     ) -> Result<()> {
         let (i, o, batch) = (self.in_features, self.out_features, x.rows);
         self.check("linear forward bias", p.b.len(), 1, o, "b")?;
@@ -174,7 +119,7 @@ impl Linear {
         } else {
             Epilogue::bias(p.b)
         };
-        cx.gemm(1.0, xv, wt, 0.0, yv, epi)
+        Ok(matmul(cx, 1.0, xv, wt, 0.0, yv, epi)?)
     }
 
     /// Backward, given dY = dL/dY (B, O) and the forward's input X (B, I):
@@ -199,17 +144,17 @@ impl Linear {
     /// network calls them, so a profiler can time each.
     pub fn backward(
         &self,
+        cx: &Compute,
         dx: Option<&mut [f32]>,
         g: LinearGrads,
         dy: &[f32],
         x: Rows,
         w: &[f32],
-        cx: &Compute,
     ) -> Result<()> {
-        self.weight_grad(g.dw, g.accumulate, dy, x, cx)?;
+        self.weight_grad(cx, g.dw, g.accumulate, dy, x)?;
         self.bias_grad(g.db, g.accumulate, dy, x.rows)?;
         if let Some(dx) = dx {
-            self.input_grad(dx, dy, w, x.rows, cx)?;
+            self.input_grad(cx, dx, dy, w, x.rows)?;
         }
         Ok(())
     }
@@ -218,18 +163,18 @@ impl Linear {
     /// one GEMM (β = 1 or 0), dYᵀ a strided view of dY (B, O).
     pub fn weight_grad(
         &self,
+        cx: &Compute,
         dw: &mut [f32],
         accumulate: bool,
         dy: &[f32],
         x: Rows,
-        cx: &Compute,
     ) -> Result<()> {
         let (i, o, batch) = (self.in_features, self.out_features, x.rows);
         let beta = if accumulate { 1.0 } else { 0.0 };
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
         let dwv = MatMut::row_major(dw, o, i)?; // (O, I)
-        cx.gemm(1.0, dyv.t(), xv, beta, dwv, Epilogue::None)
+        Ok(matmul(cx, 1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?)
     }
 
     /// `db += Σ_b dY[b, :]` (O), or `db = Σ_b dY[b, :]` when `accumulate`
@@ -254,17 +199,17 @@ impl Linear {
     /// `dX = dY·W` (B, I), written (β = 0): dY (`batch`, O), W (O, I).
     pub fn input_grad(
         &self,
+        cx: &Compute,
         dx: &mut [f32],
         dy: &[f32],
         w: &[f32],
         batch: usize,
-        cx: &Compute,
     ) -> Result<()> {
         let (i, o) = (self.in_features, self.out_features);
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let wv = MatRef::row_major(w, o, i)?; // (O, I)
         let dxv = MatMut::row_major(dx, batch, i)?; // (B, I)
-        cx.gemm(1.0, dyv, wv, 0.0, dxv, Epilogue::None)
+        Ok(matmul(cx, 1.0, dyv, wv, 0.0, dxv, Epilogue::None)?)
     }
 
     /// Naive twin of [`Linear::forward`]: the GEMM written as loops, for
@@ -379,7 +324,7 @@ mod tests {
                 let mut y1 = vec![f32::NAN; batch * o];
                 let mut y2 = vec![0.0; batch * o];
                 layer
-                    .forward(&mut y1, x, p, relu, &Compute::serial())
+                    .forward(&Compute::serial(), &mut y1, x, p, relu)
                     .unwrap();
                 layer.forward_naive(&mut y2, x, p, relu).unwrap();
                 assert_close(&y1, &y2, 1e-5 * i as f32, "y");
@@ -410,7 +355,7 @@ mod tests {
                     accumulate,
                 };
                 layer
-                    .backward(Some(&mut dx1), g1, &dy, x, &w, &Compute::threads(2))
+                    .backward(&Compute::threads(2), Some(&mut dx1), g1, &dy, x, &w)
                     .unwrap();
                 layer
                     .backward_naive(Some(&mut dx2), g2, &dy, x, &w)
@@ -449,21 +394,21 @@ mod tests {
         let p = |b| LinearParams { w: &[0.0; 6], b };
         let e = layer
             .forward(
+                &Compute::serial(),
                 &mut y,
                 rows(&[0.0; 6]),
                 p(&[0.0; 3]),
                 false,
-                &Compute::serial(),
             )
             .unwrap_err();
         assert!(e.to_string().contains("bias"), "{e}");
         let e = layer
             .forward(
+                &Compute::serial(),
                 &mut y,
                 rows(&[0.0; 5]),
                 p(&[0.0; 2]),
                 false,
-                &Compute::serial(),
             )
             .unwrap_err();
         assert!(e.to_string().contains("[2, 3]"), "{e}");

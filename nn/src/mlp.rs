@@ -20,19 +20,23 @@
 //! logits for the last. The input X itself is not copied: `backward` takes
 //! it again. The buffers grow to the largest batch seen and are reused, so
 //! after the first batch of a given size a training step allocates nothing
-//! (also with `threads > 1`: the GEMMs then run on the core's persistent
-//! worker pool, whose threads are started once, on first use).
+//! (also on several threads: the GEMMs then run on the pool of the
+//! [`Compute`] context the caller passes, started once by its owner).
+//!
+//! The net owns no threads. Every method that computes takes the caller's
+//! context `cx` first, as the GEMM does; the results are the same bits for
+//! any thread count.
 
 use std::ops::Range;
 
-use descent_core::AlignedVec;
+use descent_core::{AlignedVec, Compute};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
 use crate::error::{check_len, NnError, Result};
-use crate::linear::{Compute, Linear, LinearParams, Rows};
+use crate::linear::{Linear, LinearParams, Rows};
 use crate::loss::{Loss, Targets};
 use crate::probe::{Phase, Probe};
 
@@ -133,8 +137,6 @@ pub struct Mlp {
     layout: Vec<ParamTensor>,
     params: AlignedVec,
     grads: AlignedVec,
-    /// Where the layers' products run (one thread by default).
-    compute: Compute,
     /// Rows of the stored forward pass (0: none stored).
     batch: usize,
     /// `acts[l]`: output of layer l, (B, s_{l+1}); see the module docs.
@@ -160,7 +162,6 @@ impl Mlp {
             layout,
             params: AlignedVec::zeros(n),
             grads: AlignedVec::zeros(n),
-            compute: Compute::serial(),
             batch: 0,
             acts: vec![AlignedVec::new(); sizes.len() - 1],
             dacts: vec![AlignedVec::new(); sizes.len() - 1],
@@ -215,11 +216,6 @@ impl Mlp {
         (&mut self.params, &self.grads)
     }
 
-    /// As [`Mlp::params_and_grads`], with the compute context, so the
-    /// optimizer step can run on the net's threads.
-    pub fn params_grads_compute(&mut self) -> (&mut [f32], &[f32], &Compute) {
-        (&mut self.params, &self.grads, &self.compute)
-    }
     /// The parameter tensor named `name` (e.g. `"2.bias"`), if any.
     pub fn param(&self, name: &str) -> Option<&[f32]> {
         let t = self.layout.iter().find(|t| t.name == name)?;
@@ -236,28 +232,6 @@ impl Mlp {
             w: &self.params[w],
             b: &self.params[b],
         }
-    }
-
-    /// Threads each GEMM may use (default 1). Results are bit-identical
-    /// whatever the count (the core's `gemm_par` splits whole tiles).
-    pub fn threads(&self) -> usize {
-        self.compute.thread_count()
-    }
-
-    /// Sets [`Mlp::threads`] (0 is treated as 1): starts a pool of
-    /// `threads − 1` workers, which stop when the net (and its clones) are
-    /// dropped.
-    pub fn set_threads(&mut self, threads: usize) {
-        if threads.max(1) != self.threads() {
-            self.compute = Compute::threads(threads);
-        }
-    }
-
-    /// The compute context (and its pool), for work beside the layers that
-    /// should run on the same threads (a trainer's gather, an optimizer's
-    /// step).
-    pub fn compute(&self) -> &Compute {
-        &self.compute
     }
 
     /// Clears the gradient buffer: `grads ← 0`. Backward accumulates, so
@@ -282,8 +256,8 @@ impl Mlp {
     /// `acts[0] = f(X·W₀ᵀ + b₀)`, `acts[l] = f(acts[l−1]·W_lᵀ + b_l)`, the
     /// last layer without f. With ReLU, bias and activation are fused into
     /// the GEMM's epilogue; Sigmoid and Tanh run over the output after it.
-    pub fn forward(&mut self, x: &[f32], batch: usize) -> Result<&[f32]> {
-        self.forward_probed(x, batch, &mut ())
+    pub fn forward(&mut self, cx: &Compute, x: &[f32], batch: usize) -> Result<&[f32]> {
+        self.forward_probed(cx, x, batch, &mut ())
     }
 
     /// [`Mlp::forward`], telling `probe` when each layer's GEMM
@@ -291,6 +265,7 @@ impl Mlp {
     /// are done.
     pub fn forward_probed(
         &mut self,
+        cx: &Compute,
         x: &[f32],
         batch: usize,
         probe: &mut impl Probe,
@@ -315,7 +290,7 @@ impl Mlp {
                 data: input,
                 rows: batch,
             };
-            layer.forward(y, x, LinearParams { w, b }, fuse_relu, &self.compute)?;
+            layer.forward(cx, y, x, LinearParams { w, b }, fuse_relu)?;
             probe.done(Phase::Forward(l));
             if hidden && !fuse_relu {
                 self.activation.forward(y);
@@ -364,8 +339,8 @@ impl Mlp {
     /// - `dX_l = dY·W_l` into `dacts[l−1]` (skipped for l = 0), then the
     ///   activation's backward turns it into dL/d(pre-activation) in place:
     ///   `dacts[l−1] ⊙= f′` ([`Activation::backward`]).
-    pub fn backward(&mut self, x: &[f32]) -> Result<()> {
-        self.backward_probed(x, true, &mut ())
+    pub fn backward(&mut self, cx: &Compute, x: &[f32]) -> Result<()> {
+        self.backward_probed(cx, x, true, &mut ())
     }
 
     /// As [`Mlp::backward`], but *writes* dL/dθ over the gradient buffer
@@ -373,8 +348,8 @@ impl Mlp {
     /// same numbers as [`Mlp::zero_grad`] then [`Mlp::backward`], without
     /// the pass that clears the buffer (the first GEMM into each dW runs
     /// with β = 0).
-    pub fn backward_overwrite(&mut self, x: &[f32]) -> Result<()> {
-        self.backward_probed(x, false, &mut ())
+    pub fn backward_overwrite(&mut self, cx: &Compute, x: &[f32]) -> Result<()> {
+        self.backward_probed(cx, x, false, &mut ())
     }
 
     /// The backward pass ([`Mlp::backward`] when `accumulate`, else
@@ -382,6 +357,7 @@ impl Mlp {
     /// db and dX, and each activation's backward, are done.
     pub fn backward_probed(
         &mut self,
+        cx: &Compute,
         x: &[f32],
         accumulate: bool,
         probe: &mut impl Probe,
@@ -415,7 +391,7 @@ impl Mlp {
                 rows: batch,
             };
             // dW_l = dYᵀ·X_l (+= when accumulating)
-            layer.weight_grad(dw, accumulate, dy, x, &self.compute)?;
+            layer.weight_grad(cx, dw, accumulate, dy, x)?;
             probe.done(Phase::WeightGrad(l));
             // db_l = Σ_rows dY
             layer.bias_grad(db, accumulate, dy, batch)?;
@@ -424,7 +400,7 @@ impl Mlp {
                 // dX_l = dY·W_l, the gradient of the layer below's output…
                 let dx = &mut dbelow[l - 1];
                 dx.resize(batch * layer.in_features, 0.0);
-                layer.input_grad(dx, dy, w, batch, &self.compute)?;
+                layer.input_grad(cx, dx, dy, w, batch)?;
                 probe.done(Phase::InputGrad(l));
                 // …made the gradient of its pre-activation: dX ⊙= f′.
                 self.activation.backward(&self.acts[l - 1], dx);
@@ -437,8 +413,8 @@ impl Mlp {
     /// One batch's forward, softmax cross-entropy and backward:
     /// accumulates dL/dθ into the gradients and returns the mean loss.
     /// Does not zero the gradients first (call [`Mlp::zero_grad`]).
-    pub fn loss_and_backward(&mut self, x: &[f32], labels: &[u32]) -> Result<f32> {
-        self.loss_and_backward_with(x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
+    pub fn loss_and_backward(&mut self, cx: &Compute, x: &[f32], labels: &[u32]) -> Result<f32> {
+        self.loss_and_backward_with(cx, x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
     }
 
     /// This batch's gradient alone: forward, softmax cross-entropy and a
@@ -446,16 +422,22 @@ impl Mlp {
     /// adding to it. The same numbers as [`Mlp::zero_grad`] followed by
     /// [`Mlp::loss_and_backward`], without the pass that clears the buffer
     /// (the first GEMM into each dW runs with β = 0). Returns the mean loss.
-    pub fn batch_grads(&mut self, x: &[f32], labels: &[u32]) -> Result<f32> {
-        self.batch_grads_with(x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
+    pub fn batch_grads(&mut self, cx: &Compute, x: &[f32], labels: &[u32]) -> Result<f32> {
+        self.batch_grads_with(cx, x, Loss::SoftmaxCrossEntropy, Targets::Labels(labels))
     }
 
     /// As [`Mlp::batch_grads`] with any loss and targets.
-    pub fn batch_grads_with(&mut self, x: &[f32], loss: Loss, targets: Targets) -> Result<f32> {
+    pub fn batch_grads_with(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        loss: Loss,
+        targets: Targets,
+    ) -> Result<f32> {
         let batch = x.len() / self.sizes[0];
-        self.forward(x, batch)?;
+        self.forward(cx, x, batch)?;
         let l = self.loss_grad(loss, targets)?;
-        self.backward_overwrite(x)?;
+        self.backward_overwrite(cx, x)?;
         Ok(l)
     }
 
@@ -463,20 +445,21 @@ impl Mlp {
     /// size is `x.len() / s0`.
     pub fn loss_and_backward_with(
         &mut self,
+        cx: &Compute,
         x: &[f32],
         loss: Loss,
         targets: Targets,
     ) -> Result<f32> {
         let batch = x.len() / self.sizes[0];
-        self.forward(x, batch)?;
+        self.forward(cx, x, batch)?;
         let l = self.loss_grad(loss, targets)?;
-        self.backward(x)?;
+        self.backward(cx, x)?;
         Ok(l)
     }
 
     /// Predicted classes (row argmax of the logits) for a whole set `x`
     /// (N, s0), run `batch_size` rows at a time.
-    pub fn predict(&mut self, x: &[f32], batch_size: usize) -> Result<Vec<u32>> {
+    pub fn predict(&mut self, cx: &Compute, x: &[f32], batch_size: usize) -> Result<Vec<u32>> {
         let s0 = self.sizes[0];
         if batch_size == 0 {
             return Err(NnError::ZeroBatch {
@@ -489,7 +472,7 @@ impl Mlp {
         let classes = *self.sizes.last().unwrap();
         let mut out = Vec::with_capacity(x.len() / s0);
         for chunk in x.chunks(batch_size * s0) {
-            let logits = self.forward(chunk, chunk.len() / s0)?;
+            let logits = self.forward(cx, chunk, chunk.len() / s0)?;
             out.extend(
                 logits
                     .chunks_exact(classes)
@@ -502,7 +485,13 @@ impl Mlp {
     /// Mean softmax cross-entropy and accuracy (fraction of rows whose
     /// argmax equals the label) over a whole set `x` (N, s0) with `labels`
     /// (N), run `batch_size` rows at a time. Gradients are not touched.
-    pub fn evaluate(&mut self, x: &[f32], labels: &[u32], batch_size: usize) -> Result<(f32, f32)> {
+    pub fn evaluate(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        labels: &[u32],
+        batch_size: usize,
+    ) -> Result<(f32, f32)> {
         let s0 = self.sizes[0];
         let n = labels.len();
         if batch_size == 0 {
@@ -521,7 +510,7 @@ impl Mlp {
         let classes = *self.sizes.last().unwrap();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (xc, yc) in x.chunks(batch_size * s0).zip(labels.chunks(batch_size)) {
-            self.forward(xc, yc.len())?;
+            self.forward(cx, xc, yc.len())?;
             let l = self.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(yc))?;
             loss_sum += l as f64 * yc.len() as f64;
             correct += self
@@ -580,14 +569,14 @@ mod tests {
         let e = Mlp::new(&[3, 0, 2], Activation::Relu, 0).unwrap_err();
         assert!(e.to_string().contains("sizes[1] is 0"), "{e}");
         let mut net = Mlp::new(&[3, 4, 2], Activation::Tanh, 0).unwrap();
-        let e = net.backward(&[0.0; 3]).unwrap_err();
+        let e = net.backward(&Compute::serial(), &[0.0; 3]).unwrap_err();
         assert!(matches!(e, NnError::NoForward { .. }), "{e}");
-        let e = net.forward(&[0.0; 5], 2).unwrap_err();
+        let e = net.forward(&Compute::serial(), &[0.0; 5], 2).unwrap_err();
         assert!(
             e.to_string().contains("forward input x") && e.to_string().contains('6'),
             "{e}"
         );
-        net.forward(&[0.0; 6], 2).unwrap();
+        net.forward(&Compute::serial(), &[0.0; 6], 2).unwrap();
         let e = net
             .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0]))
             .unwrap_err();
@@ -596,7 +585,9 @@ mod tests {
             .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[0, 2]))
             .unwrap_err();
         assert!(e.to_string().contains("label 2 at row 1"), "{e}");
-        let e = net.evaluate(&[0.0; 6], &[0, 1], 0).unwrap_err();
+        let e = net
+            .evaluate(&Compute::serial(), &[0.0; 6], &[0, 1], 0)
+            .unwrap_err();
         assert!(e.to_string().contains("batch_size"), "{e}");
     }
 
@@ -608,16 +599,15 @@ mod tests {
         assert_eq!(a.params(), b.params());
         assert_ne!(a.params(), c.params());
 
-        // A net big enough for gemm_par to really split the work.
+        // A net big enough for the GEMM to really split the work.
         let mut one = Mlp::new(&[300, 256, 10], Activation::Relu, 1).unwrap();
         let mut two = one.clone();
-        two.set_threads(2);
         let x: Vec<f32> = (0..64 * 300)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
             .collect();
         let y: Vec<u32> = (0..64).map(|i| (i % 10) as u32).collect();
-        let l1 = one.loss_and_backward(&x, &y).unwrap();
-        let l2 = two.loss_and_backward(&x, &y).unwrap();
+        let l1 = one.loss_and_backward(&Compute::serial(), &x, &y).unwrap();
+        let l2 = two.loss_and_backward(&Compute::threads(2), &x, &y).unwrap();
         assert_eq!(l1.to_bits(), l2.to_bits());
         assert!(one
             .grads()
@@ -638,8 +628,8 @@ mod tests {
             // Leave garbage in b's gradients: batch_grads must not read it.
             b.grads_mut().fill(f32::NAN);
             a.zero_grad();
-            let la = a.loss_and_backward(&x, &y).unwrap();
-            let lb = b.batch_grads(&x, &y).unwrap();
+            let la = a.loss_and_backward(&Compute::serial(), &x, &y).unwrap();
+            let lb = b.batch_grads(&Compute::serial(), &x, &y).unwrap();
             assert_eq!(la, lb);
             assert!(
                 a.grads().iter().zip(b.grads()).all(|(p, q)| p == q),
@@ -656,12 +646,12 @@ mod tests {
             .map(|i| ((i * 13 % 17) as f32 - 8.0) / 4.0)
             .collect();
         let y: Vec<u32> = (0..23).map(|i| (i % 3) as u32).collect();
-        let p_all = net.predict(&x, 100).unwrap();
-        let p_small = net.predict(&x, 4).unwrap();
+        let p_all = net.predict(&Compute::serial(), &x, 100).unwrap();
+        let p_small = net.predict(&Compute::serial(), &x, 4).unwrap();
         assert_eq!(p_all, p_small);
         assert_eq!(p_all.len(), 23);
-        let (l_all, a_all) = net.evaluate(&x, &y, 23).unwrap();
-        let (l_small, a_small) = net.evaluate(&x, &y, 5).unwrap();
+        let (l_all, a_all) = net.evaluate(&Compute::serial(), &x, &y, 23).unwrap();
+        let (l_small, a_small) = net.evaluate(&Compute::serial(), &x, &y, 5).unwrap();
         assert!((l_all - l_small).abs() < 1e-6);
         assert_eq!(a_all, a_small);
         let want = p_all.iter().zip(&y).filter(|(p, y)| p == y).count() as f32 / 23.0;

@@ -1,19 +1,17 @@
-//! Where a training step's time goes. The step's code calls
-//! [`Probe::done`] each time one of its phases has finished; a profiler's
-//! probe reads a clock there, and the time since the previous call is that
-//! phase's. Between two calls there is nothing but the phase's own work, so
-//! the phases of a step add up to the step.
+//! The network's phases, for a profiler to time. [`crate::Mlp`]'s probed
+//! forward and backward call [`Probe::done`] each time one of a layer's
+//! phases has finished; a profiler's probe reads a clock there. What
+//! happens around the network (gathering a batch, the optimizer's update)
+//! is the trainer's to report, not the network's.
 //!
-//! Training itself passes `&mut ()`, whose `done` is empty and inlined
+//! The unprobed methods pass `&mut ()`, whose `done` is empty and inlined
 //! away: the probed code and the unprobed code are the same code.
 
-/// One phase of a training step (or of the epoch around it). Layer indices
+/// One phase of the network's forward, loss or backward. Layer indices
 /// `l` are 0-based, as in [`crate::Mlp`]; [`Phase::label`] prints them
 /// 1-based, as people count layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
-    /// Copying the batch's rows and labels out of the training set.
-    Gather,
     /// Layer `l`'s forward GEMM `X·Wᵀ` with its fused epilogue (`+ b`, and
     /// ReLU when that is the activation).
     Forward(usize),
@@ -30,22 +28,13 @@ pub enum Phase {
     InputGrad(usize),
     /// The backward of the activation after layer `l`: `dH ⊙= f′`.
     ActivationBackward(usize),
-    /// `‖g‖₂` over every gradient.
-    GradNorm,
-    /// The optimizer's update of every parameter.
-    Update,
-    /// A random-search step (its candidates' forward passes and losses).
-    Search,
-    /// The test-set evaluation after an epoch.
-    Eval,
 }
 
 impl Phase {
-    /// A short name: `gather`, `forward 1`, `dW 2`, `relu′ 1`, `norm`, …
+    /// A short name: `forward 1`, `dW 2`, `relu′ 1`, `softmax-CE`, …
     /// (`activation` names the hidden activation).
     pub fn label(self, activation: &str) -> String {
         match self {
-            Phase::Gather => "gather".into(),
             Phase::Forward(l) => format!("forward {}", l + 1),
             Phase::Activation(l) => format!("{activation} {}", l + 1),
             Phase::Loss => "softmax-CE".into(),
@@ -53,15 +42,11 @@ impl Phase {
             Phase::BiasGrad(l) => format!("db {}", l + 1),
             Phase::InputGrad(l) => format!("dX {}", l + 1),
             Phase::ActivationBackward(l) => format!("{activation}′ {}", l + 1),
-            Phase::GradNorm => "grad norm".into(),
-            Phase::Update => "update".into(),
-            Phase::Search => "search".into(),
-            Phase::Eval => "eval".into(),
         }
     }
 }
 
-/// Told when each phase of a step has finished.
+/// Told when each of the network's phases has finished.
 pub trait Probe {
     /// `phase` has just finished.
     fn done(&mut self, phase: Phase);

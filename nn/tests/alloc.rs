@@ -6,6 +6,7 @@
 //! This file is its own test binary, so the allocator sees only this
 //! test's work; the test runs on the main thread and counts only there.
 
+use descent_core::Compute;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -52,10 +53,12 @@ fn training_steps_allocate_nothing_after_the_first() {
     // workers' packing buffers are sized on their first call).
     for (act, threads) in Activation::ALL.into_iter().flat_map(|a| [(a, 1), (a, 2)]) {
         let mut net = Mlp::new(&sizes, act, 0).unwrap();
-        net.set_threads(threads);
+        let cx = &Compute::threads(threads);
         let step = |net: &mut Mlp, rows: usize| {
             net.zero_grad();
-            let l = net.loss_and_backward(&x[..rows * 784], &y[..rows]).unwrap();
+            let l = net
+                .loss_and_backward(cx, &x[..rows * 784], &y[..rows])
+                .unwrap();
             let (p, g) = net.params_and_grads();
             for (p, g) in p.iter_mut().zip(g) {
                 *p -= 0.01 * g;
@@ -70,9 +73,9 @@ fn training_steps_allocate_nothing_after_the_first() {
         // A smaller final batch (as at the end of an epoch) reuses them too.
         step(&mut net, 17);
         net.zero_grad();
-        net.loss_and_backward_with(&x, Loss::Mse, Targets::Values(&onehot_targets))
+        net.loss_and_backward_with(cx, &x, Loss::Mse, Targets::Values(&onehot_targets))
             .unwrap();
-        net.batch_grads(&x, &y).unwrap();
+        net.batch_grads(cx, &x, &y).unwrap();
         let after = allocations();
         assert_eq!(
             after - before,
@@ -85,6 +88,6 @@ fn training_steps_allocate_nothing_after_the_first() {
     // The counter works: a fresh net allocates.
     let before = allocations();
     let mut net = Mlp::new(&sizes, Activation::Relu, 1).unwrap();
-    net.loss_and_backward(&x, &y).unwrap();
+    net.loss_and_backward(&Compute::serial(), &x, &y).unwrap();
     assert!(allocations() > before);
 }

@@ -3,6 +3,7 @@
 //! itself, and in f64 on the naive reference twin; plus the fast f32
 //! gradients against the f64 twin's.
 
+use descent_core::Compute;
 use descent_nn::gradcheck::{reference_loss_and_grad, TensorCheck};
 use descent_nn::{gradcheck, gradcheck_f64, Activation, Loss, Mlp, Targets};
 use rand::{Rng, SeedableRng};
@@ -102,7 +103,9 @@ fn fast_f32_gradients_match_the_f64_reference() {
         for (loss, targets, lname) in combos(&c) {
             let mut net = Mlp::new(&SIZES, act, 5).unwrap();
             net.zero_grad();
-            let l32 = net.loss_and_backward_with(&c.x, loss, targets).unwrap();
+            let l32 = net
+                .loss_and_backward_with(&Compute::serial(), &c.x, loss, targets)
+                .unwrap();
             let p64: Vec<f64> = net.params().iter().map(|&p| p as f64).collect();
             let x64: Vec<f64> = c.x.iter().map(|&v| v as f64).collect();
             let (l64, g64) =

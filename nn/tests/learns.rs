@@ -2,6 +2,7 @@
 //! 3-class problem to 100% training accuracy with plain SGD written inline
 //! (θ ← θ − η·∇θ), so the test depends on nothing but this crate.
 
+use descent_core::Compute;
 use descent_nn::{Activation, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -37,19 +38,19 @@ fn dataset(n: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
 fn train(act: Activation) -> (f32, f32, f32) {
     let (x, y) = dataset(300, 9);
     let mut net = Mlp::new(&[4, 16, 3], act, 1).unwrap();
-    let (_, acc0) = net.evaluate(&x, &y, 64).unwrap();
+    let (_, acc0) = net.evaluate(&Compute::serial(), &x, &y, 64).unwrap();
     let lr = 0.5;
     for _epoch in 0..400 {
         for (xb, yb) in x.chunks(32 * 4).zip(y.chunks(32)) {
             net.zero_grad();
-            net.loss_and_backward(xb, yb).unwrap();
+            net.loss_and_backward(&Compute::serial(), xb, yb).unwrap();
             let (params, grads) = net.params_and_grads();
             for (p, g) in params.iter_mut().zip(grads) {
                 *p -= lr * g;
             }
         }
     }
-    let (loss, acc) = net.evaluate(&x, &y, 64).unwrap();
+    let (loss, acc) = net.evaluate(&Compute::serial(), &x, &y, 64).unwrap();
     (acc0, loss, acc)
 }
 

@@ -45,6 +45,7 @@
 //! 2.bias [0.0382011556, -0.0382011556]
 //! ```
 
+use descent_core::Compute;
 use descent_nn::{Activation, Mlp};
 
 const X: [f32; 9] = [1.0, 2.0, -1.0, 0.5, -1.5, 2.0, -1.0, 0.5, 0.25];
@@ -78,7 +79,7 @@ fn check(got: &[f32], want: &[f64], what: &str) {
 fn tiny_net_matches_hand_derived_reference() {
     let mut net = tiny_net();
     net.zero_grad();
-    let loss = net.loss_and_backward(&X, &Y).unwrap();
+    let loss = net.loss_and_backward(&Compute::serial(), &X, &Y).unwrap();
     assert!(
         (loss as f64 - 0.654121922452087).abs() < 1e-6,
         "loss {loss}"
@@ -118,9 +119,9 @@ fn tiny_net_matches_hand_derived_reference() {
 fn backward_accumulates_until_zero_grad() {
     let mut net = tiny_net();
     net.zero_grad();
-    net.loss_and_backward(&X, &Y).unwrap();
+    net.loss_and_backward(&Compute::serial(), &X, &Y).unwrap();
     let once = net.grads().to_vec();
-    net.loss_and_backward(&X, &Y).unwrap();
+    net.loss_and_backward(&Compute::serial(), &X, &Y).unwrap();
     for (&g2, &g1) in net.grads().iter().zip(&once) {
         // Not bit-exact: the bias sums add rows onto g instead of onto 0.
         assert!((g2 - 2.0 * g1).abs() <= 1e-7, "{g2} vs 2·{g1}");

@@ -1,9 +1,8 @@
 //! AdaGrad: per-coordinate learning rates from the sum of squared gradients.
 
-use crate::common::{self, named, prepare, take_buffers};
+use crate::common;
+use crate::driver::{Driven, Rule, Slots};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
-use descent_core::par::split_mut;
 use descent_core::simd::Wide;
 use descent_core::step::{adagrad, AdagradStep};
 
@@ -69,92 +68,50 @@ impl AdagradConfig {
 ///
 /// Departures from PyTorch: `eps = 0` is rejected (PyTorch allows it), and
 /// `clip_norm` is built in. State: `"sum"`.
-#[derive(Debug, Clone)]
-pub struct Adagrad {
-    config: AdagradConfig,
-    step: u64,
-    sum: Vec<f32>,
-}
+pub type Adagrad = Driven<AdagradConfig>;
 
-impl Adagrad {
-    /// A new optimizer; fails with the first invalid field.
-    pub fn new(config: AdagradConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Adagrad {
-            config,
-            step: 0,
-            sum: Vec::new(),
-        })
-    }
+impl Rule for AdagradConfig {
+    type Step = AdagradStep;
+    const SLOTS: &'static [&'static str] = &["sum"];
 
-    /// The configuration.
-    pub fn config(&self) -> &AdagradConfig {
-        &self.config
-    }
-}
-
-impl Optimizer for Adagrad {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn step_on(
-        &mut self,
-        pool: Option<&Pool>,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo> {
-        let c = self.config;
-        let state_len = (self.step > 0).then_some(self.sum.len());
-        let (info, gs) = prepare(
-            NAME,
-            params,
-            grads,
-            state_len,
-            c.clip_norm,
-            c.maximize,
-            norm,
-        )?;
-        if self.step == 0 {
-            self.sum = vec![c.initial_accumulator_value; params.len()];
-        }
-        self.step += 1;
-        let h = AdagradStep {
-            clr: AdagradStep::decayed_lr(c.lr, c.lr_decay, self.step),
-            weight_decay: c.weight_decay,
-            eps: c.eps,
-            grad_scale: gs,
-        };
-        let bufs = [(params, 1), (&mut self.sum[..], 1)];
-        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, s]| {
-            adagrad::<Wide>(p, &grads[r], s, &h)
-        });
-        Ok(info)
+    fn validate(&self) -> Result<()> {
+        AdagradConfig::validate(self)
+    }
+
+    fn init(&self, _slot: usize) -> f32 {
+        self.initial_accumulator_value
     }
 
     fn lr(&self) -> f32 {
-        self.config.lr
+        self.lr
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        common::non_negative(NAME, "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
     }
 
-    fn steps(&self) -> u64 {
-        self.step
+    fn clip_norm(&self) -> Option<f32> {
+        self.clip_norm
     }
 
-    fn export_state(&self) -> OptimState {
-        named(self.step, &[("sum", &self.sum)])
+    fn maximize(&self) -> bool {
+        self.maximize
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        let mut bufs = take_buffers(NAME, state, &["sum"])?;
-        self.sum = bufs.pop().unwrap_or_default();
-        self.step = state.step;
-        Ok(())
+    fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdagradStep {
+        AdagradStep {
+            clr: AdagradStep::decayed_lr(self.lr, self.lr_decay, t),
+            weight_decay: self.weight_decay,
+            eps: self.eps,
+            grad_scale,
+        }
+    }
+
+    fn update(&self, h: &AdagradStep, p: &mut [f32], g: &[f32], [sum, ..]: Slots) {
+        adagrad::<Wide>(p, g, sum, h)
     }
 }

@@ -1,9 +1,8 @@
 //! Adam and AdamW: one type, one fused kernel, L2 or decoupled weight decay.
 
-use crate::common::{self, named, prepare, take_buffers};
+use crate::common;
+use crate::driver::{Driven, Rule, Slots};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
-use descent_core::par::split_mut;
 use descent_core::simd::Wide;
 use descent_core::step::{adam, AdamStep};
 
@@ -61,7 +60,8 @@ impl AdamConfig {
         }
     }
 
-    fn name(&self) -> &'static str {
+    /// `"adam"`, or `"adamw"` with decoupled weight decay.
+    pub fn name(&self) -> &'static str {
         if self.decoupled_weight_decay {
             "adamw"
         } else {
@@ -103,119 +103,55 @@ impl AdamConfig {
 /// Departures from PyTorch: `eps = 0` is rejected, and `clip_norm` is
 /// built in. State: `"exp_avg"`, `"exp_avg_sq"`, plus `"max_exp_avg_sq"`
 /// with AMSGrad.
-#[derive(Debug, Clone)]
-pub struct Adam {
-    config: AdamConfig,
-    step: u64,
-    exp_avg: Vec<f32>,
-    exp_avg_sq: Vec<f32>,
-    max_exp_avg_sq: Vec<f32>,
-}
+pub type Adam = Driven<AdamConfig>;
 
-impl Adam {
-    /// A new optimizer; fails with the first invalid field.
-    pub fn new(config: AdamConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Adam {
-            config,
-            step: 0,
-            exp_avg: Vec::new(),
-            exp_avg_sq: Vec::new(),
-            max_exp_avg_sq: Vec::new(),
-        })
-    }
+impl Rule for AdamConfig {
+    type Step = AdamStep;
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
 
-    /// The configuration.
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
-    }
-
-    fn names(&self) -> &'static [&'static str] {
-        if self.config.amsgrad {
-            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
-        } else {
-            &["exp_avg", "exp_avg_sq"]
-        }
-    }
-}
-
-impl Optimizer for Adam {
     fn name(&self) -> &'static str {
-        self.config.name()
+        AdamConfig::name(self)
     }
 
-    fn step_on(
-        &mut self,
-        pool: Option<&Pool>,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo> {
-        let c = self.config;
-        let o = c.name();
-        let state_len = (self.step > 0).then_some(self.exp_avg.len());
-        let (info, gs) = prepare(o, params, grads, state_len, c.clip_norm, c.maximize, norm)?;
-        let n = params.len();
-        if self.step == 0 {
-            self.exp_avg = vec![0.0; n];
-            self.exp_avg_sq = vec![0.0; n];
-            if c.amsgrad {
-                self.max_exp_avg_sq = vec![0.0; n];
-            }
-        }
-        self.step += 1;
-        let h = AdamStep::new(
-            c.lr,
-            c.beta1,
-            c.beta2,
-            c.eps,
-            c.weight_decay,
-            c.decoupled_weight_decay,
-            c.amsgrad,
-            self.step,
-            gs,
-        );
-        // Without AMSGrad the max buffer is empty: 0 elements per unit.
-        let bufs = [
-            (params, 1),
-            (&mut self.exp_avg[..], 1),
-            (&mut self.exp_avg_sq[..], 1),
-            (&mut self.max_exp_avg_sq[..], usize::from(c.amsgrad)),
-        ];
-        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, m, v, vm]| {
-            adam::<Wide>(p, &grads[r], m, v, c.amsgrad.then_some(vm), &h)
-        });
-        Ok(info)
+    fn validate(&self) -> Result<()> {
+        AdamConfig::validate(self)
+    }
+
+    fn uses(&self, slot: usize) -> bool {
+        slot < 2 || self.amsgrad
     }
 
     fn lr(&self) -> f32 {
-        self.config.lr
+        self.lr
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        common::non_negative(self.config.name(), "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
     }
 
-    fn steps(&self) -> u64 {
-        self.step
+    fn clip_norm(&self) -> Option<f32> {
+        self.clip_norm
     }
 
-    fn export_state(&self) -> OptimState {
-        let mut b = vec![("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)];
-        if self.config.amsgrad {
-            b.push(("max_exp_avg_sq", &self.max_exp_avg_sq));
-        }
-        named(self.step, &b)
+    fn maximize(&self) -> bool {
+        self.maximize
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        let mut bufs = take_buffers(self.config.name(), state, self.names())?.into_iter();
-        self.exp_avg = bufs.next().unwrap_or_default();
-        self.exp_avg_sq = bufs.next().unwrap_or_default();
-        self.max_exp_avg_sq = bufs.next().unwrap_or_default();
-        self.step = state.step;
-        Ok(())
+    fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdamStep {
+        AdamStep::new(
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            self.decoupled_weight_decay,
+            self.amsgrad,
+            t,
+            grad_scale,
+        )
+    }
+
+    fn update(&self, h: &AdamStep, p: &mut [f32], g: &[f32], [m, v, vmax, _]: Slots) {
+        adam::<Wide>(p, g, m, v, self.amsgrad.then_some(vmax), h)
     }
 }

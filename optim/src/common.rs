@@ -1,10 +1,8 @@
-//! What every optimizer shares: field validation, the clipping pre-pass and
-//! the checks of an imported state.
+//! The checks every optimizer shares: field validation and the checks of
+//! an imported state.
 
 use crate::error::{OptimError, Result};
-use crate::{OptimState, StepInfo};
-use descent_core::simd::Wide;
-use descent_core::step::{clip_scale, grad_norm, grad_scale};
+use crate::OptimState;
 
 fn invalid(
     optimizer: &'static str,
@@ -62,53 +60,6 @@ pub(crate) fn clip(opt: &'static str, clip_norm: Option<f32>) -> Result<()> {
         Some(c) => positive(opt, "clip_norm", c),
         None => Ok(()),
     }
-}
-
-/// Checks the lengths of a step and computes the gradient factor the
-/// kernels apply: `(maximize ? −1 : 1)·min(1, c/(‖g‖ + 1e-6))` when clipping
-/// at `c`. `‖g‖` is `norm` when the caller already has it, else one
-/// read-only pass over the gradients.
-pub(crate) fn prepare(
-    opt: &'static str,
-    params: &[f32],
-    grads: &[f32],
-    state_len: Option<usize>,
-    clip_norm: Option<f32>,
-    maximize: bool,
-    norm: Option<f32>,
-) -> Result<(StepInfo, f32)> {
-    if grads.len() != params.len() {
-        return Err(OptimError::LengthMismatch {
-            optimizer: opt,
-            what: "grads (vs params)",
-            expected: params.len(),
-            got: grads.len(),
-        });
-    }
-    if let Some(n) = state_len {
-        if n != params.len() {
-            return Err(OptimError::LengthMismatch {
-                optimizer: opt,
-                what: "params (vs the optimizer's state)",
-                expected: n,
-                got: params.len(),
-            });
-        }
-    }
-    let (norm, scale) = match clip_norm {
-        Some(c) => {
-            let n = norm.unwrap_or_else(|| grad_norm::<Wide>(grads));
-            (Some(n), clip_scale(n, c))
-        }
-        None => (None, 1.0),
-    };
-    Ok((
-        StepInfo {
-            grad_norm: norm,
-            clip_scale: scale,
-        },
-        grad_scale(maximize, scale),
-    ))
 }
 
 /// Validates an imported state against the buffer names a config uses and
@@ -175,19 +126,4 @@ pub(crate) fn take_buffers(
         out.push(buf.clone());
     }
     Ok(out)
-}
-
-/// Pairs names with buffers for export (nothing before the first step).
-pub(crate) fn named(step: u64, bufs: &[(&'static str, &Vec<f32>)]) -> OptimState {
-    let started = bufs.first().is_some_and(|(_, b)| !b.is_empty()) || step > 0;
-    OptimState {
-        step,
-        buffers: if started {
-            bufs.iter()
-                .map(|(n, b)| (n.to_string(), (*b).clone()))
-                .collect()
-        } else {
-            Vec::new()
-        },
-    }
 }

@@ -4,8 +4,8 @@
 //! parameters in one `&mut [f32]`, the gradients in one `&[f32]` of the same
 //! layout, and state buffers of that length owned by the optimizer. Each
 //! step is one fused pass over memory (the kernels live in
-//! [`descent_core::step`]), preceded by one read-only pass over the gradients
-//! when clipping by global norm.
+//! [`descent_core::step`]), preceded by one read-only pass over the
+//! gradients for their norm.
 //!
 //! | type | rule | PyTorch |
 //! |---|---|---|
@@ -25,11 +25,18 @@
 //! example, or over a batch of B examples. Choosing the batch is the
 //! trainer's job; this crate only sees the gradient it is given.
 //!
-//! **Clipping.** Every config has `clip_norm: Option<f32>`: the step first
-//! computes `‖g‖₂` (reported in [`StepInfo::grad_norm`] so the trainer can
-//! log it) and the kernels multiply the gradient by
-//! `min(1, clip_norm/(‖g‖ + 1e-6))` inside the same pass, as
-//! `torch.nn.utils.clip_grad_norm_` followed by `step()` would.
+//! **The gradient norm is the optimizer's.** Every step first computes
+//! `‖g‖₂` in one read-only pass and reports it in [`StepInfo::grad_norm`],
+//! for the trainer to log and to watch for divergence. A non-finite norm
+//! updates nothing ([`StepInfo::applied`] is false; PyTorch would write
+//! NaN into every parameter). Every config has `clip_norm: Option<f32>`:
+//! the kernels then multiply the gradient by `min(1, clip_norm/(‖g‖ +
+//! 1e-6))` inside the same pass, as `torch.nn.utils.clip_grad_norm_`
+//! followed by `step()` would.
+//!
+//! **One driver.** Every gradient rule runs on [`Driven`] (see
+//! [`driver`]): a rule is its state slots, its hyper-parameters and one
+//! fused kernel.
 //!
 //! **Checkpoints.** [`Optimizer::export_state`] returns the step count and
 //! the named state buffers (PyTorch's `state_dict` names); importing them
@@ -40,6 +47,7 @@
 mod adagrad;
 mod adam;
 mod common;
+pub mod driver;
 pub mod error;
 mod kind;
 pub mod landscape;
@@ -50,7 +58,8 @@ mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
-pub use descent_core::par::Pool;
+pub use descent_core::Compute;
+pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
 pub use kind::{Hyper, OptimizerConfig, OptimizerKind, Updater};
 pub use random_search::{
@@ -63,11 +72,14 @@ pub use sgd::{Sgd, SgdConfig};
 /// What a step reports to the trainer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepInfo {
-    /// `‖g‖₂` before clipping, when the config clips (`None` otherwise: the
-    /// norm pass is skipped).
-    pub grad_norm: Option<f32>,
+    /// `‖g‖₂` of the gradient given, before clipping.
+    pub grad_norm: f32,
     /// The factor the gradient was multiplied by (1 without clipping).
     pub clip_scale: f32,
+    /// The parameters and the state were updated: false when `grad_norm`
+    /// is not finite, and then nothing was touched (not even the step
+    /// count).
+    pub applied: bool,
 }
 
 /// An optimizer's checkpoint: the step count and its named state buffers
@@ -80,7 +92,7 @@ pub struct OptimState {
     pub buffers: Vec<(String, Vec<f32>)>,
 }
 
-/// Where [`Optimizer::step_on`] may cut the flat buffers between threads:
+/// Where [`Optimizer::step`] may cut the flat buffers between threads:
 /// multiples of 64 elements (four cache lines), so that no two threads
 /// write one line and every piece starts on a SIMD vector boundary.
 pub const ALIGN: usize = 64;
@@ -94,38 +106,12 @@ pub trait Optimizer: Send {
     fn name(&self) -> &'static str;
 
     /// One update of `params` from `grads` (same length; after the first
-    /// step, also the length of the state). Errors on a length mismatch,
-    /// leaving everything untouched.
-    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
-        self.step_with_norm(params, grads, None)
-    }
-
-    /// As [`Optimizer::step`], given `norm = ‖grads‖₂` when the caller has
-    /// already computed it (a trainer that logs it and checks it for
-    /// divergence): gradient clipping then uses it instead of a second
-    /// pass over the gradients. With `None` the norm is computed here, and
-    /// only when the config clips.
-    fn step_with_norm(
-        &mut self,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo> {
-        self.step_on(None, params, grads, norm)
-    }
-
-    /// As [`Optimizer::step_with_norm`], the fused update split over
-    /// `pool`'s threads (`None`: the caller's alone). Each thread updates a
-    /// contiguous piece of the flat buffers, cut at multiples of [`ALIGN`]
-    /// elements; the update is elementwise, so the result is the same bits
-    /// for any pool.
-    fn step_on(
-        &mut self,
-        pool: Option<&Pool>,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo>;
+    /// step, also the length of the state), the fused pass split over
+    /// `cx`'s threads: each updates a contiguous piece of the flat buffers,
+    /// cut at multiples of [`ALIGN`] elements. The update is elementwise,
+    /// so the result is the same bits for any thread count. Errors on a
+    /// length mismatch, leaving everything untouched.
+    fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo>;
 
     /// The current learning rate.
     fn lr(&self) -> f32;

@@ -1,9 +1,8 @@
 //! RMSprop: divide by a running root-mean-square of the gradients.
 
-use crate::common::{self, named, prepare, take_buffers};
+use crate::common;
+use crate::driver::{Driven, Rule, Slots};
 use crate::error::Result;
-use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
-use descent_core::par::split_mut;
 use descent_core::simd::Wide;
 use descent_core::step::{rmsprop, RmspropState, RmspropStep};
 
@@ -77,145 +76,61 @@ impl RmspropConfig {
 ///
 /// State: `"square_avg"`, plus `"grad_avg"` (centered) and
 /// `"momentum_buffer"` (μ > 0).
-#[derive(Debug, Clone)]
-pub struct Rmsprop {
-    config: RmspropConfig,
-    step: u64,
-    square_avg: Vec<f32>,
-    grad_avg: Vec<f32>,
-    momentum_buffer: Vec<f32>,
-}
+pub type Rmsprop = Driven<RmspropConfig>;
 
-impl Rmsprop {
-    /// A new optimizer; fails with the first invalid field.
-    pub fn new(config: RmspropConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Rmsprop {
-            config,
-            step: 0,
-            square_avg: Vec::new(),
-            grad_avg: Vec::new(),
-            momentum_buffer: Vec::new(),
-        })
-    }
+impl Rule for RmspropConfig {
+    type Step = RmspropStep;
+    const SLOTS: &'static [&'static str] = &["square_avg", "grad_avg", "momentum_buffer"];
 
-    /// The configuration.
-    pub fn config(&self) -> &RmspropConfig {
-        &self.config
-    }
-
-    fn names(&self) -> Vec<&'static str> {
-        let mut n = vec!["square_avg"];
-        if self.config.centered {
-            n.push("grad_avg");
-        }
-        if self.config.momentum > 0.0 {
-            n.push("momentum_buffer");
-        }
-        n
-    }
-}
-
-impl Optimizer for Rmsprop {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn step_on(
-        &mut self,
-        pool: Option<&Pool>,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo> {
-        let c = self.config;
-        let state_len = (self.step > 0).then_some(self.square_avg.len());
-        let (info, gs) = prepare(
-            NAME,
-            params,
-            grads,
-            state_len,
-            c.clip_norm,
-            c.maximize,
-            norm,
-        )?;
-        let n = params.len();
-        if self.step == 0 {
-            self.square_avg = vec![0.0; n];
-            if c.centered {
-                self.grad_avg = vec![0.0; n];
-            }
-            if c.momentum > 0.0 {
-                self.momentum_buffer = vec![0.0; n];
-            }
+    fn validate(&self) -> Result<()> {
+        RmspropConfig::validate(self)
+    }
+
+    fn uses(&self, slot: usize) -> bool {
+        match slot {
+            0 => true,
+            1 => self.centered,
+            _ => self.momentum > 0.0,
         }
-        self.step += 1;
-        let h = RmspropStep {
-            lr: c.lr,
-            alpha: c.alpha,
-            eps: c.eps,
-            weight_decay: c.weight_decay,
-            momentum: c.momentum,
-            grad_scale: gs,
-        };
-        // An unused buffer is empty: 0 elements per unit, its parts empty.
-        let bufs = [
-            (params, 1),
-            (&mut self.square_avg[..], 1),
-            (&mut self.grad_avg[..], usize::from(c.centered)),
-            (&mut self.momentum_buffer[..], usize::from(c.momentum > 0.0)),
-        ];
-        split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, sq, ga, mb]| {
-            let state = RmspropState {
-                square_avg: sq,
-                grad_avg: c.centered.then_some(ga),
-                momentum_buffer: (c.momentum > 0.0).then_some(mb),
-            };
-            rmsprop::<Wide>(p, &grads[r], state, &h)
-        });
-        Ok(info)
     }
 
     fn lr(&self) -> f32 {
-        self.config.lr
+        self.lr
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        common::non_negative(NAME, "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
     }
 
-    fn steps(&self) -> u64 {
-        self.step
+    fn clip_norm(&self) -> Option<f32> {
+        self.clip_norm
     }
 
-    fn export_state(&self) -> OptimState {
-        let mut b = vec![("square_avg", &self.square_avg)];
-        if self.config.centered {
-            b.push(("grad_avg", &self.grad_avg));
+    fn maximize(&self) -> bool {
+        self.maximize
+    }
+
+    fn step(&self, _t: u64, _first: bool, grad_scale: f32) -> RmspropStep {
+        RmspropStep {
+            lr: self.lr,
+            alpha: self.alpha,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+            grad_scale,
         }
-        if self.config.momentum > 0.0 {
-            b.push(("momentum_buffer", &self.momentum_buffer));
-        }
-        named(self.step, &b)
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        let names = self.names();
-        let mut bufs = take_buffers(NAME, state, &names)?.into_iter();
-        self.square_avg = bufs.next().unwrap_or_default();
-        self.grad_avg = if self.config.centered {
-            bufs.next().unwrap_or_default()
-        } else {
-            Vec::new()
+    fn update(&self, h: &RmspropStep, p: &mut [f32], g: &[f32], [sq, ga, mb, _]: Slots) {
+        let state = RmspropState {
+            square_avg: sq,
+            grad_avg: self.centered.then_some(ga),
+            momentum_buffer: (self.momentum > 0.0).then_some(mb),
         };
-        self.momentum_buffer = if self.config.momentum > 0.0 {
-            bufs.next().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        self.step = state.step;
-        Ok(())
+        rmsprop::<Wide>(p, g, state, h)
     }
 }

@@ -1,9 +1,8 @@
 //! Stochastic gradient descent, with optional heavy-ball or Nesterov momentum.
 
-use crate::common::{self, named, prepare, take_buffers};
+use crate::common;
+use crate::driver::{Driven, Rule, Slots};
 use crate::error::{OptimError, Result};
-use crate::{OptimState, Optimizer, Pool, StepInfo, ALIGN};
-use descent_core::par::split_mut;
 use descent_core::simd::Wide;
 use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
 
@@ -86,123 +85,76 @@ impl SgdConfig {
 /// driven with different batch sizes (see the crate docs).
 ///
 /// State: `"momentum_buffer"` when μ > 0.
-#[derive(Debug, Clone)]
-pub struct Sgd {
-    config: SgdConfig,
-    step: u64,
-    buf: Vec<f32>,
-}
+pub type Sgd = Driven<SgdConfig>;
+impl Rule for SgdConfig {
+    type Step = SgdRule;
+    const SLOTS: &'static [&'static str] = &["momentum_buffer"];
 
-impl Sgd {
-    /// A new optimizer; fails with the first invalid field.
-    pub fn new(config: SgdConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Sgd {
-            config,
-            step: 0,
-            buf: Vec::new(),
-        })
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &SgdConfig {
-        &self.config
-    }
-
-    fn names(&self) -> &'static [&'static str] {
-        if self.config.momentum != 0.0 {
-            &["momentum_buffer"]
-        } else {
-            &[]
-        }
-    }
-}
-
-impl Optimizer for Sgd {
     fn name(&self) -> &'static str {
-        match (self.config.momentum != 0.0, self.config.nesterov) {
+        match (self.momentum != 0.0, self.nesterov) {
             (false, _) => "sgd",
             (true, false) => "momentum",
             (true, true) => "nesterov",
         }
     }
 
-    fn step_on(
-        &mut self,
-        pool: Option<&Pool>,
-        params: &mut [f32],
-        grads: &[f32],
-        norm: Option<f32>,
-    ) -> Result<StepInfo> {
-        let c = self.config;
-        let state_len = (!self.buf.is_empty()).then_some(self.buf.len());
-        let (info, gs) = prepare(
-            NAME,
-            params,
-            grads,
-            state_len,
-            c.clip_norm,
-            c.maximize,
-            norm,
-        )?;
-        self.step += 1;
-        if c.momentum == 0.0 {
-            let h = SgdStep {
-                lr: c.lr,
-                weight_decay: c.weight_decay,
-                grad_scale: gs,
-            };
-            split_mut(pool, params.len(), ALIGN, [(params, 1)], &|r, [p]| {
-                sgd::<Wide>(p, &grads[r], &h)
-            });
-        } else {
-            let first_step = self.buf.is_empty();
-            if first_step {
-                self.buf = vec![0.0; params.len()];
-            }
-            let h = MomentumStep {
-                lr: c.lr,
-                weight_decay: c.weight_decay,
-                momentum: c.momentum,
-                dampening: c.dampening,
-                nesterov: c.nesterov,
-                first_step,
-                grad_scale: gs,
-            };
-            let bufs = [(params, 1), (&mut self.buf[..], 1)];
-            split_mut(pool, grads.len(), ALIGN, bufs, &|r, [p, b]| {
-                momentum::<Wide>(p, &grads[r], b, &h)
-            });
-        }
-        Ok(info)
+    fn validate(&self) -> Result<()> {
+        SgdConfig::validate(self)
+    }
+
+    fn uses(&self, _slot: usize) -> bool {
+        self.momentum != 0.0
     }
 
     fn lr(&self) -> f32 {
-        self.config.lr
+        self.lr
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        common::non_negative(NAME, "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
     }
 
-    fn steps(&self) -> u64 {
-        self.step
+    fn clip_norm(&self) -> Option<f32> {
+        self.clip_norm
     }
 
-    fn export_state(&self) -> OptimState {
-        if self.names().is_empty() {
-            named(self.step, &[])
+    fn maximize(&self) -> bool {
+        self.maximize
+    }
+
+    fn step(&self, _t: u64, first: bool, grad_scale: f32) -> SgdRule {
+        if self.momentum == 0.0 {
+            SgdRule::Plain(SgdStep {
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                grad_scale,
+            })
         } else {
-            named(self.step, &[("momentum_buffer", &self.buf)])
+            SgdRule::Momentum(MomentumStep {
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                momentum: self.momentum,
+                dampening: self.dampening,
+                nesterov: self.nesterov,
+                first_step: first,
+                grad_scale,
+            })
         }
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        let mut bufs = take_buffers(NAME, state, self.names())?;
-        self.buf = bufs.pop().unwrap_or_default();
-        self.step = state.step;
-        Ok(())
+    fn update(&self, step: &SgdRule, p: &mut [f32], g: &[f32], [b, ..]: Slots) {
+        match step {
+            SgdRule::Plain(h) => sgd::<Wide>(p, g, h),
+            SgdRule::Momentum(h) => momentum::<Wide>(p, g, b, h),
+        }
     }
+}
+
+/// The scalars of one SGD step: plain, or with a momentum buffer.
+#[derive(Debug, Clone, Copy)]
+pub enum SgdRule {
+    /// μ = 0: `p ← p − γ·(g + λ·p)`.
+    Plain(SgdStep),
+    /// μ > 0: heavy-ball or Nesterov.
+    Momentum(MomentumStep),
 }

@@ -1,6 +1,7 @@
 //! Every optimizer converges on a convex quadratic, and the momentum and
 //! adaptive ones on the 2-D Rosenbrock function, within a stated budget.
 
+use descent_optim::Compute;
 use descent_optim::*;
 
 /// `f(x) = ½·Σ aᵢ(xᵢ − bᵢ)²` with curvatures aᵢ from 1 to 10 (condition
@@ -42,7 +43,7 @@ fn quadratic(mut opt: Box<dyn Optimizer>, budget: usize, tol: f64) {
     let start = q.loss(&x);
     for _ in 0..budget {
         q.grad(&x, &mut g);
-        opt.step(&mut x, &g).unwrap();
+        opt.step(&Compute::serial(), &mut x, &g).unwrap();
     }
     let end = q.loss(&x);
     eprintln!("{}: {start} -> {end}", opt.name());
@@ -145,7 +146,7 @@ fn rosenbrock(mut opt: Box<dyn Optimizer>, budget: usize, tol: f32) {
         let (x, y) = (p[0], p[1]);
         g[0] = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
         g[1] = 200.0 * (y - x * x);
-        opt.step(&mut p, &g).unwrap();
+        opt.step(&Compute::serial(), &mut p, &g).unwrap();
     }
     let d = ((p[0] - 1.0).powi(2) + (p[1] - 1.0).powi(2)).sqrt();
     assert!(

@@ -96,6 +96,7 @@
 //! the comparison allows `|got − want| ≤ 1e-6·(1 + |want|)` (a few f32 ulps of the
 //! O(1) parameters accumulated over three steps).
 
+use descent_optim::Compute;
 use descent_optim::*;
 
 const P0: [f32; 4] = [0.5, -1.5, 2.0, -0.25];
@@ -108,7 +109,7 @@ const G: [[f32; 4]; 3] = [
 fn run(mut opt: impl Optimizer, want: [f64; 4]) {
     let mut p = P0;
     for g in &G {
-        opt.step(&mut p, g).unwrap();
+        opt.step(&Compute::serial(), &mut p, g).unwrap();
     }
     assert_eq!(opt.steps(), 3);
     for (i, (&got, &w)) in p.iter().zip(&want).enumerate() {

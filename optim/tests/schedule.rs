@@ -1,6 +1,7 @@
 //! Learning-rate schedules: closed forms, warmup composition,
 //! reduce-on-plateau, and exact resume.
 
+use descent_optim::Compute;
 use descent_optim::*;
 
 fn close(a: f32, b: f64) -> bool {
@@ -275,7 +276,7 @@ fn schedule_drives_an_optimizer() {
     .unwrap();
     let mut p = vec![0.0f32];
     for _ in 0..3 {
-        o.step(&mut p, &[1.0]).unwrap();
+        o.step(&Compute::serial(), &mut p, &[1.0]).unwrap();
         o.set_lr(s.advance(None).unwrap()).unwrap();
     }
     assert_eq!(p[0], -(0.5 + 0.25 + 0.125));

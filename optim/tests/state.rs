@@ -1,6 +1,7 @@
 //! Export then import continues exactly like an uninterrupted run, and bad
 //! states and lengths are typed errors.
 
+use descent_optim::Compute;
 use descent_optim::*;
 
 /// Makes a fresh optimizer with one fixed config.
@@ -135,14 +136,14 @@ fn resume_is_bit_identical() {
         let mut pa = p0.clone();
         for t in 0..12 {
             let g = grad(&pa, t);
-            a.step(&mut pa, &g).unwrap();
+            a.step(&Compute::serial(), &mut pa, &g).unwrap();
         }
         // 5 steps, checkpoint, a fresh optimizer imports, 7 more steps.
         let mut b = make();
         let mut pb = p0.clone();
         for t in 0..5 {
             let g = grad(&pb, t);
-            b.step(&mut pb, &g).unwrap();
+            b.step(&Compute::serial(), &mut pb, &g).unwrap();
         }
         let ck = b.export_state();
         assert_eq!(ck.step, 5, "{name}");
@@ -152,7 +153,7 @@ fn resume_is_bit_identical() {
         assert_eq!(c.steps(), 5);
         for t in 5..12 {
             let g = grad(&pb, t);
-            c.step(&mut pb, &g).unwrap();
+            c.step(&Compute::serial(), &mut pb, &g).unwrap();
         }
         assert_eq!(bits(&pa), bits(&pb), "{name}: resumed run diverged");
         assert_eq!(a.export_state(), c.export_state(), "{name}");
@@ -163,7 +164,8 @@ fn resume_is_bit_identical() {
 fn state_names_are_pytorch_names() {
     let names = |o: &mut dyn Optimizer| {
         let mut p = vec![1.0f32; 3];
-        o.step(&mut p, &[0.1, 0.2, 0.3]).unwrap();
+        o.step(&Compute::serial(), &mut p, &[0.1, 0.2, 0.3])
+            .unwrap();
         o.export_state()
             .buffers
             .into_iter()
@@ -214,12 +216,12 @@ fn fresh_state_exports_nothing_and_imports_as_reset() {
     let mut o = Adam::new(AdamConfig::default()).unwrap();
     assert_eq!(o.export_state(), OptimState::default());
     let mut p = vec![1.0f32; 4];
-    o.step(&mut p, &[1.0; 4]).unwrap();
+    o.step(&Compute::serial(), &mut p, &[1.0; 4]).unwrap();
     o.import_state(&OptimState::default()).unwrap();
     assert_eq!(o.steps(), 0);
     // After a reset the buffers are re-sized to the next parameters.
     let mut q = vec![1.0f32; 9];
-    o.step(&mut q, &[1.0; 9]).unwrap();
+    o.step(&Compute::serial(), &mut q, &[1.0; 9]).unwrap();
 }
 
 fn adam_state(len_m: usize, len_v: usize) -> OptimState {
@@ -305,7 +307,7 @@ fn length_mismatches_are_typed_errors_and_change_nothing() {
     for (name, make) in configs() {
         let mut o = make();
         let mut p = vec![1.0f32; 5];
-        let e = o.step(&mut p, &[0.5; 4]).unwrap_err();
+        let e = o.step(&Compute::serial(), &mut p, &[0.5; 4]).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -319,13 +321,13 @@ fn length_mismatches_are_typed_errors_and_change_nothing() {
         );
         assert_eq!(o.steps(), 0, "{name}");
         assert_eq!(p, vec![1.0; 5], "{name}");
-        o.step(&mut p, &[0.5; 5]).unwrap();
+        o.step(&Compute::serial(), &mut p, &[0.5; 5]).unwrap();
         if o.export_state().buffers.is_empty() {
             continue; // plain SGD: no state, any length is fine
         }
         let before = o.export_state();
         let mut q = vec![1.0f32; 6];
-        let e = o.step(&mut q, &[0.5; 6]).unwrap_err();
+        let e = o.step(&Compute::serial(), &mut q, &[0.5; 6]).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -347,7 +349,7 @@ fn import_then_wrong_length_step_is_an_error() {
     o.import_state(&adam_state(4, 4)).unwrap();
     let mut p = vec![0.0f32; 3];
     assert!(matches!(
-        o.step(&mut p, &[0.0; 3]),
+        o.step(&Compute::serial(), &mut p, &[0.0; 3]),
         Err(OptimError::LengthMismatch {
             expected: 4,
             got: 3,
@@ -365,23 +367,24 @@ fn clipping_reports_the_pre_clip_norm() {
     })
     .unwrap();
     let mut p = vec![0.0f32; 2];
-    let info = o.step(&mut p, &[3.0, 4.0]).unwrap();
-    assert_eq!(info.grad_norm, Some(5.0));
+    let info = o.step(&Compute::serial(), &mut p, &[3.0, 4.0]).unwrap();
+    assert_eq!(info.grad_norm, 5.0);
     assert!((info.clip_scale - 0.2).abs() < 1e-6);
     assert!(
         (p[0] + 0.6).abs() < 1e-6 && (p[1] + 0.8).abs() < 1e-6,
         "{p:?}"
     );
     // Below the threshold nothing is scaled.
-    let info = o.step(&mut p, &[0.3, 0.4]).unwrap();
+    let info = o.step(&Compute::serial(), &mut p, &[0.3, 0.4]).unwrap();
     assert_eq!(info.clip_scale, 1.0);
-    // Without clipping the norm pass is skipped.
+    // Without clipping the norm is still reported, and nothing is scaled.
     let mut o = Sgd::new(SgdConfig::default()).unwrap();
     assert_eq!(
-        o.step(&mut p, &[3.0, 4.0]).unwrap(),
+        o.step(&Compute::serial(), &mut p, &[3.0, 4.0]).unwrap(),
         StepInfo {
-            grad_norm: None,
-            clip_scale: 1.0
+            grad_norm: 5.0,
+            clip_scale: 1.0,
+            applied: true,
         }
     );
 }
@@ -396,7 +399,7 @@ fn set_lr_is_used_and_validated() {
     o.set_lr(0.5).unwrap();
     assert_eq!(o.lr(), 0.5);
     let mut p = vec![1.0f32];
-    o.step(&mut p, &[1.0]).unwrap();
+    o.step(&Compute::serial(), &mut p, &[1.0]).unwrap();
     assert_eq!(p[0], 0.5);
     for bad in [-0.1, f32::NAN, f32::INFINITY] {
         assert!(matches!(
@@ -407,12 +410,13 @@ fn set_lr_is_used_and_validated() {
     assert_eq!(o.lr(), 0.5);
 }
 
-/// A trainer that already has `‖g‖₂` hands it to `step_with_norm`: with
-/// clipping (and without) the result is the same bits as `step`, which
-/// computes the norm itself, for every optimizer, over several steps.
+/// The step on two threads is the same bits as on one, with the same
+/// norm and clipping factor, for every optimizer, over several steps; and
+/// a non-finite gradient updates nothing, not even the step count.
 #[test]
-fn step_with_the_callers_norm_equals_step() {
+fn threads_give_the_same_bits_and_a_nonfinite_gradient_updates_nothing() {
     let n = 1003;
+    let two = Compute::threads(2);
     for kind in OptimizerKind::ALL {
         for clip_norm in [None, Some(0.5)] {
             let build = || {
@@ -433,20 +437,25 @@ fn step_with_the_callers_norm_equals_step() {
                 let g: Vec<f32> = (0..n)
                     .map(|i| (((i + 7 * t) * 31 % 37) as f32 - 18.0) / 5.0)
                     .collect();
-                let norm = descent_core::step::grad_norm::<descent_core::simd::Wide>(&g);
-                let ia = a.step(&mut pa, &g).unwrap();
-                let ib = b.step_with_norm(&mut pb, &g, Some(norm)).unwrap();
-                assert_eq!(ia.grad_norm, ib.grad_norm, "{kind} {clip_norm:?}");
+                let ia = a.step(&Compute::serial(), &mut pa, &g).unwrap();
+                let ib = b.step(&two, &mut pb, &g).unwrap();
+                assert_eq!(ia.grad_norm.to_bits(), ib.grad_norm.to_bits());
                 assert_eq!(ia.clip_scale.to_bits(), ib.clip_scale.to_bits());
                 if clip_norm.is_some() {
                     assert!(ia.clip_scale < 1.0, "{kind}: the test must clip");
                 }
             }
             let same = pa.iter().zip(&pb).all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(
-                same,
-                "{kind} {clip_norm:?}: step_with_norm differs from step"
-            );
+            assert!(same, "{kind} {clip_norm:?}: two threads differ from one");
+            for bad in [f32::NAN, f32::INFINITY] {
+                let mut g = vec![0.25f32; n];
+                g[n / 2] = bad;
+                let (before, state) = (pa.clone(), a.export_state());
+                let info = a.step(&two, &mut pa, &g).unwrap();
+                assert!(!info.applied && !info.grad_norm.is_finite(), "{kind}");
+                assert_eq!(pa, before, "{kind}: a {bad} gradient moved the weights");
+                assert_eq!(a.export_state(), state, "{kind}: the state moved");
+            }
         }
     }
 }

@@ -31,10 +31,12 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod metrics;
+pub mod phase;
 pub mod profile;
 mod resume;
 mod trainer;
 pub mod tune;
 
 pub use config::{OnDivergence, RunConfig, ScheduleName};
+pub use phase::{Phase, Probe};
 pub use trainer::{Observer, SaveEveryEpoch, Step, TrainError, Trainer};

@@ -37,8 +37,7 @@
 //! | dX l (l > 0) | 2·B·I·O | 4·(B·O + O·I + B·I) |
 //! | f′ l (ReLU) | B·O (a select) | 12·B·O (y, dH read, dH written) |
 //! | f′ l (sigmoid, tanh) | 3·B·O | 12·B·O |
-//! | grad norm | 2·P | 4·P |
-//! | update | P·([`update_flops`]) | 4·P·(3 + 2·k), k state buffers |
+//! | update | 2·P + P·([`update_flops`]) | 4·P + 4·P·(3 + 2·k), k state buffers: the norm's pass over g, then the fused step |
 //! | search | 2 × (forward + softmax-CE) + 2·P | 2 × theirs + 36·P |
 //! | eval | forward + softmax-CE of every test batch | theirs |
 
@@ -49,12 +48,15 @@ use std::time::Instant;
 use descent_core::gemm::blocking::Caches;
 use descent_core::roof::{self, Roofs};
 use descent_core::AlignedVec;
-use descent_nn::{Activation, Compute, Linear, LinearParams, Phase, Probe, Rows};
+use descent_core::Compute;
+use descent_nn::Phase as N;
+use descent_nn::{Activation, Linear, LinearParams, Rows};
 use descent_optim::{Hyper, OptimizerKind, Updater};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::phase::{Phase, Probe};
 use crate::trainer::{Step, TrainError, Trainer};
 
 /// FLOPs and bytes of one phase, from the shapes (see the module docs).
@@ -176,12 +178,12 @@ fn forward_costs(sizes: &[usize], act: Activation, b: usize, out: &mut Vec<(Phas
     for (l, p) in sizes.windows(2).enumerate() {
         let (i, o) = (p[0], p[1]);
         out.push((
-            Phase::Forward(l),
+            Phase::Net(N::Forward(l)),
             Cost::new(2 * b * i * o + b * o, 4 * (b * i + o * i + o + b * o)),
         ));
         if l < last && act != Activation::Relu {
             out.push((
-                Phase::Activation(l),
+                Phase::Net(N::Activation(l)),
                 Cost::in_place(b * o, 8 * b * o, 4 * b * o),
             ));
         }
@@ -226,7 +228,7 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
         return out;
     }
     forward_costs(sizes, s.activation, b, &mut out);
-    out.push((Phase::Loss, loss_cost(b, c)));
+    out.push((Phase::Net(N::Loss), loss_cost(b, c)));
     let f_prime = if s.activation == Activation::Relu {
         1
     } else {
@@ -235,27 +237,31 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     for (l, w) in sizes.windows(2).enumerate().rev() {
         let (i, o) = (w[0], w[1]);
         out.push((
-            Phase::WeightGrad(l),
+            Phase::Net(N::WeightGrad(l)),
             Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i)),
         ));
-        out.push((Phase::BiasGrad(l), Cost::new(b * o, 4 * (b * o + o))));
+        out.push((
+            Phase::Net(N::BiasGrad(l)),
+            Cost::new(b * o, 4 * (b * o + o)),
+        ));
         if l > 0 {
             out.push((
-                Phase::InputGrad(l),
+                Phase::Net(N::InputGrad(l)),
                 Cost::new(2 * b * i * o, 4 * (b * o + o * i + b * i)),
             ));
             out.push((
-                Phase::ActivationBackward(l - 1),
+                Phase::Net(N::ActivationBackward(l - 1)),
                 Cost::in_place(f_prime * b * i, 12 * b * i, 8 * b * i),
             ));
         }
     }
-    out.push((Phase::GradNorm, Cost::new(2 * p, 4 * p)));
+    // The optimizer's step: the norm's read-only pass over g, then the
+    // fused update.
     out.push((
         Phase::Update,
         Cost::in_place(
-            s.update_flops * p,
-            4 * p * (3 + 2 * s.state_buffers),
+            (2 + s.update_flops) * p,
+            4 * p + 4 * p * (3 + 2 * s.state_buffers),
             4 * p * (2 + s.state_buffers),
         ),
     ));
@@ -373,8 +379,8 @@ impl GemmCase {
                 bias: rand(o),
                 dy: rand(batch * o),
                 out: AlignedVec::zeros(match phase {
-                    Phase::WeightGrad(_) => o * i,
-                    Phase::InputGrad(_) => batch * i,
+                    Phase::Net(N::WeightGrad(_)) => o * i,
+                    Phase::Net(N::InputGrad(_)) => batch * i,
                     _ => batch * o,
                 }),
             }
@@ -382,13 +388,13 @@ impl GemmCase {
         let mut v: Vec<GemmCase> = (0..=last)
             .map(|l| {
                 let relu = l < last && activation == Activation::Relu;
-                case(Phase::Forward(l), l, relu)
+                case(Phase::Net(N::Forward(l)), l, relu)
             })
             .collect();
         for l in (0..=last).rev() {
-            v.push(case(Phase::WeightGrad(l), l, false));
+            v.push(case(Phase::Net(N::WeightGrad(l)), l, false));
             if l > 0 {
-                v.push(case(Phase::InputGrad(l), l, false));
+                v.push(case(Phase::Net(N::InputGrad(l)), l, false));
             }
         }
         v
@@ -398,8 +404,8 @@ impl GemmCase {
     pub fn mkn(&self) -> (usize, usize, usize) {
         let (i, o, b) = (self.layer.in_features, self.layer.out_features, self.batch);
         match self.phase {
-            Phase::WeightGrad(_) => (o, b, i),
-            Phase::InputGrad(_) => (b, o, i),
+            Phase::Net(N::WeightGrad(_)) => (o, b, i),
+            Phase::Net(N::InputGrad(_)) => (b, o, i),
             _ => (b, i, o),
         }
     }
@@ -418,19 +424,20 @@ impl GemmCase {
             rows: self.batch,
         };
         let r = match self.phase {
-            Phase::WeightGrad(_) => self
-                .layer
-                .weight_grad(&mut self.out, false, &self.dy, x, cx),
-            Phase::InputGrad(_) => {
+            Phase::Net(N::WeightGrad(_)) => {
                 self.layer
-                    .input_grad(&mut self.out, &self.dy, &self.w, self.batch, cx)
+                    .weight_grad(cx, &mut self.out, false, &self.dy, x)
+            }
+            Phase::Net(N::InputGrad(_)) => {
+                self.layer
+                    .input_grad(cx, &mut self.out, &self.dy, &self.w, self.batch)
             }
             _ => {
                 let p = LinearParams {
                     w: &self.w,
                     b: &self.bias,
                 };
-                self.layer.forward(&mut self.out, x, p, self.relu, cx)
+                self.layer.forward(cx, &mut self.out, x, p, self.relu)
             }
         };
         r.expect("the case's shapes are consistent");
@@ -447,9 +454,9 @@ impl GemmCase {
         // (A, its row and column strides, B, its strides); C is row-major.
         let (a, rsa, csa, bm, rsb, csb) = match self.phase {
             // dW (O, I) = dYᵀ (O, B) · X (B, I)
-            Phase::WeightGrad(_) => (&self.dy, 1, o, &self.x, i, 1),
+            Phase::Net(N::WeightGrad(_)) => (&self.dy, 1, o, &self.x, i, 1),
             // dX (B, I) = dY (B, O) · W (O, I)
-            Phase::InputGrad(_) => (&self.dy, o, 1, &self.w, i, 1),
+            Phase::Net(N::InputGrad(_)) => (&self.dy, o, 1, &self.w, i, 1),
             // Y (B, O) = X (B, I) · Wᵀ (I, O)
             _ => (&self.x, i, 1, &self.w, 1, i),
         };
@@ -474,7 +481,7 @@ impl GemmCase {
                 1,
             );
         }
-        if let Phase::Forward(_) = self.phase {
+        if let Phase::Net(N::Forward(_)) = self.phase {
             for row in self.out.chunks_exact_mut(o) {
                 for (y, &bias) in row.iter_mut().zip(self.bias.iter()) {
                     let v = *y + bias;
@@ -777,12 +784,12 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
     for _ in 0..opts.eval_reps.max(1) {
         let start = Instant::now();
         t.net
-            .evaluate(&test.images, &test.labels, t.cfg.eval_batch_size)?;
+            .evaluate(&t.cx, &test.images, &test.labels, t.cfg.eval_batch_size)?;
         eval.push(start.elapsed().as_secs_f64());
     }
 
     let caches = Caches::detect();
-    let pool = t.net.compute().pool();
+    let pool = t.cx.pool();
     let roofs = roof::measure(pool, &caches, opts.roof_samples);
     let shape = t.step_shape();
     let costs = step_costs(&shape);
@@ -916,31 +923,30 @@ mod tests {
     fn step_costs_match_hand_computed_values_for_a_small_net() {
         let s = shape(OptimizerKind::Sgd, Activation::Relu);
         assert_eq!(s.params(), 23);
-        let want: [(Phase, f64, f64); 12] = [
+        let want: [(Phase, f64, f64); 11] = [
             // 8·5·(4 + 1)
             (Phase::Gather, 0.0, 200.0),
             // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
-            (Phase::Forward(0), 135.0, 200.0),
+            (Phase::Net(N::Forward(0)), 135.0, 200.0),
             // 2·5·3·2 + 5·2; 4·(5·3 + 2·3 + 2 + 5·2)
-            (Phase::Forward(1), 70.0, 132.0),
+            (Phase::Net(N::Forward(1)), 70.0, 132.0),
             // 5·5·2; 4·(2·5·2 + 5)
-            (Phase::Loss, 50.0, 100.0),
+            (Phase::Net(N::Loss), 50.0, 100.0),
             // 2·5·3·2; 4·(5·2 + 5·3 + 2·3)
-            (Phase::WeightGrad(1), 60.0, 124.0),
+            (Phase::Net(N::WeightGrad(1)), 60.0, 124.0),
             // 5·2; 4·(5·2 + 2)
-            (Phase::BiasGrad(1), 10.0, 48.0),
+            (Phase::Net(N::BiasGrad(1)), 10.0, 48.0),
             // 2·5·3·2; 4·(5·2 + 2·3 + 5·3)
-            (Phase::InputGrad(1), 60.0, 124.0),
+            (Phase::Net(N::InputGrad(1)), 60.0, 124.0),
             // 5·3 selects; 12·5·3
-            (Phase::ActivationBackward(0), 15.0, 180.0),
+            (Phase::Net(N::ActivationBackward(0)), 15.0, 180.0),
             // 2·5·4·3; 4·(5·3 + 5·4 + 3·4)
-            (Phase::WeightGrad(0), 120.0, 188.0),
+            (Phase::Net(N::WeightGrad(0)), 120.0, 188.0),
             // 5·3; 4·(5·3 + 3)
-            (Phase::BiasGrad(0), 15.0, 72.0),
-            // 2·23; 4·23
-            (Phase::GradNorm, 46.0, 92.0),
-            // 2·23; 4·23·3 (p, g read; p written)
-            (Phase::Update, 46.0, 276.0),
+            (Phase::Net(N::BiasGrad(0)), 15.0, 72.0),
+            // the norm, 2·23 and 4·23, then the update, 2·23 and 4·23·3
+            // (p, g read; p written)
+            (Phase::Update, 92.0, 368.0),
         ];
         let got = step_costs(&s);
         assert_eq!(got.len(), want.len());
@@ -951,11 +957,12 @@ mod tests {
         // 4·(10 + 5)·(4 + 1); in-place arrays count once.
         let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
         assert_eq!(foot(Phase::Gather), 300.0);
-        assert_eq!(foot(Phase::ActivationBackward(0)), 120.0); // 8·5·3
+        assert_eq!(foot(Phase::Net(N::ActivationBackward(0))), 120.0); // 8·5·3
         assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
-        assert_eq!(foot(Phase::Forward(0)), 200.0);
+        assert_eq!(foot(Phase::Net(N::Forward(0))), 200.0);
 
-        // Adam keeps 2 buffers: 13 FLOPs and 4·(3 + 4) bytes a parameter.
+        // Adam keeps 2 buffers: 2 + 13 FLOPs and 4 + 4·(3 + 4) bytes a
+        // parameter (the norm, then the update).
         let adam = StepShape {
             state_buffers: 2,
             ..shape(OptimizerKind::Adam, Activation::Relu)
@@ -963,17 +970,17 @@ mod tests {
         let u = step_costs(&adam).pop().unwrap();
         assert_eq!(
             (u.0, u.1.flops, u.1.bytes),
-            (Phase::Update, 13.0 * 23.0, 28.0 * 23.0)
+            (Phase::Update, 15.0 * 23.0, 32.0 * 23.0)
         );
 
         // Tanh: the forward adds its unfused activation (5·3 evaluations,
         // 8·5·3 bytes), and f′ costs 3 FLOPs an element.
         let tanh = step_costs(&shape(OptimizerKind::Sgd, Activation::Tanh));
-        assert_eq!(tanh[2].0, Phase::Activation(0));
+        assert_eq!(tanh[2].0, Phase::Net(N::Activation(0)));
         assert_eq!((tanh[2].1.flops, tanh[2].1.bytes), (15.0, 120.0));
         let fb = tanh
             .iter()
-            .find(|(p, _)| *p == Phase::ActivationBackward(0));
+            .find(|(p, _)| *p == Phase::Net(N::ActivationBackward(0)));
         assert_eq!(fb.unwrap().1.flops, 45.0);
 
         // The whole set as the batch: nothing is gathered.
@@ -1023,14 +1030,14 @@ mod tests {
             assert_eq!(
                 phases,
                 [
-                    Phase::Forward(0),
-                    Phase::Forward(1),
-                    Phase::Forward(2),
-                    Phase::WeightGrad(2),
-                    Phase::InputGrad(2),
-                    Phase::WeightGrad(1),
-                    Phase::InputGrad(1),
-                    Phase::WeightGrad(0),
+                    Phase::Net(N::Forward(0)),
+                    Phase::Net(N::Forward(1)),
+                    Phase::Net(N::Forward(2)),
+                    Phase::Net(N::WeightGrad(2)),
+                    Phase::Net(N::InputGrad(2)),
+                    Phase::Net(N::WeightGrad(1)),
+                    Phase::Net(N::InputGrad(1)),
+                    Phase::Net(N::WeightGrad(0)),
                 ]
             );
             for c in &mut cases {

@@ -3,6 +3,7 @@
 //! progress, schedule and history as metadata. A resumed run continues bit
 //! for bit like an uninterrupted one.
 
+use descent_core::Compute;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -104,7 +105,7 @@ impl<'d> Trainer<'d> {
         data: &'d Mnist,
         epochs: usize,
         max_steps: Option<u64>,
-        threads: usize,
+        cx: &Compute,
         allow_nonfinite: bool,
     ) -> Result<Self, TrainError> {
         let ck = checkpoint::load_checkpoint_with(path, LoadOptions { allow_nonfinite })?;
@@ -127,7 +128,7 @@ impl<'d> Trainer<'d> {
         })?;
         cfg.epochs = epochs;
         cfg.max_steps = max_steps;
-        let mut t = Trainer::new(cfg, data, threads)?;
+        let mut t = Trainer::new(cfg, data, cx.clone())?;
         let layout = t.net.layout().to_vec();
         {
             let params = t.net.params_mut();

@@ -12,10 +12,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use descent_core::simd::Wide;
-use descent_core::step::grad_norm_on;
-use descent_core::AlignedVec;
-use descent_nn::{Loss, Mlp, NnError, Phase, Probe, Targets};
+use descent_core::{AlignedVec, Compute};
+use descent_nn::{Loss, Mlp, NnError, Targets};
 use descent_optim::{OptimError, Schedule, Updater};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -25,6 +23,7 @@ use crate::checkpoint::CheckpointError;
 use crate::config::{available_memory, check_model_fits, model_min_bytes, OnDivergence, RunConfig};
 use crate::data::{DataError, Mnist};
 use crate::metrics::{EpochRecord, History, MetricsError, MetricsWriter, StepRecord};
+use crate::phase::{NetProbe, Phase, Probe};
 
 /// Everything that can end a run early.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +158,9 @@ impl Observer for SaveEveryEpoch<'_> {
 pub struct Trainer<'d> {
     /// The run's settings.
     pub cfg: RunConfig,
+    /// Where the run computes: its threads and the GEMM's configuration,
+    /// passed to the net, the data set and the optimizer.
+    pub cx: Compute,
     pub(crate) data: &'d Mnist,
     /// The model.
     pub net: Mlp,
@@ -191,21 +193,21 @@ pub struct Trainer<'d> {
 
 impl<'d> Trainer<'d> {
     /// A fresh run of `cfg` on `data`: weights from the seed, optimizer
-    /// state empty, GEMMs on `threads` threads. The config is checked, and a
-    /// model too large for the machine refused, before anything is
-    /// allocated.
-    pub fn new(cfg: RunConfig, data: &'d Mnist, threads: usize) -> Result<Self, TrainError> {
+    /// state empty, computing on `cx` (e.g. `Compute::threads(2)`). The
+    /// config is checked, and a model too large for the machine refused,
+    /// before anything is allocated.
+    pub fn new(cfg: RunConfig, data: &'d Mnist, cx: Compute) -> Result<Self, TrainError> {
         cfg.validate()?;
         let sizes = cfg.sizes(data.train.dim());
         check_model_fits(&sizes, available_memory())?;
-        let mut net = Mlp::new(&sizes, cfg.activation()?, cfg.seed)?;
-        net.set_threads(threads);
+        let net = Mlp::new(&sizes, cfg.activation()?, cfg.seed)?;
         let updater = cfg.optimizer_config()?.build()?;
         let spe = cfg.steps_per_epoch(&data.train) as u64;
         let (schedule, schedule_per_epoch) = cfg.schedule(updater.lr(), spe)?;
         let n = net.num_params();
         Ok(Self {
             cfg,
+            cx,
             data,
             net,
             updater,
@@ -279,7 +281,7 @@ impl<'d> Trainer<'d> {
     }
 
     /// [`Trainer::step`], telling `probe` when each phase is done (see
-    /// [`descent_nn::probe`]); `descent profile` times a step this way.
+    /// [`crate::phase`]); `descent profile` times a step this way.
     pub fn step_probed(
         &mut self,
         rows: Range<usize>,
@@ -295,49 +297,46 @@ impl<'d> Trainer<'d> {
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);
-            let pool = self.net.compute().pool();
-            train.gather_par(pool, &self.order[rows], &mut self.x, &mut self.y);
+            train.gather(&self.cx, &self.order[rows], &mut self.x, &mut self.y);
             (&self.x, &self.y)
         };
         probe.done(Phase::Gather);
-        let net = &mut self.net;
+        let (net, cx) = (&mut self.net, &self.cx);
         match &mut self.updater {
             Updater::Grad(opt) => {
                 let lr = self.schedule.lr();
                 opt.set_lr(lr)?;
                 // Forward: Z = f(… f(X·W₀ᵀ + b₀) …)·W_Lᵀ + b_L.
-                net.forward_probed(x, b, probe)?;
+                net.forward_probed(cx, x, b, &mut NetProbe(probe))?;
                 // Loss: mean cross-entropy of softmax(Z), and dZ.
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
-                probe.done(Phase::Loss);
+                probe.done(Phase::Net(descent_nn::Phase::Loss));
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it).
-                net.backward_probed(x, false, probe)?;
-                // The gradient's norm, computed once: logged, checked here,
-                // and the clipping factor of the optimizer step.
-                let grad_norm = grad_norm_on::<Wide>(net.compute().pool(), net.grads());
-                probe.done(Phase::GradNorm);
+                net.backward_probed(cx, x, false, &mut NetProbe(probe))?;
                 if !loss.is_finite() {
                     return Ok(Step::NotFinite {
                         what: "loss",
                         value: loss,
                     });
                 }
-                if !grad_norm.is_finite() {
+                // Optimizer step: the gradient's norm (logged, checked, the
+                // clipping factor), then one fused pass over the flat
+                // buffers, a piece on each thread. A non-finite norm
+                // updates nothing.
+                let (p, g) = net.params_and_grads();
+                let info = opt.step(cx, p, g)?;
+                probe.done(Phase::Update);
+                if !info.applied {
                     return Ok(Step::NotFinite {
                         what: "gradient norm",
-                        value: grad_norm,
+                        value: info.grad_norm,
                     });
                 }
-                self.max_grad_norm = self.max_grad_norm.max(grad_norm);
-                // Optimizer step: one fused pass over the flat buffers, a
-                // piece on each of the net's threads.
-                let (p, g, cx) = net.params_grads_compute();
-                opt.step_on(cx.pool(), p, g, Some(grad_norm))?;
-                probe.done(Phase::Update);
+                self.max_grad_norm = self.max_grad_norm.max(info.grad_norm);
                 Ok(Step::Taken {
                     loss,
-                    grad_norm,
+                    grad_norm: info.grad_norm,
                     lr,
                 })
             }
@@ -349,7 +348,7 @@ impl<'d> Trainer<'d> {
                 self.search_params.extend_from_slice(net.params());
                 let r = rs.step(&mut self.search_params, |cand| {
                     net.params_mut().copy_from_slice(cand);
-                    match net.forward(x, b) {
+                    match net.forward(cx, x, b) {
                         Ok(_) => net
                             .loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))
                             .unwrap_or(f32::NAN),
@@ -459,9 +458,12 @@ impl<'d> Trainer<'d> {
         let secs = start.elapsed().as_secs_f64();
         self.seconds += secs;
         let test = &self.data.test;
-        let (test_loss, test_accuracy) =
-            self.net
-                .evaluate(&test.images, &test.labels, self.cfg.eval_batch_size)?;
+        let (test_loss, test_accuracy) = self.net.evaluate(
+            &self.cx,
+            &test.images,
+            &test.labels,
+            self.cfg.eval_batch_size,
+        )?;
         if self.schedule_per_epoch {
             self.schedule.advance(Some(test_loss))?;
         }

@@ -10,6 +10,7 @@
 
 use crate::data::Mnist;
 use crate::{RunConfig, TrainError, Trainer};
+use descent_core::Compute;
 
 /// One optimizer's search: every grid point with its validation loss
 /// (`None` if the run diverged) and the lr chosen.
@@ -65,7 +66,7 @@ pub fn tune(
     plan: &[(String, RunConfig)],
     tuning: &Mnist,
     budget: Budget,
-    threads: usize,
+    cx: &Compute,
     report: &mut dyn FnMut(&str, f32, Option<f32>),
 ) -> Result<Vec<Tuned>, TrainError> {
     let Budget { points, epochs } = budget;
@@ -80,7 +81,7 @@ pub fn tune(
             c.hyper.lr = Some(lr);
             c.epochs = epochs;
             c.max_steps = None;
-            let mut t = Trainer::new(c, tuning, threads)?;
+            let mut t = Trainer::new(c, tuning, cx.clone())?;
             let loss = match t.run(&mut []) {
                 Ok(()) => t
                     .history

@@ -4,6 +4,7 @@
 
 mod common;
 
+use descent_core::Compute;
 use std::path::Path;
 use std::time::Instant;
 
@@ -95,7 +96,7 @@ fn gather_copies_the_indexed_rows() {
     let idx = [11usize, 0, 5, 5];
     let mut x = vec![f32::NAN; idx.len() * 6];
     let mut y = vec![99u32; idx.len()];
-    m.train.gather(&idx, &mut x, &mut y);
+    m.train.gather(&Compute::threads(2), &idx, &mut x, &mut y);
     for (b, &i) in idx.iter().enumerate() {
         assert_eq!(&x[b * 6..(b + 1) * 6], m.train.image(i));
         assert_eq!(y[b], m.train.labels[i]);
@@ -109,7 +110,8 @@ fn gather_rejects_a_wrong_buffer() {
     let d = tmp();
     write_set(d.path(), 2, 1, 2, 2, false);
     let m = Mnist::load(d.path(), Normalize::None).unwrap();
-    m.train.gather(&[0, 1], &mut [0.0; 7], &mut [0; 2]);
+    m.train
+        .gather(&Compute::serial(), &[0, 1], &mut [0.0; 7], &mut [0; 2]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use descent_core::Compute;
 use descent_nn::Phase;
 use descent_optim::OptimizerKind;
 use descent_train::data::{Mnist, Normalize};
@@ -35,7 +36,7 @@ fn the_phases_add_up_to_the_step_within_ten_percent() {
         batch_size: 128,
         ..RunConfig::default()
     };
-    let mut t = Trainer::new(cfg, &data, 1).unwrap();
+    let mut t = Trainer::new(cfg, &data, Compute::threads(1)).unwrap();
     let p = profile::run(&mut t, &options(120)).unwrap();
     // Nothing missed, nothing counted twice: the sum of the phases'
     // medians is the median of the step run without probes.
@@ -72,7 +73,7 @@ fn unfused_activations_adam_and_threads_are_all_accounted_for() {
         batch_size: 50,
         ..RunConfig::default()
     };
-    let mut t = Trainer::new(cfg, &data, 2).unwrap();
+    let mut t = Trainer::new(cfg, &data, Compute::threads(2)).unwrap();
     let mut opts = options(10);
     opts.compare_matrixmultiply = true;
     let p = profile::run(&mut t, &opts).unwrap();

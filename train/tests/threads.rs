@@ -4,6 +4,7 @@
 
 mod common;
 
+use descent_core::Compute;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_train::data::{Mnist, Normalize};
 use descent_train::{RunConfig, TrainError, Trainer};
@@ -31,7 +32,7 @@ fn runs_that_end_early_leave_no_thread_behind() {
         max_steps: Some(5),
         ..RunConfig::default()
     };
-    let mut t = Trainer::new(cfg, &data, 4).unwrap();
+    let mut t = Trainer::new(cfg, &data, Compute::threads(4)).unwrap();
     assert_eq!(threads_now(), Some(before + 3), "4 threads: 3 workers");
     t.run(&mut []).unwrap();
     assert_eq!(t.step, 5);
@@ -46,7 +47,7 @@ fn runs_that_end_early_leave_no_thread_behind() {
         },
         ..RunConfig::default()
     };
-    let mut t = Trainer::new(cfg, &data, 3).unwrap();
+    let mut t = Trainer::new(cfg, &data, Compute::threads(3)).unwrap();
     let err = t.run(&mut []).unwrap_err();
     assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
     drop(t);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use descent_core::Compute;
 use descent_optim::OptimizerKind;
 use descent_train::data::{Mnist, Normalize};
 use descent_train::RunConfig;
@@ -40,7 +41,14 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
         epochs: 1,
     };
     let mut reported = 0;
-    let tuned = tune(&plan, &tuning, budget, 1, &mut |_, _, _| reported += 1).unwrap();
+    let tuned = tune(
+        &plan,
+        &tuning,
+        budget,
+        &Compute::serial(),
+        &mut |_, _, _| reported += 1,
+    )
+    .unwrap();
     assert_eq!(reported, 10, "5 grid points each for sgd and adam");
     // The random searches have no lr to tune.
     let labels: Vec<&str> = tuned.iter().map(|t| t.label.as_str()).collect();

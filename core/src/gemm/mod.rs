@@ -12,32 +12,34 @@
 //!
 //! Files: `blocking.rs` (the cache blocks KC, MC, NC from this CPU's
 //! caches), `pack.rs` (packing A and B), `kernel.rs` (the width-generic
-//! MR × NR micro-kernel and the fused tile store), this file (the kernel
-//! family, the loop nest, the checked API, the naive twin).
+//! MR × NR micro-kernel and the fused tile store), `config.rs` (the kernel
+//! family and what the host decides), this file (the one entry point
+//! [`matmul`], the loop nest, the naive twin).
 //!
 //! **The kernel family.** One micro-kernel source, instantiated per SIMD
 //! width ([`Kernel`]): `f32x8` with a 6 × 16 tile (AVX2: 12 accumulators of
 //! 16 `ymm`) and `f32x16` with a 12 × 32 tile (AVX-512: 24 of 32 `zmm`).
 //! [`Kernel::native`] is the widest this build compiled to real registers;
-//! [`gemm_with`] runs any of them (the tests run all of them everywhere:
+//! a [`Compute`] forced to a [`Config`] runs any of them (the tests run all of them everywhere:
 //! `wide` emulates `f32x16` with two `f32x8` halves without AVX-512). The
 //! loop nest never names a width: it reads MR, NR and the tile functions
 //! from the kernel's [`TileSet`].
 
 pub mod blocking;
+pub mod config;
 pub mod kernel;
 pub mod pack;
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
 use crate::buffer::AlignedVec;
+use crate::compute::Compute;
 use crate::error::{CoreError, Result};
-use crate::par::Pool;
-use crate::simd::{F32x16, F32x8, Vector};
-use crate::tensor::{MatMut, MatRef};
-use blocking::{balanced_kc, Blocks, Caches, PREFETCH_C_MIN_KC};
-use kernel::{relu_s, ASrc, BSrc, ColsA, Dest, PackedA, PrefetchRows, RowsA, TileFn, TileOps};
+use crate::view::{MatMut, MatRef};
+use blocking::{Blocks, PREFETCH_C_MIN_KC};
+use config::Plan;
+pub use config::{Config, Kernel, TileSet, DIRECT_A_MAX_N};
+use kernel::{relu_s, ASrc, BSrc, Dest, PrefetchRows, TileFn, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,233 +129,6 @@ fn check(a: &MatRef, b: &MatRef, c: &MatMut, epi: &Epilogue) -> Result<(usize, u
     Ok((m, k, n))
 }
 
-/// A micro-kernel of the family: its SIMD width and register tile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// `wide::f32x8`, a 6 × 16 tile: 12 accumulators, 2 vectors of B and a
-    /// broadcast of A in 15 of AVX2's 16 `ymm` registers.
-    F32x8,
-    /// `wide::f32x16`, a 12 × 32 tile: 24 accumulators, 2 vectors of B and
-    /// a broadcast of A in 27 of AVX-512's 32 `zmm` registers. Where it
-    /// overlaps C, at least FMA latency × pipes = 4 × 2 = 8 accumulators
-    /// must be in flight; 24 leave room for a 4- and 8-row tile too.
-    F32x16,
-}
-
-impl Kernel {
-    /// Every kernel of the family. All are correct on every machine; only
-    /// the widths the CPU has in registers are fast.
-    pub const ALL: [Kernel; 2] = [Kernel::F32x8, Kernel::F32x16];
-
-    /// The widest kernel this build runs in real registers: `F32x16` when
-    /// the build enables AVX-512F (`-C target-cpu=native` on such a CPU),
-    /// else `F32x8`.
-    pub const fn native() -> Kernel {
-        if crate::simd::HAS_AVX512 {
-            Kernel::F32x16
-        } else {
-            Kernel::F32x8
-        }
-    }
-
-    /// The tile functions, MR and NR of this kernel.
-    pub fn tiles(self) -> &'static TileSet {
-        match self {
-            Kernel::F32x8 => &TILES_F32X8,
-            Kernel::F32x16 => &TILES_F32X16,
-        }
-    }
-
-    /// Rows of the register tile.
-    pub fn mr(self) -> usize {
-        self.tiles().mr
-    }
-
-    /// Columns of the register tile (two vectors).
-    pub fn nr(self) -> usize {
-        self.tiles().nr
-    }
-
-    /// What runs, e.g. `"avx512f, f32x16, 12×32 tile"`: the instruction
-    /// set this width compiled to in this build, the vector type, the tile.
-    pub fn describe(self) -> String {
-        let isa = match self {
-            Kernel::F32x16 if crate::simd::HAS_AVX512 => "avx512f",
-            Kernel::F32x16 if crate::simd::HAS_FMA => "avx2+fma (emulated: 2 ymm per vector)",
-            Kernel::F32x8 if crate::simd::HAS_FMA => "avx2+fma",
-            _ => "portable (no fma)",
-        };
-        let name = match self {
-            Kernel::F32x8 => "f32x8",
-            Kernel::F32x16 => "f32x16",
-        };
-        format!("{isa}, {name}, {}×{} tile", self.mr(), self.nr())
-    }
-}
-
-/// Copies a block of A or B into packed panels: `(rows or kc, kc or cols,
-/// src, rs, cs, out)`, see [`pack`].
-type PackFn = unsafe fn(usize, usize, *const f32, usize, usize, &mut [f32]);
-
-/// One kernel's register tile and its instances: what the loop nest needs
-/// to run it without naming its width.
-pub struct TileSet {
-    /// Rows of the tile.
-    pub mr: usize,
-    /// Columns of the tile.
-    pub nr: usize,
-    /// `tiles[layout][rows][pack_b]`: layout 0 row-major A in place, 1
-    /// column-major A in place, 2 packed A; `rows` 0, 1, 2 for tiles of
-    /// MR/3, 2·MR/3 and MR rows; `pack_b` whether the tile packs its sliver
-    /// of B while it reads it.
-    tiles: [[[TileFn; 2]; 3]; 3],
-    pack_a: PackFn,
-    pack_b: PackFn,
-}
-
-/// The instances of one kernel: `tile_set!(vector, MR, MR/3, 2·MR/3)`.
-/// Const generics need the row counts as literals.
-macro_rules! tile_set {
-    ($v:ty, $mr:literal, $r1:literal, $r2:literal) => {{
-        use kernel::tile;
-        macro_rules! pair {
-            ($layout:ty, $rows:literal) => {
-                [
-                    tile::<$v, $mr, $layout, $rows, false> as TileFn,
-                    tile::<$v, $mr, $layout, $rows, true> as TileFn,
-                ]
-            };
-        }
-        macro_rules! layout {
-            ($layout:ty) => {
-                [
-                    pair!($layout, $r1),
-                    pair!($layout, $r2),
-                    pair!($layout, $mr),
-                ]
-            };
-        }
-        const NR: usize = 2 * <$v as Vector>::LANES;
-        const _: () = assert!($r1 * 3 == $mr && $r2 == 2 * $r1);
-        TileSet {
-            mr: $mr,
-            nr: NR,
-            tiles: [layout!(RowsA<$mr>), layout!(ColsA), layout!(PackedA<$mr>)],
-            pack_a: pack::pack_a::<$mr>,
-            pack_b: pack::pack_b::<NR>,
-        }
-    }};
-}
-
-static TILES_F32X8: TileSet = tile_set!(F32x8, 6, 2, 4);
-static TILES_F32X16: TileSet = tile_set!(F32x16, 12, 4, 8);
-
-/// How a GEMM runs: which kernel, with which cache blocks, and when A is
-/// read where it lies instead of packed.
-///
-/// Everything the host decides for a product is here, so a test (or a
-/// user asking what another CPU would run) can give it explicitly:
-/// [`Config::new`] derives it from a [`Caches`] value, and the fields can
-/// be set by hand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Config {
-    pub kernel: Kernel,
-    pub blocks: Blocks,
-    /// A is read in place when C has at most this many columns and A has a
-    /// unit stride (see [`read_a_in_place`]); 0 packs A always,
-    /// `usize::MAX` never packs a unit-stride A.
-    pub a_in_place_max_n: usize,
-}
-
-impl Config {
-    /// The native kernel with blocks from this machine's caches (computed
-    /// once), or from the caches and kernel forced by `DESCENT_CACHES` and
-    /// `DESCENT_KERNEL` (see [`blocking::Forced`]). What [`gemm`] and
-    /// [`gemm_par`] use.
-    pub fn native() -> &'static Config {
-        static NATIVE: OnceLock<Config> = OnceLock::new();
-        NATIVE.get_or_init(|| {
-            let kernel = blocking::Forced::from_env()
-                .ok()
-                .and_then(|f| f.kernel)
-                .unwrap_or(Kernel::native());
-            Config::new(kernel, &Caches::detect())
-        })
-    }
-
-    /// The configuration [`gemm`] runs a product with `n` columns on: the
-    /// native one, except that a C at most half a native tile wide (the
-    /// MLP's 10-class output layer) runs on the 6 × 16 kernel, which wastes
-    /// fewer lanes on it (half its lanes idle rather than three quarters).
-    pub fn for_cols(n: usize) -> &'static Config {
-        static NARROW: OnceLock<Config> = OnceLock::new();
-        let native = Config::native();
-        if native.kernel != Kernel::F32x8 && 2 * n <= native.kernel.nr() {
-            NARROW.get_or_init(|| Config::new(Kernel::F32x8, &Caches::detect()))
-        } else {
-            native
-        }
-    }
-
-    /// `kernel` with the blocks the model gives for `caches` and the
-    /// default packing rule ([`DIRECT_A_MAX_N`]).
-    pub fn new(kernel: Kernel, caches: &Caches) -> Config {
-        Config {
-            kernel,
-            blocks: Blocks::from_caches(kernel.mr(), kernel.nr(), caches),
-            a_in_place_max_n: DIRECT_A_MAX_N,
-        }
-    }
-
-    /// One line for headers and benches: the kernel and its blocks, e.g.
-    /// `"avx512f, f32x16, 12×32 tile; kc 192 (256 packed A), mc 384, nc 5440"`.
-    pub fn describe(&self) -> String {
-        let b = &self.blocks;
-        let rule = match self.a_in_place_max_n {
-            DIRECT_A_MAX_N => String::new(),
-            0 => "; A always packed".to_string(),
-            usize::MAX => "; A never packed".to_string(),
-            t => format!("; A in place up to n = {t}"),
-        };
-        format!(
-            "{}; kc {} ({} packed A), mc {}, nc {}{rule}",
-            self.kernel.describe(),
-            b.kc,
-            b.kc_packed_a,
-            b.mc,
-            b.nc
-        )
-    }
-
-    /// The decisions that fix the order of every sum of the product
-    /// `a · b` (`m × k` by `k × n`): whether A is read in place, and so
-    /// which k blocks the loop nest takes.
-    fn plan(&self, a: &RawMat, n: usize) -> Plan {
-        let direct_a = read_a_in_place(self.a_in_place_max_n, n, a.rs, a.cs);
-        let kc_max = if direct_a {
-            self.blocks.kc
-        } else {
-            self.blocks.kc_packed_a
-        };
-        Plan {
-            direct_a,
-            kc: balanced_kc(a.cols, kc_max),
-        }
-    }
-}
-
-/// What a whole product decides once, before it is split among threads:
-/// every choice here changes which partial sums are formed (the k blocks
-/// are summed into C one after another), so every part of the product must
-/// run with the same plan (see [`gemm_par`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Plan {
-    /// A is read where it lies (else packed).
-    direct_a: bool,
-    /// Depth of the k blocks (the last may be shallower).
-    kc: usize,
-}
-
 /// A read-only operand on raw memory: `rows × cols`, element `(i, j)` at
 /// `ptr + i·rs + j·cs`.
 #[derive(Clone, Copy)]
@@ -396,77 +171,32 @@ impl RawMatMut {
     }
 }
 
-/// `C ← epilogue(α·op(A)·op(B) + β·C)` (see the module docs), single
-/// thread, with the native kernel (see [`Config::for_cols`]) and this
-/// machine's blocks.
-///
-/// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`; pass `x.t()` for a
-/// transposed operand. Errors (printing both shapes) when they disagree or
-/// the bias is not `n` long.
-pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, epi: Epilogue) -> Result<()> {
-    gemm_with(Config::for_cols(b.cols()), alpha, a, b, beta, c, epi)
-}
-
-/// As [`gemm`], with the kernel and blocks of `cfg` (to compare kernels,
-/// or test one on a machine where it is not the native one).
-pub fn gemm_with(
-    cfg: &Config,
-    alpha: f32,
-    a: MatRef,
-    b: MatRef,
-    beta: f32,
-    mut c: MatMut,
-    epi: Epilogue,
-) -> Result<()> {
-    check(&a, &b, &c, &epi)?;
-    let cm = RawMatMut {
-        rs: c.rs(),
-        cs: c.cs(),
-        ptr: c.data_mut().as_mut_ptr(),
-    };
-    // SAFETY: the views were bounds-checked when made, and `check` verified
-    // the shapes agree and C's elements are disjoint.
-    unsafe { gemm_unchecked(cfg, alpha, RawMat::of(&a), RawMat::of(&b), beta, cm, epi) };
-    Ok(())
-}
-
 /// Products smaller than this many flops (2·m·k·n) run on the calling
 /// thread alone: the pool's hand-off costs a few hundred nanoseconds, what
 /// a 12 × 32 tile computes in about as long.
 pub const PAR_MIN_FLOP: usize = 1 << 18;
 
-/// As [`gemm`], split into `pool.threads()` parts run on the calling thread
-/// and the pool's workers, with the configuration [`gemm`] would use.
-pub fn gemm_par(
-    pool: &Pool,
-    alpha: f32,
-    a: MatRef,
-    b: MatRef,
-    beta: f32,
-    c: MatMut,
-    epi: Epilogue,
-) -> Result<()> {
-    gemm_par_with(pool, Config::for_cols(b.cols()), alpha, a, b, beta, c, epi)
-}
-
-/// As [`gemm_with`], split into `pool.threads()` parts run on the calling
-/// thread and the pool's workers.
+/// **The GEMM**: `C ← epilogue(α·op(A)·op(B) + β·C)` (see the module docs)
+/// on `cx`'s threads, with its configuration ([`Compute::gemm_config`]).
+///
+/// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`; pass `x.t()` for a
+/// transposed operand. The shapes are checked here, once, and an error
+/// prints both when they disagree, the bias is not `n` long, or C's
+/// strides make two of its elements share memory.
 ///
 /// **Bit-identical for any number of threads.** The split is along n (or
 /// m when n is narrow) in whole micro-tiles, and every decision that
 /// changes the order of a sum is made once, from the whole product and
-/// `cfg`, before the split: the kernel (`cfg`), whether A is read in place
-/// and the k blocks that follow from it (the [`Plan`]). No part looks at its
-/// own slice of n or m to decide them. A part chooses only how it walks its
-/// slice (row slivers, buffer slots, prefetches), and those never change
-/// what is added to what, or in which order. So every element of C is
-/// computed by exactly the sequence of operations one thread would use.
+/// the configuration, before the split: the kernel, whether A is read in
+/// place and the k blocks that follow from it (the [`Plan`]). No part looks
+/// at its own slice of n or m to decide them. A part chooses only how it
+/// walks its slice (row slivers, buffer slots, prefetches), and those never
+/// change what is added to what, or in which order. So every element of C
+/// is computed by exactly the sequence of operations one thread would use.
 /// (`core/tests/gemm.rs` holds this for every configuration of its table
 /// of CPUs, on shapes that straddle each of its thresholds.)
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_par_with(
-    pool: &Pool,
-    cfg: &Config,
+pub fn matmul(
+    cx: &Compute,
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -475,21 +205,26 @@ pub fn gemm_par_with(
     epi: Epilogue,
 ) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
+    let cfg = cx.gemm_config(n);
     let cm = RawMatMut {
         rs: c.rs(),
         cs: c.cs(),
         ptr: c.data_mut().as_mut_ptr(),
     };
     let (ar, br) = (RawMat::of(&a), RawMat::of(&b));
-    let threads = pool.threads();
-    if threads == 1 || 2 * m * k * n < PAR_MIN_FLOP {
-        // SAFETY: as in `gemm_with`.
-        unsafe { gemm_unchecked(cfg, alpha, ar, br, beta, cm, epi) };
-        return Ok(());
-    }
     // Chosen for the whole product, so every part runs the k blocks one
     // thread would (see the doc comment).
-    let plan = cfg.plan(&ar, n);
+    let plan = cfg.plan(k, ar.rs, ar.cs, n);
+    let pool = match cx.pool() {
+        Some(pool) if 2 * m * k * n >= PAR_MIN_FLOP => pool,
+        // SAFETY: the views were bounds-checked when made, and `check`
+        // verified the shapes agree and C's elements are disjoint.
+        _ => unsafe {
+            gemm_planned(cfg, plan, alpha, ar, br, beta, cm, epi);
+            return Ok(());
+        },
+    };
+    let threads = pool.threads();
     let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
     let (am, bm, cm) = (SendPtr(ar), SendPtr(br), SendPtr(cm));
     let split_n = n >= m || n >= threads * 4 * nr;
@@ -546,7 +281,7 @@ pub fn gemm_par_with(
 #[derive(Clone, Copy)]
 struct SendPtr<T>(T);
 // SAFETY: used only to hand disjoint parts of C (and shared read-only A, B)
-// to pool threads that finish before `gemm_par_with` returns.
+// to pool threads that finish before `matmul` returns.
 unsafe impl<T> std::marker::Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
@@ -581,7 +316,16 @@ pub unsafe fn gemm_unchecked(
     c: RawMatMut,
     epi: Epilogue,
 ) {
-    gemm_planned(cfg, cfg.plan(&a, b.cols), alpha, a, b, beta, c, epi);
+    gemm_planned(
+        cfg,
+        cfg.plan(a.cols, a.rs, a.cs, b.cols),
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        epi,
+    );
 }
 
 /// [`gemm_unchecked`] on a part of a product whose [`Plan`] was made for
@@ -990,29 +734,6 @@ unsafe fn plan_row_slivers(
         ir += mr;
     }
 }
-
-/// Whether the micro-kernel reads A where it lies instead of from a packed
-/// copy.
-///
-/// Packing A costs a pass over the `mc × kc` block through L2 (about half a
-/// cycle per float) and is repaid once per NR-column sliver of B that reads
-/// it. With few slivers (the MLP's n = 10…128) the pass is a large part of
-/// the time and reading in place wins; with many, packing's single
-/// contiguous stream (and no cache-set conflicts between rows at large
-/// power-of-two strides) wins. A must have unit stride along k or along m
-/// so the rows the kernel broadcasts from stream through whole cache lines.
-///
-/// `n` is the whole product's: a thread's slice of it must not change the
-/// choice (see [`gemm_par_with`]).
-fn read_a_in_place(max_n: usize, n: usize, rsa: usize, csa: usize) -> bool {
-    n <= max_n && (csa == 1 || rsa == 1)
-}
-
-/// Widest B for which A is read in place by default (see
-/// [`read_a_in_place`]): 16 slivers of the 6 × 16 tile, 8 of the 12 × 32
-/// one (whose 12 row streams weigh more than 6; the measurements are in
-/// `docs/gemm-tuning.md`).
-pub const DIRECT_A_MAX_N: usize = 256;
 
 /// The naive twin and test oracle: a plain triple loop computing
 /// `C ← epilogue(α·Σ_p A[i,p]·B[p,j] + β·C)` with the sum accumulated in

@@ -50,26 +50,24 @@ pub use adam::{adam, adam_scalar, AdamStep};
 pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
+use crate::compute::Compute;
 use crate::ops::same_len;
-use crate::par::{split_mut, Pool};
+use crate::par::split_mut;
 use crate::simd::{Vector, MAX_LANES};
 
 /// Elements per piece of [`grad_norm`]'s sum. Fixed, so the order of the
 /// sum, and its bits, never depend on the number of threads.
 pub const NORM_CHUNK: usize = 1 << 14;
 
-/// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only SIMD
-/// pass on vectors `V` (see [`grad_norm_on`]).
-pub fn grad_norm<V: Vector>(g: &[f32]) -> f32 {
-    grad_norm_on::<V>(None, g)
-}
-
-/// [`grad_norm`] with its pieces spread over `pool`'s threads. The sum is
-/// taken per piece of [`NORM_CHUNK`] elements ([`crate::ops::sum_squares`],
-/// `4·V::LANES` partial sums in `f32`), and the pieces' sums are added in
-/// order in `f64`: the same bits for any pool (the pieces are fixed), and
-/// for a given width `V` on any machine.
-pub fn grad_norm_on<V: Vector>(pool: Option<&Pool>, g: &[f32]) -> f32 {
+/// Global L2 norm of a gradient buffer, `‖g‖₂ = √(Σ gᵢ²)`: one read-only
+/// SIMD pass on vectors `V`, its pieces spread over `cx`'s threads.
+///
+/// The sum is taken per piece of [`NORM_CHUNK`] elements
+/// ([`crate::ops::sum_squares`], `4·V::LANES` partial sums in `f32`), and
+/// the pieces' sums are added in order in `f64`: the same bits for any
+/// thread count (the pieces are fixed), and for a given width `V` on any
+/// machine.
+pub fn grad_norm<V: Vector>(cx: &Compute, g: &[f32]) -> f32 {
     let pieces = g.len().div_ceil(NORM_CHUNK);
     if pieces <= 1 {
         // One piece: its f32 sum, exactly what the loop below returns.
@@ -84,7 +82,7 @@ pub fn grad_norm_on<V: Vector>(pool: Option<&Pool>, g: &[f32]) -> f32 {
         heap.resize(pieces, 0.0);
         &mut heap
     };
-    split_mut(pool, pieces, 1, [(&mut sums[..], 1)], &|r, [out]| {
+    split_mut(cx.pool(), pieces, 1, [(&mut sums[..], 1)], &|r, [out]| {
         for (j, o) in r.zip(out) {
             let piece = &g[j * NORM_CHUNK..((j + 1) * NORM_CHUNK).min(g.len())];
             *o = crate::ops::sum_squares::<V>(piece);
@@ -239,7 +237,7 @@ mod tests {
         let g: Vec<f32> = (0..1003)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
-        let a = grad_norm::<crate::simd::Wide>(&g);
+        let a = grad_norm::<crate::simd::Wide>(&Compute::serial(), &g);
         let b = grad_norm_scalar(&g);
         assert!((a - b).abs() <= 1e-6 * b, "{a} vs {b}");
     }

@@ -1,8 +1,8 @@
 //! Helpers shared by the core's integration tests.
 
-use descent_core::{gemm_naive, gemm_with, Config, Epilogue, MatMut, MatRef};
+use descent_core::{gemm_naive, matmul, Compute, Config, Epilogue, MatMut, MatRef};
 
-/// Computes `C ← epi(α·A·B + β·C)` twice, with [`gemm_with`] (`cfg`) and with its naive
+/// Computes `C ← epi(α·A·B + β·C)` twice, with [`matmul`] forced to `cfg` and with its naive
 /// twin [`gemm_naive`], each into its own row-major copy of `c0`
 /// (`A.rows() × B.cols()`), and returns `(fast, naive)`.
 pub fn fast_and_naive(
@@ -17,8 +17,8 @@ pub fn fast_and_naive(
     let (m, n) = (a.rows(), b.cols());
     let mut fast = c0.to_vec();
     let mut naive = c0.to_vec();
-    gemm_with(
-        cfg,
+    matmul(
+        &Compute::serial().with_gemm(*cfg),
         alpha,
         a,
         b,

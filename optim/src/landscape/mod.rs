@@ -5,7 +5,7 @@
 
 pub mod functions;
 
-use crate::{Hyper, OptimizerConfig, OptimizerKind, RandomSearchConfig, Result, Updater};
+use crate::{Compute, Hyper, OptimizerConfig, OptimizerKind, RandomSearchConfig, Result, Updater};
 use functions::Function;
 
 /// The default learning rate of `opt` on `f`: values that make each
@@ -136,8 +136,9 @@ pub fn run_optimizer(
                 if !(g[0].is_finite() && g[1].is_finite()) {
                     break;
                 }
-                o.step(&mut p, &g)?;
-                if !(p[0].is_finite() && p[1].is_finite()) {
+                // A 2-D point is one thread's work.
+                let info = o.step(&Compute::serial(), &mut p, &g)?;
+                if !(info.applied && p[0].is_finite() && p[1].is_finite()) {
                     break;
                 }
                 path.push((p[0] as f64, p[1] as f64));

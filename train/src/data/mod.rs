@@ -10,8 +10,9 @@ pub mod normalize;
 
 use std::path::{Path, PathBuf};
 
-use descent_core::par::{split_mut, Pool};
+use descent_core::par::split_mut;
 use descent_core::AlignedVec;
+use descent_core::Compute;
 
 pub use error::{DataError, IdxKind, FETCH_COMMAND};
 pub use idx::{parse_idx, read_idx, IdxFile};
@@ -159,16 +160,9 @@ impl Dataset {
     /// If `x.len() != B·D`, `y.len() != B`, or an index is ≥ N. The indices
     /// come from the trainer's own permutation, never from input files, so a
     /// violation is a bug in the caller.
-    pub fn gather(&self, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
-        self.gather_par(None, idx, x, y);
-    }
-
-    /// As [`Dataset::gather`] on `pool`'s threads, each copying the images
-    /// of a slice of the batch (the labels are copied by the caller's).
-    ///
-    /// # Panics
-    /// As [`Dataset::gather`].
-    pub fn gather_par(&self, pool: Option<&Pool>, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
+    /// The images are copied on `cx`'s threads, each a slice of the batch
+    /// (the labels by the caller's).
+    pub fn gather(&self, cx: &Compute, idx: &[usize], x: &mut [f32], y: &mut [u32]) {
         let d = self.dim();
         assert_eq!(x.len(), idx.len() * d, "gather: x must hold B·D floats");
         assert_eq!(y.len(), idx.len(), "gather: y must hold B labels");
@@ -177,7 +171,7 @@ impl Dataset {
         }
         // Parts of at least 8 rows (25 KB of MNIST): a smaller copy is not
         // worth a hand-off.
-        split_mut(pool, idx.len(), 8, [(x, d)], &|r, [x]| {
+        split_mut(cx.pool(), idx.len(), 8, [(x, d)], &|r, [x]| {
             for (&i, xr) in idx[r].iter().zip(x.chunks_exact_mut(d)) {
                 xr.copy_from_slice(self.image(i));
             }

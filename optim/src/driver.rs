@@ -1,0 +1,244 @@
+//! The one optimizer driver. A gradient rule is three things: its state
+//! slots (buffers as long as the parameters), its hyper-parameters, and one
+//! fused kernel that updates a piece of the parameters and of every slot in
+//! a single pass ([`Rule`]). Everything else every rule needs is here, once:
+//!
+//! 1. check the lengths of the step's buffers;
+//! 2. compute `‖g‖₂` (logged by the trainer, the clipping factor, and the
+//!    divergence check: a non-finite norm updates nothing);
+//! 3. create the slots on the first step;
+//! 4. count the step and turn the hyper-parameters into the step's scalars
+//!    (bias corrections, decayed rates) in `f64`;
+//! 5. split the fused pass over the context's threads, cut at [`ALIGN`];
+//! 6. the learning rate, and the slots' export and import for checkpoints.
+//!
+//! So adding a rule is its kernel in `descent_core::step`, an `impl Rule`
+//! for its config, and a line in the kind table ([`crate::OptimizerKind`]).
+
+use descent_core::par::split_mut;
+use descent_core::simd::Wide;
+use descent_core::step::{clip_scale, grad_norm, grad_scale};
+use descent_core::Compute;
+
+use crate::common::{self, take_buffers};
+use crate::error::{OptimError, Result};
+use crate::{OptimState, Optimizer, StepInfo, ALIGN};
+
+/// The most state slots a rule may have.
+pub const MAX_SLOTS: usize = 4;
+
+/// One piece of every slot a kernel receives: the used slots, in the order
+/// of [`Rule::SLOTS`], and an empty slice for each slot the config does not
+/// use (and past the rule's last).
+pub type Slots<'a> = [&'a mut [f32]; MAX_SLOTS];
+
+/// A gradient rule on the shared driver ([`Driven`]): implemented by each
+/// optimizer's config.
+pub trait Rule: Clone + Send + Sync + 'static {
+    /// The step's scalars, computed once per step and shared by the pieces.
+    type Step: Sync;
+
+    /// The names of every slot the rule can have, in kernel order: its
+    /// `torch.optim` `state_dict` names (e.g. `"exp_avg"`).
+    const SLOTS: &'static [&'static str];
+
+    /// Short name for errors and logs, e.g. `"adamw"`.
+    fn name(&self) -> &'static str;
+
+    /// Checks every field; the error names the first invalid one.
+    fn validate(&self) -> Result<()>;
+
+    /// Whether this config uses slot `i` of [`Rule::SLOTS`] (all by
+    /// default; AMSGrad's maximum, say, only with `amsgrad`).
+    fn uses(&self, _slot: usize) -> bool {
+        true
+    }
+
+    /// The value slot `i` starts at on the first step (0 by default).
+    fn init(&self, _slot: usize) -> f32 {
+        0.0
+    }
+
+    /// The learning rate.
+    fn lr(&self) -> f32;
+
+    /// Sets the learning rate (already checked finite and ≥ 0).
+    fn set_lr(&mut self, lr: f32);
+
+    /// The global-norm clipping threshold, if any.
+    fn clip_norm(&self) -> Option<f32>;
+
+    /// Step uphill.
+    fn maximize(&self) -> bool;
+
+    /// The scalars of step `t` (1-based): `first` when the slots were just
+    /// created, `grad_scale` the factor the raw gradient is multiplied by
+    /// ([`grad_scale`]: the sign of `maximize` times the clipping factor).
+    fn step(&self, t: u64, first: bool, grad_scale: f32) -> Self::Step;
+
+    /// The fused pass over one piece: `p` and the slots updated from `g`.
+    fn update(&self, step: &Self::Step, p: &mut [f32], g: &[f32], slots: Slots);
+}
+
+/// A rule with its step count and slots: an [`Optimizer`].
+#[derive(Debug, Clone)]
+pub struct Driven<R: Rule> {
+    rule: R,
+    step: u64,
+    /// Slot `i` of [`Rule::SLOTS`]; empty until the first step, and always
+    /// for a slot the config does not use.
+    slots: [Vec<f32>; MAX_SLOTS],
+    /// The parameters' length, once the slots exist.
+    len: Option<usize>,
+}
+
+impl<R: Rule> Driven<R> {
+    /// A new optimizer; fails with the first invalid field.
+    pub fn new(rule: R) -> Result<Self> {
+        const { assert!(R::SLOTS.len() <= MAX_SLOTS) };
+        rule.validate()?;
+        Ok(Driven {
+            rule,
+            step: 0,
+            slots: Default::default(),
+            len: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &R {
+        &self.rule
+    }
+
+    /// The names of the slots this config uses, in order.
+    fn used(&self) -> Vec<&'static str> {
+        (0..R::SLOTS.len())
+            .filter(|&i| self.rule.uses(i))
+            .map(|i| R::SLOTS[i])
+            .collect()
+    }
+
+    fn has_slots(&self) -> bool {
+        (0..R::SLOTS.len()).any(|i| self.rule.uses(i))
+    }
+}
+
+impl<R: Rule> Optimizer for Driven<R> {
+    fn name(&self) -> &'static str {
+        self.rule.name()
+    }
+
+    fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
+        let name = self.rule.name();
+        if grads.len() != params.len() {
+            return Err(OptimError::LengthMismatch {
+                optimizer: name,
+                what: "grads (vs params)",
+                expected: params.len(),
+                got: grads.len(),
+            });
+        }
+        if let Some(n) = self.len {
+            if n != params.len() {
+                return Err(OptimError::LengthMismatch {
+                    optimizer: name,
+                    what: "params (vs the optimizer's state)",
+                    expected: n,
+                    got: params.len(),
+                });
+            }
+        }
+        let norm = grad_norm::<Wide>(cx, grads);
+        if !norm.is_finite() {
+            return Ok(StepInfo {
+                grad_norm: norm,
+                clip_scale: 1.0,
+                applied: false,
+            });
+        }
+        let clip = self.rule.clip_norm().map_or(1.0, |c| clip_scale(norm, c));
+        let first = self.len.is_none() && self.has_slots();
+        if first {
+            for (i, slot) in self.slots.iter_mut().enumerate().take(R::SLOTS.len()) {
+                if self.rule.uses(i) {
+                    *slot = vec![self.rule.init(i); params.len()];
+                }
+            }
+            self.len = Some(params.len());
+        }
+        self.step += 1;
+        let h = self
+            .rule
+            .step(self.step, first, grad_scale(self.rule.maximize(), clip));
+        // An unused slot is empty: 0 elements per unit, its pieces empty.
+        let per = |i: usize| usize::from(i < R::SLOTS.len() && self.rule.uses(i));
+        let (p0, p1, p2, p3) = (per(0), per(1), per(2), per(3));
+        let [s0, s1, s2, s3] = &mut self.slots;
+        let bufs = [
+            (params, 1),
+            (&mut s0[..], p0),
+            (&mut s1[..], p1),
+            (&mut s2[..], p2),
+            (&mut s3[..], p3),
+        ];
+        let rule = &self.rule;
+        split_mut(
+            cx.pool(),
+            grads.len(),
+            ALIGN,
+            bufs,
+            &|r, [p, a, b, c, d]| rule.update(&h, p, &grads[r], [a, b, c, d]),
+        );
+        Ok(StepInfo {
+            grad_norm: norm,
+            clip_scale: clip,
+            applied: true,
+        })
+    }
+
+    fn lr(&self) -> f32 {
+        self.rule.lr()
+    }
+
+    fn set_lr(&mut self, lr: f32) -> Result<()> {
+        common::non_negative(self.rule.name(), "lr", lr)?;
+        self.rule.set_lr(lr);
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.step
+    }
+
+    fn export_state(&self) -> OptimState {
+        let buffers = match self.len {
+            Some(_) => (0..R::SLOTS.len())
+                .filter(|&i| self.rule.uses(i))
+                .map(|i| (R::SLOTS[i].to_string(), self.slots[i].clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        OptimState {
+            step: self.step,
+            buffers,
+        }
+    }
+
+    fn import_state(&mut self, state: &OptimState) -> Result<()> {
+        let mut bufs = take_buffers(self.rule.name(), state, &self.used())?.into_iter();
+        let mut slots: [Vec<f32>; MAX_SLOTS] = Default::default();
+        let mut len = None;
+        for (i, slot) in slots.iter_mut().enumerate().take(R::SLOTS.len()) {
+            if self.rule.uses(i) {
+                if let Some(b) = bufs.next() {
+                    len = Some(b.len());
+                    *slot = b;
+                }
+            }
+        }
+        self.slots = slots;
+        self.len = len;
+        self.step = state.step;
+        Ok(())
+    }
+}

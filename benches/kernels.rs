@@ -8,7 +8,7 @@
 //! bench.
 //!
 //! `kernels/memory/{copy,triad}/{L1,L2,L3,DRAM}` are the bandwidth roofs
-//! `descent profile` measures (`descent::tensor::roof`'s `copy` and `triad`
+//! `descent profile` measures (`descent::profile::roof`'s `copy` and `triad`
 //! on its per-level working sets), on one thread.
 //!
 //! Run: `cargo bench --bench kernels`.
@@ -16,8 +16,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use descent::profile::roof;
 use descent::tensor::simd::Wide;
-use descent::tensor::{ops, roof, AlignedVec};
+use descent::tensor::{ops, AlignedVec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

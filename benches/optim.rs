@@ -5,7 +5,7 @@
 //! machine's streaming bandwidth measured in the same run:
 //! `memory/copy/N` (`a = b`) and `memory/triad/N` (`a = b + s·c`), the
 //! kernels `descent profile` measures its bandwidth roofs with
-//! (`descent::tensor::roof`).
+//! (`descent::profile::roof`).
 //!
 //! Every step is what `Optimizer::step` does: the gradient's norm (one
 //! read-only pass over g), then the update; the naive and scalar twins
@@ -27,7 +27,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use descent::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
-use descent::tensor::{roof, step, Compute};
+use descent::profile::roof;
+use descent::tensor::{step, Compute};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

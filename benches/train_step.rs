@@ -26,7 +26,7 @@
 //! the 784-128-64-10 step at batch 64 alone, on one thread, with descent's
 //! kernel (fused epilogue included) and with matrixmultiply (plus a bias
 //! pass for the forward ones): the very cases `descent profile --compare
-//! matrixmultiply` times (`descent::train::profile::GemmCase`), so the
+//! matrixmultiply` times (`descent::profile::GemmCase`), so the
 //! bench and the profile measure the same code.
 //!
 //! Run: `cargo bench --bench train_step -- --warm-up-time 1 --measurement-time 3`
@@ -37,9 +37,9 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use descent::nn::{Activation, Loss, Mlp, Targets};
 use descent::optim::{Adam, AdamConfig, Optimizer};
+use descent::profile::{compare_gemms, GemmCase};
 use descent::tensor::simd::{fma_peak, fma_peak_flop, Wide};
 use descent::tensor::{AlignedVec, Compute};
-use descent::train::profile::{compare_gemms, GemmCase};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

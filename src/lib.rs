@@ -10,6 +10,8 @@
 //!   defaults) and schedules.
 //! - [`train`]: `descent-train`, the training loop, MNIST's IDX files,
 //!   checkpoints, metrics records.
+//! - [`profile`]: `descent-profile`, where a step's time goes against this
+//!   machine's roofs.
 //!
 //! Training MNIST from a program (`examples/train_mnist.rs` does it for
 //! every optimizer):
@@ -33,4 +35,5 @@
 pub use descent_core as tensor;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
+pub use descent_profile as profile;
 pub use descent_train as train;

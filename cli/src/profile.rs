@@ -1,12 +1,12 @@
 //! `descent profile`: real training steps timed phase by phase (the
-//! library's [`descent_train::profile`]), printed as a table against the
+//! `descent-profile` crate), printed as a table against the
 //! machine's measured roofs and written as `profile.json`, `profile.md`,
 //! `roofline.svg` and `index.html`.
 
 use descent_core::Compute;
 use std::path::Path;
 
-use descent_train::profile::{self, PhaseReport, Profile, ProfileOptions};
+use descent_profile::{PhaseReport, Profile, ProfileOptions};
 use descent_train::Trainer;
 
 use crate::commands::load_data;
@@ -337,7 +337,7 @@ pub fn run(args: &ProfileArgs) -> Result<(), CliError> {
         "profiling {} steps (+ {} unprobed, {} warm-up) on {threads} thread(s), then the roofs…",
         opts.steps, opts.steps, opts.warmup
     );
-    let p = profile::run(&mut t, &opts)?;
+    let p = descent_profile::run(&mut t, &opts)?;
     for l in machine_lines(&p) {
         println!("{l}");
     }

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use descent_train::profile::Profile;
+use descent_profile::{Profile, WorkKind};
 
 use crate::chart::{esc, frame, text_width, tick_label, Axis};
 use crate::plot::colour;
@@ -24,25 +24,9 @@ const TITLE_FONT: f64 = 17.0;
 /// The plot area: left, top, right, bottom.
 const PLOT: (f64, f64, f64, f64) = (80.0, 50.0, 750.0, 570.0);
 
-/// The kinds of work, one colour and marker each: the legend's lines.
-const KINDS: [&str; 4] = [
-    "forward GEMM (+ epilogue)",
-    "backward GEMM",
-    "elementwise / reduction",
-    "optimizer",
-];
-
-/// Which of [`KINDS`] a phase is.
-fn kind(name: &str) -> usize {
-    if name.starts_with("forward") || name == "eval" {
-        0
-    } else if name.starts_with("dW") || name.starts_with("dX") {
-        1
-    } else if name == "update" || name == "grad norm" || name == "search" {
-        3
-    } else {
-        2
-    }
+/// The index of a kind of work, its colour and marker.
+fn kind(k: WorkKind) -> usize {
+    WorkKind::ALL.iter().position(|&x| x == k).unwrap_or(0)
 }
 
 /// The marker of kind `k` at (x, y): a disc, a hollow square (so a
@@ -93,12 +77,12 @@ impl Rect {
 pub fn svg(p: &Profile) -> String {
     let (pl, pt, pr, pb) = PLOT;
     let peak = p.roofs.peak();
-    let dots: Vec<(&str, f64, f64)> = p
+    let dots: Vec<(&str, f64, f64, WorkKind)> = p
         .phases
         .iter()
         .chain(std::iter::once(&p.eval))
         .filter(|r| r.cost.flops > 0.0 && r.gflops > 0.0)
-        .map(|r| (r.name.as_str(), r.intensity, r.gflops))
+        .map(|r| (r.name.as_str(), r.intensity, r.gflops, r.kind))
         .collect();
     // Ranges: every dot, the ridge points, a decade of margin.
     let ridge = |gbs: f64| peak / gbs;
@@ -217,11 +201,11 @@ pub fn svg(p: &Profile) -> String {
 
     // Dots, then their labels.
     let pts: Vec<(f64, f64)> = dots.iter().map(|d| (px(d.1), py(d.2))).collect();
-    for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
-        s.push_str(&marker(kind(name), x, y));
+    for (&(_, _, _, k), &(x, y)) in dots.iter().zip(&pts) {
+        s.push_str(&marker(kind(k), x, y));
         taken.push(Rect(x - 5.0, y - 5.0, x + 5.0, y + 5.0));
     }
-    for (&(name, _, _), &(x, y)) in dots.iter().zip(&pts) {
+    for (&(name, _, _, _), &(x, y)) in dots.iter().zip(&pts) {
         // The box a label's glyphs take: its width, from the cap height
         // above the baseline to the descenders below (FONT/3).
         let w = text_width(name, FONT);
@@ -296,7 +280,7 @@ pub fn svg(p: &Profile) -> String {
         r#"<text x="{gl}" y="{}" font-size="{FONT}" font-weight="bold">phases</text>"#,
         gt + FONT
     );
-    for (i, k) in KINDS.iter().enumerate() {
+    for (i, k) in WorkKind::ALL.iter().map(|k| k.describe()).enumerate() {
         let y = gt + 22.0 + 20.0 * i as f64;
         s.push_str(&marker(i, gl + 6.0, y + 6.0));
         let _ = write!(
@@ -365,10 +349,12 @@ pub fn svg(p: &Profile) -> String {
 mod tests {
     use super::*;
     use descent_core::gemm::blocking::Caches;
-    use descent_core::roof::{Bandwidth, Peak, Roofs};
-    use descent_train::profile::{Cost, EpochReport, Machine, PhaseReport, Spread};
+    use descent_nn::Phase as N;
+    use descent_profile::roof::{Bandwidth, Peak, Roofs};
+    use descent_profile::{Cost, EpochReport, Machine, PhaseReport, Spread};
+    use descent_train::Phase;
 
-    fn phase(name: &str, flops: f64, bytes: f64, us: f64) -> PhaseReport {
+    fn phase(ph: Phase, flops: f64, bytes: f64, us: f64) -> PhaseReport {
         let time = Spread {
             median: us * 1e-6,
             p10: us * 1e-6,
@@ -377,7 +363,9 @@ mod tests {
             samples: 1,
         };
         PhaseReport {
-            name: name.into(),
+            phase: ph,
+            kind: WorkKind::of(ph),
+            name: ph.label("relu"),
             time,
             share: 0.0,
             cost: Cost {
@@ -399,24 +387,28 @@ mod tests {
     /// A crowded profile: the GEMMs at two intensities, the elementwise
     /// phases at nearly the same point.
     fn sample() -> Profile {
-        let mut phases = vec![phase("gather", 0.0, 4e5, 15.0)];
-        for (i, n) in ["forward 1", "dW 1", "forward 2", "dW 2", "dX 2"]
-            .iter()
-            .enumerate()
-        {
+        let mut phases = vec![phase(Phase::Gather, 0.0, 4e5, 15.0)];
+        let gemms = [
+            N::Forward(0),
+            N::WeightGrad(0),
+            N::Forward(1),
+            N::WeightGrad(1),
+            N::InputGrad(1),
+        ];
+        for (i, &n) in gemms.iter().enumerate() {
             let ai = if i < 2 { 20.0 } else { 12.8 };
-            phases.push(phase(n, 1.3e7, 1.3e7 / ai, 50.0 + i as f64));
+            phases.push(phase(Phase::Net(n), 1.3e7, 1.3e7 / ai, 50.0 + i as f64));
         }
         for (i, n) in [
-            "relu′ 1",
-            "relu′ 2",
-            "db 1",
-            "db 2",
-            "db 3",
-            "grad norm",
-            "update",
+            Phase::Net(N::ActivationBackward(0)),
+            Phase::Net(N::ActivationBackward(1)),
+            Phase::Net(N::BiasGrad(0)),
+            Phase::Net(N::BiasGrad(1)),
+            Phase::Net(N::BiasGrad(2)),
+            Phase::Net(N::Loss),
+            Phase::Update,
         ]
-        .iter()
+        .into_iter()
         .enumerate()
         {
             phases.push(phase(n, 4e3 * (1.0 + i as f64 * 0.05), 5e4, 0.2));
@@ -464,7 +456,7 @@ mod tests {
             step: Spread::default(),
             probed_step: Spread::default(),
             phase_median_sum_s: 0.0,
-            eval: phase("eval", 2e9, 5e7, 9000.0),
+            eval: phase(Phase::Eval, 2e9, 5e7, 9000.0),
             phases,
             epoch: EpochReport {
                 steps: 937.5,

@@ -13,9 +13,8 @@
 //! [`gemm::gemm_naive`]); the tests make each pair agree on odd sizes,
 //! unaligned slices and edge values.
 //!
-//! [`roof`] measures the machine's own limits (FMA peak per SIMD width,
-//! streaming bandwidth per cache level) that the benches and `descent
-//! profile` compare the kernels with.
+//! [`compute::Compute`] says where work runs: the threads and the GEMM's
+//! configuration; everything that may split its work takes one.
 //!
 //! What the SIMD code compiles to depends on the build's target features:
 //! see [`simd::describe`].
@@ -26,7 +25,6 @@ pub mod error;
 pub mod gemm;
 pub mod ops;
 pub mod par;
-pub mod roof;
 pub mod simd;
 pub mod step;
 pub mod tensor;

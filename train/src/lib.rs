@@ -3,8 +3,8 @@
 //! Training an MLP on MNIST as a library, with no command line in it:
 //!
 //! - [`Trainer`]: the training loop. [`Trainer::step`] is one step, read
-//!   top to bottom (gather → forward → loss → backward → gradient norm →
-//!   optimizer step); [`Trainer::run_epoch`] applies the divergence policy
+//!   top to bottom (gather → forward → loss → backward → the optimizer's
+//!   step, which owns the gradient norm); [`Trainer::run_epoch`] applies the divergence policy
 //!   and hands each step's record to [`Observer`]s (progress bars, a
 //!   [`metrics::MetricsWriter`], [`SaveEveryEpoch`] checkpoints);
 //! - [`RunConfig`]: what decides a run's numbers, checked before anything
@@ -18,8 +18,8 @@
 //! - [`checkpoint`]: safetensors checkpoints with PyTorch `nn.Sequential`
 //!   names (`0.weight`, `0.bias`, …), the optimizer state and metadata
 //!   beside them, written atomically;
-//! - [`profile`]: where a step's time goes, phase by phase, against the
-//!   machine's measured roofs (`descent profile`);
+//! - [`phase`]: the phases of a step, for a profiler's [`Probe`] (the
+//!   profiler itself is the `descent-profile` crate);
 //! - [`metrics`]: per-step and per-epoch records, written as `.jsonl` or
 //!   `.csv`.
 //!
@@ -32,7 +32,6 @@ pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod phase;
-pub mod profile;
 mod resume;
 mod trainer;
 pub mod tune;

@@ -251,6 +251,11 @@ impl<'d> Trainer<'d> {
             + 8 * batch * widths
     }
 
+    /// The data the run trains on and is tested on.
+    pub fn data(&self) -> &'d Mnist {
+        self.data
+    }
+
     /// Steps in one epoch of this run.
     pub fn steps_per_epoch(&self) -> usize {
         self.cfg.steps_per_epoch(&self.data.train)
@@ -371,8 +376,10 @@ impl<'d> Trainer<'d> {
         }
     }
 
-    /// The error of a run that diverged at the next step.
-    pub(crate) fn diverged(&self, what: &'static str, value: f32) -> TrainError {
+    /// The error of a run that diverged at the next step: what a caller
+    /// that drives [`Trainer::step`] itself returns for a
+    /// [`Step::NotFinite`] it will not skip.
+    pub fn diverged(&self, what: &'static str, value: f32) -> TrainError {
         TrainError::Diverged {
             epoch: self.epoch + 1,
             step: self.step + 1,
@@ -384,8 +391,10 @@ impl<'d> Trainer<'d> {
     }
 
     /// Lays out the next epoch's order of the training examples; returns
-    /// the batch size and the number of steps.
-    pub(crate) fn start_epoch(&mut self) -> (usize, usize) {
+    /// the batch size and the number of steps. [`Trainer::run_epoch`] calls
+    /// it; a caller that drives [`Trainer::step`] itself (a profiler) calls
+    /// it first.
+    pub fn start_epoch(&mut self) -> (usize, usize) {
         let n = self.data.train.len();
         let b = self.cfg.batch_rows(n);
         self.order.clear();

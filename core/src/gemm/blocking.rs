@@ -66,7 +66,6 @@ pub const L3_SHARE: (usize, usize) = (1, 8);
 
 /// The data caches one core sees, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Caches {
     /// Level-1 data cache of one core.
     pub l1d: usize,

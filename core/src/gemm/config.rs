@@ -172,7 +172,7 @@ impl Config {
     pub fn for_cols(n: usize) -> &'static Config {
         static NARROW: OnceLock<Config> = OnceLock::new();
         let native = Config::native();
-        if native.kernel != Kernel::F32x8 && 2 * n <= native.kernel.nr() {
+        if native.kernel != Kernel::F32x8 && n <= native.kernel.nr() / 2 {
             NARROW.get_or_init(|| Config::new(Kernel::F32x8, &Caches::detect()))
         } else {
             native

@@ -16,9 +16,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use crate::gemm::blocking::Caches;
-use crate::par::{self, Pool};
-use crate::simd::{self, fma_peak, fma_peak_flop, F32x16, F32x4, F32x8, Vector, Wide};
+use descent_core::gemm::blocking::Caches;
+use descent_core::par::{self, Pool};
+use descent_core::simd::{self, fma_peak, fma_peak_flop, F32x16, F32x4, F32x8, Vector, Wide};
+use serde::Serialize;
 
 /// Bytes [`copy`] moves per element: 4 read, 4 written (the
 /// write-allocate read of the destination line is not counted, as STREAM
@@ -81,8 +82,7 @@ pub fn triad_scalar(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
 }
 
 /// The FMA peak at one SIMD width.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Peak {
     /// `f32x4`, `f32x8` or `f32x16`.
     pub width: &'static str,
@@ -93,8 +93,7 @@ pub struct Peak {
 }
 
 /// The streaming bandwidth at one level of the memory hierarchy.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bandwidth {
     /// `L1`, `L2`, `L3` or `DRAM`.
     pub level: &'static str,
@@ -111,8 +110,7 @@ pub struct Bandwidth {
 }
 
 /// Every roof of this machine on some number of threads.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Roofs {
     /// Threads that ran each loop at once.
     pub threads: usize,
@@ -217,9 +215,9 @@ fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, samples: usize) -> 
 fn stream_gbs(pool: Option<&Pool>, bytes: usize, samples: usize) -> (f64, f64) {
     let threads = pool.map_or(1, |p| p.threads());
     let n = (bytes / 12).max(64 * threads);
-    let mut a = crate::AlignedVec::zeros(n);
-    let b: crate::AlignedVec = (0..n).map(|i| (i % 7) as f32).collect();
-    let c: crate::AlignedVec = (0..n).map(|i| (i % 5) as f32).collect();
+    let mut a = descent_core::AlignedVec::zeros(n);
+    let b: descent_core::AlignedVec = (0..n).map(|i| (i % 7) as f32).collect();
+    let c: descent_core::AlignedVec = (0..n).map(|i| (i % 5) as f32).collect();
     // Each thread has its own piece of each array (par::split_mut, as the
     // optimizer steps split theirs); a piece is passed over `reps` times
     // per sample, so a sample lasts about half a millisecond even when it

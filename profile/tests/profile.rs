@@ -1,20 +1,37 @@
 //! `profile::run` on a synthetic set: every phase the step runs is timed
 //! and has a cost, and the phases add up to the step timed without probes.
 
-mod common;
-
 use descent_core::Compute;
-use descent_nn::Phase;
+use descent_nn::Phase as N;
 use descent_optim::OptimizerKind;
-use descent_train::data::{Mnist, Normalize};
-use descent_train::profile::{self, ProfileOptions};
-use descent_train::{RunConfig, Trainer};
+use descent_profile::{self as profile, ProfileOptions, WorkKind};
+use descent_train::data::{Dataset, Mnist, MnistFiles};
+use descent_train::{Phase, RunConfig, Trainer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
-fn set() -> (tempfile::TempDir, Mnist) {
-    let dir = tempfile::tempdir().unwrap();
-    common::write_set(dir.path(), 1024, 200, 28, 28, false);
-    let data = Mnist::load(dir.path(), Normalize::Standard).unwrap();
-    (dir, data)
+/// 1024 training and 200 test images of 28 × 28 random pixels in memory.
+fn set() -> Mnist {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut part = |n: usize| Dataset {
+        images: (0..n * 784)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect(),
+        labels: (0..n as u32).map(|i| i % 10).collect(),
+        n,
+        rows: 28,
+        cols: 28,
+    };
+    Mnist {
+        train: part(1024),
+        test: part(200),
+        files: MnistFiles {
+            train_images: "memory".into(),
+            train_labels: "memory".into(),
+            test_images: "memory".into(),
+            test_labels: "memory".into(),
+        },
+    }
 }
 
 fn options(steps: usize) -> ProfileOptions {
@@ -29,7 +46,7 @@ fn options(steps: usize) -> ProfileOptions {
 
 #[test]
 fn the_phases_add_up_to_the_step_within_ten_percent() {
-    let (_dir, data) = set();
+    let data = set();
     let cfg = RunConfig {
         optimizer: OptimizerKind::Sgd,
         hidden: vec![256, 64],
@@ -48,8 +65,8 @@ fn the_phases_add_up_to_the_step_within_ten_percent() {
         p.step.median * 1e6
     );
     // 784-256-64-10: gather, 3 forward, loss, 3 dW, 3 db, 2 dX, 2 relu′,
-    // norm, update; each timed at every probed step.
-    assert_eq!(p.phases.len(), 17);
+    // update (norm and step); each timed at every probed step.
+    assert_eq!(p.phases.len(), 16);
     for r in &p.phases {
         assert_eq!(r.time.samples, 120, "{}", r.name);
         assert!(!r.name.contains("no cost model"), "{}", r.name);
@@ -65,7 +82,7 @@ fn the_phases_add_up_to_the_step_within_ten_percent() {
 
 #[test]
 fn unfused_activations_adam_and_threads_are_all_accounted_for() {
-    let (_dir, data) = set();
+    let data = set();
     let cfg = RunConfig {
         optimizer: OptimizerKind::Adam,
         hidden: vec![32],
@@ -92,23 +109,29 @@ fn unfused_activations_adam_and_threads_are_all_accounted_for() {
             "tanh′ 1",
             "dW 1",
             "db 1",
-            "grad norm",
             "update"
         ]
     );
     assert_eq!(p.roofs.threads, 2);
-    // Adam's two moments: 4·P·(3 + 2·2) bytes.
+    // Adam's two moments: 4·P for the norm, then 4·P·(3 + 2·2) bytes.
     let update = p.phases.last().unwrap();
-    assert_eq!(update.cost.bytes, 28.0 * p.params as f64);
+    assert_eq!(update.cost.bytes, 32.0 * p.params as f64);
+    assert_eq!(
+        (update.phase, update.kind),
+        (Phase::Update, WorkKind::Optimizer)
+    );
     // Every GEMM, and nothing else, is compared with matrixmultiply.
     for r in &p.phases {
-        let gemm = ["forward", "dW", "dX"]
-            .iter()
-            .any(|g| r.name.starts_with(g));
+        let gemm = matches!(r.kind, WorkKind::ForwardGemm | WorkKind::BackwardGemm);
+        assert_eq!(gemm, r.phase.is_gemm(), "{}", r.name);
         assert_eq!(r.matrixmultiply.is_some(), gemm, "{}", r.name);
     }
     let json = serde_json::to_value(&p).unwrap();
-    assert_eq!(json["phases"].as_array().unwrap().len(), 13);
+    assert_eq!(json["phases"].as_array().unwrap().len(), 12);
+    assert_eq!(json["phases"][1]["kind"], "forward-gemm");
     // The labels of Phase are what the report prints.
-    assert_eq!(Phase::ActivationBackward(0).label("relu"), "relu′ 1");
+    assert_eq!(
+        Phase::Net(N::ActivationBackward(0)).label("relu"),
+        "relu′ 1"
+    );
 }

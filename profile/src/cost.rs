@@ -1,0 +1,361 @@
+//! The cost model of a step: each phase's FLOPs, bytes and footprint from
+//! the shapes alone (the table in the crate docs).
+
+use descent_nn::Activation;
+use descent_nn::Phase as N;
+use descent_optim::{Hyper, OptimizerKind};
+use descent_train::Phase;
+use serde::Serialize;
+
+/// FLOPs and bytes of one phase, from the shapes (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Cost {
+    /// Floating-point operations (a multiply-add is 2).
+    pub flops: f64,
+    /// Bytes read and written, each operand once.
+    pub bytes: f64,
+    /// Distinct bytes touched (an array read and written in place counts
+    /// once): the working set that decides which cache level the phase
+    /// streams from.
+    pub footprint: f64,
+}
+
+impl Cost {
+    /// A phase whose footprint is its bytes (no array written in place).
+    fn new(flops: usize, bytes: usize) -> Cost {
+        Cost::in_place(flops, bytes, bytes)
+    }
+
+    fn in_place(flops: usize, bytes: usize, footprint: usize) -> Cost {
+        Cost {
+            flops: flops as f64,
+            bytes: bytes as f64,
+            footprint: footprint as f64,
+        }
+    }
+
+    /// FLOPs per byte (0 for a phase that moves no bytes).
+    pub fn intensity(&self) -> f64 {
+        if self.bytes > 0.0 {
+            self.flops / self.bytes
+        } else {
+            0.0
+        }
+    }
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            flops: self.flops + o.flops,
+            bytes: self.bytes + o.bytes,
+            footprint: self.footprint + o.footprint,
+        }
+    }
+}
+
+/// FLOPs per parameter of one fused update: SGD `p −= η·g` 2; momentum
+/// (`b = μ·b + g`, then the SGD step) 4; Nesterov (the step along
+/// `g + μ·b`) 6; AdaGrad (`s += g²`, `p −= η·g/(√s + ε)`) 7; RMSprop (`v =
+/// α·v + (1−α)·g²` and the same step) 9, centered 12; Adam (two moments,
+/// `p −= η_t·m/(√v·c + ε)`) 13, AMSGrad 14, AdamW (+ the decay) 14. Plus 2
+/// for an L2 weight decay folded into g, 1 for a gradient clipped by a
+/// factor. Square roots and divisions count 1, as the kernels issue one
+/// instruction for each.
+pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize {
+    let base = match kind {
+        OptimizerKind::Gd | OptimizerKind::Sgd => 2,
+        OptimizerKind::Momentum => 4,
+        OptimizerKind::Nesterov => 6,
+        OptimizerKind::Adagrad => 7,
+        OptimizerKind::Rmsprop => {
+            if hyper.centered {
+                12
+            } else {
+                9
+            }
+        }
+        OptimizerKind::Adam => {
+            if hyper.amsgrad {
+                14
+            } else {
+                13
+            }
+        }
+        OptimizerKind::Adamw => 14 + usize::from(hyper.amsgrad),
+        OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
+    };
+    let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && kind != OptimizerKind::Adamw;
+    base + 2 * usize::from(decay) + usize::from(clipped)
+}
+
+/// What a step's costs depend on.
+#[derive(Clone, Debug)]
+pub struct StepShape {
+    /// Widths `[s0, …, s_L]`.
+    pub sizes: Vec<usize>,
+    /// The hidden activation.
+    pub activation: Activation,
+    /// B, rows per step.
+    pub batch: usize,
+    /// Whether the batch is copied out of the set (not for full-batch gd,
+    /// whose batch is the set itself).
+    pub gathered: bool,
+    /// Examples in the training set the batch is gathered from.
+    pub examples: usize,
+    /// The optimizer.
+    pub kind: OptimizerKind,
+    /// FLOPs per parameter of its update ([`update_flops`]).
+    pub update_flops: usize,
+    /// Its state buffers, each as large as the parameters.
+    pub state_buffers: usize,
+}
+
+impl StepShape {
+    /// Parameters of the net.
+    pub fn params(&self) -> usize {
+        self.sizes.windows(2).map(|p| p[0] * p[1] + p[1]).sum()
+    }
+}
+
+/// Forward of every layer (and the unfused activations) on `b` rows, in
+/// order.
+fn forward_costs(sizes: &[usize], act: Activation, b: usize, out: &mut Vec<(Phase, Cost)>) {
+    let last = sizes.len() - 2;
+    for (l, p) in sizes.windows(2).enumerate() {
+        let (i, o) = (p[0], p[1]);
+        out.push((
+            Phase::Net(N::Forward(l)),
+            Cost::new(2 * b * i * o + b * o, 4 * (b * i + o * i + o + b * o)),
+        ));
+        if l < last && act != Activation::Relu {
+            out.push((
+                Phase::Net(N::Activation(l)),
+                Cost::in_place(b * o, 8 * b * o, 4 * b * o),
+            ));
+        }
+    }
+}
+
+fn loss_cost(b: usize, c: usize) -> Cost {
+    Cost::new(5 * b * c, 4 * (2 * b * c + b))
+}
+
+/// Every phase of one step, in the order the step runs them, with its
+/// FLOPs and bytes (the table in the module docs).
+pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
+    let (b, sizes) = (s.batch, &s.sizes[..]);
+    let p = s.params();
+    let c = *sizes.last().expect("at least two widths");
+    let mut out = vec![(
+        Phase::Gather,
+        if s.gathered {
+            // The rows come from anywhere in the whole set.
+            Cost::in_place(
+                0,
+                8 * b * (sizes[0] + 1),
+                4 * (s.examples + b) * (sizes[0] + 1),
+            )
+        } else {
+            Cost::default()
+        },
+    )];
+    if !s.kind.uses_gradient() {
+        let mut pass = Vec::new();
+        forward_costs(sizes, s.activation, b, &mut pass);
+        let once = pass.iter().fold(loss_cost(b, c), |a, (_, x)| a + *x);
+        // Two evaluations on the same buffers; the weights, the kept copy
+        // and the candidate are three parameter-sized arrays.
+        let search = Cost {
+            flops: 2.0 * once.flops + 2.0 * p as f64,
+            bytes: 2.0 * once.bytes + 36.0 * p as f64,
+            footprint: once.footprint + 12.0 * p as f64,
+        };
+        out.push((Phase::Search, search));
+        return out;
+    }
+    forward_costs(sizes, s.activation, b, &mut out);
+    out.push((Phase::Net(N::Loss), loss_cost(b, c)));
+    let f_prime = if s.activation == Activation::Relu {
+        1
+    } else {
+        3
+    };
+    for (l, w) in sizes.windows(2).enumerate().rev() {
+        let (i, o) = (w[0], w[1]);
+        out.push((
+            Phase::Net(N::WeightGrad(l)),
+            Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i)),
+        ));
+        out.push((
+            Phase::Net(N::BiasGrad(l)),
+            Cost::new(b * o, 4 * (b * o + o)),
+        ));
+        if l > 0 {
+            out.push((
+                Phase::Net(N::InputGrad(l)),
+                Cost::new(2 * b * i * o, 4 * (b * o + o * i + b * i)),
+            ));
+            out.push((
+                Phase::Net(N::ActivationBackward(l - 1)),
+                Cost::in_place(f_prime * b * i, 12 * b * i, 8 * b * i),
+            ));
+        }
+    }
+    // The optimizer's step: the norm's read-only pass over g, then the
+    // fused update.
+    out.push((
+        Phase::Update,
+        Cost::in_place(
+            (2 + s.update_flops) * p,
+            4 * p + 4 * p * (3 + 2 * s.state_buffers),
+            4 * p * (2 + s.state_buffers),
+        ),
+    ));
+    out
+}
+
+/// The evaluation of `rows` test rows, `eval_batch` at a time: the forward
+/// and softmax-CE of every batch. Its footprint is the test set, the
+/// weights and one batch's activations.
+pub fn eval_cost(sizes: &[usize], act: Activation, rows: usize, eval_batch: usize) -> Cost {
+    let c = *sizes.last().expect("at least two widths");
+    let mut total = Cost::default();
+    let mut left = rows;
+    while left > 0 {
+        let b = left.min(eval_batch.max(1));
+        let mut pass = Vec::new();
+        forward_costs(sizes, act, b, &mut pass);
+        total = pass
+            .iter()
+            .fold(total + loss_cost(b, c), |a, (_, x)| a + *x);
+        left -= b;
+    }
+    let params: usize = sizes.windows(2).map(|p| p[0] * p[1] + p[1]).sum();
+    let widths: usize = sizes[1..].iter().sum();
+    total.footprint = 4.0 * (rows * (sizes[0] + 1) + params + eval_batch.min(rows) * widths) as f64;
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(kind: OptimizerKind, activation: Activation) -> StepShape {
+        StepShape {
+            sizes: vec![4, 3, 2],
+            activation,
+            batch: 5,
+            gathered: true,
+            examples: 10,
+            kind,
+            update_flops: update_flops(kind, &Hyper::default(), false),
+            state_buffers: 0,
+        }
+    }
+
+    /// A 4-3-2 ReLU net, batch B = 5, plain SGD, gathered from a set of 10
+    /// examples: P = 4·3 + 3 + 3·2 + 2 = 23. Every figure below is worked
+    /// out by hand from the table in the module docs.
+    #[test]
+    fn step_costs_match_hand_computed_values_for_a_small_net() {
+        let s = shape(OptimizerKind::Sgd, Activation::Relu);
+        assert_eq!(s.params(), 23);
+        let want: [(Phase, f64, f64); 11] = [
+            // 8·5·(4 + 1)
+            (Phase::Gather, 0.0, 200.0),
+            // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
+            (Phase::Net(N::Forward(0)), 135.0, 200.0),
+            // 2·5·3·2 + 5·2; 4·(5·3 + 2·3 + 2 + 5·2)
+            (Phase::Net(N::Forward(1)), 70.0, 132.0),
+            // 5·5·2; 4·(2·5·2 + 5)
+            (Phase::Net(N::Loss), 50.0, 100.0),
+            // 2·5·3·2; 4·(5·2 + 5·3 + 2·3)
+            (Phase::Net(N::WeightGrad(1)), 60.0, 124.0),
+            // 5·2; 4·(5·2 + 2)
+            (Phase::Net(N::BiasGrad(1)), 10.0, 48.0),
+            // 2·5·3·2; 4·(5·2 + 2·3 + 5·3)
+            (Phase::Net(N::InputGrad(1)), 60.0, 124.0),
+            // 5·3 selects; 12·5·3
+            (Phase::Net(N::ActivationBackward(0)), 15.0, 180.0),
+            // 2·5·4·3; 4·(5·3 + 5·4 + 3·4)
+            (Phase::Net(N::WeightGrad(0)), 120.0, 188.0),
+            // 5·3; 4·(5·3 + 3)
+            (Phase::Net(N::BiasGrad(0)), 15.0, 72.0),
+            // the norm, 2·23 and 4·23, then the update, 2·23 and 4·23·3
+            // (p, g read; p written)
+            (Phase::Update, 92.0, 368.0),
+        ];
+        let got = step_costs(&s);
+        assert_eq!(got.len(), want.len());
+        for ((p, c), (wp, wf, wb)) in got.iter().zip(want) {
+            assert_eq!((*p, c.flops, c.bytes), (wp, wf, wb));
+        }
+        // Footprints: the gather's is the whole set its rows come from,
+        // 4·(10 + 5)·(4 + 1); in-place arrays count once.
+        let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
+        assert_eq!(foot(Phase::Gather), 300.0);
+        assert_eq!(foot(Phase::Net(N::ActivationBackward(0))), 120.0); // 8·5·3
+        assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
+        assert_eq!(foot(Phase::Net(N::Forward(0))), 200.0);
+
+        // Adam keeps 2 buffers: 2 + 13 FLOPs and 4 + 4·(3 + 4) bytes a
+        // parameter (the norm, then the update).
+        let adam = StepShape {
+            state_buffers: 2,
+            ..shape(OptimizerKind::Adam, Activation::Relu)
+        };
+        let u = step_costs(&adam).pop().unwrap();
+        assert_eq!(
+            (u.0, u.1.flops, u.1.bytes),
+            (Phase::Update, 15.0 * 23.0, 32.0 * 23.0)
+        );
+
+        // Tanh: the forward adds its unfused activation (5·3 evaluations,
+        // 8·5·3 bytes), and f′ costs 3 FLOPs an element.
+        let tanh = step_costs(&shape(OptimizerKind::Sgd, Activation::Tanh));
+        assert_eq!(tanh[2].0, Phase::Net(N::Activation(0)));
+        assert_eq!((tanh[2].1.flops, tanh[2].1.bytes), (15.0, 120.0));
+        let fb = tanh
+            .iter()
+            .find(|(p, _)| *p == Phase::Net(N::ActivationBackward(0)));
+        assert_eq!(fb.unwrap().1.flops, 45.0);
+
+        // The whole set as the batch: nothing is gathered.
+        let gd = StepShape {
+            gathered: false,
+            ..shape(OptimizerKind::Gd, Activation::Relu)
+        };
+        assert_eq!(step_costs(&gd)[0].1, Cost::default());
+
+        // Random search: one phase, two forward + loss passes (255 FLOPs
+        // each at B = 5) and 2·P for the candidate.
+        let rs = step_costs(&shape(OptimizerKind::RandomSearch, Activation::Relu));
+        assert_eq!(rs.len(), 2);
+        assert_eq!(
+            (rs[1].0, rs[1].1.flops),
+            (Phase::Search, 2.0 * 255.0 + 46.0)
+        );
+    }
+
+    #[test]
+    fn eval_and_update_costs() {
+        // 7 rows at eval batch 5: a batch of 5 (135 + 70 + 50 FLOPs) and
+        // one of 2 (2·2·12 + 6, 2·2·6 + 4, 5·2·2).
+        let e = eval_cost(&[4, 3, 2], Activation::Relu, 7, 5);
+        assert_eq!(e.flops, 255.0 + 54.0 + 28.0 + 20.0);
+        // Footprint: the set 4·7·5, the weights 4·23, one batch's
+        // activations 4·5·(3 + 2).
+        assert_eq!(e.footprint, 140.0 + 92.0 + 100.0);
+        let h = Hyper::default();
+        assert_eq!(update_flops(OptimizerKind::Adam, &h, true), 14);
+        let decay = Hyper {
+            weight_decay: Some(0.1),
+            ..Hyper::default()
+        };
+        assert_eq!(update_flops(OptimizerKind::Sgd, &decay, false), 4);
+        assert_eq!(update_flops(OptimizerKind::Adamw, &decay, false), 14);
+        assert_eq!(update_flops(OptimizerKind::RandomSample, &h, false), 0);
+    }
+}

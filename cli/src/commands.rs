@@ -12,15 +12,15 @@ use rand_chacha::ChaCha8Rng;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
 
-use crate::chart::{min_max, tick_label, Axis, Band, Chart};
 use crate::checkpoint::{self, LoadOptions};
 use crate::console::Console;
 use crate::data::{self, Mnist};
 use crate::error::CliError;
 use crate::metrics::{smooth, History, MetricsWriter, CSV_HEADER};
 use crate::opts::{CompareArgs, DataArgs, EvalArgs, GradcheckArgs, InfoArgs, TrainArgs, XAxis};
-use crate::plot::{self, Series};
-use crate::report::{self, widths, Table};
+use descent_report::chart::{min_max, tick_label, Axis, Band, Chart};
+use descent_report::page::{self as report, widths, Table};
+use descent_report::Series;
 use descent_train::tune::{self, Budget, Tuned};
 
 /// Loads MNIST as `--data`/`--normalize` say.
@@ -731,7 +731,7 @@ pub fn write_compare_outputs(
         ));
     }
     std::fs::write(&md, text).map_err(|e| io_flag("--out", &md, e))?;
-    let plot_err = |e: plot::PlotError| CliError::Flag {
+    let plot_err = |e: descent_report::ReportError| CliError::Flag {
         flag: "--out".into(),
         message: e.to_string(),
     };

@@ -5,9 +5,10 @@
 use crate::commands::{load_data, run_one, write_runs_csv, RunResult};
 use crate::error::CliError;
 use crate::opts::SweepArgs;
-use crate::plot::{self, Axes, Series};
-use crate::report::{self, Table};
 use descent_optim::Hyper;
+use descent_report::chart::{line_chart, Axes};
+use descent_report::page::{self as report, Table};
+use descent_report::Series;
 
 /// The sweep's table: one row per lr.
 pub fn sweep_table(results: &[RunResult]) -> Table {
@@ -109,7 +110,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
             points: bad.iter().map(|r| (r.lr as f64, 0.0)).collect(),
         },
     ];
-    plot::line_chart(
+    line_chart(
         &out.join("accuracy.svg"),
         &format!(
             "{}: final test accuracy against lr",
@@ -130,7 +131,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
         name: args.optimizer.as_str().to_string(),
         points: ok.iter().filter_map(|r| point(r, false)).collect(),
     }];
-    plot::line_chart(
+    line_chart(
         &out.join("loss.svg"),
         &format!("{}: final test loss against lr", args.optimizer.as_str()),
         Axes {

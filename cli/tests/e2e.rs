@@ -604,7 +604,7 @@ fn assert_texts_inside(name: &str, svg: &str) {
         let (x, y) = (num("x").unwrap_or(0.0), num("y").unwrap_or(0.0));
         let size = num("font-size").unwrap_or(12.0);
         let text = t.text().unwrap_or("");
-        let tw = descent_cli::chart::text_width(text, size);
+        let tw = descent_report::chart::text_width(text, size);
         let (l, r) = match t.attribute("text-anchor") {
             Some("middle") => (x - tw / 2.0, x + tw / 2.0),
             Some("end") => (x - tw, x),
@@ -704,8 +704,7 @@ fn compare_sweep_and_landscape_write_their_reports() {
     let svg = std::fs::read_to_string(land.join("landscape.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("landscape.svg is XML");
     for i in 0..2 {
-        let c = descent_cli::plot::colour(i);
-        let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        let hex = descent_report::colour(i).hex();
         let n = doc
             .descendants()
             .filter(|e| e.has_tag_name("polyline") && e.attribute("stroke") == Some(hex.as_str()))
@@ -734,8 +733,7 @@ fn compare_sweep_and_landscape_write_their_reports() {
         roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert_texts_inside(f, &text);
     }
-    // Every SVG every report wrote, the landscape's (drawn by plotters)
-    // included.
+    // Every SVG every report wrote, the landscape's included.
     for dir in [&cmp, &sweep, &land] {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();

@@ -10,8 +10,10 @@ use descent_optim::landscape::{default_lr, run_optimizer, search_sigma, Landscap
 use crate::commands::parse_lr_map;
 use crate::error::CliError;
 use crate::opts::LandscapeArgs;
-use crate::plot::{self, Axes, PathSeries, Series};
-use crate::report::{self, Table};
+use descent_report::chart::{line_chart, Axes};
+use descent_report::landscape::{contour_levels, PathSeries, Surface};
+use descent_report::page::{self as report, Table};
+use descent_report::Series;
 
 fn out_err(dir: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::Flag {
@@ -128,7 +130,9 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
     }
     println!("\n{}", table.text());
     let svg = out.join("landscape.svg");
-    plot::landscape_chart(&svg, f, &paths).map_err(|e| out_err(&svg, e))?;
+    surface(f, paths)
+        .write(&svg)
+        .map_err(|e| out_err(&svg, e))?;
     // The saddle is unbounded below: its loss is plotted on a linear axis.
     let log_y = !matches!(f, Function::Saddle);
     let series: Vec<Series> = runs
@@ -144,7 +148,7 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
         })
         .collect();
     let loss_svg = out.join("loss.svg");
-    plot::line_chart(
+    line_chart(
         &loss_svg,
         &format!("{f}: loss per step"),
         Axes {
@@ -171,4 +175,41 @@ pub fn write_outputs(out: &Path, f: &Function, runs: &[LandscapeRun]) -> Result<
     .map_err(|e| out_err(out, e))?;
     println!("wrote {}", out.display());
     Ok(())
+}
+
+/// `f` sampled on a 121 × 121 grid over its window, with its contour
+/// levels, minima and the optimizers' paths. Levels are log-spaced above
+/// the lowest value when `f` has a minimum to fall towards and spans
+/// decades (Rosenbrock spans ten); the saddle, unbounded below, is linear.
+fn surface(f: &Function, paths: Vec<PathSeries>) -> Surface {
+    const N: usize = 120;
+    let (x0, x1, y0, y1) = f.window();
+    let xs: Vec<f64> = (0..=N)
+        .map(|i| x0 + (x1 - x0) * i as f64 / N as f64)
+        .collect();
+    let ys: Vec<f64> = (0..=N)
+        .map(|j| y0 + (y1 - y0) * j as f64 / N as f64)
+        .collect();
+    let values: Vec<Vec<f64>> = ys
+        .iter()
+        .map(|&y| xs.iter().map(|&x| f.value(x, y)).collect())
+        .collect();
+    let minima = f.minima();
+    let base = if minima.is_empty() {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    let levels = contour_levels(&values, 14, base, !matches!(f, Function::Saddle));
+    Surface {
+        title: format!("{f}: optimizer paths"),
+        x_label: "x".into(),
+        y_label: "y".into(),
+        xs,
+        ys,
+        values,
+        levels,
+        minima,
+        paths,
+    }
 }

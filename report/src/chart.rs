@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::plot::{colour, PlotError, Series};
+use crate::{colour, escape, ReportError, Series};
 
 /// One axis of a [`Chart`].
 #[derive(Debug, Clone, Default)]
@@ -201,14 +201,6 @@ fn data_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
-/// Escapes text for SVG.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Draws a plot area's frame into `s`: the grid lines and tick labels of
 /// both axes over `ranges` (x, then y), the border, and each axis's label
 /// (the y label turned upright); then opens a group clipped to the plot
@@ -252,13 +244,13 @@ pub fn frame(
         r#"<text x="{}" y="{}" font-size="{LABEL_FONT}" text-anchor="middle">{}</text>"#,
         (pl + pr) / 2.0,
         pb + 12.0 + TICK_FONT + LABEL_FONT,
-        esc(&xa.label)
+        escape(&xa.label)
     );
     let (lx, ly) = (10.0 + LABEL_FONT, (pt + pb) / 2.0);
     let _ = write!(
         s,
         r#"<text x="{lx}" y="{ly}" font-size="{LABEL_FONT}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">{}</text>"#,
-        esc(&ya.label)
+        escape(&ya.label)
     );
     let _ = write!(
         s,
@@ -343,7 +335,7 @@ impl Chart {
             r#"<text x="{}" y="{}" font-size="{TITLE_FONT}" text-anchor="middle">{}</text>"#,
             (pl + pr) / 2.0,
             20.0 + TITLE_FONT,
-            esc(&self.title)
+            escape(&self.title)
         );
         frame(
             &mut s,
@@ -437,7 +429,7 @@ impl Chart {
                 c.2,
                 gl + 36.0,
                 y,
-                esc(&ser.name)
+                escape(&ser.name)
             );
         }
         // Series entirely outside a chosen y range are named, not hidden.
@@ -459,7 +451,7 @@ impl Chart {
                     s,
                     r#"<text x="{pl}" y="{}" font-size="{TICK_FONT}" fill="rgb(90,90,90)">{}</text>"#,
                     HEIGHT - 8.0,
-                    esc(&note)
+                    escape(&note)
                 );
             }
         }
@@ -468,12 +460,64 @@ impl Chart {
     }
 
     /// Writes [`Chart::svg`] to `path`.
-    pub fn write(&self, path: &Path) -> Result<(), PlotError> {
-        std::fs::write(path, self.svg()).map_err(|e| PlotError {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    pub fn write(&self, path: &Path) -> Result<(), ReportError> {
+        write_file(path, &self.svg())
     }
+}
+
+/// Writes `text` to `path`, naming the file in the error.
+pub fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|e| ReportError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Axis options of [`line_chart`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Axes<'a> {
+    /// The x axis' label.
+    pub x: &'a str,
+    /// The y axis' label.
+    pub y: &'a str,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// The x values are counts (steps, epochs, examples): integer ticks.
+    pub integer_x: bool,
+}
+
+/// Draws `series` as lines into an SVG at `path`: title, labelled axes
+/// with exact tick labels, and a legend beside the plot. Points that are
+/// not finite (or not positive on a log axis) are left out, so a diverged
+/// run ends its line instead of breaking the chart. `markers` adds a dot
+/// at every point (for short series).
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    axes: Axes,
+    series: &[Series],
+    markers: bool,
+) -> Result<(), ReportError> {
+    Chart {
+        title: title.to_string(),
+        x: Axis {
+            label: axes.x.to_string(),
+            log: axes.log_x,
+            integer: axes.integer_x,
+        },
+        y: Axis {
+            label: axes.y.to_string(),
+            log: axes.log_y,
+            integer: false,
+        },
+        series: series.to_vec(),
+        bands: Vec::new(),
+        markers,
+        y_range: None,
+    }
+    .write(path)
 }
 
 #[cfg(test)]

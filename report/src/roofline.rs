@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 
 use descent_profile::{Profile, WorkKind};
 
-use crate::chart::{esc, frame, text_width, tick_label, Axis};
-use crate::plot::colour;
-use crate::report::widths;
+use crate::chart::{frame, text_width, tick_label, Axis};
+use crate::colour;
+use crate::escape as esc;
+use crate::page::widths;
 
 /// Picture width, pixels.
 pub const WIDTH: f64 = 1000.0;

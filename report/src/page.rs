@@ -1,9 +1,12 @@
-//! Output files shared by `compare`, `sweep` and `landscape`: Markdown
-//! tables and a self-contained `index.html` (inline CSS, no scripts, images
+//! Output files shared by every report (`compare`, `sweep`, `landscape`,
+//! `profile`): tables as text, Markdown and HTML, and a self-contained
+//! `index.html` (inline CSS, no scripts, images
 //! by relative path) that any browser opens offline.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use crate::escape;
 
 /// A table: header and rows of already formatted cells.
 #[derive(Debug, Clone, Default)]
@@ -99,15 +102,6 @@ impl Table {
         s.push_str("</table>\n");
         s
     }
-}
-
-/// Escapes the five characters that matter in HTML text and attributes.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// A net's widths as people write them: `784-128-64-10`.

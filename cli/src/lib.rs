@@ -6,6 +6,7 @@
 pub use descent_train::{checkpoint, data, metrics};
 
 pub mod commands;
+pub mod compare;
 pub mod console;
 pub mod error;
 pub mod landscape;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use descent_cli::commands;
+use descent_cli::compare;
 use descent_cli::landscape;
 use descent_cli::opts::{Cli, Command};
 use descent_cli::sweep;
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Train(a) => commands::train(a),
-        Command::Compare(a) => commands::compare(a),
+        Command::Compare(a) => compare::compare(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Landscape(a) => landscape::run(a),
         Command::Eval(a) => commands::eval(a),

@@ -2,7 +2,8 @@
 //! initial weights and batch order; final test accuracy and loss against lr
 //! (log axis), diverged runs marked rather than fatal.
 
-use crate::commands::{load_data, run_one, write_runs_csv, RunResult};
+use crate::commands::load_data;
+use crate::compare::{run_one, write_runs_csv, RunResult};
 use crate::error::CliError;
 use crate::opts::SweepArgs;
 use descent_optim::Hyper;

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use crate::gemm::Config;
+use crate::gemm::config::Config;
 use crate::par::Pool;
 
 /// Threads and the GEMM's configuration. Cloning shares the pool; the

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::run::Spread;
+use crate::stats::Spread;
 
 /// One GEMM of a step, set up alone with the step's shapes and random
 /// operands, to be timed in isolation by descent and by matrixmultiply on

@@ -46,7 +46,8 @@
 //! - [`roof`]: this machine's roofs, the FMA peak per SIMD width and the
 //!   STREAM-style copy and triad bandwidth per cache level;
 //! - [`gemm`]: every GEMM of a step alone, against matrixmultiply;
-//! - [`mod@run`]: the profile itself and its report, [`Profile`].
+//! - [`mod@run`]: the profile itself and its report, [`Profile`];
+//! - [`stats`]: the spread of a set of timings.
 //!
 //! It reaches the trainer through its public API only
 //! ([`descent_train::Trainer::step_probed`] and the trainer's fields).
@@ -55,11 +56,13 @@ pub mod cost;
 pub mod gemm;
 pub mod roof;
 pub mod run;
+pub mod stats;
 
 pub use cost::{eval_cost, step_costs, update_flops, Cost, StepShape};
 pub use gemm::{compare_gemms, GemmCase, GemmComparison};
 pub use roof::{Bandwidth, Peak, Roofs};
 pub use run::{
-    cpu_model, run, step_shape, EpochReport, Machine, PhaseReport, Profile, ProfileOptions, Spread,
+    cpu_model, run, step_shape, EpochReport, Machine, PhaseReport, Profile, ProfileOptions,
     WorkKind,
 };
+pub use stats::Spread;

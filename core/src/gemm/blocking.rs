@@ -25,10 +25,9 @@
 //!   fill [`L1_SHARE_PACKED_A`] = 31/32 of L1; with A read in place its MR
 //!   rows are MR streams, each with partly used lines at both ends, beside
 //!   the next B sliver's source rows, so only [`L1_SHARE_IN_PLACE_A`] =
-//!   11/16 (on Zen 3, 352 deep slivers with A in place lost 1.5 points of
-//!   peak on 64x784x128 against 256). `kc` is rounded down to a multiple
-//!   of 16 (the kernel's k loop is unrolled by 4, the A packing transposes
-//!   8 × 8 blocks, and 16 gives Zen 3 its tuned 352 rather than 360).
+//!   11/16. `kc` is rounded down to a multiple of 16 (the kernel's k loop
+//!   is unrolled by 4 and the A packing transposes 8 × 8 blocks); the
+//!   measurements behind both are in `docs/gemm-tuning.md`.
 //! - **L2**: the packed `mc × kc` block of A takes [`L2_SHARE`] = 9/32 of
 //!   L2, leaving the rest for the B sliver, the C tiles and the next
 //!   block's stream. `mc` is rounded down to a multiple of MR.
@@ -356,22 +355,17 @@ pub struct Blocks {
     /// Software prefetches pay only for an operand with at least this many
     /// floats (half of L2); a smaller one mostly stays cached between its
     /// uses, and there the prefetches only cost issue slots:
-    /// - a tile prefetches its corner of C only when C is this large (on
-    ///   Zen 3's MLP shapes, with a 32 KiB C, the prefetches cost 1–3
-    ///   points of peak);
+    /// - a tile prefetches its corner of C only when C is this large;
     /// - the plain tiles prefetch the next sliver of B only when B is this
-    ///   large (on Zen 3, 128x64x784 with a 200 KiB B gained nothing with
-    ///   them, and 64x128x64 lost a point).
+    ///   large.
     pub prefetch_min_len: usize,
 }
 
 /// A tile prefetches its C corner before its k loop only when the k block
-/// is at least this deep, so the loop is long enough to hide the fetch (on
-/// Zen 3's 128x64x784, kc = 64, prefetching the 400 KiB C at the start of
-/// each tile cost more than it saved). On a shallower block each plain
-/// tile instead prefetches the corner of the tile after it, a line per 4 k
-/// steps, when it has no share of B to fetch: 1 point of peak on
-/// 128x64x784, 2 on 300x64x1000.
+/// is at least this deep, so the loop is long enough to hide the fetch. On
+/// a shallower block each plain tile instead prefetches the corner of the
+/// tile after it, a line per 4 k steps, when it has no share of B to
+/// fetch.
 pub const PREFETCH_C_MIN_KC: usize = 128;
 
 /// `value · share.0 / share.1`.

@@ -218,18 +218,23 @@ pub unsafe fn kernel<
 }
 
 /// Asks the cache to fetch the line holding `p` into L1 (`prefetcht0`).
-/// Does nothing on targets without a prefetch instruction.
-///
-/// # Safety
-/// None in practice (a prefetch never faults, whatever the address); a
-/// plain function taking a raw pointer, kept `unsafe` like its callers.
+/// Does nothing on targets without a prefetch instruction. Safe for any
+/// address: a prefetch is a hint that never faults and reads nothing into
+/// the program.
 #[inline(always)]
-unsafe fn prefetch_line(p: *const f32) {
-    #[cfg(target_arch = "x86")]
-    std::arch::x86::_mm_prefetch::<{ std::arch::x86::_MM_HINT_T0 }>(p as *const i8);
+fn prefetch_line(p: *const f32) {
+    // SAFETY: SSE is part of every x86-64 and is checked for on x86; the
+    // intrinsic is `unsafe` only for its target feature, and the address
+    // is never dereferenced.
+    #[cfg(all(target_arch = "x86", target_feature = "sse"))]
+    unsafe {
+        std::arch::x86::_mm_prefetch::<{ std::arch::x86::_MM_HINT_T0 }>(p as *const i8)
+    };
     #[cfg(target_arch = "x86_64")]
-    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(any(all(target_arch = "x86", target_feature = "sse"), target_arch = "x86_64")))]
     let _ = p;
 }
 
@@ -237,12 +242,9 @@ unsafe fn prefetch_line(p: *const f32) {
 /// rows, `csc = 1`) while the micro-kernel runs, so that [`store_tile`]
 /// does not stall on C lines that live in L3 or memory (large C, or a
 /// C written back between k blocks). Does nothing for other strides.
-///
-/// # Safety
-/// None in practice (a prefetch never faults); `unsafe` because it takes a
-/// raw pointer that must at least be computed within C's allocation.
+/// Safe for any address, as [`prefetch_line`].
 #[inline(always)]
-pub unsafe fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
+pub fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
     if csc == 1 && nr > 0 {
         let mut corner = PrefetchRows::new(c, rsc, nr, mr);
         while corner.rows > 0 {
@@ -319,11 +321,8 @@ impl PrefetchRows {
     /// Prefetches the next line of the current row; at the row's end also
     /// its last float (the row need not start on a line boundary), then
     /// moves to the next row. Call only while `rows() > 0`.
-    ///
-    /// # Safety
-    /// As [`prefetch_line`]: none in practice.
     #[inline(always)]
-    unsafe fn fetch(&mut self) {
+    fn fetch(&mut self) {
         prefetch_line(self.src.wrapping_add(self.at));
         self.at += LINE;
         if self.at >= self.width {
@@ -380,11 +379,9 @@ pub unsafe fn store_tile<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &
     if nr == 2 * V::LANES && csc == 1 {
         // The common case gets straight-line code for each of the 16
         // combinations of the per-call choices, so no row pays a branch on
-        // α, β, bias or ReLU. Leaving out the `α·` multiply when α = 1 is
-        // worth it where the store is a large part of a tile, on a short k
-        // (measured on Zen 3 against the α·acc store in one process: 1.5–3
-        // points of peak on 128x64x784, 0–2.5 on 64x10x64, no change at
-        // kc ≥ 196).
+        // α, β, bias or ReLU. Leaving out the `α·` multiply when α = 1 pays
+        // where the store is a large part of a tile, on a short k
+        // (docs/gemm-tuning.md, "Figures behind the constants").
         let key = (
             ops.alpha != 1.0,
             ops.beta != 0.0,
@@ -644,7 +641,7 @@ mod tests {
                 for _ in 0..part.calls_per_row() {
                     assert_eq!(part.rows, 3 - done, "width {width}");
                     // SAFETY: a prefetch, inside `buf`.
-                    unsafe { part.fetch() };
+                    part.fetch();
                 }
             }
             assert_eq!(part.rows, 0, "width {width}");

@@ -429,9 +429,8 @@ unsafe fn loops_5_to_3(
         // With one MC block, a packed sliver of B is read only by the row
         // slivers right after its packing, so every sliver reuses the same
         // buffer: it stays in L1, and the kernel that packs it stores into L1
-        // instead of fetching the lines of a KC × NC buffer from L2 (two points
-        // of peak on Zen 3's 64x784x128). Later MC blocks need every sliver of
-        // the block kept.
+        // instead of fetching the lines of a KC × NC buffer from L2. Later MC
+        // blocks need every sliver of the block kept.
         let one_mc_block = m <= blocks.mc;
         let b_slivers = if one_mc_block {
             1
@@ -548,7 +547,7 @@ unsafe fn loops_2_1(
                 }
                 // No B to prefetch: the corner of C the next tile writes,
                 // where the tile's short k loop leaves no time for a burst
-                // before its own stores (1 point on Zen 3's 128x64x784).
+                // before its own stores.
                 (None, Some(nx)) if blk.c_ahead => {
                     PrefetchRows::new(c_sliver.add(nx.ir * c.rs), c.rs, nr, nx.mr)
                 }
@@ -650,9 +649,7 @@ struct RowSliver {
 /// packs B while it computes (see [`kernel::kernel`]):
 /// - The packing's two vector stores per k step compete with the
 ///   broadcasts of A for issue slots, and the cost, in cycles per k step,
-///   is about four times smaller on a short tile (on Zen 3, hot L1: 6 rows
-///   ran at 76% of peak with the stores and 97% without; 4 rows at 88% and
-///   96%).
+///   is about four times smaller on a short tile (docs/gemm-tuning.md).
 /// - A remainder of at most `mr/3` rows is not left alone: `mr + r` rows
 ///   run as `2·mr/3` and the rest. Such a tile has at most `2·mr/3`
 ///   accumulators, too few to cover the FMA latency (4 cycles × 2 pipes

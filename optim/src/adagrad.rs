@@ -1,7 +1,7 @@
 //! AdaGrad: per-coordinate learning rates from the sum of squared gradients.
 
 use crate::common;
-use crate::driver::{Driven, Rule, Slots};
+use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use descent_core::simd::Wide;
 use descent_core::step::{adagrad, AdagradStep};
@@ -86,21 +86,7 @@ impl Rule for AdagradConfig {
         self.initial_accumulator_value
     }
 
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn clip_norm(&self) -> Option<f32> {
-        self.clip_norm
-    }
-
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
+    torch_fields!();
 
     fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdagradStep {
         AdagradStep {

@@ -1,7 +1,7 @@
 //! Adam and AdamW: one type, one fused kernel, L2 or decoupled weight decay.
 
 use crate::common;
-use crate::driver::{Driven, Rule, Slots};
+use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use descent_core::simd::Wide;
 use descent_core::step::{adam, AdamStep};
@@ -121,21 +121,7 @@ impl Rule for AdamConfig {
         slot < 2 || self.amsgrad
     }
 
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn clip_norm(&self) -> Option<f32> {
-        self.clip_norm
-    }
-
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
+    torch_fields!();
 
     fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdamStep {
         AdamStep::new(

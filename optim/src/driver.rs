@@ -80,6 +80,29 @@ pub trait Rule: Clone + Send + Sync + 'static {
     fn update(&self, step: &Self::Step, p: &mut [f32], g: &[f32], slots: Slots);
 }
 
+/// The four [`Rule`] methods of a config whose fields are named as
+/// `torch.optim`'s: `lr`, `clip_norm`, `maximize`.
+macro_rules! torch_fields {
+    () => {
+        fn lr(&self) -> f32 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f32) {
+            self.lr = lr;
+        }
+
+        fn clip_norm(&self) -> Option<f32> {
+            self.clip_norm
+        }
+
+        fn maximize(&self) -> bool {
+            self.maximize
+        }
+    };
+}
+pub(crate) use torch_fields;
+
 /// A rule with its step count and slots: an [`Optimizer`].
 #[derive(Debug, Clone)]
 pub struct Driven<R: Rule> {

@@ -1,7 +1,7 @@
 //! RMSprop: divide by a running root-mean-square of the gradients.
 
 use crate::common;
-use crate::driver::{Driven, Rule, Slots};
+use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use descent_core::simd::Wide;
 use descent_core::step::{rmsprop, RmspropState, RmspropStep};
@@ -98,21 +98,7 @@ impl Rule for RmspropConfig {
         }
     }
 
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn clip_norm(&self) -> Option<f32> {
-        self.clip_norm
-    }
-
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
+    torch_fields!();
 
     fn step(&self, _t: u64, _first: bool, grad_scale: f32) -> RmspropStep {
         RmspropStep {

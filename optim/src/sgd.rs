@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with optional heavy-ball or Nesterov momentum.
 
 use crate::common;
-use crate::driver::{Driven, Rule, Slots};
+use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::{OptimError, Result};
 use descent_core::simd::Wide;
 use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
@@ -106,21 +106,7 @@ impl Rule for SgdConfig {
         self.momentum != 0.0
     }
 
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn clip_norm(&self) -> Option<f32> {
-        self.clip_norm
-    }
-
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
+    torch_fields!();
 
     fn step(&self, _t: u64, first: bool, grad_scale: f32) -> SgdRule {
         if self.momentum == 0.0 {

@@ -234,7 +234,10 @@ fn prefetch_line(p: *const f32) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
     };
-    #[cfg(not(any(all(target_arch = "x86", target_feature = "sse"), target_arch = "x86_64")))]
+    #[cfg(not(any(
+        all(target_arch = "x86", target_feature = "sse"),
+        target_arch = "x86_64"
+    )))]
     let _ = p;
 }
 

@@ -205,6 +205,22 @@ pub fn matmul(
     epi: Epilogue,
 ) -> Result<()> {
     let (m, k, n) = check(&a, &b, &c, &epi)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 || alpha == 0.0 {
+        // No product: C ← epilogue(β·C) (β = 0 writes without reading).
+        for i in 0..m {
+            for j in 0..n {
+                let mut v = if beta == 0.0 { 0.0 } else { beta * c.get(i, j) };
+                if let Some(bias) = epi.bias {
+                    v += bias[j];
+                }
+                c.set(i, j, if epi.relu { relu_s(v) } else { v });
+            }
+        }
+        return Ok(());
+    }
     let cfg = cx.gemm_config(n);
     let cm = RawMatMut {
         rs: c.rs(),
@@ -218,9 +234,10 @@ pub fn matmul(
     let pool = match cx.pool() {
         Some(pool) if 2 * m * k * n >= PAR_MIN_FLOP => pool,
         // SAFETY: the views were bounds-checked when made, and `check`
-        // verified the shapes agree and C's elements are disjoint.
+        // verified the shapes agree and C's elements are disjoint; m, k,
+        // n > 0 and α ≠ 0.
         _ => unsafe {
-            gemm_planned(cfg, plan, alpha, ar, br, beta, cm, epi);
+            loops_5_to_3(cfg, plan, alpha, ar, br, beta, cm, epi);
             return Ok(());
         },
     };
@@ -241,8 +258,9 @@ pub fn matmul(
         // Whole wrappers, not their fields, are captured (they are Sync).
         let (am, bm, cm) = (am, bm, cm);
         let (a, b, c) = (am.0, bm.0, cm.0);
-        // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C;
-        // A and B are only read; the views were checked by `check`.
+        // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C,
+        // not empty; A and B are only read; the views were checked by
+        // `check`; k > 0 and α ≠ 0.
         unsafe {
             if split_n {
                 let sub = Epilogue {
@@ -258,7 +276,7 @@ pub fn matmul(
                     ptr: c.at(0, lo),
                     ..c
                 };
-                gemm_planned(cfg, plan, alpha, a, b, beta, c, sub);
+                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, sub);
             } else {
                 let a = RawMat {
                     ptr: a.at(lo, 0),
@@ -269,7 +287,7 @@ pub fn matmul(
                     ptr: c.at(lo, 0),
                     ..c
                 };
-                gemm_planned(cfg, plan, alpha, a, b, beta, c, epi);
+                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, epi);
             }
         }
     };
@@ -297,73 +315,6 @@ thread_local! {
     // Packing buffers and the plan of row slivers are reused across calls:
     // after the first call of a given size a GEMM allocates nothing.
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
-}
-
-/// The loop nest on raw operands, with `cfg`'s kernel and blocks:
-/// `C ← epilogue(α·A·B + β·C)`, `m = a.rows`, `k = a.cols`, `n = b.cols`.
-///
-/// # Safety
-/// For `i < m, p < k, j < n`: `a.at(i, p)` and `b.at(p, j)` are readable,
-/// `c.at(i, j)` is writable (readable if β ≠ 0) and distinct for distinct
-/// `(i, j)`; `b.rows == k`; `epi.bias` has `n` values; A and B do not
-/// overlap C.
-pub unsafe fn gemm_unchecked(
-    cfg: &Config,
-    alpha: f32,
-    a: RawMat,
-    b: RawMat,
-    beta: f32,
-    c: RawMatMut,
-    epi: Epilogue,
-) {
-    gemm_planned(
-        cfg,
-        cfg.plan(a.cols, a.rs, a.cs, b.cols),
-        alpha,
-        a,
-        b,
-        beta,
-        c,
-        epi,
-    );
-}
-
-/// [`gemm_unchecked`] on a part of a product whose [`Plan`] was made for
-/// the whole of it.
-///
-/// # Safety
-/// As [`gemm_unchecked`]; `plan` was made by `cfg` for a product with the
-/// same A strides and k.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_planned(
-    cfg: &Config,
-    plan: Plan,
-    alpha: f32,
-    a: RawMat,
-    b: RawMat,
-    beta: f32,
-    c: RawMatMut,
-    epi: Epilogue,
-) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 || alpha == 0.0 {
-        // No product: C ← epilogue(β·C) (β = 0 writes without reading).
-        for i in 0..m {
-            for j in 0..n {
-                let p = c.at(i, j);
-                let mut v = if beta == 0.0 { 0.0 } else { beta * *p };
-                if let Some(bias) = epi.bias {
-                    v += bias[j];
-                }
-                *p = if epi.relu { relu_s(v) } else { v };
-            }
-        }
-        return;
-    }
-    loops_5_to_3(cfg, plan, alpha, a, b, beta, c, epi);
 }
 
 /// What loops 2 and 1 need to know of the block that loops 5 to 3 chose:
@@ -398,8 +349,17 @@ struct Block<'a> {
 /// hand it to [`loops_2_1`]. The packing buffers and the plan are this
 /// thread's, reused from call to call.
 ///
+/// `C ← epilogue(α·A·B + β·C)` on raw operands, with `cfg`'s kernel and
+/// blocks and the k blocks of `plan`: `m = a.rows`, `k = a.cols`,
+/// `n = b.cols`. `plan` was made by `cfg` for the whole product (this may
+/// be a part of it), so every part forms the same sums.
+///
 /// # Safety
-/// As [`gemm_planned`], with `m, k, n > 0` and `α ≠ 0`.
+/// `m, k, n > 0` and `α ≠ 0`. For `i < m, p < k, j < n`: `a.at(i, p)` and
+/// `b.at(p, j)` are readable, `c.at(i, j)` is writable (readable if β ≠ 0)
+/// and distinct for distinct `(i, j)`; `b.rows == k`; `epi.bias` has `n`
+/// values; A and B do not overlap C; `plan` was made by `cfg` for a
+/// product with A's strides and this k.
 #[allow(clippy::too_many_arguments)]
 unsafe fn loops_5_to_3(
     cfg: &Config,
@@ -496,7 +456,7 @@ unsafe fn loops_5_to_3(
 /// it), one micro-tile per row sliver of `plan`.
 ///
 /// # Safety
-/// As [`gemm_unchecked`] for the block; `plan` was made for it;
+/// As [`loops_5_to_3`] for the block; `plan` was made for it;
 /// `b_packed` holds the B slivers [`loops_5_to_3`] sized it for.
 unsafe fn loops_2_1(
     blk: &Block,
@@ -685,7 +645,7 @@ fn sliver_rows(mr: usize, mc: usize, ir: usize) -> usize {
 /// zero rows more.
 ///
 /// # Safety
-/// As [`gemm_unchecked`] for the block; `a_packed` holds `mc.div_ceil(MR)`
+/// As [`loops_5_to_3`] for the block; `a_packed` holds `mc.div_ceil(MR)`
 /// slots of `MR·kc` floats (one when `direct`).
 unsafe fn plan_row_slivers(
     ts: &TileSet,

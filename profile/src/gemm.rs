@@ -20,8 +20,8 @@ use crate::stats::Spread;
 /// the same memory layout. The criterion bench `train_step` times these
 /// same cases (`train_step/gemm/…`), so its figures and a profile's agree.
 pub struct GemmCase {
-    /// The phase it is: [`Phase::Forward`], [`Phase::WeightGrad`] or
-    /// [`Phase::InputGrad`].
+    /// The phase it is: the network's [`N::Forward`], [`N::WeightGrad`] or
+    /// [`N::InputGrad`].
     pub phase: Phase,
     layer: Linear,
     batch: usize,

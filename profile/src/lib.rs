@@ -1,8 +1,8 @@
 //! Where one training step's time goes, against this machine's own limits
 //! (`descent profile`).
 //!
-//! [`run`] takes real steps of a [`descent_train::Trainer`] on its data and times every
-//! phase of each ([`Phase`]: the gather, each layer's forward GEMM with its
+//! [`run()`] takes real steps of a [`descent_train::Trainer`] on its data and times every
+//! phase of each ([`descent_train::Phase`]: the gather, each layer's forward GEMM with its
 //! fused epilogue, softmax-CE, each layer's dW, db and dX, each
 //! activation's backward, the optimizer's norm and update) with
 //! [`descent_train::Trainer::step_probed`]: the training code itself tells the clock when

@@ -1,6 +1,6 @@
 //! What the host decides for a GEMM: the micro-kernel of the family
 //! ([`Kernel`], with its [`TileSet`]), the cache blocks, and when A is read
-//! in place ([`Config`]); and the [`Plan`] a whole product makes from them
+//! in place ([`Config`]); and the `Plan` a whole product makes from them
 //! before it is split among threads.
 
 use std::sync::OnceLock;
@@ -143,7 +143,7 @@ pub struct Config {
     pub kernel: Kernel,
     pub blocks: Blocks,
     /// A is read in place when C has at most this many columns and A has a
-    /// unit stride (see [`read_a_in_place`]); 0 packs A always,
+    /// unit stride (see `read_a_in_place`); 0 packs A always,
     /// `usize::MAX` never packs a unit-stride A.
     pub a_in_place_max_n: usize,
 }
@@ -256,7 +256,7 @@ fn read_a_in_place(max_n: usize, n: usize, rsa: usize, csa: usize) -> bool {
 }
 
 /// Widest B for which A is read in place by default (see
-/// [`read_a_in_place`]): 16 slivers of the 6 × 16 tile, 8 of the 12 × 32
+/// `read_a_in_place`): 16 slivers of the 6 × 16 tile, 8 of the 12 × 32
 /// one (whose 12 row streams weigh more than 6; the measurements are in
 /// `docs/gemm-tuning.md`).
 pub const DIRECT_A_MAX_N: usize = 256;

@@ -245,7 +245,7 @@ fn prefetch_line(p: *const f32) {
 /// rows, `csc = 1`) while the micro-kernel runs, so that [`store_tile`]
 /// does not stall on C lines that live in L3 or memory (large C, or a
 /// C written back between k blocks). Does nothing for other strides.
-/// Safe for any address, as [`prefetch_line`].
+/// Safe for any address, as `prefetch_line`.
 #[inline(always)]
 pub fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
     if csc == 1 && nr > 0 {
@@ -259,7 +259,7 @@ pub fn prefetch_c(c: *const f32, rsc: usize, csc: usize, mr: usize, nr: usize) {
 /// Floats in a 64-byte cache line.
 const LINE: usize = 64 / std::mem::size_of::<f32>();
 
-/// Rows to prefetch, a cache line per call of [`Self::fetch`]: `rows` rows
+/// Rows to prefetch, a cache line per call of `fetch`: `rows` rows
 /// of `width` contiguous floats from `src` on, `stride` apart. Used for
 /// the corner of C a tile is about to write ([`prefetch_c`]), and for what
 /// a plain tile prefetches one line per 4 k steps during its k loop: its
@@ -304,7 +304,7 @@ impl PrefetchRows {
         self.rows
     }
 
-    /// Calls of [`Self::fetch`] a row takes.
+    /// Calls of `fetch` a row takes.
     pub fn calls_per_row(&self) -> usize {
         self.width.div_ceil(LINE)
     }

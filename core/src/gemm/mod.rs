@@ -188,7 +188,7 @@ pub const PAR_MIN_FLOP: usize = 1 << 18;
 /// m when n is narrow) in whole micro-tiles, and every decision that
 /// changes the order of a sum is made once, from the whole product and
 /// the configuration, before the split: the kernel, whether A is read in
-/// place and the k blocks that follow from it (the [`Plan`]). No part looks
+/// place and the k blocks that follow from it (the `Plan`). No part looks
 /// at its own slice of n or m to decide them. A part chooses only how it
 /// walks its slice (row slivers, buffer slots, prefetches), and those never
 /// change what is added to what, or in which order. So every element of C

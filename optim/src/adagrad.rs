@@ -3,6 +3,7 @@
 use crate::common;
 use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
+use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
 use descent_core::step::{adagrad, AdagradStep};
 
@@ -99,5 +100,37 @@ impl Rule for AdagradConfig {
 
     fn update(&self, h: &AdagradStep, p: &mut [f32], g: &[f32], [sum, ..]: Slots) {
         adagrad::<Wide>(p, g, sum, h)
+    }
+}
+
+impl FromHyper for AdagradConfig {
+    fn from_hyper(base: Self, h: &Hyper, lr: f32, clip_norm: Option<f32>, _seed: u64) -> Self {
+        AdagradConfig {
+            lr,
+            lr_decay: h.lr_decay.unwrap_or(base.lr_decay),
+            weight_decay: h.weight_decay.unwrap_or(base.weight_decay),
+            initial_accumulator_value: h
+                .initial_accumulator_value
+                .unwrap_or(base.initial_accumulator_value),
+            eps: h.eps.unwrap_or(base.eps),
+            maximize: h.maximize,
+            clip_norm,
+        }
+    }
+
+    fn lr_of(&self) -> Option<f32> {
+        Some(self.lr)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "lr {}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {}, maximize {}",
+            self.lr,
+            self.lr_decay,
+            self.weight_decay,
+            self.initial_accumulator_value,
+            self.eps,
+            self.maximize
+        )
     }
 }

@@ -3,6 +3,7 @@
 use crate::common;
 use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
+use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
 use descent_core::step::{adam, AdamStep};
 
@@ -139,5 +140,43 @@ impl Rule for AdamConfig {
 
     fn update(&self, h: &AdamStep, p: &mut [f32], g: &[f32], [m, v, vmax, _]: Slots) {
         adam::<Wide>(p, g, m, v, self.amsgrad.then_some(vmax), h)
+    }
+}
+
+impl FromHyper for AdamConfig {
+    fn from_hyper(base: Self, h: &Hyper, lr: f32, clip_norm: Option<f32>, _seed: u64) -> Self {
+        AdamConfig {
+            lr,
+            beta1: h.beta1.unwrap_or(base.beta1),
+            beta2: h.beta2.unwrap_or(base.beta2),
+            eps: h.eps.unwrap_or(base.eps),
+            weight_decay: h.weight_decay.unwrap_or(base.weight_decay),
+            amsgrad: h.amsgrad,
+            maximize: h.maximize,
+            clip_norm,
+            ..base
+        }
+    }
+
+    fn lr_of(&self) -> Option<f32> {
+        Some(self.lr)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "lr {}, betas ({}, {}), eps {}, weight_decay {} ({}), amsgrad {}, maximize {}",
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            if self.decoupled_weight_decay {
+                "decoupled"
+            } else {
+                "L2"
+            },
+            self.amsgrad,
+            self.maximize
+        )
     }
 }

@@ -1,15 +1,21 @@
-//! Optimizers by name: the one list of names, the one table of default
-//! learning rates, and the one factory that turns a name and the
-//! hyper-parameters a user gave into a validated optimizer.
+//! Optimizers by name: **the kind table** ([`TABLE`]), one line per kind
+//! with its name, what it is, descent's default learning rate, the
+//! hyper-parameters it takes and the rule it builds; and the one factory
+//! that turns a name and the hyper-parameters a user gave into a validated
+//! optimizer. Adding a rule is its kernel (`descent_core::step`), its
+//! [`crate::Rule`] and [`FromHyper`] (beside each other, in its own file),
+//! a variant of [`OptimizerKind`] and a line here.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::{Driven, Rule};
+use crate::hyper::{FromHyper, Hyper};
 use crate::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, OptimError, Optimizer, RandomSearch,
-    RandomSearchConfig, Result, Rmsprop, RmspropConfig, SearchMode, Sgd, SgdConfig,
+    AdagradConfig, AdamConfig, OptimError, Optimizer, RandomSearch, RandomSearchConfig, Result,
+    RmspropConfig, SearchMode, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -42,62 +48,236 @@ pub enum OptimizerKind {
     RandomSample,
 }
 
+/// How a line of the table builds and describes its kind's optimizer.
+trait Kind: Sync {
+    /// The optimizer of `c`, every field validated.
+    fn build(&self, c: &OptimizerConfig) -> Result<Updater>;
+    /// One line with every setting of `c`.
+    fn describe(&self, c: &OptimizerConfig) -> String;
+    /// PyTorch's default lr for the kind (its base config's), if it has one.
+    fn torch_lr(&self) -> Option<f32>;
+}
+
+/// A gradient rule `R` whose config starts from `base()`.
+struct Grad<R>(fn() -> R);
+
+impl<R: Rule + FromHyper> Grad<R> {
+    fn config(&self, c: &OptimizerConfig) -> R {
+        R::from_hyper((self.0)(), &c.hyper, c.lr, c.clip_norm, c.seed)
+    }
+}
+
+impl<R: Rule + FromHyper> Kind for Grad<R> {
+    fn build(&self, c: &OptimizerConfig) -> Result<Updater> {
+        Ok(Updater::Grad(Box::new(Driven::new(self.config(c))?)))
+    }
+    fn describe(&self, c: &OptimizerConfig) -> String {
+        self.config(c).describe()
+    }
+    fn torch_lr(&self) -> Option<f32> {
+        (self.0)().lr_of()
+    }
+}
+
+/// Random search starting from `base()`.
+struct Search(fn() -> RandomSearchConfig);
+
+impl Search {
+    fn config(&self, c: &OptimizerConfig) -> RandomSearchConfig {
+        RandomSearchConfig::from_hyper((self.0)(), &c.hyper, c.lr, c.clip_norm, c.seed)
+    }
+}
+
+impl Kind for Search {
+    fn build(&self, c: &OptimizerConfig) -> Result<Updater> {
+        Ok(Updater::Search(Box::new(RandomSearch::new(
+            self.config(c),
+        )?)))
+    }
+    fn describe(&self, c: &OptimizerConfig) -> String {
+        self.config(c).describe()
+    }
+    fn torch_lr(&self) -> Option<f32> {
+        None
+    }
+}
+
+/// One line of [`TABLE`].
+struct Line {
+    kind: OptimizerKind,
+    name: &'static str,
+    about: &'static str,
+    /// descent's default lr (see [`OptimizerKind::default_lr`]); 0 without one.
+    lr: f32,
+    /// The fields of [`Hyper`] the kind takes.
+    takes: &'static [&'static str],
+    rule: &'static dyn Kind,
+}
+
+/// What every gradient rule takes.
+const G: [&str; 3] = ["lr", "weight_decay", "maximize"];
+/// What random search takes.
+const S: [&str; 2] = ["sigma", "sigma_decay"];
+
+/// `G` followed by `more`.
+const fn g<const N: usize, const M: usize>(more: [&'static str; N]) -> [&'static str; M] {
+    let mut out = [""; M];
+    let mut i = 0;
+    while i < M {
+        out[i] = if i < 3 { G[i] } else { more[i - 3] };
+        i += 1;
+    }
+    out
+}
+
+fn momentum() -> SgdConfig {
+    SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::default()
+    }
+}
+
+fn nesterov() -> SgdConfig {
+    SgdConfig {
+        nesterov: true,
+        ..momentum()
+    }
+}
+
+fn random_sample() -> RandomSearchConfig {
+    RandomSearchConfig {
+        mode: SearchMode::Sample,
+        sigma: 0.05,
+        ..RandomSearchConfig::default()
+    }
+}
+
+/// **The kind table**, in the order tables list the kinds.
+const TABLE: [Line; 10] = {
+    use OptimizerKind as K;
+    [
+        Line {
+            kind: K::Gd,
+            name: "gd",
+            about: "full-batch gradient descent: one SGD step per epoch",
+            lr: 0.1,
+            takes: &g::<2, 5>(["momentum", "dampening"]),
+            rule: &Grad(SgdConfig::default),
+        },
+        Line {
+            kind: K::Sgd,
+            name: "sgd",
+            about: "mini-batch SGD (batch 1: pure SGD)",
+            lr: 0.01,
+            takes: &g::<2, 5>(["momentum", "dampening"]),
+            rule: &Grad(SgdConfig::default),
+        },
+        Line {
+            kind: K::Momentum,
+            name: "momentum",
+            about: "SGD with heavy-ball momentum",
+            lr: 0.01,
+            takes: &g::<2, 5>(["momentum", "dampening"]),
+            rule: &Grad(momentum),
+        },
+        Line {
+            kind: K::Nesterov,
+            name: "nesterov",
+            about: "SGD with Nesterov momentum",
+            lr: 0.01,
+            takes: &g::<2, 5>(["momentum", "dampening"]),
+            rule: &Grad(nesterov),
+        },
+        Line {
+            kind: K::Adagrad,
+            name: "adagrad",
+            about: "AdaGrad",
+            lr: 0.01,
+            takes: &g::<3, 6>(["lr_decay", "initial_accumulator_value", "eps"]),
+            rule: &Grad(AdagradConfig::default),
+        },
+        Line {
+            kind: K::Rmsprop,
+            name: "rmsprop",
+            about: "RMSprop",
+            lr: 0.001,
+            takes: &g::<4, 7>(["momentum", "eps", "alpha", "centered"]),
+            rule: &Grad(RmspropConfig::default),
+        },
+        Line {
+            kind: K::Adam,
+            name: "adam",
+            about: "Adam",
+            lr: 0.001,
+            takes: &g::<4, 7>(["eps", "beta1", "beta2", "amsgrad"]),
+            rule: &Grad(AdamConfig::default),
+        },
+        Line {
+            kind: K::Adamw,
+            name: "adamw",
+            about: "AdamW (decoupled weight decay)",
+            lr: 0.001,
+            takes: &g::<4, 7>(["eps", "beta1", "beta2", "amsgrad"]),
+            rule: &Grad(AdamConfig::adamw),
+        },
+        Line {
+            kind: K::RandomSearch,
+            name: "random-search",
+            about: "random search: perturb, keep if the loss improves",
+            lr: 0.0,
+            takes: &S,
+            rule: &Search(RandomSearchConfig::default),
+        },
+        Line {
+            kind: K::RandomSample,
+            name: "random-sample",
+            about: "pure random search: fresh random weights, keep the best",
+            lr: 0.0,
+            takes: &S,
+            rule: &Search(random_sample),
+        },
+    ]
+};
+
+// Line i is kind i, so a kind finds its line by its index.
+const _: () = {
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(TABLE[i].kind as usize == i);
+        i += 1;
+    }
+};
+
 impl OptimizerKind {
     /// Every kind, in the order tables list them.
-    pub const ALL: [OptimizerKind; 10] = [
-        OptimizerKind::Gd,
-        OptimizerKind::Sgd,
-        OptimizerKind::Momentum,
-        OptimizerKind::Nesterov,
-        OptimizerKind::Adagrad,
-        OptimizerKind::Rmsprop,
-        OptimizerKind::Adam,
-        OptimizerKind::Adamw,
-        OptimizerKind::RandomSearch,
-        OptimizerKind::RandomSample,
-    ];
+    pub const ALL: [OptimizerKind; TABLE.len()] = {
+        let mut all = [OptimizerKind::Gd; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].kind;
+            i += 1;
+        }
+        all
+    };
+
+    fn line(self) -> &'static Line {
+        &TABLE[self as usize]
+    }
 
     /// The name, e.g. `"random-search"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            OptimizerKind::Gd => "gd",
-            OptimizerKind::Sgd => "sgd",
-            OptimizerKind::Momentum => "momentum",
-            OptimizerKind::Nesterov => "nesterov",
-            OptimizerKind::Adagrad => "adagrad",
-            OptimizerKind::Rmsprop => "rmsprop",
-            OptimizerKind::Adam => "adam",
-            OptimizerKind::Adamw => "adamw",
-            OptimizerKind::RandomSearch => "random-search",
-            OptimizerKind::RandomSample => "random-sample",
-        }
+        self.line().name
     }
 
     /// One line on what the kind is, for `--help`.
     pub fn about(self) -> &'static str {
-        match self {
-            OptimizerKind::Gd => "full-batch gradient descent: one SGD step per epoch",
-            OptimizerKind::Sgd => "mini-batch SGD (batch 1: pure SGD)",
-            OptimizerKind::Momentum => "SGD with heavy-ball momentum",
-            OptimizerKind::Nesterov => "SGD with Nesterov momentum",
-            OptimizerKind::Adagrad => "AdaGrad",
-            OptimizerKind::Rmsprop => "RMSprop",
-            OptimizerKind::Adam => "Adam",
-            OptimizerKind::Adamw => "AdamW (decoupled weight decay)",
-            OptimizerKind::RandomSearch => "random search: perturb, keep if the loss improves",
-            OptimizerKind::RandomSample => {
-                "pure random search: fresh random weights, keep the best"
-            }
-        }
+        self.line().about
     }
 
     /// Whether the kind steps along a gradient (all but the random
     /// searches).
     pub fn uses_gradient(self) -> bool {
-        !matches!(
-            self,
-            OptimizerKind::RandomSearch | OptimizerKind::RandomSample
-        )
+        self.line().takes.contains(&"lr")
     }
 
     /// The learning rate descent uses when none is given: **the one table
@@ -123,40 +303,13 @@ impl OptimizerKind {
     /// μ = 0, which would make them plain SGD). Everything else is
     /// PyTorch's default.
     pub fn default_lr(self) -> f32 {
-        match self {
-            OptimizerKind::Gd => 0.1,
-            OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => 0.01,
-            OptimizerKind::Adagrad => 0.01,
-            OptimizerKind::Rmsprop => 0.001,
-            OptimizerKind::Adam | OptimizerKind::Adamw => 0.001,
-            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0.0,
-        }
+        self.line().lr
     }
 
     /// PyTorch's default learning rate for the kind (its config's
     /// `Default`), `None` for random search; see [`OptimizerKind::default_lr`].
     pub fn pytorch_lr(self) -> Option<f32> {
-        match self {
-            OptimizerKind::Gd
-            | OptimizerKind::Sgd
-            | OptimizerKind::Momentum
-            | OptimizerKind::Nesterov => Some(SgdConfig::default().lr),
-            OptimizerKind::Adagrad => Some(AdagradConfig::default().lr),
-            OptimizerKind::Rmsprop => Some(RmspropConfig::default().lr),
-            OptimizerKind::Adam => Some(AdamConfig::default().lr),
-            OptimizerKind::Adamw => Some(AdamConfig::adamw().lr),
-            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => None,
-        }
-    }
-
-    fn sgd_like(self) -> bool {
-        matches!(
-            self,
-            OptimizerKind::Gd
-                | OptimizerKind::Sgd
-                | OptimizerKind::Momentum
-                | OptimizerKind::Nesterov
-        )
+        self.line().rule.torch_lr()
     }
 }
 
@@ -181,90 +334,34 @@ impl FromStr for OptimizerKind {
     }
 }
 
-/// Every hyper-parameter of every optimizer, by PyTorch's names: `None`
-/// (or `false`) keeps the default. Checkpoints store it as JSON under
-/// these field names.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Hyper {
-    /// Learning rate (default: [`OptimizerKind::default_lr`]).
-    pub lr: Option<f32>,
-    /// Momentum μ (SGD kinds, RMSprop).
-    pub momentum: Option<f32>,
-    /// Dampening of SGD's momentum buffer.
-    pub dampening: Option<f32>,
-    /// Weight decay (L2, or decoupled for AdamW).
-    pub weight_decay: Option<f32>,
-    /// Step uphill.
-    pub maximize: bool,
-    /// AdaGrad's lr decay.
-    pub lr_decay: Option<f32>,
-    /// AdaGrad's initial accumulator value.
-    pub initial_accumulator_value: Option<f32>,
-    /// The denominator's ε (AdaGrad, RMSprop, Adam, AdamW).
-    pub eps: Option<f32>,
-    /// RMSprop's smoothing constant α.
-    pub alpha: Option<f32>,
-    /// RMSprop's centred variant.
-    pub centered: bool,
-    /// Adam's β₁.
-    pub beta1: Option<f32>,
-    /// Adam's β₂.
-    pub beta2: Option<f32>,
-    /// Adam's AMSGrad variant.
-    pub amsgrad: bool,
-    /// Random search's perturbation scale σ.
-    pub sigma: Option<f32>,
-    /// Random search's σ decay per step.
-    pub sigma_decay: Option<f32>,
-}
-
 impl Hyper {
     /// Errors with [`OptimError::NotApplicable`], naming the first field
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        use OptimizerKind::*;
-        let k = kind;
-        let adam = matches!(k, Adam | Adamw);
-        let fields: [(&'static str, bool, bool); 15] = [
-            ("lr", self.lr.is_some(), k.uses_gradient()),
-            (
-                "momentum",
-                self.momentum.is_some(),
-                k.sgd_like() || k == Rmsprop,
-            ),
-            ("dampening", self.dampening.is_some(), k.sgd_like()),
-            (
-                "weight_decay",
-                self.weight_decay.is_some(),
-                k.uses_gradient(),
-            ),
-            ("maximize", self.maximize, k.uses_gradient()),
-            ("lr_decay", self.lr_decay.is_some(), k == Adagrad),
+        let given: [(&'static str, bool); 15] = [
+            ("lr", self.lr.is_some()),
+            ("momentum", self.momentum.is_some()),
+            ("dampening", self.dampening.is_some()),
+            ("weight_decay", self.weight_decay.is_some()),
+            ("maximize", self.maximize),
+            ("lr_decay", self.lr_decay.is_some()),
             (
                 "initial_accumulator_value",
                 self.initial_accumulator_value.is_some(),
-                k == Adagrad,
             ),
-            (
-                "eps",
-                self.eps.is_some(),
-                adam || matches!(k, Adagrad | Rmsprop),
-            ),
-            ("alpha", self.alpha.is_some(), k == Rmsprop),
-            ("centered", self.centered, k == Rmsprop),
-            ("beta1", self.beta1.is_some(), adam),
-            ("beta2", self.beta2.is_some(), adam),
-            ("amsgrad", self.amsgrad, adam),
-            ("sigma", self.sigma.is_some(), !k.uses_gradient()),
-            (
-                "sigma_decay",
-                self.sigma_decay.is_some(),
-                !k.uses_gradient(),
-            ),
+            ("eps", self.eps.is_some()),
+            ("alpha", self.alpha.is_some()),
+            ("centered", self.centered),
+            ("beta1", self.beta1.is_some()),
+            ("beta2", self.beta2.is_some()),
+            ("amsgrad", self.amsgrad),
+            ("sigma", self.sigma.is_some()),
+            ("sigma_decay", self.sigma_decay.is_some()),
         ];
-        match fields.iter().find(|(_, given, applies)| *given && !applies) {
-            Some(&(field, ..)) => Err(OptimError::NotApplicable {
+        let takes = kind.line().takes;
+        match given.iter().find(|(field, g)| *g && !takes.contains(field)) {
+            Some(&(field, _)) => Err(OptimError::NotApplicable {
                 optimizer: kind.as_str(),
                 field,
             }),
@@ -276,17 +373,17 @@ impl Hyper {
 /// The full config of one optimizer: what [`OptimizerConfig::new`] makes of
 /// a kind and the hyper-parameters given.
 #[derive(Debug, Clone, PartialEq)]
-pub enum OptimizerConfig {
-    /// gd, sgd, momentum, nesterov.
-    Sgd(SgdConfig),
-    /// adagrad.
-    Adagrad(AdagradConfig),
-    /// rmsprop.
-    Rmsprop(RmspropConfig),
-    /// adam, adamw.
-    Adam(AdamConfig),
-    /// random-search.
-    RandomSearch(RandomSearchConfig),
+pub struct OptimizerConfig {
+    /// The kind.
+    pub kind: OptimizerKind,
+    /// The hyper-parameters given (the rest are the kind's defaults).
+    pub hyper: Hyper,
+    /// The learning rate: the one given, else [`OptimizerKind::default_lr`].
+    pub lr: f32,
+    /// Clip the gradient to this global L2 norm before each step.
+    pub clip_norm: Option<f32>,
+    /// The seed of random search.
+    pub seed: u64,
 }
 
 /// What updates the weights: a gradient optimizer or random search.
@@ -318,145 +415,30 @@ impl Updater {
 impl OptimizerConfig {
     /// **The optimizer factory**: the config of `kind` from the fields of
     /// `h` that are given, descent's default lr
-    /// ([`OptimizerKind::default_lr`]) and PyTorch's defaults for the rest;
-    /// `clip_norm` clips by global norm, `seed` seeds random search.
-    /// Errors name a field `kind` does not have; the values themselves are
-    /// checked by [`OptimizerConfig::build`].
+    /// ([`OptimizerKind::default_lr`]) and the kind's defaults (PyTorch's,
+    /// with momentum's and Nesterov's μ = 0.9) for the rest; `clip_norm`
+    /// clips by global norm, `seed` seeds random search. Errors name a
+    /// field `kind` does not have; the values themselves are checked by
+    /// [`OptimizerConfig::build`].
     pub fn new(kind: OptimizerKind, h: &Hyper, clip_norm: Option<f32>, seed: u64) -> Result<Self> {
         h.check_applicable(kind)?;
-        let lr = h.lr.unwrap_or(kind.default_lr());
-        Ok(match kind {
-            OptimizerKind::Gd
-            | OptimizerKind::Sgd
-            | OptimizerKind::Momentum
-            | OptimizerKind::Nesterov => {
-                let d = SgdConfig::default();
-                let mu = if matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) {
-                    0.9
-                } else {
-                    d.momentum
-                };
-                OptimizerConfig::Sgd(SgdConfig {
-                    lr,
-                    momentum: h.momentum.unwrap_or(mu),
-                    dampening: h.dampening.unwrap_or(d.dampening),
-                    weight_decay: h.weight_decay.unwrap_or(d.weight_decay),
-                    nesterov: kind == OptimizerKind::Nesterov,
-                    maximize: h.maximize,
-                    clip_norm,
-                })
-            }
-            OptimizerKind::Adagrad => {
-                let d = AdagradConfig::default();
-                OptimizerConfig::Adagrad(AdagradConfig {
-                    lr,
-                    lr_decay: h.lr_decay.unwrap_or(d.lr_decay),
-                    weight_decay: h.weight_decay.unwrap_or(d.weight_decay),
-                    initial_accumulator_value: h
-                        .initial_accumulator_value
-                        .unwrap_or(d.initial_accumulator_value),
-                    eps: h.eps.unwrap_or(d.eps),
-                    maximize: h.maximize,
-                    clip_norm,
-                })
-            }
-            OptimizerKind::Rmsprop => {
-                let d = RmspropConfig::default();
-                OptimizerConfig::Rmsprop(RmspropConfig {
-                    lr,
-                    alpha: h.alpha.unwrap_or(d.alpha),
-                    eps: h.eps.unwrap_or(d.eps),
-                    weight_decay: h.weight_decay.unwrap_or(d.weight_decay),
-                    momentum: h.momentum.unwrap_or(d.momentum),
-                    centered: h.centered,
-                    maximize: h.maximize,
-                    clip_norm,
-                })
-            }
-            OptimizerKind::Adam | OptimizerKind::Adamw => {
-                let d = if kind == OptimizerKind::Adam {
-                    AdamConfig::default()
-                } else {
-                    AdamConfig::adamw()
-                };
-                OptimizerConfig::Adam(AdamConfig {
-                    lr,
-                    beta1: h.beta1.unwrap_or(d.beta1),
-                    beta2: h.beta2.unwrap_or(d.beta2),
-                    eps: h.eps.unwrap_or(d.eps),
-                    weight_decay: h.weight_decay.unwrap_or(d.weight_decay),
-                    amsgrad: h.amsgrad,
-                    decoupled_weight_decay: d.decoupled_weight_decay,
-                    maximize: h.maximize,
-                    clip_norm,
-                })
-            }
-            OptimizerKind::RandomSearch | OptimizerKind::RandomSample => {
-                let d = RandomSearchConfig::default();
-                let (mode, sigma) = if kind == OptimizerKind::RandomSample {
-                    (SearchMode::Sample, 0.05)
-                } else {
-                    (SearchMode::Perturb, d.sigma)
-                };
-                OptimizerConfig::RandomSearch(RandomSearchConfig {
-                    sigma: h.sigma.unwrap_or(sigma),
-                    sigma_decay: h.sigma_decay.unwrap_or(d.sigma_decay),
-                    seed,
-                    mode,
-                    ..d
-                })
-            }
+        Ok(OptimizerConfig {
+            kind,
+            hyper: h.clone(),
+            lr: h.lr.unwrap_or(kind.default_lr()),
+            clip_norm,
+            seed,
         })
     }
 
     /// The optimizer, every field validated (the error names the field and
     /// its value).
     pub fn build(&self) -> Result<Updater> {
-        Ok(match *self {
-            OptimizerConfig::Sgd(c) => Updater::Grad(Box::new(Sgd::new(c)?)),
-            OptimizerConfig::Adagrad(c) => Updater::Grad(Box::new(Adagrad::new(c)?)),
-            OptimizerConfig::Rmsprop(c) => Updater::Grad(Box::new(Rmsprop::new(c)?)),
-            OptimizerConfig::Adam(c) => Updater::Grad(Box::new(Adam::new(c)?)),
-            OptimizerConfig::RandomSearch(c) => Updater::Search(Box::new(RandomSearch::new(c)?)),
-        })
+        self.kind.line().rule.build(self)
     }
 
     /// One line with every setting, for a run's header.
     pub fn describe(&self) -> String {
-        match self {
-            OptimizerConfig::Sgd(c) => format!(
-                "lr {}, momentum {}, dampening {}, weight_decay {}, nesterov {}, maximize {}",
-                c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov, c.maximize
-            ),
-            OptimizerConfig::Adagrad(c) => format!(
-                "lr {}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {}, maximize {}",
-                c.lr, c.lr_decay, c.weight_decay, c.initial_accumulator_value, c.eps, c.maximize
-            ),
-            OptimizerConfig::Rmsprop(c) => format!(
-                "lr {}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {}, maximize {}",
-                c.lr, c.alpha, c.eps, c.weight_decay, c.momentum, c.centered, c.maximize
-            ),
-            OptimizerConfig::Adam(c) => format!(
-                "lr {}, betas ({}, {}), eps {}, weight_decay {} ({}), amsgrad {}, maximize {}",
-                c.lr,
-                c.beta1,
-                c.beta2,
-                c.eps,
-                c.weight_decay,
-                if c.decoupled_weight_decay { "decoupled" } else { "L2" },
-                c.amsgrad,
-                c.maximize
-            ),
-            OptimizerConfig::RandomSearch(c) => format!(
-                "sigma {}, sigma_decay {}, min_sigma {}, {}",
-                c.sigma,
-                c.sigma_decay,
-                c.min_sigma,
-                match c.mode {
-                    SearchMode::Perturb => "candidates θ + σ·z",
-                    SearchMode::Sample => "candidates σ·z (fresh weights)",
-                }
-            ),
-        }
+        self.kind.line().rule.describe(self)
     }
 }

@@ -49,6 +49,7 @@ mod adam;
 mod common;
 pub mod driver;
 pub mod error;
+mod hyper;
 mod kind;
 pub mod landscape;
 mod random_search;
@@ -61,7 +62,8 @@ pub use adam::{Adam, AdamConfig};
 pub use descent_core::Compute;
 pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
-pub use kind::{Hyper, OptimizerConfig, OptimizerKind, Updater};
+pub use hyper::{FromHyper, Hyper};
+pub use kind::{OptimizerConfig, OptimizerKind, Updater};
 pub use random_search::{
     RandomSearch, RandomSearchConfig, RandomSearchState, SearchMode, SearchStep,
 };

@@ -3,6 +3,7 @@
 
 use crate::common;
 use crate::error::{OptimError, Result};
+use crate::hyper::{FromHyper, Hyper};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -219,5 +220,34 @@ impl RandomSearch {
         self.step = state.step;
         self.best = state.best_loss;
         Ok(())
+    }
+}
+
+impl FromHyper for RandomSearchConfig {
+    /// σ and its decay from `h`; the mode and σ's default from `base`.
+    fn from_hyper(base: Self, h: &Hyper, _lr: f32, _clip_norm: Option<f32>, seed: u64) -> Self {
+        RandomSearchConfig {
+            sigma: h.sigma.unwrap_or(base.sigma),
+            sigma_decay: h.sigma_decay.unwrap_or(base.sigma_decay),
+            seed,
+            ..base
+        }
+    }
+
+    fn lr_of(&self) -> Option<f32> {
+        None
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "sigma {}, sigma_decay {}, min_sigma {}, {}",
+            self.sigma,
+            self.sigma_decay,
+            self.min_sigma,
+            match self.mode {
+                SearchMode::Perturb => "candidates θ + σ·z",
+                SearchMode::Sample => "candidates σ·z (fresh weights)",
+            }
+        )
     }
 }

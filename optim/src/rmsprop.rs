@@ -3,6 +3,7 @@
 use crate::common;
 use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
+use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
 use descent_core::step::{rmsprop, RmspropState, RmspropStep};
 
@@ -118,5 +119,37 @@ impl Rule for RmspropConfig {
             momentum_buffer: (self.momentum > 0.0).then_some(mb),
         };
         rmsprop::<Wide>(p, g, state, h)
+    }
+}
+
+impl FromHyper for RmspropConfig {
+    fn from_hyper(base: Self, h: &Hyper, lr: f32, clip_norm: Option<f32>, _seed: u64) -> Self {
+        RmspropConfig {
+            lr,
+            alpha: h.alpha.unwrap_or(base.alpha),
+            eps: h.eps.unwrap_or(base.eps),
+            weight_decay: h.weight_decay.unwrap_or(base.weight_decay),
+            momentum: h.momentum.unwrap_or(base.momentum),
+            centered: h.centered,
+            maximize: h.maximize,
+            clip_norm,
+        }
+    }
+
+    fn lr_of(&self) -> Option<f32> {
+        Some(self.lr)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "lr {}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {}, maximize {}",
+            self.lr,
+            self.alpha,
+            self.eps,
+            self.weight_decay,
+            self.momentum,
+            self.centered,
+            self.maximize
+        )
     }
 }

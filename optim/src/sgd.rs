@@ -3,6 +3,7 @@
 use crate::common;
 use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::{OptimError, Result};
+use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
 use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
 
@@ -143,4 +144,29 @@ pub enum SgdRule {
     Plain(SgdStep),
     /// μ > 0: heavy-ball or Nesterov.
     Momentum(MomentumStep),
+}
+
+impl FromHyper for SgdConfig {
+    fn from_hyper(base: Self, h: &Hyper, lr: f32, clip_norm: Option<f32>, _seed: u64) -> Self {
+        SgdConfig {
+            lr,
+            momentum: h.momentum.unwrap_or(base.momentum),
+            dampening: h.dampening.unwrap_or(base.dampening),
+            weight_decay: h.weight_decay.unwrap_or(base.weight_decay),
+            maximize: h.maximize,
+            clip_norm,
+            ..base
+        }
+    }
+
+    fn lr_of(&self) -> Option<f32> {
+        Some(self.lr)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "lr {}, momentum {}, dampening {}, weight_decay {}, nesterov {}, maximize {}",
+            self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov, self.maximize
+        )
+    }
 }

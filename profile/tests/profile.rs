@@ -54,16 +54,26 @@ fn the_phases_add_up_to_the_step_within_ten_percent() {
         ..RunConfig::default()
     };
     let mut t = Trainer::new(cfg, &data, Compute::threads(1)).unwrap();
-    let p = profile::run(&mut t, &options(120)).unwrap();
     // Nothing missed, nothing counted twice: the sum of the phases'
-    // medians is the median of the step run without probes.
-    let ratio = p.phase_median_sum_s / p.step.median;
-    assert!(
-        (0.9..=1.1).contains(&ratio),
-        "phases add up to {:.1} µs, the step takes {:.1} µs",
-        p.phase_median_sum_s * 1e6,
-        p.step.median * 1e6
-    );
+    // medians is the median of the step run without probes. Another
+    // process on the machine can only pull the two apart (the probed and
+    // unprobed steps alternate, but a burst of load can fall on either), so
+    // a profile gets three tries; a phase that the step runs and the probe
+    // misses, or times twice, fails all three.
+    let mut tries = Vec::new();
+    let p = loop {
+        let p = profile::run(&mut t, &options(120)).unwrap();
+        let ratio = p.phase_median_sum_s / p.step.median;
+        tries.push(format!(
+            "phases add up to {:.1} µs, the step takes {:.1} µs",
+            p.phase_median_sum_s * 1e6,
+            p.step.median * 1e6
+        ));
+        if (0.9..=1.1).contains(&ratio) {
+            break p;
+        }
+        assert!(tries.len() < 3, "{tries:#?}");
+    };
     // 784-256-64-10: gather, 3 forward, loss, 3 dW, 3 db, 2 dX, 2 relu′,
     // update (norm and step); each timed at every probed step.
     assert_eq!(p.phases.len(), 16);

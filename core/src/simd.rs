@@ -46,6 +46,11 @@ pub trait Vector:
     /// `self` where `y > 0`, else `+0` (NaN in `y` counts as not
     /// positive): the ReLU's backward mask, applied with a bitwise AND.
     fn where_positive(self, y: Self) -> Self;
+    /// `+1` where `x > 0`, `−1` where `x < 0`, `+0` for ±0, NaN for NaN
+    /// (`torch.sign`).
+    fn sign(self) -> Self;
+    /// `|x|` per lane (the sign bit cleared).
+    fn abs(self) -> Self;
     /// The sum of the lanes, in `wide`'s fixed order.
     fn reduce_add(self) -> f32;
     /// Loads `LANES` floats from `p` (no alignment needed).
@@ -91,6 +96,18 @@ macro_rules! impl_vector {
                 // a masked store, `vmaskmovps`, which is microcoded and ~5×
                 // slower on AMD Zen.)
                 self & y.simd_gt(<$t>::ZERO)
+            }
+            #[inline(always)]
+            fn sign(self) -> Self {
+                let one = <$t>::splat(1.0);
+                let s = (one & self.simd_gt(<$t>::ZERO)) - (one & self.simd_lt(<$t>::ZERO));
+                // NaN compares false both ways: keep it NaN, as torch.
+                let nan = !self.simd_eq(self);
+                (s & !nan) | (self & nan)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
             }
             #[inline(always)]
             fn reduce_add(self) -> f32 {
@@ -277,5 +294,54 @@ mod tests {
             store(&mut dst, off, v);
             assert_eq!(&dst[off..off + 8], &src[off..off + 8]);
         }
+    }
+
+    /// `sign` and `abs` agree with their scalar meaning on edge values, at
+    /// every width.
+    #[test]
+    fn sign_and_abs_on_edge_values() {
+        fn at<V: Vector>() {
+            let xs = [
+                -2.0,
+                -0.0,
+                0.0,
+                3.0,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::NAN,
+                1e-40,
+                -1e-40,
+                f32::MIN_POSITIVE,
+                -7.5,
+                0.25,
+                f32::MAX,
+                -f32::MAX,
+                1.0,
+                -1.0,
+            ];
+            for chunk in xs.chunks(V::LANES) {
+                let mut a = [0.0f32; MAX_LANES];
+                a[..chunk.len()].copy_from_slice(chunk);
+                let v: V = load(&a, 0);
+                let (mut s, mut b) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+                store(&mut s, 0, v.sign());
+                store(&mut b, 0, v.abs());
+                for (i, &x) in chunk.iter().enumerate() {
+                    let want = if x.is_nan() {
+                        f32::NAN
+                    } else if x > 0.0 {
+                        1.0
+                    } else if x < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(s[i].to_bits(), want.to_bits(), "sign({x})");
+                    assert_eq!(b[i].to_bits(), x.abs().to_bits(), "abs({x})");
+                }
+            }
+        }
+        at::<F32x8>();
+        at::<F32x16>();
     }
 }

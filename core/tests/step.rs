@@ -38,6 +38,8 @@ enum Rule {
         momentum: bool,
     },
     Adam(AdamStep),
+    Adamax(AdamaxStep),
+    Lion(LionStep),
 }
 
 impl Rule {
@@ -49,6 +51,8 @@ impl Rule {
                 centered, momentum, ..
             } => 1 + *centered as usize + *momentum as usize,
             Rule::Adam(h) => 2 + h.amsgrad as usize,
+            Rule::Adamax(_) => 2,
+            Rule::Lion(_) => 1,
         }
     }
 
@@ -60,7 +64,8 @@ impl Rule {
             Rule::Rmsprop { centered: true, .. } if k == 0 => (0.05, 0.5),
             Rule::Rmsprop { centered: true, .. } if k == 1 => (-0.2, 0.2),
             Rule::Rmsprop { .. } if k >= 1 => (-0.5, 0.5),
-            Rule::Adam(_) if k == 0 => (-0.5, 0.5),
+            Rule::Adam(_) | Rule::Adamax(_) if k == 0 => (-0.5, 0.5),
+            Rule::Lion(_) => (-0.5, 0.5),
             _ => (0.0, 0.5),
         }
     }
@@ -158,6 +163,22 @@ impl Rule {
                     adam_scalar(p, g, m, v, vm, h)
                 }
             }
+            Rule::Adamax(h) => {
+                let (m, rest) = st.split_first_mut().unwrap();
+                let u = &mut rest[0];
+                if fused {
+                    adamax::<V>(p, g, m, u, h)
+                } else {
+                    adamax_scalar(p, g, m, u, h)
+                }
+            }
+            Rule::Lion(h) => {
+                if fused {
+                    lion::<V>(p, g, &mut st[0], h)
+                } else {
+                    lion_scalar(p, g, &mut st[0], h)
+                }
+            }
         }
     }
 }
@@ -228,6 +249,15 @@ fn all_rules() -> Vec<Rule> {
                     )));
                 }
             }
+        }
+    }
+    // Appended, so that the rules above keep their random data.
+    for &gs in &[1.0f32, -1.0, -0.3] {
+        for &wd in &[0.0f32, 0.01] {
+            rules.push(Rule::Adamax(AdamaxStep::new(
+                2e-3, 0.9, 0.999, 1e-8, wd, 3, gs,
+            )));
+            rules.push(Rule::Lion(LionStep::new(1e-4, 0.9, 0.99, wd, gs)));
         }
     }
     rules

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{Driven, Rule};
 use crate::hyper::{FromHyper, Hyper};
 use crate::{
-    AdagradConfig, AdamConfig, OptimError, Optimizer, RandomSearch, RandomSearchConfig, Result,
-    RmspropConfig, SearchMode, SgdConfig,
+    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, OptimError, Optimizer, RandomSearch,
+    RandomSearchConfig, Result, RmspropConfig, SearchMode, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -40,6 +40,10 @@ pub enum OptimizerKind {
     Adam,
     /// Adam with decoupled weight decay (`adamw`).
     Adamw,
+    /// Adamax, Adam with the infinity norm (`adamax`).
+    Adamax,
+    /// Lion, the sign of an interpolated momentum (`lion`).
+    Lion,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -153,7 +157,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 10] = {
+const TABLE: [Line; 12] = {
     use OptimizerKind as K;
     [
         Line {
@@ -219,6 +223,22 @@ const TABLE: [Line; 10] = {
             lr: 0.001,
             takes: &g::<4, 7>(["eps", "beta1", "beta2", "amsgrad"]),
             rule: &Grad(AdamConfig::adamw),
+        },
+        Line {
+            kind: K::Adamax,
+            name: "adamax",
+            about: "Adamax (Adam with the infinity norm)",
+            lr: 0.002,
+            takes: &g::<3, 6>(["eps", "beta1", "beta2"]),
+            rule: &Grad(AdamaxConfig::default),
+        },
+        Line {
+            kind: K::Lion,
+            name: "lion",
+            about: "Lion (the sign of an interpolated momentum)",
+            lr: 1e-4,
+            takes: &g::<2, 5>(["beta1", "beta2"]),
+            rule: &Grad(LionConfig::default),
         },
         Line {
             kind: K::RandomSearch,
@@ -296,6 +316,8 @@ impl OptimizerKind {
     /// | adagrad | 1e-2 | 1e-2 | PyTorch's |
     /// | rmsprop | 1e-2 | 1e-3 | 1e-2 makes the loss oscillate; 1e-3 is Keras' default |
     /// | adam, adamw | 1e-3 | 1e-3 | PyTorch's |
+    /// | adamax | 2e-3 | 2e-3 | PyTorch's |
+    /// | lion | 1e-4 (`lion-pytorch`) | 1e-4 | the reference's |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///

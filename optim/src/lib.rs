@@ -13,6 +13,8 @@
 //! | [`Adagrad`] | AdaGrad | `torch.optim.Adagrad` |
 //! | [`Rmsprop`] | RMSprop (centered, momentum) | `torch.optim.RMSprop` |
 //! | [`Adam`] | Adam, AMSGrad, AdamW | `torch.optim.Adam`, `torch.optim.AdamW` |
+//! | [`Adamax`] | Adamax | `torch.optim.Adamax` |
+//! | [`Lion`] | Lion | `lion-pytorch`'s `Lion` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
 //! Semantics and defaults are PyTorch's; each type's docs link the paper
@@ -46,12 +48,14 @@
 
 mod adagrad;
 mod adam;
+mod adamax;
 mod common;
 pub mod driver;
 pub mod error;
 mod hyper;
 mod kind;
 pub mod landscape;
+mod lion;
 mod random_search;
 mod rmsprop;
 pub mod schedule;
@@ -59,11 +63,13 @@ mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
+pub use adamax::{Adamax, AdamaxConfig};
 pub use descent_core::Compute;
 pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
 pub use hyper::{FromHyper, Hyper};
 pub use kind::{OptimizerConfig, OptimizerKind, Updater};
+pub use lion::{Lion, LionConfig};
 pub use random_search::{
     RandomSearch, RandomSearchConfig, RandomSearchState, SearchMode, SearchStep,
 };

@@ -488,7 +488,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 beta1: Some(0.8),
                 ..Default::default()
             },
-            &[Adam, Adamw],
+            &[Adam, Adamw, Adamax, Lion],
         ),
         (
             "alpha",
@@ -528,7 +528,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 eps: Some(1e-6),
                 ..Default::default()
             },
-            &[Adagrad, Rmsprop, Adam, Adamw],
+            &[Adagrad, Rmsprop, Adam, Adamw, Adamax],
         ),
     ];
     for (field, h, kinds) in cases {

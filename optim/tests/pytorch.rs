@@ -73,6 +73,30 @@
 //!         p = [pi - (lr / bc1) * mi / (math.sqrt(vi) / bc2s + eps) for pi, mi, vi in zip(p, m, vv)]
 //!     return p
 //!
+//! def adamax(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, maximize=False):
+//!     p = P0[:]; m = [0.0] * 4; u = [0.0] * 4
+//!     for t, g in enumerate(G, 1):
+//!         g = [-x if maximize else x for x in g]
+//!         g = [gi + wd * pi for gi, pi in zip(g, p)]
+//!         m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+//!         u = [max(b2 * ui, abs(gi) + eps) for ui, gi in zip(u, g)]
+//!         clr = lr / (1 - b1 ** t)
+//!         p = [pi - clr * mi / ui for pi, mi, ui in zip(p, m, u)]
+//!     return p
+//!
+//! def sign(x):
+//!     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+//!
+//! def lion(lr, b1=0.9, b2=0.99, wd=0.0, maximize=False):  # lion-pytorch's update_fn
+//!     p = P0[:]; m = [0.0] * 4
+//!     for g in G:
+//!         g = [-x if maximize else x for x in g]
+//!         p = [pi * (1 - lr * wd) for pi in p]
+//!         c = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+//!         p = [pi - lr * sign(ci) for pi, ci in zip(p, c)]
+//!         m = [b2 * mi + (1 - b2) * gi for mi, gi in zip(m, g)]
+//!     return p
+//!
 //! cases = {
 //!     "sgd lr=0.1 wd=0.01": sgd(0.1, wd=0.01),
 //!     "sgd lr=0.1 wd=0.01 maximize": sgd(0.1, wd=0.01, maximize=True),
@@ -87,6 +111,10 @@
 //!     "adam lr=0.01 clip=0.5": adam(0.01, clip=0.5),
 //!     "adamw lr=0.01 wd=0.1": adam(0.01, wd=0.1, decoupled=True),
 //!     "adamw lr=0.01 wd=0.1 maximize amsgrad": adam(0.01, wd=0.1, decoupled=True, maximize=True, amsgrad=True),
+//!     "adamax default": adamax(2e-3),
+//!     "adamax lr=0.01 b1=0.8 wd=0.01 maximize": adamax(0.01, b1=0.8, wd=0.01, maximize=True),
+//!     "lion lr=0.01": lion(0.01),
+//!     "lion lr=0.01 wd=0.1 b1=0.5 maximize": lion(0.01, b1=0.5, wd=0.1, maximize=True),
 //! }
 //! for k, v in cases.items():
 //!     print(f"{k}: [{', '.join(f'{x:.9}' for x in v)}]")
@@ -307,5 +335,59 @@ fn adamw_maximize_amsgrad() {
         })
         .unwrap(),
         [0.519573508, -1.50568839, 2.01662361, -0.260010969],
+    );
+}
+
+/// `adamax default`
+#[test]
+fn adamax_defaults() {
+    run(
+        Adamax::new(AdamaxConfig::default()).unwrap(),
+        [0.496476713, -1.49804969, 1.99603678, -0.247865052],
+    );
+}
+
+/// `adamax lr=0.01 b1=0.8 wd=0.01 maximize`
+#[test]
+fn adamax_with_decay_and_maximize() {
+    run(
+        Adamax::new(AdamaxConfig {
+            lr: 0.01,
+            beta1: 0.8,
+            weight_decay: 0.01,
+            maximize: true,
+            ..AdamaxConfig::default()
+        })
+        .unwrap(),
+        [0.517287451, -1.50924502, 2.01857496, -0.259742659],
+    );
+}
+
+/// `lion lr=0.01`: every coordinate moves by exactly ±lr a step.
+#[test]
+fn lion_moves_by_the_sign() {
+    run(
+        Lion::new(LionConfig {
+            lr: 0.01,
+            ..LionConfig::default()
+        })
+        .unwrap(),
+        [0.49, -1.49, 1.99, -0.26],
+    );
+}
+
+/// `lion lr=0.01 wd=0.1 b1=0.5 maximize`
+#[test]
+fn lion_with_decoupled_decay_and_maximize() {
+    run(
+        Lion::new(LionConfig {
+            lr: 0.01,
+            beta1: 0.5,
+            weight_decay: 0.1,
+            maximize: true,
+            ..LionConfig::default()
+        })
+        .unwrap(),
+        [0.508491509, -1.50549451, 2.00397601, -0.23924076],
     );
 }

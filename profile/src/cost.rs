@@ -59,7 +59,9 @@ impl std::ops::Add for Cost {
 /// (`b = μ·b + g`, then the SGD step) 4; Nesterov (the step along
 /// `g + μ·b`) 6; AdaGrad (`s += g²`, `p −= η·g/(√s + ε)`) 7; RMSprop (`v =
 /// α·v + (1−α)·g²` and the same step) 9, centered 12; Adam (two moments,
-/// `p −= η_t·m/(√v·c + ε)`) 13, AMSGrad 14, AdamW (+ the decay) 14. Plus 2
+/// `p −= η_t·m/(√v·c + ε)`) 13, AMSGrad 14, AdamW (+ the decay) 14;
+/// Adamax (`m`, `u = max(β₂·u, |g| + ε)`, `p −= η_t·m/u`) 10; Lion (`c`,
+/// `m`, the sign, the decoupled decay, `p −= η·sign(c)`) 10. Plus 2
 /// for an L2 weight decay folded into g, 1 for a gradient clipped by a
 /// factor. Square roots and divisions count 1, as the kernels issue one
 /// instruction for each.
@@ -84,9 +86,12 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
             }
         }
         OptimizerKind::Adamw => 14 + usize::from(hyper.amsgrad),
+        OptimizerKind::Adamax | OptimizerKind::Lion => 10,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
-    let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && kind != OptimizerKind::Adamw;
+    // AdamW's and Lion's decay is the decoupled multiply, in their base.
+    let decoupled = matches!(kind, OptimizerKind::Adamw | OptimizerKind::Lion);
+    let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && !decoupled;
     base + 2 * usize::from(decay) + usize::from(clipped)
 }
 

@@ -42,11 +42,15 @@
 
 mod adagrad;
 mod adam;
+mod adamax;
+mod lion;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::{adagrad, adagrad_scalar, AdagradStep};
 pub use adam::{adam, adam_scalar, AdamStep};
+pub use adamax::{adamax, adamax_scalar, AdamaxStep};
+pub use lion::{lion, lion_scalar, LionStep};
 pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 

@@ -21,6 +21,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.01,
             Adam | Adamw => 0.05,
+            Adamax => 0.05,
+            Lion => 3e-3,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
@@ -29,6 +31,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.01,
             Adam | Adamw => 0.1,
+            Adamax => 0.1,
+            Lion => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -37,6 +41,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.5,
             Rmsprop => 0.02,
             Adam | Adamw => 0.1,
+            Adamax => 0.1,
+            Lion => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
@@ -45,6 +51,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adagrad => 0.1,
             Rmsprop => 0.01,
             Adam | Adamw => 0.01,
+            Adamax => 0.01,
+            Lion => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
@@ -56,6 +64,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Adagrad => 0.5,
                 Rmsprop => 0.01,
                 Adam | Adamw => 0.05,
+                Adamax => 0.05,
+                Lion => 1e-2,
                 RandomSearch | RandomSample => 0.0,
             }
         }

@@ -118,10 +118,6 @@ impl FromHyper for AdagradConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {}, maximize {}",

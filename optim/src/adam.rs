@@ -158,10 +158,6 @@ impl FromHyper for AdamConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, betas ({}, {}), eps {}, weight_decay {} ({}), amsgrad {}, maximize {}",

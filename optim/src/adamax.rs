@@ -114,10 +114,6 @@ impl FromHyper for AdamaxConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, betas ({}, {}), eps {}, weight_decay {}, maximize {}",

@@ -49,9 +49,6 @@ pub trait FromHyper: Sized {
     /// The config: `base` overridden by what `h` gives.
     fn from_hyper(base: Self, h: &Hyper, lr: f32, clip_norm: Option<f32>, seed: u64) -> Self;
 
-    /// Its learning rate, `None` for a rule without one.
-    fn lr_of(&self) -> Option<f32>;
-
     /// One line with every setting, for a run's header.
     fn describe(&self) -> String;
 }

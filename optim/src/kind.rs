@@ -79,7 +79,7 @@ impl<R: Rule + FromHyper> Kind for Grad<R> {
         self.config(c).describe()
     }
     fn torch_lr(&self) -> Option<f32> {
-        (self.0)().lr_of()
+        Some((self.0)().lr())
     }
 }
 

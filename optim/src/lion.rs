@@ -107,10 +107,6 @@ impl FromHyper for LionConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, betas ({}, {}), weight_decay {} (decoupled), maximize {}",

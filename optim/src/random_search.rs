@@ -234,10 +234,6 @@ impl FromHyper for RandomSearchConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        None
-    }
-
     fn describe(&self) -> String {
         format!(
             "sigma {}, sigma_decay {}, min_sigma {}, {}",

@@ -136,10 +136,6 @@ impl FromHyper for RmspropConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {}, maximize {}",

@@ -159,10 +159,6 @@ impl FromHyper for SgdConfig {
         }
     }
 
-    fn lr_of(&self) -> Option<f32> {
-        Some(self.lr)
-    }
-
     fn describe(&self) -> String {
         format!(
             "lr {}, momentum {}, dampening {}, weight_decay {}, nesterov {}, maximize {}",

@@ -1,7 +1,7 @@
 //! Adam and AdamW (one kernel, decoupled decay as a flag), as `torch.optim.Adam`
 //! and `torch.optim.AdamW`.
 
-use super::{drive, l2, l2_scalar};
+use super::{bias_correction, drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -47,9 +47,7 @@ impl AdamStep {
         t: u64,
         grad_scale: f32,
     ) -> Self {
-        let t = t.min(i32::MAX as u64) as i32;
-        let bc1 = 1.0 - (beta1 as f64).powi(t);
-        let bc2 = 1.0 - (beta2 as f64).powi(t);
+        let (bc1, bc2) = (bias_correction(beta1, t), bias_correction(beta2, t));
         AdamStep {
             lr,
             beta1,

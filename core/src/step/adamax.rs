@@ -1,7 +1,7 @@
 //! Adamax, the infinity-norm variant of Adam (Kingma, Ba 2015, §7.1), as
 //! `torch.optim.Adamax`.
 
-use super::{drive, l2, l2_scalar};
+use super::{bias_correction, drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -34,8 +34,7 @@ impl AdamaxStep {
         t: u64,
         grad_scale: f32,
     ) -> Self {
-        let t = t.min(i32::MAX as u64) as i32;
-        let bc1 = 1.0 - (beta1 as f64).powi(t);
+        let bc1 = bias_correction(beta1, t);
         AdamaxStep {
             beta1,
             beta2,

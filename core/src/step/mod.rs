@@ -128,6 +128,12 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
     }
 }
 
+/// `1 − βᵗ` in `f64`, as PyTorch computes its bias corrections in Python
+/// floats (`t` is 1-based; the exponent saturates at `i32::MAX`).
+pub(crate) fn bias_correction(beta: f32, t: u64) -> f64 {
+    1.0 - (beta as f64).powi(t.min(i32::MAX as u64) as i32)
+}
+
 /// L2 weight decay on one block: `g + λ·p`, or `g` untouched when λ = 0
 /// (PyTorch skips the term then, so an infinite `p` does not turn `0·∞`
 /// into a NaN gradient). The flag is loop-invariant.

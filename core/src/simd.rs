@@ -41,6 +41,16 @@ pub trait Vector:
     /// The larger of each pair of lanes (`rhs` where either is NaN, as
     /// x86's `maxps`).
     fn max(self, rhs: Self) -> Self;
+    /// The smaller of each pair of lanes (`rhs` where either is NaN, as
+    /// x86's `minps`).
+    fn min(self, rhs: Self) -> Self;
+    /// Per lane, `pos` where `self > 0`, `neg` where `self < 0`, else
+    /// `other` (for ±0 and NaN): Rprop's choice of step-size factor by the
+    /// sign of `g·g_prev`.
+    fn by_sign(self, pos: Self, neg: Self, other: Self) -> Self;
+    /// `self` where `y < 0` is false, else `+0` (NaN in `y` keeps `self`):
+    /// Rprop's zeroed gradient after a sign change.
+    fn zero_where_negative(self, y: Self) -> Self;
     /// `x < 0 ? 0 : x` per lane; NaN stays NaN.
     fn relu(self) -> Self;
     /// `self` where `y > 0`, else `+0` (NaN in `y` counts as not
@@ -89,6 +99,21 @@ macro_rules! impl_vector {
             #[inline(always)]
             fn max(self, rhs: Self) -> Self {
                 <$t>::max(self, rhs)
+            }
+            #[inline(always)]
+            fn min(self, rhs: Self) -> Self {
+                <$t>::min(self, rhs)
+            }
+            #[inline(always)]
+            fn by_sign(self, pos: Self, neg: Self, other: Self) -> Self {
+                let (gt, lt) = (self.simd_gt(<$t>::ZERO), self.simd_lt(<$t>::ZERO));
+                // The two masks never overlap: pick with AND and OR, no
+                // blend (see `where_positive`).
+                (pos & gt) | (neg & lt) | (other & !(gt | lt))
+            }
+            #[inline(always)]
+            fn zero_where_negative(self, y: Self) -> Self {
+                self & !y.simd_lt(<$t>::ZERO)
             }
             #[inline(always)]
             fn where_positive(self, y: Self) -> Self {
@@ -296,7 +321,8 @@ mod tests {
         }
     }
 
-    /// `sign` and `abs` agree with their scalar meaning on edge values, at
+    /// `sign`, `abs`, `by_sign`, `zero_where_negative` and `min` agree with
+    /// their scalar meaning on edge values, at
     /// every width.
     #[test]
     fn sign_and_abs_on_edge_values() {
@@ -326,6 +352,15 @@ mod tests {
                 let (mut s, mut b) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
                 store(&mut s, 0, v.sign());
                 store(&mut b, 0, v.abs());
+                let (mut f, mut z, mut lo) = (
+                    [0.0f32; MAX_LANES],
+                    [0.0f32; MAX_LANES],
+                    [0.0f32; MAX_LANES],
+                );
+                let (pos, neg, other) = (V::splat(1.2), V::splat(0.5), V::splat(1.0));
+                store(&mut f, 0, v.by_sign(pos, neg, other));
+                store(&mut z, 0, V::splat(3.0).zero_where_negative(v));
+                store(&mut lo, 0, v.min(V::splat(0.5)));
                 for (i, &x) in chunk.iter().enumerate() {
                     let want = if x.is_nan() {
                         f32::NAN
@@ -338,6 +373,21 @@ mod tests {
                     };
                     assert_eq!(s[i].to_bits(), want.to_bits(), "sign({x})");
                     assert_eq!(b[i].to_bits(), x.abs().to_bits(), "abs({x})");
+                    let factor = if x > 0.0 {
+                        1.2
+                    } else if x < 0.0 {
+                        0.5
+                    } else {
+                        1.0
+                    };
+                    assert_eq!(f[i], factor, "by_sign({x})");
+                    assert_eq!(
+                        z[i],
+                        if x < 0.0 { 0.0 } else { 3.0 },
+                        "zero_where_negative({x})"
+                    );
+                    let m = if x.is_nan() { 0.5 } else { x.min(0.5) };
+                    assert_eq!(lo[i], m, "min({x}, 0.5)");
                 }
             }
         }

@@ -40,6 +40,11 @@ enum Rule {
     Adam(AdamStep),
     Adamax(AdamaxStep),
     Lion(LionStep),
+    Adadelta(AdadeltaStep),
+    Nadam(NadamStep),
+    Radam(RadamStep),
+    Rprop(RpropStep),
+    Asgd(AsgdStep),
 }
 
 impl Rule {
@@ -53,6 +58,8 @@ impl Rule {
             Rule::Adam(h) => 2 + h.amsgrad as usize,
             Rule::Adamax(_) => 2,
             Rule::Lion(_) => 1,
+            Rule::Adadelta(_) | Rule::Nadam(_) | Rule::Radam(_) | Rule::Rprop(_) => 2,
+            Rule::Asgd(_) => 1,
         }
     }
 
@@ -64,8 +71,12 @@ impl Rule {
             Rule::Rmsprop { centered: true, .. } if k == 0 => (0.05, 0.5),
             Rule::Rmsprop { centered: true, .. } if k == 1 => (-0.2, 0.2),
             Rule::Rmsprop { .. } if k >= 1 => (-0.5, 0.5),
-            Rule::Adam(_) | Rule::Adamax(_) if k == 0 => (-0.5, 0.5),
-            Rule::Lion(_) => (-0.5, 0.5),
+            Rule::Adam(_) | Rule::Adamax(_) | Rule::Nadam(_) | Rule::Radam(_) if k == 0 => {
+                (-0.5, 0.5)
+            }
+            Rule::Lion(_) | Rule::Asgd(_) => (-0.5, 0.5),
+            Rule::Rprop(_) if k == 0 => (-0.5, 0.5),
+            Rule::Rprop(_) => (1e-6, 0.05),
             _ => (0.0, 0.5),
         }
     }
@@ -179,8 +190,53 @@ impl Rule {
                     lion_scalar(p, g, &mut st[0], h)
                 }
             }
+            Rule::Asgd(h) => {
+                if fused {
+                    asgd::<V>(p, g, &mut st[0], h)
+                } else {
+                    asgd_scalar(p, g, &mut st[0], h)
+                }
+            }
+            Rule::Adadelta(h) => {
+                let [a, b] = two(st);
+                if fused {
+                    adadelta::<V>(p, g, a, b, h)
+                } else {
+                    adadelta_scalar(p, g, a, b, h)
+                }
+            }
+            Rule::Nadam(h) => {
+                let [a, b] = two(st);
+                if fused {
+                    nadam::<V>(p, g, a, b, h)
+                } else {
+                    nadam_scalar(p, g, a, b, h)
+                }
+            }
+            Rule::Radam(h) => {
+                let [a, b] = two(st);
+                if fused {
+                    radam::<V>(p, g, a, b, h)
+                } else {
+                    radam_scalar(p, g, a, b, h)
+                }
+            }
+            Rule::Rprop(h) => {
+                let [a, b] = two(st);
+                if fused {
+                    rprop::<V>(p, g, a, b, h)
+                } else {
+                    rprop_scalar(p, g, a, b, h)
+                }
+            }
         }
     }
+}
+
+/// The first two state buffers, both mutable.
+fn two(st: &mut [Vec<f32>]) -> [&mut [f32]; 2] {
+    let (a, rest) = st.split_first_mut().unwrap();
+    [&mut a[..], &mut rest[0][..]]
 }
 
 /// How a step runs: the scalar twin, or the fused kernel at a width.
@@ -260,6 +316,39 @@ fn all_rules() -> Vec<Rule> {
             rules.push(Rule::Lion(LionStep::new(1e-4, 0.9, 0.99, wd, gs)));
         }
     }
+    // Appended again: the rules of the second half of torch.optim.
+    for &gs in &[1.0f32, -1.0, -0.3] {
+        for &wd in &[0.0f32, 0.01] {
+            rules.push(Rule::Adadelta(AdadeltaStep {
+                lr: 1.0,
+                rho: 0.9,
+                eps: 1e-6,
+                weight_decay: wd,
+                grad_scale: gs,
+            }));
+            for decoupled in [false, true] {
+                rules.push(Rule::Nadam(NadamStep::new(
+                    2e-3, 0.9, 0.999, 1e-8, wd, decoupled, 4e-3, 3, 0.3, gs,
+                )));
+                // Step 3 is before the rectification switch, step 10 after.
+                for t in [3, 10] {
+                    rules.push(Rule::Radam(RadamStep::new(
+                        1e-3, 0.9, 0.999, 1e-8, wd, decoupled, t, gs,
+                    )));
+                }
+            }
+            for mu in [1.0f32, 0.25] {
+                rules.push(Rule::Asgd(AsgdStep::new(0.01, mu, 1e-4, wd, gs)));
+            }
+        }
+        rules.push(Rule::Rprop(RpropStep {
+            eta_minus: 0.5,
+            eta_plus: 1.2,
+            step_min: 1e-6,
+            step_max: 50.0,
+            grad_scale: gs,
+        }));
+    }
     rules
 }
 
@@ -323,7 +412,13 @@ fn assert_close(rule: &Rule, n: usize, off: usize, fused: &[Vec<f32>], twin: &[V
                 x.is_finite() && y.is_finite(),
                 "{rule:?} n={n} off={off} buf {k}[{i}]: {x} vs {y}"
             );
-            let err = (x as f64 - y as f64).abs() / (y.abs() as f64 + scale);
+            // (Equal values are no error, even where both are 0 and so is
+            // the scale: Rprop zeroes a gradient after a sign change.)
+            let err = if x == y {
+                0.0
+            } else {
+                (x as f64 - y as f64).abs() / (y.abs() as f64 + scale)
+            };
             worst = worst.max(err);
             assert!(
                 err <= 1e-6,

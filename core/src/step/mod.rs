@@ -40,18 +40,28 @@
 //! Length mismatches between the slices are programming errors here and
 //! panic with both lengths; `descent-optim` checks user-facing lengths first.
 
+mod adadelta;
 mod adagrad;
 mod adam;
 mod adamax;
+mod asgd;
 mod lion;
+mod nadam;
+mod radam;
 mod rmsprop;
+mod rprop;
 mod sgd;
 
+pub use adadelta::{adadelta, adadelta_scalar, AdadeltaStep};
 pub use adagrad::{adagrad, adagrad_scalar, AdagradStep};
 pub use adam::{adam, adam_scalar, AdamStep};
 pub use adamax::{adamax, adamax_scalar, AdamaxStep};
+pub use asgd::{asgd, asgd_scalar, AsgdStep};
 pub use lion::{lion, lion_scalar, LionStep};
+pub use nadam::{nadam, nadam_mu, nadam_scalar, NadamStep};
+pub use radam::{radam, radam_scalar, RadamStep};
 pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
+pub use rprop::{rprop, rprop_scalar, RpropStep};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
 use crate::compute::Compute;

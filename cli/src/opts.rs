@@ -145,10 +145,11 @@ pub struct HyperArgs {
     /// AdaGrad's initial accumulator value.
     #[arg(long)]
     pub initial_accumulator_value: Option<f32>,
-    /// Term added to the denominator (adagrad, rmsprop, adam, adamw).
+    /// Term added to the denominator (adagrad, rmsprop, the adam family,
+    /// adadelta).
     #[arg(long)]
     pub eps: Option<f32>,
-    /// RMSprop's smoothing constant α.
+    /// RMSprop's smoothing constant α; ASGD's power α of its step's decay.
     #[arg(long)]
     pub alpha: Option<f32>,
     /// RMSprop: normalise by the centred second moment.
@@ -169,6 +170,28 @@ pub struct HyperArgs {
     /// Random search: σ is multiplied by this after every step.
     #[arg(long)]
     pub sigma_decay: Option<f32>,
+    /// Adadelta's ρ, the decay of its two running averages.
+    #[arg(long)]
+    pub rho: Option<f32>,
+    /// NAdam's momentum decay ψ: μₜ = β₁·(1 − ½·0.96^(t·ψ)).
+    #[arg(long)]
+    pub momentum_decay: Option<f32>,
+    /// NAdam, RAdam: decay the weights themselves (AdamW's form).
+    #[arg(long)]
+    pub decoupled_weight_decay: bool,
+    /// Rprop's step-size factors `η₋,η₊` after a sign change and while
+    /// the sign holds.
+    #[arg(long, value_name = "ETA_MINUS,ETA_PLUS", value_parser = pair)]
+    pub etas: Option<[f32; 2]>,
+    /// Rprop's smallest and largest step size, `MIN,MAX`.
+    #[arg(long, value_name = "MIN,MAX", value_parser = pair)]
+    pub step_sizes: Option<[f32; 2]>,
+    /// ASGD's decay term λ.
+    #[arg(long)]
+    pub lambd: Option<f32>,
+    /// ASGD's t₀, the step its averaging starts at.
+    #[arg(long)]
+    pub t0: Option<f32>,
 }
 
 /// How the model is trained: everything but the optimizer.
@@ -234,6 +257,19 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// Two numbers `a,b` (Rprop's `--etas`, `--step-sizes`).
+fn pair(s: &str) -> Result<[f32; 2], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [a, b] = parts[..] else {
+        return Err(format!("expected two numbers `a,b`, got {s:?}"));
+    };
+    let num = |x: &str| {
+        x.parse::<f32>()
+            .map_err(|e| format!("{x:?} is not a number: {e}"))
+    };
+    Ok([num(a)?, num(b)?])
+}
+
 impl HyperArgs {
     /// The library's hyper-parameters: the flags given, field by field.
     pub fn hyper(&self) -> Hyper {
@@ -253,6 +289,13 @@ impl HyperArgs {
             amsgrad: self.amsgrad,
             sigma: self.sigma,
             sigma_decay: self.sigma_decay,
+            rho: self.rho,
+            momentum_decay: self.momentum_decay,
+            decoupled_weight_decay: self.decoupled_weight_decay,
+            etas: self.etas,
+            step_sizes: self.step_sizes,
+            lambd: self.lambd,
+            t0: self.t0,
         }
     }
 }

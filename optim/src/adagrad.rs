@@ -89,7 +89,7 @@ impl Rule for AdagradConfig {
 
     torch_fields!();
 
-    fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdagradStep {
+    fn step(&self, t: u64, _first: bool, grad_scale: f32, _carry: &mut [f64]) -> AdagradStep {
         AdagradStep {
             clr: AdagradStep::decayed_lr(self.lr, self.lr_decay, t),
             weight_decay: self.weight_decay,

@@ -124,7 +124,7 @@ impl Rule for AdamConfig {
 
     torch_fields!();
 
-    fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdamStep {
+    fn step(&self, t: u64, _first: bool, grad_scale: f32, _carry: &mut [f64]) -> AdamStep {
         AdamStep::new(
             self.lr,
             self.beta1,

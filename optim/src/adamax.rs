@@ -84,7 +84,7 @@ impl Rule for AdamaxConfig {
 
     torch_fields!();
 
-    fn step(&self, t: u64, _first: bool, grad_scale: f32) -> AdamaxStep {
+    fn step(&self, t: u64, _first: bool, grad_scale: f32, _carry: &mut [f64]) -> AdamaxStep {
         AdamaxStep::new(
             self.lr,
             self.beta1,

@@ -127,3 +127,46 @@ pub(crate) fn take_buffers(
     }
     Ok(out)
 }
+
+/// Validates an imported state's carried scalars against a rule's
+/// [`crate::Rule::CARRY`] names and returns them in that order: every name
+/// exactly once and nothing else when the state has slots (`started`), none
+/// before the first step. A missing scalar is reported as a missing buffer
+/// of that name, an extra one as an unexpected buffer.
+pub(crate) fn take_scalars(
+    opt: &'static str,
+    state: &OptimState,
+    names: &[&'static str],
+    started: bool,
+) -> Result<Vec<f64>> {
+    for (name, _) in &state.scalars {
+        if !started || !names.contains(&name.as_str()) {
+            return Err(OptimError::UnexpectedBuffer {
+                optimizer: opt,
+                name: name.clone(),
+                expected: if started { names.to_vec() } else { Vec::new() },
+            });
+        }
+    }
+    if !started {
+        return Ok(Vec::new());
+    }
+    names
+        .iter()
+        .map(|&name| {
+            let mut found = state.scalars.iter().filter(|(n, _)| n == name);
+            match (found.next(), found.next()) {
+                (Some(&(_, v)), None) => Ok(v),
+                (Some(_), Some(_)) => Err(OptimError::UnexpectedBuffer {
+                    optimizer: opt,
+                    name: format!("{name} (twice)"),
+                    expected: names.to_vec(),
+                }),
+                (None, _) => Err(OptimError::MissingBuffer {
+                    optimizer: opt,
+                    name: name.to_string(),
+                }),
+            }
+        })
+        .collect()
+}

@@ -27,6 +27,9 @@ use crate::{OptimState, Optimizer, StepInfo, ALIGN};
 /// The most state slots a rule may have.
 pub const MAX_SLOTS: usize = 4;
 
+/// The most scalars a rule may carry from step to step ([`Rule::CARRY`]).
+pub const MAX_CARRY: usize = 4;
+
 /// One piece of every slot a kernel receives: the used slots, in the order
 /// of [`Rule::SLOTS`], and an empty slice for each slot the config does not
 /// use (and past the rule's last).
@@ -59,6 +62,18 @@ pub trait Rule: Clone + Send + Sync + 'static {
         0.0
     }
 
+    /// The names of the scalars the rule carries from step to step besides
+    /// the step count, in `torch.optim`'s `state_dict` names: values that
+    /// depend on the learning rates of earlier steps or on a product over
+    /// them (NAdam's `mu_product`, ASGD's `eta` and `mu`). None by default.
+    /// They are saved with the slots, so a resume is exact.
+    const CARRY: &'static [&'static str] = &[];
+
+    /// The value carried scalar `i` starts at on the first step.
+    fn carry_init(&self, _i: usize) -> f64 {
+        0.0
+    }
+
     /// The learning rate.
     fn lr(&self) -> f32;
 
@@ -74,7 +89,10 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// The scalars of step `t` (1-based): `first` when the slots were just
     /// created, `grad_scale` the factor the raw gradient is multiplied by
     /// ([`grad_scale`]: the sign of `maximize` times the clipping factor).
-    fn step(&self, t: u64, first: bool, grad_scale: f32) -> Self::Step;
+    /// `carry` holds the [`Rule::CARRY`] scalars as the last step left them
+    /// (at their [`Rule::carry_init`] values on the first), for the rule to
+    /// read and advance.
+    fn step(&self, t: u64, first: bool, grad_scale: f32, carry: &mut [f64]) -> Self::Step;
 
     /// The fused pass over one piece: `p` and the slots updated from `g`.
     fn update(&self, step: &Self::Step, p: &mut [f32], g: &[f32], slots: Slots);
@@ -113,18 +131,21 @@ pub struct Driven<R: Rule> {
     slots: [Vec<f32>; MAX_SLOTS],
     /// The parameters' length, once the slots exist.
     len: Option<usize>,
+    /// The [`Rule::CARRY`] scalars.
+    carry: [f64; MAX_CARRY],
 }
 
 impl<R: Rule> Driven<R> {
     /// A new optimizer; fails with the first invalid field.
     pub fn new(rule: R) -> Result<Self> {
-        const { assert!(R::SLOTS.len() <= MAX_SLOTS) };
+        const { assert!(R::SLOTS.len() <= MAX_SLOTS && R::CARRY.len() <= MAX_CARRY) };
         rule.validate()?;
         Ok(Driven {
             rule,
             step: 0,
             slots: Default::default(),
             len: None,
+            carry: [0.0; MAX_CARRY],
         })
     }
 
@@ -188,11 +209,17 @@ impl<R: Rule> Optimizer for Driven<R> {
                 }
             }
             self.len = Some(params.len());
+            for (i, c) in self.carry.iter_mut().enumerate().take(R::CARRY.len()) {
+                *c = self.rule.carry_init(i);
+            }
         }
         self.step += 1;
-        let h = self
-            .rule
-            .step(self.step, first, grad_scale(self.rule.maximize(), clip));
+        let h = self.rule.step(
+            self.step,
+            first,
+            grad_scale(self.rule.maximize(), clip),
+            &mut self.carry[..R::CARRY.len()],
+        );
         // An unused slot is empty: 0 elements per unit, its pieces empty.
         let per = |i: usize| usize::from(i < R::SLOTS.len() && self.rule.uses(i));
         let (p0, p1, p2, p3) = (per(0), per(1), per(2), per(3));
@@ -241,9 +268,18 @@ impl<R: Rule> Optimizer for Driven<R> {
                 .collect(),
             None => Vec::new(),
         };
+        let scalars = match self.len {
+            Some(_) => R::CARRY
+                .iter()
+                .zip(self.carry)
+                .map(|(n, v)| (n.to_string(), v))
+                .collect(),
+            None => Vec::new(),
+        };
         OptimState {
             step: self.step,
             buffers,
+            scalars,
         }
     }
 
@@ -259,8 +295,10 @@ impl<R: Rule> Optimizer for Driven<R> {
                 }
             }
         }
+        let carry = common::take_scalars(self.rule.name(), state, R::CARRY, len.is_some())?;
         self.slots = slots;
         self.len = len;
+        self.carry[..carry.len()].copy_from_slice(&carry);
         self.step = state.step;
         Ok(())
     }

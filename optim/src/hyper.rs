@@ -22,9 +22,9 @@ pub struct Hyper {
     pub lr_decay: Option<f32>,
     /// AdaGrad's initial accumulator value.
     pub initial_accumulator_value: Option<f32>,
-    /// The denominator's ε (AdaGrad, RMSprop, Adam, AdamW).
+    /// The denominator's ε (AdaGrad, RMSprop, the Adam family, Adadelta).
     pub eps: Option<f32>,
-    /// RMSprop's smoothing constant α.
+    /// RMSprop's smoothing constant α; ASGD's power α of ηₜ's decay.
     pub alpha: Option<f32>,
     /// RMSprop's centred variant.
     pub centered: bool,
@@ -38,6 +38,27 @@ pub struct Hyper {
     pub sigma: Option<f32>,
     /// Random search's σ decay per step.
     pub sigma_decay: Option<f32>,
+    /// Adadelta's ρ.
+    #[serde(default)]
+    pub rho: Option<f32>,
+    /// NAdam's momentum decay ψ.
+    #[serde(default)]
+    pub momentum_decay: Option<f32>,
+    /// NAdam's and RAdam's decoupled weight decay (AdamW's form).
+    #[serde(default)]
+    pub decoupled_weight_decay: bool,
+    /// Rprop's `(η₋, η₊)`.
+    #[serde(default)]
+    pub etas: Option<[f32; 2]>,
+    /// Rprop's `(smallest, largest)` step size.
+    #[serde(default)]
+    pub step_sizes: Option<[f32; 2]>,
+    /// ASGD's decay term λ.
+    #[serde(default)]
+    pub lambd: Option<f32>,
+    /// ASGD's t₀, the step averaging starts at.
+    #[serde(default)]
+    pub t0: Option<f32>,
 }
 
 /// How a config takes the hyper-parameters a user gave: `base` (PyTorch's

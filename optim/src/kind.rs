@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{Driven, Rule};
 use crate::hyper::{FromHyper, Hyper};
 use crate::{
-    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, OptimError, Optimizer, RandomSearch,
-    RandomSearchConfig, Result, RmspropConfig, SearchMode, SgdConfig,
+    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, LionConfig, NadamConfig,
+    OptimError, Optimizer, RadamConfig, RandomSearch, RandomSearchConfig, Result, RmspropConfig,
+    RpropConfig, SearchMode, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -44,6 +45,16 @@ pub enum OptimizerKind {
     Adamax,
     /// Lion, the sign of an interpolated momentum (`lion`).
     Lion,
+    /// Adadelta, a step scaled by two running RMS values (`adadelta`).
+    Adadelta,
+    /// NAdam, Adam with Nesterov momentum (`nadam`).
+    Nadam,
+    /// RAdam, Adam with a rectified adaptive step (`radam`).
+    Radam,
+    /// Rprop, per-weight step sizes moved by the gradient's sign (`rprop`).
+    Rprop,
+    /// Averaged SGD (`asgd`).
+    Asgd,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -157,7 +168,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 12] = {
+const TABLE: [Line; 17] = {
     use OptimizerKind as K;
     [
         Line {
@@ -241,6 +252,53 @@ const TABLE: [Line; 12] = {
             rule: &Grad(LionConfig::default),
         },
         Line {
+            kind: K::Adadelta,
+            name: "adadelta",
+            about: "Adadelta (a step scaled by two running RMS values)",
+            lr: 1.0,
+            takes: &g::<2, 5>(["rho", "eps"]),
+            rule: &Grad(AdadeltaConfig::default),
+        },
+        Line {
+            kind: K::Nadam,
+            name: "nadam",
+            about: "NAdam (Adam with Nesterov momentum)",
+            lr: 0.002,
+            takes: &g::<5, 8>([
+                "eps",
+                "beta1",
+                "beta2",
+                "momentum_decay",
+                "decoupled_weight_decay",
+            ]),
+            rule: &Grad(NadamConfig::default),
+        },
+        Line {
+            kind: K::Radam,
+            name: "radam",
+            about: "RAdam (Adam with a rectified adaptive step)",
+            lr: 0.001,
+            takes: &g::<4, 7>(["eps", "beta1", "beta2", "decoupled_weight_decay"]),
+            rule: &Grad(RadamConfig::default),
+        },
+        Line {
+            kind: K::Rprop,
+            name: "rprop",
+            about: "Rprop (per-weight step sizes moved by the gradient's sign)",
+            lr: 0.01,
+            // torch's Rprop has no weight decay.
+            takes: &["lr", "maximize", "etas", "step_sizes"],
+            rule: &Grad(RpropConfig::default),
+        },
+        Line {
+            kind: K::Asgd,
+            name: "asgd",
+            about: "averaged SGD (a decaying step and averaged weights)",
+            lr: 0.01,
+            takes: &g::<3, 6>(["lambd", "alpha", "t0"]),
+            rule: &Grad(AsgdConfig::default),
+        },
+        Line {
             kind: K::RandomSearch,
             name: "random-search",
             about: "random search: perturb, keep if the loss improves",
@@ -318,6 +376,11 @@ impl OptimizerKind {
     /// | adam, adamw | 1e-3 | 1e-3 | PyTorch's |
     /// | adamax | 2e-3 | 2e-3 | PyTorch's |
     /// | lion | 1e-4 (`lion-pytorch`) | 1e-4 | the reference's |
+    /// | adadelta | 1 | 1 | PyTorch's (and its MNIST example's) |
+    /// | nadam | 2e-3 | 2e-3 | PyTorch's |
+    /// | radam | 1e-3 | 1e-3 | PyTorch's |
+    /// | rprop | 1e-2 | 1e-2 | PyTorch's (only the first step reads it: it is the step sizes' start) |
+    /// | asgd | 1e-2 | 1e-2 | PyTorch's |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///
@@ -361,7 +424,7 @@ impl Hyper {
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        let given: [(&'static str, bool); 15] = [
+        let given: [(&'static str, bool); 22] = [
             ("lr", self.lr.is_some()),
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -380,6 +443,13 @@ impl Hyper {
             ("amsgrad", self.amsgrad),
             ("sigma", self.sigma.is_some()),
             ("sigma_decay", self.sigma_decay.is_some()),
+            ("rho", self.rho.is_some()),
+            ("momentum_decay", self.momentum_decay.is_some()),
+            ("decoupled_weight_decay", self.decoupled_weight_decay),
+            ("etas", self.etas.is_some()),
+            ("step_sizes", self.step_sizes.is_some()),
+            ("lambd", self.lambd.is_some()),
+            ("t0", self.t0.is_some()),
         ];
         let takes = kind.line().takes;
         match given.iter().find(|(field, g)| *g && !takes.contains(field)) {

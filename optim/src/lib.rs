@@ -15,6 +15,11 @@
 //! | [`Adam`] | Adam, AMSGrad, AdamW | `torch.optim.Adam`, `torch.optim.AdamW` |
 //! | [`Adamax`] | Adamax | `torch.optim.Adamax` |
 //! | [`Lion`] | Lion | `lion-pytorch`'s `Lion` |
+//! | [`Adadelta`] | Adadelta | `torch.optim.Adadelta` |
+//! | [`Nadam`] | NAdam (and NAdamW) | `torch.optim.NAdam` |
+//! | [`Radam`] | RAdam (and RAdamW) | `torch.optim.RAdam` |
+//! | [`Rprop`] | Rprop | `torch.optim.Rprop` |
+//! | [`Asgd`] | averaged SGD | `torch.optim.ASGD` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
 //! Semantics and defaults are PyTorch's; each type's docs link the paper
@@ -46,9 +51,11 @@
 //! uninterrupted run. Schedules ([`Schedule`]) and [`RandomSearch`] export
 //! their own state the same way.
 
+mod adadelta;
 mod adagrad;
 mod adam;
 mod adamax;
+mod asgd;
 mod common;
 pub mod driver;
 pub mod error;
@@ -56,24 +63,32 @@ mod hyper;
 mod kind;
 pub mod landscape;
 mod lion;
+mod nadam;
+mod radam;
 mod random_search;
 mod rmsprop;
+mod rprop;
 pub mod schedule;
 mod sgd;
 
+pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
+pub use asgd::{Asgd, AsgdConfig};
 pub use descent_core::Compute;
 pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
 pub use hyper::{FromHyper, Hyper};
 pub use kind::{OptimizerConfig, OptimizerKind, Updater};
 pub use lion::{Lion, LionConfig};
+pub use nadam::{Nadam, NadamConfig};
+pub use radam::{Radam, RadamConfig};
 pub use random_search::{
     RandomSearch, RandomSearchConfig, RandomSearchState, SearchMode, SearchStep,
 };
 pub use rmsprop::{Rmsprop, RmspropConfig};
+pub use rprop::{Rprop, RpropConfig};
 pub use schedule::{PlateauConfig, Schedule, ScheduleKind, ScheduleState, Warmup};
 pub use sgd::{Sgd, SgdConfig};
 
@@ -98,6 +113,10 @@ pub struct OptimState {
     pub step: u64,
     /// `(name, buffer)` pairs, e.g. `("exp_avg", m)`.
     pub buffers: Vec<(String, Vec<f32>)>,
+    /// `(name, value)` pairs of the scalars a rule carries between steps
+    /// ([`Rule::CARRY`], e.g. NAdam's `("mu_product", Πμ)`); empty for
+    /// most rules, and before the first step.
+    pub scalars: Vec<(String, f64)>,
 }
 
 /// Where [`Optimizer::step`] may cut the flat buffers between threads:

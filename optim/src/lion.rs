@@ -80,7 +80,7 @@ impl Rule for LionConfig {
 
     torch_fields!();
 
-    fn step(&self, _t: u64, _first: bool, grad_scale: f32) -> LionStep {
+    fn step(&self, _t: u64, _first: bool, grad_scale: f32, _carry: &mut [f64]) -> LionStep {
         LionStep::new(
             self.lr,
             self.beta1,

@@ -101,7 +101,7 @@ impl Rule for RmspropConfig {
 
     torch_fields!();
 
-    fn step(&self, _t: u64, _first: bool, grad_scale: f32) -> RmspropStep {
+    fn step(&self, _t: u64, _first: bool, grad_scale: f32, _carry: &mut [f64]) -> RmspropStep {
         RmspropStep {
             lr: self.lr,
             alpha: self.alpha,

@@ -109,7 +109,7 @@ impl Rule for SgdConfig {
 
     torch_fields!();
 
-    fn step(&self, _t: u64, first: bool, grad_scale: f32) -> SgdRule {
+    fn step(&self, _t: u64, first: bool, grad_scale: f32, _carry: &mut [f64]) -> SgdRule {
         if self.momentum == 0.0 {
             SgdRule::Plain(SgdStep {
                 lr: self.lr,

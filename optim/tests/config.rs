@@ -481,14 +481,14 @@ fn factory_builds_every_kind_by_name() {
 #[test]
 fn hyper_parameters_apply_to_the_kinds_that_have_them() {
     use OptimizerKind::*;
-    let cases: [(&str, Hyper, &[OptimizerKind]); 6] = [
+    let cases: [(&str, Hyper, &[OptimizerKind]); 12] = [
         (
             "beta1",
             Hyper {
                 beta1: Some(0.8),
                 ..Default::default()
             },
-            &[Adam, Adamw, Adamax, Lion],
+            &[Adam, Adamw, Adamax, Lion, Nadam, Radam],
         ),
         (
             "alpha",
@@ -496,7 +496,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 alpha: Some(0.9),
                 ..Default::default()
             },
-            &[Rmsprop],
+            &[Rmsprop, Asgd],
         ),
         (
             "dampening",
@@ -528,7 +528,60 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 eps: Some(1e-6),
                 ..Default::default()
             },
-            &[Adagrad, Rmsprop, Adam, Adamw, Adamax],
+            &[
+                Adagrad, Rmsprop, Adam, Adamw, Adamax, Adadelta, Nadam, Radam,
+            ],
+        ),
+        (
+            "rho",
+            Hyper {
+                rho: Some(0.5),
+                ..Default::default()
+            },
+            &[Adadelta],
+        ),
+        (
+            "etas",
+            Hyper {
+                etas: Some([0.4, 1.5]),
+                ..Default::default()
+            },
+            &[Rprop],
+        ),
+        (
+            "step_sizes",
+            Hyper {
+                step_sizes: Some([1e-5, 1.0]),
+                ..Default::default()
+            },
+            &[Rprop],
+        ),
+        (
+            "lambd",
+            Hyper {
+                lambd: Some(1e-3),
+                ..Default::default()
+            },
+            &[Asgd],
+        ),
+        (
+            "decoupled_weight_decay",
+            Hyper {
+                decoupled_weight_decay: true,
+                ..Default::default()
+            },
+            &[Nadam, Radam],
+        ),
+        (
+            "weight_decay",
+            Hyper {
+                weight_decay: Some(1e-4),
+                ..Default::default()
+            },
+            &[
+                Gd, Sgd, Momentum, Nesterov, Adagrad, Rmsprop, Adam, Adamw, Adamax, Lion, Adadelta,
+                Nadam, Radam, Asgd,
+            ],
         ),
     ];
     for (field, h, kinds) in cases {

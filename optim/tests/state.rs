@@ -8,7 +8,7 @@ use descent_optim::*;
 type Maker = Box<dyn Fn() -> Box<dyn Optimizer>>;
 
 fn configs() -> Vec<(&'static str, Maker)> {
-    vec![
+    let named: Vec<(&'static str, Maker)> = vec![
         (
             "sgd",
             Box::new(|| {
@@ -104,7 +104,52 @@ fn configs() -> Vec<(&'static str, Maker)> {
             "adamw",
             Box::new(|| Box::new(Adam::new(AdamConfig::adamw()).unwrap())),
         ),
-    ]
+        (
+            "asgd averaging from step 3, with carried eta and mu",
+            Box::new(|| {
+                Box::new(
+                    Asgd::new(AsgdConfig {
+                        t0: 3.0,
+                        lambd: 0.1,
+                        weight_decay: 0.01,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "nadamw",
+            Box::new(|| {
+                Box::new(
+                    Nadam::new(NadamConfig {
+                        weight_decay: 0.1,
+                        decoupled_weight_decay: true,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+    ];
+    named
+        .into_iter()
+        .chain(
+            // Every gradient kind at descent's defaults, from the kind table.
+            OptimizerKind::ALL
+                .into_iter()
+                .filter(|k| k.uses_gradient())
+                .map(|k| -> (&'static str, Maker) {
+                    (
+                        k.as_str(),
+                        Box::new(move || {
+                            let c = OptimizerConfig::new(k, &Hyper::default(), None, 0).unwrap();
+                            c.build().unwrap().into_gradient().unwrap()
+                        }),
+                    )
+                }),
+        )
+        .collect()
 }
 
 /// Deterministic pseudo-gradients that depend on the parameters (so a wrong
@@ -212,6 +257,41 @@ fn state_names_are_pytorch_names() {
 }
 
 #[test]
+fn carried_scalars_are_state_and_checked_on_import() {
+    let mut o = Asgd::new(AsgdConfig::default()).unwrap();
+    let mut p = vec![1.0f32; 5];
+    o.step(&Compute::serial(), &mut p, &[0.5; 5]).unwrap();
+    let st = o.export_state();
+    let names: Vec<&str> = st.scalars.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["eta", "mu"]);
+    // η₂ = γ / (1 + λγ·1)^α, stored as an f32 as torch's tensor.
+    let eta2 = (0.01f32 as f64 / (1.0 + 1e-4f32 as f64 * 0.01f32 as f64).powf(0.75)) as f32;
+    assert_eq!(st.scalars[0].1, eta2 as f64);
+    let mut missing = st.clone();
+    missing.scalars.pop();
+    assert!(matches!(
+        o.import_state(&missing),
+        Err(OptimError::MissingBuffer { ref name, .. }) if name == "mu"
+    ));
+    let mut extra = st.clone();
+    extra.scalars.push(("mu_product".into(), 1.0));
+    assert!(matches!(
+        o.import_state(&extra),
+        Err(OptimError::UnexpectedBuffer { ref name, .. }) if name == "mu_product"
+    ));
+    // A rule that carries nothing refuses a scalar.
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
+    let mut s = adam_state(5, 5);
+    s.scalars.push(("eta".into(), 0.1));
+    assert!(matches!(
+        adam.import_state(&s),
+        Err(OptimError::UnexpectedBuffer { .. })
+    ));
+    o.import_state(&st).unwrap();
+    assert_eq!(o.export_state(), st);
+}
+
+#[test]
 fn fresh_state_exports_nothing_and_imports_as_reset() {
     let mut o = Adam::new(AdamConfig::default()).unwrap();
     assert_eq!(o.export_state(), OptimState::default());
@@ -231,6 +311,7 @@ fn adam_state(len_m: usize, len_v: usize) -> OptimState {
             ("exp_avg".into(), vec![0.0; len_m]),
             ("exp_avg_sq".into(), vec![0.0; len_v]),
         ],
+        scalars: vec![],
     }
 }
 
@@ -265,7 +346,8 @@ fn bad_imports_are_typed_errors() {
     assert!(matches!(
         o.import_state(&OptimState {
             step: 2,
-            buffers: vec![]
+            buffers: vec![],
+            scalars: vec![],
         }),
         Err(OptimError::InconsistentState {
             step: 2,
@@ -290,13 +372,15 @@ fn bad_imports_are_typed_errors() {
     assert!(matches!(
         sgd.import_state(&OptimState {
             step: 1,
-            buffers: vec![("momentum_buffer".into(), vec![0.0])]
+            buffers: vec![("momentum_buffer".into(), vec![0.0])],
+            scalars: vec![],
         }),
         Err(OptimError::UnexpectedBuffer { .. })
     ));
     sgd.import_state(&OptimState {
         step: 4,
         buffers: vec![],
+        scalars: vec![],
     })
     .unwrap();
     assert_eq!(sgd.steps(), 4);

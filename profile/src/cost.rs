@@ -61,9 +61,14 @@ impl std::ops::Add for Cost {
 /// α·v + (1−α)·g²` and the same step) 9, centered 12; Adam (two moments,
 /// `p −= η_t·m/(√v·c + ε)`) 13, AMSGrad 14, AdamW (+ the decay) 14;
 /// Adamax (`m`, `u = max(β₂·u, |g| + ε)`, `p −= η_t·m/u`) 10; Lion (`c`,
-/// `m`, the sign, the decoupled decay, `p −= η·sign(c)`) 10. Plus 2
-/// for an L2 weight decay folded into g, 1 for a gradient clipped by a
-/// factor. Square roots and divisions count 1, as the kernels issue one
+/// `m`, the sign, the decoupled decay, `p −= η·sign(c)`) 10; Adadelta
+/// (`v`, two roots of a sum, their ratio times g, `u`, `p −= γ·Δ`) 16;
+/// NAdam (the moments, `d = √(v/c₂) + ε`, two `addcdiv`s) 16, decoupled
+/// 17; RAdam (Adam's step with one constant) 12, decoupled 13; Rprop
+/// (`g·g_prev`, the factor, `δ·f`, the clamp, the zeroing, `p −= sign·δ`) 9;
+/// ASGD (`p·(1 − λη) − η·g`) 3, plus 3 once the average moves (t > t₀,
+/// not counted). Plus 2 for an L2 weight decay folded into g, 1 for a
+/// gradient clipped by a factor. Square roots and divisions count 1, as the kernels issue one
 /// instruction for each.
 pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize {
     let base = match kind {
@@ -87,10 +92,18 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         }
         OptimizerKind::Adamw => 14 + usize::from(hyper.amsgrad),
         OptimizerKind::Adamax | OptimizerKind::Lion => 10,
+        OptimizerKind::Adadelta => 16,
+        OptimizerKind::Nadam => 16 + usize::from(hyper.decoupled_weight_decay),
+        OptimizerKind::Radam => 12 + usize::from(hyper.decoupled_weight_decay),
+        OptimizerKind::Rprop => 9,
+        OptimizerKind::Asgd => 3,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
-    // AdamW's and Lion's decay is the decoupled multiply, in their base.
-    let decoupled = matches!(kind, OptimizerKind::Adamw | OptimizerKind::Lion);
+    // AdamW's and Lion's decay is the decoupled multiply, in their base
+    // (NAdam's and RAdam's when asked for).
+    let decoupled = matches!(kind, OptimizerKind::Adamw | OptimizerKind::Lion)
+        || (matches!(kind, OptimizerKind::Nadam | OptimizerKind::Radam)
+            && hyper.decoupled_weight_decay);
     let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && !decoupled;
     base + 2 * usize::from(decay) + usize::from(clipped)
 }

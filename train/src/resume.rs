@@ -59,6 +59,16 @@ impl<'d> Trainer<'d> {
                 let st = opt.export_state();
                 meta.insert("optim_step".to_string(), st.step.to_string());
                 meta.insert("optim".to_string(), opt.name().to_string());
+                if !st.scalars.is_empty() {
+                    // As bit patterns: a JSON number need not read back
+                    // to the same f64.
+                    let bits: serde_json::Map<String, serde_json::Value> = st
+                        .scalars
+                        .iter()
+                        .map(|(n, v)| (n.clone(), v.to_bits().into()))
+                        .collect();
+                    meta.insert(names::OPTIM_SCALARS.to_string(), bits_json(bits));
+                }
                 for (buf, data) in &st.buffers {
                     for t in layout {
                         owned.push((
@@ -173,9 +183,19 @@ impl<'d> Trainer<'d> {
                         )?;
                     }
                 }
+                let scalars = match ck.meta(names::OPTIM_SCALARS) {
+                    Ok(text) => parse_scalars(text).ok_or_else(|| {
+                        bad(format!(
+                            "metadata {:?} is not an object of u64 bit patterns: {text}",
+                            names::OPTIM_SCALARS
+                        ))
+                    })?,
+                    Err(_) => Vec::new(),
+                };
                 opt.import_state(&OptimState {
                     step,
                     buffers: bufs,
+                    scalars,
                 })?;
             }
             Updater::Search(rs) => {
@@ -224,4 +244,17 @@ fn parse_schedule(s: &str) -> Result<ScheduleState, String> {
         num_bad: u("num_bad")?,
         cooldown_counter: u("cooldown_counter")?,
     })
+}
+
+fn bits_json(m: serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(m).to_string()
+}
+
+/// The carried scalars of `{"name": bits, …}`, in the file's order.
+fn parse_scalars(text: &str) -> Option<Vec<(String, f64)>> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.as_object()?
+        .iter()
+        .map(|(n, b)| Some((n.clone(), f64::from_bits(b.as_u64()?))))
+        .collect()
 }

@@ -23,6 +23,10 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adam | Adamw => 0.05,
             Adamax => 0.05,
             Lion => 3e-3,
+            Adadelta => 0.3,
+            Nadam => 0.03,
+            Radam | Rprop => 1e-2,
+            Asgd => 1e-3,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
@@ -33,6 +37,10 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adam | Adamw => 0.1,
             Adamax => 0.1,
             Lion => 1e-2,
+            Adadelta => 1.0,
+            Nadam => 0.1,
+            Radam | Rprop => 1e-2,
+            Asgd => 0.03,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -43,6 +51,10 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adam | Adamw => 0.1,
             Adamax => 0.1,
             Lion => 1e-2,
+            Adadelta => 1.0,
+            Nadam => 0.1,
+            Radam => 0.03,
+            Rprop | Asgd => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
@@ -53,6 +65,8 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adam | Adamw => 0.01,
             Adamax => 0.01,
             Lion => 1e-2,
+            Adadelta => 1.0,
+            Nadam | Radam | Rprop | Asgd => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
@@ -66,6 +80,10 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Adam | Adamw => 0.05,
                 Adamax => 0.05,
                 Lion => 1e-2,
+                Adadelta => 1.0,
+                Nadam | Radam => 0.05,
+                Rprop => 1e-2,
+                Asgd => 1.0 / l,
                 RandomSearch | RandomSample => 0.0,
             }
         }

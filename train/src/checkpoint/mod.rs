@@ -56,6 +56,10 @@ pub mod names {
     pub const STEP: &str = "step";
     /// Metadata key: the RNG state, as JSON.
     pub const RNG: &str = "rng";
+    /// Metadata key: the scalars an optimizer carries between steps
+    /// (NAdam's `mu_product`, ASGD's `eta` and `mu`), as a JSON object of
+    /// their `f64` bit patterns; absent for the rules that carry none.
+    pub const OPTIM_SCALARS: &str = "optim_scalars";
 
     // The model's tensor names are the network's own layout's
     // (`descent_nn::param_layout`, `descent_nn::sequential_name`): a

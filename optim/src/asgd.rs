@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{asgd, AsgdStep};
+use descent_core::step::{asgd, decimal, AsgdStep};
 
 const NAME: &str = "asgd";
 
@@ -91,6 +91,7 @@ impl Rule for AsgdConfig {
 
     fn carry_init(&self, i: usize) -> f64 {
         if i == 0 {
+            // torch: `torch.as_tensor(lr)`, an f32 tensor.
             self.lr as f64
         } else {
             1.0
@@ -106,9 +107,9 @@ impl Rule for AsgdConfig {
             grad_scale,
         );
         // torch's new eta and mu, stored in its f32 tensors.
-        let (lr, lambd, t) = (self.lr as f64, self.lambd as f64, t as f64);
-        carry[0] = ((lr / (1.0 + lambd * lr * t).powf(self.alpha as f64)) as f32) as f64;
-        carry[1] = ((1.0 / (t - self.t0 as f64).max(1.0)) as f32) as f64;
+        let (lr, lambd, t) = (decimal(self.lr), decimal(self.lambd), t as f64);
+        carry[0] = ((lr / (1.0 + lambd * lr * t).powf(decimal(self.alpha))) as f32) as f64;
+        carry[1] = ((1.0 / (t - decimal(self.t0)).max(1.0)) as f32) as f64;
         h
     }
 

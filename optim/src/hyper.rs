@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 
 /// Every hyper-parameter of every optimizer, by PyTorch's names: `None`
 /// (or `false`) keeps the default. Checkpoints store it as JSON under
-/// these field names.
+/// these field names; a field it lacks (a checkpoint written before the
+/// field existed) is the default, and the fields added since are written
+/// only when given, so an older config reads and writes the same JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Hyper {
     /// Learning rate (default: [`OptimizerKind::default_lr`]).
     pub lr: Option<f32>,
@@ -39,25 +42,25 @@ pub struct Hyper {
     /// Random search's σ decay per step.
     pub sigma_decay: Option<f32>,
     /// Adadelta's ρ.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rho: Option<f32>,
     /// NAdam's momentum decay ψ.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub momentum_decay: Option<f32>,
     /// NAdam's and RAdam's decoupled weight decay (AdamW's form).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decoupled_weight_decay: bool,
     /// Rprop's `(η₋, η₊)`.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub etas: Option<[f32; 2]>,
     /// Rprop's `(smallest, largest)` step size.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_sizes: Option<[f32; 2]>,
     /// ASGD's decay term λ.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lambd: Option<f32>,
     /// ASGD's t₀, the step averaging starts at.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub t0: Option<f32>,
 }
 

@@ -1,6 +1,6 @@
 //! Adadelta (Zeiler 2012), as `torch.optim.Adadelta`.
 
-use super::{drive, l2, l2_scalar};
+use super::{drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -33,7 +33,7 @@ pub fn adadelta<V: Vector>(
     let gs = V::splat(h.grad_scale);
     let wd = V::splat(h.weight_decay);
     let has_l2 = h.weight_decay != 0.0;
-    let (rho, omr) = (V::splat(h.rho), V::splat(1.0 - h.rho));
+    let (rho, omr) = (V::splat(h.rho), V::splat(one_minus(h.rho)));
     let eps = V::splat(h.eps);
     let lr = V::splat(h.lr);
     drive(
@@ -65,9 +65,9 @@ pub fn adadelta_scalar(
     same_len("adadelta", n, acc_delta.len());
     for i in 0..n {
         let g = l2_scalar(h.weight_decay, params[i], h.grad_scale * grads[i]);
-        square_avg[i] = h.rho * square_avg[i] + (1.0 - h.rho) * (g * g);
+        square_avg[i] = h.rho * square_avg[i] + one_minus(h.rho) * (g * g);
         let delta = (acc_delta[i] + h.eps).sqrt() / (square_avg[i] + h.eps).sqrt() * g;
-        acc_delta[i] = h.rho * acc_delta[i] + (1.0 - h.rho) * (delta * delta);
+        acc_delta[i] = h.rho * acc_delta[i] + one_minus(h.rho) * (delta * delta);
         params[i] -= h.lr * delta;
     }
 }

@@ -1,6 +1,6 @@
 //! AdaGrad, as `torch.optim.Adagrad`.
 
-use super::{drive, l2, l2_scalar};
+use super::{decimal, drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -22,7 +22,7 @@ impl AdagradStep {
     /// The decayed learning rate of step `t` (1-based), computed in `f64`:
     /// `γ / (1 + (t − 1)·η)`.
     pub fn decayed_lr(lr: f32, lr_decay: f32, t: u64) -> f32 {
-        (lr as f64 / (1.0 + (t.saturating_sub(1)) as f64 * lr_decay as f64)) as f32
+        (decimal(lr) / (1.0 + (t.saturating_sub(1)) as f64 * decimal(lr_decay))) as f32
     }
 }
 

@@ -1,7 +1,7 @@
 //! Adam and AdamW (one kernel, decoupled decay as a flag), as `torch.optim.Adam`
 //! and `torch.optim.AdamW`.
 
-use super::{bias_correction, drive, l2, l2_scalar};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -56,7 +56,7 @@ impl AdamStep {
             weight_decay,
             decoupled,
             amsgrad,
-            step_size: (lr as f64 / bc1) as f32,
+            step_size: (decimal(lr) / bc1) as f32,
             bias_correction2_sqrt: bc2.sqrt() as f32,
             grad_scale,
         }
@@ -65,7 +65,7 @@ impl AdamStep {
     /// AdamW's decay factor `1 − γ·λ`, computed in `f64` (as PyTorch's
     /// Python-float arithmetic) and rounded once.
     pub fn decay_factor(&self) -> f32 {
-        (1.0 - self.lr as f64 * self.weight_decay as f64) as f32
+        (1.0 - decimal(self.lr) * decimal(self.weight_decay)) as f32
     }
 }
 
@@ -92,9 +92,9 @@ pub fn adam<V: Vector>(
     );
     let gs = V::splat(h.grad_scale);
     let b1 = V::splat(h.beta1);
-    let omb1 = V::splat(1.0 - h.beta1);
+    let omb1 = V::splat(one_minus(h.beta1));
     let b2 = V::splat(h.beta2);
-    let omb2 = V::splat(1.0 - h.beta2);
+    let omb2 = V::splat(one_minus(h.beta2));
     let eps = V::splat(h.eps);
     let step = V::splat(h.step_size);
     let bc2 = V::splat(h.bias_correction2_sqrt);
@@ -169,8 +169,8 @@ pub fn adam_scalar(
         } else {
             g = l2_scalar(h.weight_decay, p, g);
         }
-        exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + (1.0 - h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
         let v = match max_exp_avg_sq.as_deref_mut() {
             Some(vm) => {
                 vm[i] = vm[i].max(exp_avg_sq[i]);

@@ -1,7 +1,7 @@
 //! Adamax, the infinity-norm variant of Adam (Kingma, Ba 2015, §7.1), as
 //! `torch.optim.Adamax`.
 
-use super::{bias_correction, drive, l2, l2_scalar};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -40,7 +40,7 @@ impl AdamaxStep {
             beta2,
             eps,
             weight_decay,
-            clr: (lr as f64 / bc1) as f32,
+            clr: (decimal(lr) / bc1) as f32,
             grad_scale,
         }
     }
@@ -58,7 +58,7 @@ pub fn adamax<V: Vector>(
     let gs = V::splat(h.grad_scale);
     let wd = V::splat(h.weight_decay);
     let has_l2 = h.weight_decay != 0.0;
-    let (b1, omb1) = (V::splat(h.beta1), V::splat(1.0 - h.beta1));
+    let (b1, omb1) = (V::splat(h.beta1), V::splat(one_minus(h.beta1)));
     let b2 = V::splat(h.beta2);
     let eps = V::splat(h.eps);
     let clr = V::splat(h.clr);
@@ -92,7 +92,7 @@ pub fn adamax_scalar(
     same_len("adamax", n, exp_inf.len());
     for i in 0..n {
         let g = l2_scalar(h.weight_decay, params[i], h.grad_scale * grads[i]);
-        exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
         let a = h.beta2 * exp_inf[i];
         let b = g.abs() + h.eps;
         exp_inf[i] = if a > b { a } else { b };

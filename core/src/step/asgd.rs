@@ -1,7 +1,7 @@
 //! Averaged SGD (Polyak, Juditsky 1992), as `torch.optim.ASGD`: SGD with a
 //! decaying step ηₜ and a running average of the iterates, `ax`.
 
-use super::{drive, l2, l2_scalar};
+use super::{decimal, drive, l2, l2_scalar};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -25,7 +25,7 @@ impl AsgdStep {
     pub fn new(eta: f32, mu: f32, lambd: f32, weight_decay: f32, grad_scale: f32) -> Self {
         AsgdStep {
             eta,
-            decay: (1.0 - lambd as f64 * eta as f64) as f32,
+            decay: (1.0 - decimal(lambd) * eta as f64) as f32,
             mu,
             weight_decay,
             grad_scale,

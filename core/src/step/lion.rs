@@ -3,6 +3,7 @@
 //! package computes it.
 
 use super::drive;
+use super::{decimal, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -29,7 +30,7 @@ impl LionStep {
             lr,
             beta1,
             beta2,
-            decay: (1.0 - lr as f64 * weight_decay as f64) as f32,
+            decay: (1.0 - decimal(lr) * decimal(weight_decay)) as f32,
             grad_scale,
         }
     }
@@ -42,8 +43,8 @@ pub fn lion<V: Vector>(params: &mut [f32], grads: &[f32], exp_avg: &mut [f32], h
     let gs = V::splat(h.grad_scale);
     let lr = V::splat(h.lr);
     let decay = V::splat(h.decay);
-    let (b1, omb1) = (V::splat(h.beta1), V::splat(1.0 - h.beta1));
-    let (b2, omb2) = (V::splat(h.beta2), V::splat(1.0 - h.beta2));
+    let (b1, omb1) = (V::splat(h.beta1), V::splat(one_minus(h.beta1)));
+    let (b2, omb2) = (V::splat(h.beta2), V::splat(one_minus(h.beta2)));
     drive("lion", params, grads, [exp_avg], |p, g, [m]| {
         let g = gs * g;
         let c = omb1.mul_add(g, b1 * *m);
@@ -59,8 +60,8 @@ pub fn lion_scalar(params: &mut [f32], grads: &[f32], exp_avg: &mut [f32], h: &L
     same_len("lion", n, exp_avg.len());
     for i in 0..n {
         let g = h.grad_scale * grads[i];
-        let c = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
-        exp_avg[i] = h.beta2 * exp_avg[i] + (1.0 - h.beta2) * g;
+        let c = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
+        exp_avg[i] = h.beta2 * exp_avg[i] + one_minus(h.beta2) * g;
         let sign = if c > 0.0 {
             1.0
         } else if c < 0.0 {

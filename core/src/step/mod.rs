@@ -139,9 +139,34 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
 }
 
 /// `1 − βᵗ` in `f64`, as PyTorch computes its bias corrections in Python
-/// floats (`t` is 1-based; the exponent saturates at `i32::MAX`).
+/// floats from the β the user wrote ([`decimal`]; `t` is 1-based; the
+/// exponent saturates at `i32::MAX`).
 pub(crate) fn bias_correction(beta: f32, t: u64) -> f64 {
-    1.0 - (beta as f64).powi(t.min(i32::MAX as u64) as i32)
+    1.0 - decimal(beta).powi(t.min(i32::MAX as u64) as i32)
+}
+
+/// The hyper-parameter `x` as the number the user wrote: the shortest
+/// decimal that reads back as `x`, as an `f64` (`0.999f32` → `0.999`).
+///
+/// PyTorch keeps hyper-parameters as Python floats and computes every
+/// per-step constant from them in double precision, rounding to `f32` only
+/// where a tensor takes the value. descent's configs hold `f32`s, and
+/// `0.999f32` is `0.99900001287…`: `1 − β₂` from it is 1.3e-5 away from
+/// torch's `0.001`, which moves Adam's second moment by as much. Widened
+/// through its decimal, the constant is torch's to the bit.
+pub fn decimal(x: f32) -> f64 {
+    if !x.is_finite() {
+        return x as f64;
+    }
+    // Rust prints the shortest decimal that round-trips, which parses back.
+    x.to_string().parse().unwrap_or(x as f64)
+}
+
+/// `1 − x` as PyTorch computes it from a Python float and hands to a
+/// tensor operation: in `f64` from the written value ([`decimal`]), then
+/// rounded to `f32` once (the `(1 − β)` of every moving average).
+pub fn one_minus(x: f32) -> f32 {
+    (1.0 - decimal(x)) as f32
 }
 
 /// L2 weight decay on one block: `g + λ·p`, or `g` untouched when λ = 0

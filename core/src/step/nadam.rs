@@ -1,7 +1,7 @@
 //! NAdam (Dozat 2016), as `torch.optim.NAdam`: Adam with Nesterov momentum
 //! and a warming momentum schedule μₜ.
 
-use super::{bias_correction, drive, l2, l2_scalar};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -31,7 +31,7 @@ pub struct NadamStep {
 /// NAdam's momentum schedule, `μₜ = β₁·(1 − ½·0.96^(t·ψ))` with ψ the
 /// momentum decay, in `f64` as PyTorch's Python floats.
 pub fn nadam_mu(beta1: f32, momentum_decay: f32, t: u64) -> f64 {
-    beta1 as f64 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * momentum_decay as f64))
+    decimal(beta1) * (1.0 - 0.5 * 0.96f64.powf(t as f64 * decimal(momentum_decay)))
 }
 
 impl NadamStep {
@@ -51,7 +51,7 @@ impl NadamStep {
         mu_product: f32,
         grad_scale: f32,
     ) -> Self {
-        let lr64 = lr as f64;
+        let lr64 = decimal(lr);
         let mu = nadam_mu(beta1, momentum_decay, t);
         let mu_next = nadam_mu(beta1, momentum_decay, t + 1);
         let mp = mu_product as f64;
@@ -61,7 +61,7 @@ impl NadamStep {
             eps,
             l2: if decoupled { 0.0 } else { weight_decay },
             decay: if decoupled {
-                (1.0 - lr64 * weight_decay as f64) as f32
+                (1.0 - lr64 * decimal(weight_decay)) as f32
             } else {
                 1.0
             },
@@ -88,8 +88,8 @@ pub fn nadam<V: Vector>(
     let wd = V::splat(h.l2);
     let has_l2 = h.l2 != 0.0;
     let decay = V::splat(h.decay);
-    let (b1, omb1) = (V::splat(h.beta1), V::splat(1.0 - h.beta1));
-    let (b2, omb2) = (V::splat(h.beta2), V::splat(1.0 - h.beta2));
+    let (b1, omb1) = (V::splat(h.beta1), V::splat(one_minus(h.beta1)));
+    let (b2, omb2) = (V::splat(h.beta2), V::splat(one_minus(h.beta2)));
     let (eps, bc2) = (V::splat(h.eps), V::splat(h.bias_correction2));
     let (cg, cm) = (V::splat(h.grad_coef), V::splat(h.avg_coef));
     drive(
@@ -126,8 +126,8 @@ pub fn nadam_scalar(
     for i in 0..n {
         let g = l2_scalar(h.l2, params[i], h.grad_scale * grads[i]);
         let p = params[i] * h.decay;
-        exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + (1.0 - h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
         let d = (exp_avg_sq[i] / h.bias_correction2).sqrt() + h.eps;
         let p = p + h.grad_coef * g / d;
         params[i] = p + h.avg_coef * exp_avg[i] / d;

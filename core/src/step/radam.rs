@@ -2,7 +2,7 @@
 //! step is switched on, and rectified, once the variance of its estimate
 //! is tractable (ρₜ > 5).
 
-use super::{bias_correction, drive, l2, l2_scalar};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -45,9 +45,9 @@ impl RadamStep {
         t: u64,
         grad_scale: f32,
     ) -> Self {
-        let lr64 = lr as f64;
+        let lr64 = decimal(lr);
         let (bc1, bc2) = (bias_correction(beta1, t), bias_correction(beta2, t));
-        let b2 = beta2 as f64;
+        let b2 = decimal(beta2);
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
         let rho_t = rho_inf - 2.0 * t as f64 * b2.powi(t.min(i32::MAX as u64) as i32) / bc2;
         let rectified = rho_t > 5.0;
@@ -65,7 +65,7 @@ impl RadamStep {
             eps,
             l2: if decoupled { 0.0 } else { weight_decay },
             decay: if decoupled {
-                (1.0 - lr64 * weight_decay as f64) as f32
+                (1.0 - lr64 * decimal(weight_decay)) as f32
             } else {
                 1.0
             },
@@ -91,8 +91,8 @@ pub fn radam<V: Vector>(
     let wd = V::splat(h.l2);
     let has_l2 = h.l2 != 0.0;
     let decay = V::splat(h.decay);
-    let (b1, omb1) = (V::splat(h.beta1), V::splat(1.0 - h.beta1));
-    let (b2, omb2) = (V::splat(h.beta2), V::splat(1.0 - h.beta2));
+    let (b1, omb1) = (V::splat(h.beta1), V::splat(one_minus(h.beta1)));
+    let (b2, omb2) = (V::splat(h.beta2), V::splat(one_minus(h.beta2)));
     let (eps, c) = (V::splat(h.eps), V::splat(h.coef));
     // The branch is per step, not per element: two loop bodies.
     if h.rectified {
@@ -141,8 +141,8 @@ pub fn radam_scalar(
     for i in 0..n {
         let g = l2_scalar(h.l2, params[i], h.grad_scale * grads[i]);
         let p = params[i] * h.decay;
-        exp_avg[i] = h.beta1 * exp_avg[i] + (1.0 - h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + (1.0 - h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
         params[i] = if h.rectified {
             p - h.coef * (exp_avg[i] / (exp_avg_sq[i].sqrt() + h.eps))
         } else {
@@ -163,7 +163,7 @@ mod tests {
         let at = |t| RadamStep::new(1e-3, 0.9, 0.999, 1e-8, 0.0, false, t, 1.0);
         for t in 1..=5 {
             assert!(!at(t).rectified, "step {t}");
-            let want = (1e-3f32 as f64 / (1.0 - (0.9f32 as f64).powi(t as i32))) as f32;
+            let want = (1e-3 / (1.0 - 0.9f64.powi(t as i32))) as f32;
             assert_eq!(at(t).coef, want, "step {t}");
         }
         for t in [6, 7, 100, 10_000] {

@@ -1,6 +1,6 @@
 //! RMSprop (plain, centered, with momentum), as `torch.optim.RMSprop`.
 
-use super::{drive, l2, l2_scalar};
+use super::{drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -44,7 +44,7 @@ pub fn rmsprop<V: Vector>(
 ) {
     let lr = V::splat(h.lr);
     let a = V::splat(h.alpha);
-    let oma = V::splat(1.0 - h.alpha);
+    let oma = V::splat(one_minus(h.alpha));
     let eps = V::splat(h.eps);
     let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
@@ -102,11 +102,11 @@ pub fn rmsprop_scalar(params: &mut [f32], grads: &[f32], state: RmspropState<'_>
     for i in 0..n {
         let p = params[i];
         let g = l2_scalar(h.weight_decay, p, h.grad_scale * grads[i]);
-        let v = h.alpha * state.square_avg[i] + (1.0 - h.alpha) * (g * g);
+        let v = h.alpha * state.square_avg[i] + one_minus(h.alpha) * (g * g);
         state.square_avg[i] = v;
         let d = match ga.as_deref_mut() {
             Some(m) => {
-                m[i] = h.alpha * m[i] + (1.0 - h.alpha) * g;
+                m[i] = h.alpha * m[i] + one_minus(h.alpha) * g;
                 (v - m[i] * m[i]).sqrt() + h.eps
             }
             None => v.sqrt() + h.eps,

@@ -1,6 +1,6 @@
 //! SGD and SGD with momentum (heavy ball or Nesterov), as `torch.optim.SGD`.
 
-use super::{drive, l2, l2_scalar};
+use super::{drive, l2, l2_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -65,7 +65,7 @@ pub fn momentum<V: Vector>(params: &mut [f32], grads: &[f32], buf: &mut [f32], h
     let has_wd = h.weight_decay != 0.0;
     let gs = V::splat(h.grad_scale);
     let mu = V::splat(h.momentum);
-    let omd = V::splat(1.0 - h.dampening);
+    let omd = V::splat(one_minus(h.dampening));
     let (first, nesterov) = (h.first_step, h.nesterov);
     drive("momentum", params, grads, [buf], |p, g, [b]| {
         let g = l2(has_wd, wd, p, gs * g);
@@ -84,7 +84,7 @@ pub fn momentum_scalar(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &M
         *b = if h.first_step {
             g
         } else {
-            h.momentum * *b + (1.0 - h.dampening) * g
+            h.momentum * *b + one_minus(h.dampening) * g
         };
         let d = if h.nesterov { g + h.momentum * *b } else { *b };
         *p -= h.lr * d;

@@ -12,12 +12,13 @@
 //! compute the norm too, in their own way. Throughput is the bytes the
 //! fused form reads and writes per parameter: 4 for the norm, then SGD 3×4
 //! (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one state
-//! buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); copy 2×4, triad
-//! 3×4 (write-allocate traffic not counted). So criterion's bytes/s of
-//! every id is comparable to the memory baselines.
+//! buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); Lion and ASGD
+//! 5×4 (one state buffer), Adamax, Adadelta, NAdam, RAdam and Rprop 7×4
+//! (two); copy 2×4, triad 3×4 (write-allocate traffic not counted). So
+//! criterion's bytes/s of every id is comparable to the memory baselines.
 //!
-//! Targets (issue 3) at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive`, and
-//! `adam/fused` bytes/s ≥ 85% of `memory/triad`.
+//! Targets at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive` (issue 3), and
+//! every rule's `…/fused` bytes/s ≥ 85% of `memory/triad` (issues 3, 27).
 //!
 //! Run: `cargo bench --bench optim` (add `-- adam` to filter).
 
@@ -25,7 +26,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use descent::optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Rmsprop, RmspropConfig, Sgd, SgdConfig,
+    Adagrad, AdagradConfig, Adam, AdamConfig, Hyper, Optimizer, OptimizerConfig, OptimizerKind,
+    Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
 use descent::profile::roof;
 use descent::tensor::{step, Compute};
@@ -100,6 +102,13 @@ enum Naive {
     Rmsprop,
     Adam,
     Adamw,
+    Adamax,
+    Lion,
+    Adadelta,
+    Nadam,
+    Radam,
+    Rprop,
+    Asgd,
 }
 
 struct NaiveState {
@@ -187,6 +196,116 @@ fn naive_step(rule: Naive, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
             apply(t3, |x| x * lr);
             apply2(p, t3, |x, y| x - y);
         }
+        Naive::Adamax => {
+            let (lr, b1, b2, eps) = (2e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+            apply(&mut s.a, |x| x * b1);
+            map(t0, g, |x| x * (1.0 - b1));
+            apply2(&mut s.a, t0, |x, y| x + y);
+            map(t1, g, f32::abs);
+            apply(t1, |x| x + eps);
+            apply(&mut s.b, |x| x * b2);
+            apply2(&mut s.b, t1, f32::max);
+            let clr = lr / (1.0 - b1.powi(s.t as i32));
+            zip(t2, &s.a, &s.b, |x, y| x / y);
+            apply(t2, |x| x * clr);
+            apply2(p, t2, |x, y| x - y);
+        }
+        Naive::Lion => {
+            let (lr, b1, b2) = (1e-4f32, 0.9f32, 0.99f32);
+            map(t0, &s.a, |x| x * b1);
+            map(t1, g, |x| x * (1.0 - b1));
+            apply2(t0, t1, |x, y| x + y);
+            apply(t0, f32::signum);
+            apply(t0, |x| x * lr);
+            apply2(p, t0, |x, y| x - y);
+            apply(&mut s.a, |x| x * b2);
+            map(t1, g, |x| x * (1.0 - b2));
+            apply2(&mut s.a, t1, |x, y| x + y);
+        }
+        Naive::Adadelta => {
+            let (lr, rho, eps) = (1.0f32, 0.9f32, 1e-6f32);
+            apply(&mut s.a, |x| x * rho);
+            zip(t0, g, g, |x, y| x * y);
+            apply(t0, |x| x * (1.0 - rho));
+            apply2(&mut s.a, t0, |x, y| x + y);
+            map(t1, &s.a, |x| x + eps);
+            apply(t1, f32::sqrt);
+            map(t2, &s.b, |x| x + eps);
+            apply(t2, f32::sqrt);
+            apply2(t2, t1, |x, y| x / y);
+            apply2(t2, g, |x, y| x * y);
+            apply(&mut s.b, |x| x * rho);
+            zip(t3, t2, t2, |x, y| x * y);
+            apply(t3, |x| x * (1.0 - rho));
+            apply2(&mut s.b, t3, |x, y| x + y);
+            apply(t2, |x| x * lr);
+            apply2(p, t2, |x, y| x - y);
+        }
+        Naive::Nadam | Naive::Radam => {
+            let (lr, b1, b2, eps) = (2e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+            apply(&mut s.a, |x| x * b1);
+            map(t0, g, |x| x * (1.0 - b1));
+            apply2(&mut s.a, t0, |x, y| x + y);
+            apply(&mut s.b, |x| x * b2);
+            zip(t1, g, g, |x, y| x * y);
+            apply(t1, |x| x * (1.0 - b2));
+            apply2(&mut s.b, t1, |x, y| x + y);
+            let bc2 = 1.0 - b2.powi(s.t as i32);
+            if let Naive::Nadam = rule {
+                map(t1, &s.b, |x| x / bc2);
+                apply(t1, f32::sqrt);
+                apply(t1, |x| x + eps);
+                // The two addcdivs, with stand-in coefficients.
+                map(t2, g, |x| x * -lr * 0.5);
+                apply2(t2, t1, |x, y| x / y);
+                apply2(p, t2, |x, y| x + y);
+                map(t3, &s.a, |x| x * -lr * 0.5);
+                apply2(t3, t1, |x, y| x / y);
+                apply2(p, t3, |x, y| x + y);
+            } else {
+                let bc1 = 1.0 - b1.powi(s.t as i32);
+                map(t0, &s.a, |x| x / bc1);
+                apply(t0, |x| x * lr);
+                map(t1, &s.b, f32::sqrt);
+                apply(t1, |x| x + eps);
+                map(t2, t1, |x| bc2.sqrt() / x);
+                apply2(t0, t2, |x, y| x * y);
+                apply(t0, |x| x * 0.9);
+                apply2(p, t0, |x, y| x - y);
+            }
+        }
+        Naive::Rprop => {
+            // a = prev, b = step sizes (start: 0 and lr).
+            if s.t == 1 {
+                s.b.fill(1e-2);
+            }
+            zip(t0, g, &s.a, |x, y| {
+                (x * y).signum() * f32::from(x * y != 0.0)
+            });
+            map(t1, t0, |x| {
+                if x > 0.0 {
+                    1.2
+                } else if x < 0.0 {
+                    0.5
+                } else {
+                    1.0
+                }
+            });
+            apply2(&mut s.b, t1, |x, y| x * y);
+            apply(&mut s.b, |x| x.clamp(1e-6, 50.0));
+            zip(t2, g, t0, |x, y| if y < 0.0 { 0.0 } else { x });
+            map(t3, t2, f32::signum);
+            apply2(t3, &s.b, |x, y| x * y);
+            apply2(p, t3, |x, y| x - y);
+            s.a.copy_from_slice(t2);
+        }
+        Naive::Asgd => {
+            let (eta, lambd) = (1e-2f32, 1e-4f32);
+            apply(p, |x| x * (1.0 - lambd * eta));
+            map(t0, g, |x| x * eta);
+            apply2(p, t0, |x, y| x - y);
+            s.a.copy_from_slice(p);
+        }
     }
 }
 
@@ -205,7 +324,12 @@ fn fused(name: &str) -> Box<dyn Optimizer> {
         "rmsprop" => Box::new(Rmsprop::new(RmspropConfig::default()).unwrap()),
         "adam" => Box::new(Adam::new(AdamConfig::default()).unwrap()),
         "adamw" => Box::new(Adam::new(AdamConfig::adamw()).unwrap()),
-        _ => unreachable!("{name}"),
+        // The rest as the kind table makes them (PyTorch's defaults).
+        _ => {
+            let kind: OptimizerKind = name.parse().unwrap();
+            let c = OptimizerConfig::new(kind, &Hyper::default(), None, 0).unwrap();
+            c.build().unwrap().into_gradient().unwrap()
+        }
     }
 }
 
@@ -273,11 +397,54 @@ fn scalar_step(name: &str, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
             let h = step::AdamStep::new(1e-3, 0.9, 0.999, 1e-8, wd, dec, false, s.t, 1.0);
             step::adam_scalar(p, g, &mut s.a, &mut s.b, None, &h)
         }
+        "adamax" => {
+            let h = step::AdamaxStep::new(2e-3, 0.9, 0.999, 1e-8, 0.0, s.t, 1.0);
+            step::adamax_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
+        "lion" => {
+            let h = step::LionStep::new(1e-4, 0.9, 0.99, 0.0, 1.0);
+            step::lion_scalar(p, g, &mut s.a, &h)
+        }
+        "adadelta" => {
+            let h = step::AdadeltaStep {
+                lr: 1.0,
+                rho: 0.9,
+                eps: 1e-6,
+                weight_decay: 0.0,
+                grad_scale: 1.0,
+            };
+            step::adadelta_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
+        "nadam" => {
+            let h = step::NadamStep::new(2e-3, 0.9, 0.999, 1e-8, 0.0, false, 4e-3, s.t, 0.5, 1.0);
+            step::nadam_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
+        "radam" => {
+            let h = step::RadamStep::new(1e-3, 0.9, 0.999, 1e-8, 0.0, false, s.t, 1.0);
+            step::radam_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
+        "rprop" => {
+            if s.t == 1 {
+                s.b.fill(1e-2);
+            }
+            let h = step::RpropStep {
+                eta_minus: 0.5,
+                eta_plus: 1.2,
+                step_min: 1e-6,
+                step_max: 50.0,
+                grad_scale: 1.0,
+            };
+            step::rprop_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
+        "asgd" => {
+            let h = step::AsgdStep::new(1e-2, 1.0, 1e-4, 0.0, 1.0);
+            step::asgd_scalar(p, g, &mut s.a, &h)
+        }
         _ => unreachable!("{name}"),
     }
 }
 
-const RULES: [(&str, Naive, u64); 7] = [
+const RULES: [(&str, Naive, u64); 14] = [
     ("sgd", Naive::Sgd, 12),
     ("momentum", Naive::Momentum, 20),
     ("nesterov", Naive::Nesterov, 20),
@@ -285,6 +452,13 @@ const RULES: [(&str, Naive, u64); 7] = [
     ("rmsprop", Naive::Rmsprop, 20),
     ("adam", Naive::Adam, 28),
     ("adamw", Naive::Adamw, 28),
+    ("adamax", Naive::Adamax, 28),
+    ("lion", Naive::Lion, 20),
+    ("adadelta", Naive::Adadelta, 28),
+    ("nadam", Naive::Nadam, 28),
+    ("radam", Naive::Radam, 28),
+    ("rprop", Naive::Rprop, 28),
+    ("asgd", Naive::Asgd, 20),
 ];
 
 fn bench_steps(c: &mut Criterion) {

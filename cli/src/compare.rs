@@ -372,18 +372,22 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
         .batch_sizes
         .clone()
         .unwrap_or_else(|| vec![args.run.batch_size]);
-    if args.optimizers.is_empty() {
+    let optimizers = crate::opts::picked(&args.optimizers);
+    if optimizers.is_empty() {
         return Err(CliError::Flag {
             flag: "--optimizers".into(),
             message: "name at least one optimizer".into(),
         });
     }
     let mut plan = Vec::new();
-    for &opt in &args.optimizers {
+    for &opt in &optimizers {
         for &b in &batch_sizes {
             let mut hyper = Hyper {
                 lr: lrs.get(&opt).copied(),
-                weight_decay: args.hyper.weight_decay.filter(|_| opt.uses_gradient()),
+                weight_decay: args
+                    .hyper
+                    .weight_decay
+                    .filter(|_| opt.takes("weight_decay")),
                 ..Hyper::default()
             };
             if matches!(opt, OptimizerKind::Momentum | OptimizerKind::Nesterov) {

@@ -117,6 +117,47 @@ macro_rules! choice {
 }
 
 choice!(OptimizerKind, as_str, about);
+
+/// One name of a list of optimizers: a kind, or `all` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// This kind.
+    One(OptimizerKind),
+    /// Every kind, in the table's order.
+    All,
+}
+
+/// clap's parser for a [`Pick`]: every kind's name (with its help) and `all`.
+pub fn pick() -> impl TypedValueParser<Value = Pick> {
+    PossibleValuesParser::new(
+        OptimizerKind::ALL
+            .iter()
+            .map(|k| PossibleValue::new(k.as_str()).help(k.about()))
+            .chain([PossibleValue::new("all").help("every optimizer above")]),
+    )
+    .map(|s: String| match s.parse() {
+        Ok(k) => Pick::One(k),
+        Err(_) => Pick::All,
+    })
+}
+
+/// The kinds a list of [`Pick`]s names, each once, in the order given
+/// (`all` expands to the table's order).
+pub fn picked(picks: &[Pick]) -> Vec<OptimizerKind> {
+    let mut out: Vec<OptimizerKind> = Vec::new();
+    for p in picks {
+        let kinds = match p {
+            Pick::One(k) => std::slice::from_ref(k),
+            Pick::All => &OptimizerKind::ALL[..],
+        };
+        for &k in kinds {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    out
+}
 choice!(ScheduleName, name, about);
 choice!(OnDivergence, name, about);
 
@@ -424,14 +465,14 @@ pub enum XAxis {
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Optimizers to race, comma separated.
+    /// Optimizers to race, comma separated; `all` is every one.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "sgd,momentum,nesterov,adagrad,rmsprop,adam,adamw",
-        value_parser = choice::<OptimizerKind>()
+        value_parser = pick()
     )]
-    pub optimizers: Vec<OptimizerKind>,
+    pub optimizers: Vec<Pick>,
     /// Per-optimizer learning rates, e.g. `adam=3e-4,sgd=0.1`.
     #[arg(long, value_name = "OPT=LR,…")]
     pub lr: Option<String>,
@@ -485,7 +526,8 @@ pub struct CompareArgs {
 /// The shared hyper-parameters of `compare` (all but lr).
 #[derive(Debug, Clone, Default, Args)]
 pub struct CompareHyper {
-    /// Weight decay for every optimizer.
+    /// Weight decay for every optimizer that has it (all but the random
+    /// searches and rprop).
     #[arg(long)]
     pub weight_decay: Option<f32>,
     /// Momentum μ for momentum and nesterov.

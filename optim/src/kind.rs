@@ -352,6 +352,12 @@ impl OptimizerKind {
         self.line().about
     }
 
+    /// Whether the kind has the hyper-parameter `field` (a field name of
+    /// [`Hyper`], e.g. `"weight_decay"`; Rprop has none, as in torch).
+    pub fn takes(self, field: &str) -> bool {
+        self.line().takes.contains(&field)
+    }
+
     /// Whether the kind steps along a gradient (all but the random
     /// searches).
     pub fn uses_gradient(self) -> bool {

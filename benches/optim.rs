@@ -13,8 +13,8 @@
 //! fused form reads and writes per parameter: 4 for the norm, then SGD 3×4
 //! (p, g in; p out), momentum/Nesterov/AdaGrad/RMSprop 5×4 (one state
 //! buffer), Adam/AdamW 7×4 (p, g, m, v in; p, m, v out); Lion and ASGD
-//! 5×4 (one state buffer), Adamax, Adadelta, NAdam, RAdam and Rprop 7×4
-//! (two); copy 2×4, triad 3×4 (write-allocate traffic not counted). So
+//! 5×4 (one state buffer), Adamax, Adadelta, NAdam, RAdam, Rprop and
+//! Schedule-Free AdamW 7×4 (two); copy 2×4, triad 3×4 (write-allocate traffic not counted). So
 //! criterion's bytes/s of every id is comparable to the memory baselines.
 //!
 //! Targets at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive` (issue 3), and
@@ -109,6 +109,7 @@ enum Naive {
     Radam,
     Rprop,
     Asgd,
+    ScheduleFree,
 }
 
 struct NaiveState {
@@ -299,6 +300,30 @@ fn naive_step(rule: Naive, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
             apply2(p, t3, |x, y| x - y);
             s.a.copy_from_slice(t2);
         }
+        Naive::ScheduleFree => {
+            // a = z (starts at p), b = v.
+            if s.t == 1 {
+                s.a.copy_from_slice(p);
+            }
+            let (lr, b1, b2, eps) = (2.5e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+            let c = 1.0 / s.t as f32;
+            apply(&mut s.b, |x| x * b2);
+            zip(t0, g, g, |x, y| x * y);
+            apply(t0, |x| x * (1.0 - b2));
+            apply2(&mut s.b, t0, |x, y| x + y);
+            let bc2 = 1.0 - b2.powi(s.t as i32);
+            map(t1, &s.b, |x| x / bc2);
+            apply(t1, f32::sqrt);
+            apply(t1, |x| x + eps);
+            zip(t2, g, t1, |x, y| x / y);
+            zip(t3, &s.a, p, |x, y| x - y);
+            apply(t3, |x| x * c);
+            apply2(p, t3, |x, y| x + y);
+            map(t3, t2, |x| x * lr * (b1 * (1.0 - c) - 1.0));
+            apply2(p, t3, |x, y| x + y);
+            map(t3, t2, |x| x * lr);
+            apply2(&mut s.a, t3, |x, y| x - y);
+        }
         Naive::Asgd => {
             let (eta, lambd) = (1e-2f32, 1e-4f32);
             apply(p, |x| x * (1.0 - lambd * eta));
@@ -436,6 +461,23 @@ fn scalar_step(name: &str, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
             };
             step::rprop_scalar(p, g, &mut s.a, &mut s.b, &h)
         }
+        "schedule-free-adamw" => {
+            if s.t == 1 {
+                s.a.copy_from_slice(p);
+            }
+            let c = 1.0 / s.t as f32;
+            let h = step::ScheduleFreeStep {
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                bias_correction2: step::bias_correction(0.999, s.t) as f32,
+                ckp1: c,
+                y_coef: 2.5e-3 * (0.9 * (1.0 - c) - 1.0),
+                lr: 2.5e-3,
+                grad_scale: 1.0,
+            };
+            step::schedule_free_scalar(p, g, &mut s.a, &mut s.b, &h)
+        }
         "asgd" => {
             let h = step::AsgdStep::new(1e-2, 1.0, 1e-4, 0.0, 1.0);
             step::asgd_scalar(p, g, &mut s.a, &h)
@@ -444,7 +486,7 @@ fn scalar_step(name: &str, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
     }
 }
 
-const RULES: [(&str, Naive, u64); 14] = [
+const RULES: [(&str, Naive, u64); 15] = [
     ("sgd", Naive::Sgd, 12),
     ("momentum", Naive::Momentum, 20),
     ("nesterov", Naive::Nesterov, 20),
@@ -459,6 +501,7 @@ const RULES: [(&str, Naive, u64); 14] = [
     ("radam", Naive::Radam, 28),
     ("rprop", Naive::Rprop, 28),
     ("asgd", Naive::Asgd, 20),
+    ("schedule-free-adamw", Naive::ScheduleFree, 28),
 ];
 
 fn bench_steps(c: &mut Criterion) {

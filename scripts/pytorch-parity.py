@@ -11,7 +11,7 @@ a time, so that descent computes the very same gradient from the same
 weights. No shuffle, one parameter tensor, `foreach=False` (torch's
 single-tensor path, the one that runs on CPU).
 
-    python3 -m venv /tmp/pt && /tmp/pt/bin/pip install torch numpy lion-pytorch
+    python3 -m venv /tmp/pt && /tmp/pt/bin/pip install torch numpy lion-pytorch schedulefree
     /tmp/pt/bin/python scripts/pytorch-parity.py > optim/tests/data/torch-parity.json
 """
 
@@ -21,6 +21,7 @@ import sys
 import numpy as np
 import torch
 from lion_pytorch import Lion
+from schedulefree import AdamWScheduleFree
 
 N, STEPS, CHECK = 37, 50, (1, 10, 50)
 
@@ -77,6 +78,12 @@ CASES = [
     ("asgd averaging from step 20", "asgd",
      {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01},
      lambda p: torch.optim.ASGD(p, lr=0.05, lambd=0.01, alpha=0.5, t0=20, weight_decay=0.01)),
+    ("schedule-free-adamw", "schedule-free-adamw", {"lr": 0.01},
+     lambda p: AdamWScheduleFree(p, lr=0.01)),
+    ("schedule-free-adamw warmup wd r", "schedule-free-adamw",
+     {"lr": 0.01, "weight_decay": 0.01, "warmup_steps": 10, "r": 0.5, "weight_lr_power": 1.5},
+     lambda p: AdamWScheduleFree(p, lr=0.01, weight_decay=0.01, warmup_steps=10, r=0.5,
+                                 weight_lr_power=1.5)),
 ]
 
 
@@ -90,6 +97,8 @@ def run(make):
     if "foreach" in opt.defaults:
         for g in opt.param_groups:
             g["foreach"] = False
+    if hasattr(opt, "train"):
+        opt.train()  # Schedule-Free steps in train mode, at y
     a, c = torch.from_numpy(A), torch.from_numpy(C)
     checks = {}
     for t in range(STEPS):
@@ -103,8 +112,15 @@ def run(make):
                      if torch.is_tensor(v) and v.numel() == N}
             scalars = {k: float(v) for k, v in opt.state[p].items()
                        if torch.is_tensor(v) and v.numel() == 1 and k != "step"}
+            scalars.update({k: float(opt.param_groups[0][k]) for k in ("lr_max", "weight_sum")
+                            if k in opt.param_groups[0]})
             checks[str(t + 1)] = {"params": f32(p.detach().numpy()), "state": state,
                                   "scalars": scalars}
+            if "z" in opt.state[p]:
+                # The model Schedule-Free evaluates, as its eval() computes it.
+                beta1 = opt.param_groups[0]["betas"][0]
+                x = p.detach().clone().lerp_(opt.state[p]["z"], 1 - 1 / beta1)
+                checks[str(t + 1)]["eval"] = f32(x.numpy())
     return checks
 
 

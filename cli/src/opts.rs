@@ -233,6 +233,18 @@ pub struct HyperArgs {
     /// ASGD's t₀, the step its averaging starts at.
     #[arg(long)]
     pub t0: Option<f32>,
+    /// Schedule-Free AdamW's own linear warm-up, in steps (its
+    /// `warmup_steps`).
+    #[arg(long, value_name = "STEPS")]
+    pub schedule_free_warmup: Option<u64>,
+    /// Schedule-Free AdamW's power r of the step count in its averaging
+    /// weights.
+    #[arg(long)]
+    pub r: Option<f32>,
+    /// Schedule-Free AdamW's power of the largest lr in its averaging
+    /// weights.
+    #[arg(long)]
+    pub weight_lr_power: Option<f32>,
 }
 
 /// How the model is trained: everything but the optimizer.
@@ -337,6 +349,9 @@ impl HyperArgs {
             step_sizes: self.step_sizes,
             lambd: self.lambd,
             t0: self.t0,
+            warmup_steps: self.schedule_free_warmup,
+            r: self.r,
+            weight_lr_power: self.weight_lr_power,
         }
     }
 }

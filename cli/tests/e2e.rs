@@ -118,31 +118,40 @@ fn trains_on_raw_and_gzip_files_and_the_metrics_parse() {
     }
 }
 
+/// The accuracy train prints for its last epoch is the one `eval` finds in
+/// the saved model: for Schedule-Free, both are at its averaged weights x
+/// (the model saved), not at y, where it takes gradients.
 #[test]
 fn checkpoint_round_trips_through_eval() {
     let data = small_set(false);
-    let out = tempfile::tempdir().unwrap();
-    let ck = out.path().join("model.safetensors");
-    let train_out = ok(&train_args(
-        data.path(),
-        &["--epochs", "2", "--save", s(&ck)],
-    ));
-    // The accuracy train printed for the last epoch is the one eval finds
-    // with the saved weights.
-    let acc_train = train_out
-        .lines()
-        .rfind(|l| l.contains("test acc"))
-        .and_then(|l| l.split("test acc").nth(1))
-        .map(|r| r.split('%').next().unwrap().trim().to_string())
-        .unwrap();
-    let eval_out = ok(&["eval", "--model", s(&ck), "--data", s(data.path())]);
-    assert!(
-        eval_out.contains(&format!("accuracy {acc_train}%")),
-        "train: {acc_train}%, eval: {eval_out}"
-    );
-    let c = load_checkpoint(&ck).unwrap();
-    assert_eq!(c.get("0.weight").unwrap().shape(), [16, 64]);
-    assert_eq!(c.get("2.weight").unwrap().shape(), [10, 16]);
+    for opt in ["sgd", "schedule-free-adamw"] {
+        let out = tempfile::tempdir().unwrap();
+        let ck = out.path().join("model.safetensors");
+        let train_out = ok(&train_args(
+            data.path(),
+            &["--optimizer", opt, "--epochs", "2", "--save", s(&ck)],
+        ));
+        let acc_train = train_out
+            .lines()
+            .rfind(|l| l.contains("test acc"))
+            .and_then(|l| l.split("test acc").nth(1))
+            .map(|r| r.split('%').next().unwrap().trim().to_string())
+            .unwrap();
+        let eval_out = ok(&["eval", "--model", s(&ck), "--data", s(data.path())]);
+        assert!(
+            eval_out.contains(&format!("accuracy {acc_train}%")),
+            "{opt}: train: {acc_train}%, eval: {eval_out}"
+        );
+        let c = load_checkpoint(&ck).unwrap();
+        assert_eq!(c.get("0.weight").unwrap().shape(), [16, 64]);
+        assert_eq!(c.get("2.weight").unwrap().shape(), [10, 16]);
+        // Schedule-Free keeps y, the point it steps, beside the model x.
+        assert_eq!(
+            c.get("optim/y/0.weight").is_some(),
+            opt == "schedule-free-adamw",
+            "{opt}"
+        );
+    }
 }
 
 #[test]
@@ -158,6 +167,7 @@ fn resume_equals_an_uninterrupted_run_bit_for_bit() {
         &["nadam"],
         &["asgd", "--t0", "0"],
         &["rprop"],
+        &["schedule-free-adamw"],
     ] {
         let out = tempfile::tempdir().unwrap();
         let full: PathBuf = out.path().join("full.safetensors");

@@ -45,6 +45,7 @@ enum Rule {
     Radam(RadamStep),
     Rprop(RpropStep),
     Asgd(AsgdStep),
+    ScheduleFree(ScheduleFreeStep),
 }
 
 impl Rule {
@@ -60,6 +61,7 @@ impl Rule {
             Rule::Lion(_) => 1,
             Rule::Adadelta(_) | Rule::Nadam(_) | Rule::Radam(_) | Rule::Rprop(_) => 2,
             Rule::Asgd(_) => 1,
+            Rule::ScheduleFree(_) => 2,
         }
     }
 
@@ -75,7 +77,7 @@ impl Rule {
                 (-0.5, 0.5)
             }
             Rule::Lion(_) | Rule::Asgd(_) => (-0.5, 0.5),
-            Rule::Rprop(_) if k == 0 => (-0.5, 0.5),
+            Rule::Rprop(_) | Rule::ScheduleFree(_) if k == 0 => (-0.5, 0.5),
             Rule::Rprop(_) => (1e-6, 0.05),
             _ => (0.0, 0.5),
         }
@@ -221,6 +223,14 @@ impl Rule {
                     radam_scalar(p, g, a, b, h)
                 }
             }
+            Rule::ScheduleFree(h) => {
+                let [a, b] = two(st);
+                if fused {
+                    schedule_free::<V>(p, g, a, b, h)
+                } else {
+                    schedule_free_scalar(p, g, a, b, h)
+                }
+            }
             Rule::Rprop(h) => {
                 let [a, b] = two(st);
                 if fused {
@@ -340,6 +350,18 @@ fn all_rules() -> Vec<Rule> {
             for mu in [1.0f32, 0.25] {
                 rules.push(Rule::Asgd(AsgdStep::new(0.01, mu, 1e-4, wd, gs)));
             }
+        }
+        for (wd, ckp1) in [(0.0f32, 1.0f32), (0.01, 0.5), (0.0, 0.2)] {
+            rules.push(Rule::ScheduleFree(ScheduleFreeStep {
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+                bias_correction2: 0.003,
+                ckp1,
+                y_coef: 2.5e-3 * (0.9 * (1.0 - ckp1) - 1.0),
+                lr: 2.5e-3,
+                grad_scale: gs,
+            }));
         }
         rules.push(Rule::Rprop(RpropStep {
             eta_minus: 0.5,
@@ -697,4 +719,28 @@ fn grad_norm_matches_twin_on_many_sizes() {
     let pools: Vec<Compute> = (1..=4).map(Compute::threads).collect();
     at_width::<F32x8>(&pools);
     at_width::<F32x16>(&pools);
+}
+
+/// Schedule-Free's x from y and z: fused at both widths against the twin
+/// (within an ulp of the terms: one FMA against two roundings), and the
+/// same bits at both widths, over every tail length and unaligned.
+#[test]
+fn schedule_free_x_agrees_with_twin() {
+    let w = 1.0 - 1.0 / 0.9f32;
+    for n in (0..=67).chain([1001]) {
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+        let y = random(n + 1, &mut rng, -1.0, 1.0);
+        let z = random(n + 1, &mut rng, -1.0, 1.0);
+        let (mut a, mut b, mut t) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        schedule_free_x::<F32x8>(&y[1..], &z[1..], w, &mut a);
+        schedule_free_x::<F32x16>(&y[1..], &z[1..], w, &mut b);
+        schedule_free_x_scalar(&y[1..], &z[1..], w, &mut t);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        for (x, e) in a.iter().zip(&t) {
+            assert!((x - e).abs() <= 1e-6, "n={n}: {x} vs {e}");
+        }
+    }
 }

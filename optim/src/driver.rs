@@ -62,6 +62,19 @@ pub trait Rule: Clone + Send + Sync + 'static {
         0.0
     }
 
+    /// Whether slot `i` starts as a copy of the parameters instead
+    /// (Schedule-Free's z); false by default.
+    fn init_from_params(&self, _slot: usize) -> bool {
+        false
+    }
+
+    /// The weights to evaluate and save as the model, when they are not
+    /// the parameters the gradient is taken at: Schedule-Free's x, from y
+    /// (`p`) and its slots. `None` (the default) for every other rule.
+    fn eval_weights(&self, _p: &[f32], _slots: &[Vec<f32>]) -> Option<Vec<f32>> {
+        None
+    }
+
     /// The names of the scalars the rule carries from step to step besides
     /// the step count, in `torch.optim`'s `state_dict` names: values that
     /// depend on the learning rates of earlier steps or on a product over
@@ -204,7 +217,9 @@ impl<R: Rule> Optimizer for Driven<R> {
         let first = self.len.is_none() && self.has_slots();
         if first {
             for (i, slot) in self.slots.iter_mut().enumerate().take(R::SLOTS.len()) {
-                if self.rule.uses(i) {
+                if self.rule.init_from_params(i) {
+                    *slot = params.to_vec();
+                } else if self.rule.uses(i) {
                     *slot = vec![self.rule.init(i); params.len()];
                 }
             }
@@ -258,6 +273,13 @@ impl<R: Rule> Optimizer for Driven<R> {
 
     fn steps(&self) -> u64 {
         self.step
+    }
+
+    fn eval_weights(&self, params: &[f32]) -> Option<Vec<f32>> {
+        match self.len {
+            Some(n) if n == params.len() => self.rule.eval_weights(params, &self.slots),
+            _ => None,
+        }
     }
 
     fn export_state(&self) -> OptimState {

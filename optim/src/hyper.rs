@@ -62,6 +62,15 @@ pub struct Hyper {
     /// ASGD's t₀, the step averaging starts at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t0: Option<f32>,
+    /// Schedule-Free's built-in warm-up, in steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_steps: Option<u64>,
+    /// Schedule-Free's power r of the step count in its averaging weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r: Option<f32>,
+    /// Schedule-Free's power of the largest lr in its averaging weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_lr_power: Option<f32>,
 }
 
 /// How a config takes the hyper-parameters a user gave: `base` (PyTorch's

@@ -16,7 +16,7 @@ use crate::hyper::{FromHyper, Hyper};
 use crate::{
     AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, LionConfig, NadamConfig,
     OptimError, Optimizer, RadamConfig, RandomSearch, RandomSearchConfig, Result, RmspropConfig,
-    RpropConfig, SearchMode, SgdConfig,
+    RpropConfig, ScheduleFreeConfig, SearchMode, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -55,6 +55,8 @@ pub enum OptimizerKind {
     Rprop,
     /// Averaged SGD (`asgd`).
     Asgd,
+    /// Schedule-Free AdamW (`schedule-free-adamw`).
+    ScheduleFreeAdamw,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -168,7 +170,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 17] = {
+const TABLE: [Line; 18] = {
     use OptimizerKind as K;
     [
         Line {
@@ -299,6 +301,21 @@ const TABLE: [Line; 17] = {
             rule: &Grad(AsgdConfig::default),
         },
         Line {
+            kind: K::ScheduleFreeAdamw,
+            name: "schedule-free-adamw",
+            about: "Schedule-Free AdamW (no schedule; the model is an average)",
+            lr: 0.0025,
+            takes: &g::<6, 9>([
+                "eps",
+                "beta1",
+                "beta2",
+                "warmup_steps",
+                "r",
+                "weight_lr_power",
+            ]),
+            rule: &Grad(ScheduleFreeConfig::default),
+        },
+        Line {
             kind: K::RandomSearch,
             name: "random-search",
             about: "random search: perturb, keep if the loss improves",
@@ -387,6 +404,7 @@ impl OptimizerKind {
     /// | radam | 1e-3 | 1e-3 | PyTorch's |
     /// | rprop | 1e-2 | 1e-2 | PyTorch's (only the first step reads it: it is the step sizes' start) |
     /// | asgd | 1e-2 | 1e-2 | PyTorch's |
+    /// | schedule-free-adamw | 2.5e-3 (`schedulefree`) | 2.5e-3 | the reference's |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///
@@ -430,7 +448,7 @@ impl Hyper {
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        let given: [(&'static str, bool); 22] = [
+        let given: [(&'static str, bool); 25] = [
             ("lr", self.lr.is_some()),
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -456,6 +474,9 @@ impl Hyper {
             ("step_sizes", self.step_sizes.is_some()),
             ("lambd", self.lambd.is_some()),
             ("t0", self.t0.is_some()),
+            ("warmup_steps", self.warmup_steps.is_some()),
+            ("r", self.r.is_some()),
+            ("weight_lr_power", self.weight_lr_power.is_some()),
         ];
         let takes = kind.line().takes;
         match given.iter().find(|(field, g)| *g && !takes.contains(field)) {

@@ -20,6 +20,7 @@
 //! | [`Radam`] | RAdam (and RAdamW) | `torch.optim.RAdam` |
 //! | [`Rprop`] | Rprop | `torch.optim.Rprop` |
 //! | [`Asgd`] | averaged SGD | `torch.optim.ASGD` |
+//! | [`ScheduleFreeAdamw`] | Schedule-Free AdamW | `schedulefree`'s `AdamWScheduleFree` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
 //! Semantics and defaults are PyTorch's; each type's docs link the paper
@@ -69,6 +70,7 @@ mod random_search;
 mod rmsprop;
 mod rprop;
 pub mod schedule;
+mod schedule_free;
 mod sgd;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
@@ -90,6 +92,7 @@ pub use random_search::{
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use schedule::{PlateauConfig, Schedule, ScheduleKind, ScheduleState, Warmup};
+pub use schedule_free::{ScheduleFreeAdamw, ScheduleFreeConfig};
 pub use sgd::{Sgd, SgdConfig};
 
 /// What a step reports to the trainer.
@@ -148,6 +151,15 @@ pub trait Optimizer: Send {
 
     /// Steps taken.
     fn steps(&self) -> u64;
+
+    /// The weights to evaluate and to save as the model, when they are not
+    /// `params`, the weights the gradient is taken at: Schedule-Free's
+    /// averaged x (the reference's `optimizer.eval()`), computed from
+    /// `params` (its y) and its state. `None` for every other rule, and
+    /// before the first step.
+    fn eval_weights(&self, _params: &[f32]) -> Option<Vec<f32>> {
+        None
+    }
 
     /// The step count and state buffers, for a checkpoint.
     fn export_state(&self) -> OptimState;

@@ -481,14 +481,14 @@ fn factory_builds_every_kind_by_name() {
 #[test]
 fn hyper_parameters_apply_to_the_kinds_that_have_them() {
     use OptimizerKind::*;
-    let cases: [(&str, Hyper, &[OptimizerKind]); 12] = [
+    let cases: [(&str, Hyper, &[OptimizerKind]); 13] = [
         (
             "beta1",
             Hyper {
                 beta1: Some(0.8),
                 ..Default::default()
             },
-            &[Adam, Adamw, Adamax, Lion, Nadam, Radam],
+            &[Adam, Adamw, Adamax, Lion, Nadam, Radam, ScheduleFreeAdamw],
         ),
         (
             "alpha",
@@ -529,7 +529,15 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 ..Default::default()
             },
             &[
-                Adagrad, Rmsprop, Adam, Adamw, Adamax, Adadelta, Nadam, Radam,
+                Adagrad,
+                Rmsprop,
+                Adam,
+                Adamw,
+                Adamax,
+                Adadelta,
+                Nadam,
+                Radam,
+                ScheduleFreeAdamw,
             ],
         ),
         (
@@ -579,9 +587,30 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 ..Default::default()
             },
             &[
-                Gd, Sgd, Momentum, Nesterov, Adagrad, Rmsprop, Adam, Adamw, Adamax, Lion, Adadelta,
-                Nadam, Radam, Asgd,
+                Gd,
+                Sgd,
+                Momentum,
+                Nesterov,
+                Adagrad,
+                Rmsprop,
+                Adam,
+                Adamw,
+                Adamax,
+                Lion,
+                Adadelta,
+                Nadam,
+                Radam,
+                Asgd,
+                ScheduleFreeAdamw,
             ],
+        ),
+        (
+            "warmup_steps",
+            Hyper {
+                warmup_steps: Some(100),
+                ..Default::default()
+            },
+            &[ScheduleFreeAdamw],
         ),
     ];
     for (field, h, kinds) in cases {

@@ -2,7 +2,8 @@
 //! initial weights with the same gradients, the weights and every state
 //! buffer compared after steps 1, 10 and 50.
 //!
-//! The reference numbers are PyTorch's (and `lion-pytorch`'s), written by
+//! The reference numbers are PyTorch's (and `lion-pytorch`'s and
+//! `schedulefree`'s, whose averaged weights x are compared too), written by
 //! `scripts/pytorch-parity.py` into `tests/data/torch-parity.json`, which
 //! also holds the problem: 37 weights, `g = a·(p − c) + noiseₜ`, each
 //! operation in `f32`, so both sides compute the same gradient bits from
@@ -73,6 +74,11 @@ fn fifty_steps_match_pytorch() {
             };
             let st = opt.export_state();
             let mut errs = vec![("params".to_string(), rel(&p, &floats(&check["params"])))];
+            match (check.get("eval"), opt.eval_weights(&p)) {
+                (Some(want), Some(x)) => errs.push(("eval weights".into(), rel(&x, &floats(want)))),
+                (None, None) => {}
+                (want, _) => panic!("{name}: torch evaluates at {want:?}, descent disagrees"),
+            }
             for (buf, want) in check["state"].as_object().unwrap() {
                 let ours = st
                     .buffers

@@ -67,7 +67,8 @@ impl std::ops::Add for Cost {
 /// 17; RAdam (Adam's step with one constant) 12, decoupled 13; Rprop
 /// (`g·g_prev`, the factor, `δ·f`, the clamp, the zeroing, `p −= sign·δ`) 9;
 /// ASGD (`p·(1 − λη) − η·g`) 3, plus 3 once the average moves (t > t₀,
-/// not counted). Plus 2 for an L2 weight decay folded into g, 1 for a
+/// not counted); Schedule-Free AdamW (`v`, `ĝ = g/(√(v/c₂) + ε)`, the
+/// lerp of y towards z, y's and z's steps) 15. Plus 2 for an L2 weight decay folded into g, 1 for a
 /// gradient clipped by a factor. Square roots and divisions count 1, as the kernels issue one
 /// instruction for each.
 pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize {
@@ -97,6 +98,7 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         OptimizerKind::Radam => 12 + usize::from(hyper.decoupled_weight_decay),
         OptimizerKind::Rprop => 9,
         OptimizerKind::Asgd => 3,
+        OptimizerKind::ScheduleFreeAdamw => 15,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
     // AdamW's and Lion's decay is the decoupled multiply, in their base

@@ -338,13 +338,11 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
         check(t, s)?;
     }
 
-    // The evaluation, as the epoch runs it.
-    let test = &data.test;
+    // The evaluation, as the epoch runs it (at Schedule-Free's x too).
     let mut eval = Vec::new();
     for _ in 0..opts.eval_reps.max(1) {
         let start = Instant::now();
-        t.net
-            .evaluate(&t.cx, &test.images, &test.labels, t.cfg.eval_batch_size)?;
+        t.evaluate()?;
         eval.push(start.elapsed().as_secs_f64());
     }
 
@@ -386,7 +384,7 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
     let eval_cost = eval_cost(
         &shape.sizes,
         shape.activation,
-        test.len(),
+        data.test.len(),
         t.cfg.eval_batch_size,
     );
     let eval = report(

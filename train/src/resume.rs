@@ -28,9 +28,15 @@ impl<'d> Trainer<'d> {
 
     /// Writes the model, the optimizer state and the run's progress to
     /// `path` (atomically), and remembers it as the run's last checkpoint.
+    ///
+    /// The model's tensors are [`Trainer::model_weights`] (Schedule-Free's
+    /// x); when those are not the trained parameters, the parameters are
+    /// kept too, as the optimizer buffer `y`, for the resume.
     pub fn save(&mut self, path: &Path) -> Result<(), TrainError> {
         let layout = self.net.layout();
-        let params = self.net.params();
+        let eval = self.eval_weights();
+        let train_params = self.net.params();
+        let params: &[f32] = eval.as_deref().unwrap_or(train_params);
         let mut owned: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         let mut meta = BTreeMap::new();
         meta.insert(names::FORMAT.to_string(), names::FORMAT_VERSION.to_string());
@@ -69,7 +75,10 @@ impl<'d> Trainer<'d> {
                         .collect();
                     meta.insert(names::OPTIM_SCALARS.to_string(), bits_json(bits));
                 }
-                for (buf, data) in &st.buffers {
+                let y = eval
+                    .as_ref()
+                    .map(|_| (names::TRAIN_POINT.to_string(), train_params.to_vec()));
+                for (buf, data) in st.buffers.iter().chain(&y) {
                     for t in layout {
                         owned.push((
                             names::optim(buf, &t.name),
@@ -182,6 +191,12 @@ impl<'d> Trainer<'d> {
                             &mut flat[p.range()],
                         )?;
                     }
+                }
+                // The parameters the gradient is taken at, when the model
+                // saved is another point (Schedule-Free's y beside its x).
+                if let Some(i) = bufs.iter().position(|(b, _)| b == names::TRAIN_POINT) {
+                    let (_, y) = bufs.remove(i);
+                    t.net.params_mut().copy_from_slice(&y);
                 }
                 let scalars = match ck.meta(names::OPTIM_SCALARS) {
                     Ok(text) => parse_scalars(text).ok_or_else(|| {

@@ -251,6 +251,45 @@ impl<'d> Trainer<'d> {
             + 8 * batch * widths
     }
 
+    /// The weights to test and save as the model when they are not the
+    /// trained parameters (Schedule-Free's average x); `None` otherwise.
+    pub fn eval_weights(&self) -> Option<Vec<f32>> {
+        match &self.updater {
+            Updater::Grad(o) => o.eval_weights(self.net.params()),
+            Updater::Search(_) => None,
+        }
+    }
+
+    /// The model's weights: [`Trainer::eval_weights`] where the optimizer
+    /// has them, else the parameters.
+    pub fn model_weights(&self) -> Vec<f32> {
+        self.eval_weights()
+            .unwrap_or_else(|| self.net.params().to_vec())
+    }
+
+    /// The test set's mean loss and accuracy, at the model's weights
+    /// ([`Trainer::model_weights`]: Schedule-Free's x, which the net holds
+    /// for the pass; the trained parameters come back bit for bit).
+    pub fn evaluate(&mut self) -> Result<(f32, f32), TrainError> {
+        let kept = self.eval_weights().map(|x| {
+            let params = self.net.params_mut();
+            let y = params.to_vec();
+            params.copy_from_slice(&x);
+            y
+        });
+        let test = &self.data.test;
+        let out = self.net.evaluate(
+            &self.cx,
+            &test.images,
+            &test.labels,
+            self.cfg.eval_batch_size,
+        );
+        if let Some(y) = kept {
+            self.net.params_mut().copy_from_slice(&y);
+        }
+        Ok(out?)
+    }
+
     /// The data the run trains on and is tested on.
     pub fn data(&self) -> &'d Mnist {
         self.data
@@ -466,13 +505,7 @@ impl<'d> Trainer<'d> {
         }
         let secs = start.elapsed().as_secs_f64();
         self.seconds += secs;
-        let test = &self.data.test;
-        let (test_loss, test_accuracy) = self.net.evaluate(
-            &self.cx,
-            &test.images,
-            &test.labels,
-            self.cfg.eval_batch_size,
-        )?;
+        let (test_loss, test_accuracy) = self.evaluate()?;
         if self.schedule_per_epoch {
             self.schedule.advance(Some(test_loss))?;
         }

@@ -50,6 +50,7 @@ mod nadam;
 mod radam;
 mod rmsprop;
 mod rprop;
+mod schedule_free;
 mod sgd;
 
 pub use adadelta::{adadelta, adadelta_scalar, AdadeltaStep};
@@ -62,6 +63,9 @@ pub use nadam::{nadam, nadam_mu, nadam_scalar, NadamStep};
 pub use radam::{radam, radam_scalar, RadamStep};
 pub use rmsprop::{rmsprop, rmsprop_scalar, RmspropState, RmspropStep};
 pub use rprop::{rprop, rprop_scalar, RpropStep};
+pub use schedule_free::{
+    schedule_free, schedule_free_scalar, schedule_free_x, schedule_free_x_scalar, ScheduleFreeStep,
+};
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
 use crate::compute::Compute;
@@ -141,7 +145,7 @@ pub fn grad_scale(maximize: bool, clip: f32) -> f32 {
 /// `1 − βᵗ` in `f64`, as PyTorch computes its bias corrections in Python
 /// floats from the β the user wrote ([`decimal`]; `t` is 1-based; the
 /// exponent saturates at `i32::MAX`).
-pub(crate) fn bias_correction(beta: f32, t: u64) -> f64 {
+pub fn bias_correction(beta: f32, t: u64) -> f64 {
     1.0 - decimal(beta).powi(t.min(i32::MAX as u64) as i32)
 }
 

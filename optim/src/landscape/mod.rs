@@ -27,6 +27,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Nadam => 0.03,
             Radam | Rprop => 1e-2,
             Asgd => 1e-3,
+            ScheduleFreeAdamw => 0.05,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
@@ -41,6 +42,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Nadam => 0.1,
             Radam | Rprop => 1e-2,
             Asgd => 0.03,
+            ScheduleFreeAdamw => 0.2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -55,6 +57,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Nadam => 0.1,
             Radam => 0.03,
             Rprop | Asgd => 1e-2,
+            ScheduleFreeAdamw => 0.1,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
@@ -66,7 +69,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adamax => 0.01,
             Lion => 1e-2,
             Adadelta => 1.0,
-            Nadam | Radam | Rprop | Asgd => 1e-2,
+            Nadam | Radam | Rprop | Asgd | ScheduleFreeAdamw => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
@@ -84,6 +87,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Nadam | Radam => 0.05,
                 Rprop => 1e-2,
                 Asgd => 1.0 / l,
+                ScheduleFreeAdamw => 0.1,
                 RandomSearch | RandomSample => 0.0,
             }
         }

@@ -56,6 +56,10 @@ pub mod names {
     pub const STEP: &str = "step";
     /// Metadata key: the RNG state, as JSON.
     pub const RNG: &str = "rng";
+    /// The optimizer buffer that holds the weights the gradient is taken
+    /// at, when the model saved is another point: Schedule-Free's y, whose
+    /// model is its average x (`optim/y/{param}`).
+    pub const TRAIN_POINT: &str = "y";
     /// Metadata key: the scalars an optimizer carries between steps
     /// (NAdam's `mu_product`, ASGD's `eta` and `mu`), as a JSON object of
     /// their `f64` bit patterns; absent for the rules that carry none.

@@ -8,8 +8,11 @@ compares the weights and every state buffer after steps 1, 10 and 50.
 The problem: 37 weights (four SIMD vectors and a tail), a diagonal quadratic
 with noise, g = a * (p - c) + noise[t], computed in float32 one operation at
 a time, so that descent computes the very same gradient from the same
-weights. No shuffle, one parameter tensor, `foreach=False` (torch's
-single-tensor path, the one that runs on CPU).
+weights. No shuffle, `foreach=False` (torch's single-tensor path, the one
+that runs on CPU). One parameter tensor of 37, or, for the rules that
+treat matrices as matrices (a case with "shapes"), a 5 × 7 matrix and a
+vector of 2 over the same 37 numbers; a state buffer is then the
+concatenation of the tensors' in order, as descent keeps it.
 
     python3 -m venv /tmp/pt && /tmp/pt/bin/pip install torch numpy lion-pytorch schedulefree
     /tmp/pt/bin/python scripts/pytorch-parity.py > optim/tests/data/torch-parity.json
@@ -31,7 +34,9 @@ A = rng.uniform(0.1, 4, N).astype(np.float32)
 C = rng.uniform(-1, 1, N).astype(np.float32)
 NOISE = rng.normal(0, 0.3, (STEPS, N)).astype(np.float32)
 
-# (name, descent kind, descent hyper-parameters, torch constructor)
+SHAPES = [[5, 7], [2]]
+
+# (name, descent kind, descent hyper-parameters, torch constructor[, shapes])
 CASES = [
     ("sgd", "sgd", {"lr": 0.05}, lambda p: torch.optim.SGD(p, lr=0.05)),
     ("sgd wd maximize", "sgd", {"lr": 0.05, "weight_decay": 0.1, "maximize": True},
@@ -78,6 +83,9 @@ CASES = [
     ("asgd averaging from step 20", "asgd",
      {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01},
      lambda p: torch.optim.ASGD(p, lr=0.05, lambd=0.01, alpha=0.5, t0=20, weight_decay=0.01)),
+    ("adafactor", "adafactor", {"lr": 0.01}, lambda p: torch.optim.Adafactor(p, lr=0.01)),
+    ("adafactor matrix", "adafactor", {"lr": 0.05, "weight_decay": 0.1, "beta2_decay": -0.5},
+     lambda p: torch.optim.Adafactor(p, lr=0.05, weight_decay=0.1, beta2_decay=-0.5), SHAPES),
     ("schedule-free-adamw", "schedule-free-adamw", {"lr": 0.01},
      lambda p: AdamWScheduleFree(p, lr=0.01)),
     ("schedule-free-adamw warmup wd r", "schedule-free-adamw",
@@ -91,36 +99,62 @@ def f32(x):
     return [float(v) for v in np.asarray(x, dtype=np.float32)]
 
 
-def run(make):
-    p = torch.nn.Parameter(torch.from_numpy(P0.copy()))
-    opt = make([p])
-    if "foreach" in opt.defaults:
-        for g in opt.param_groups:
-            g["foreach"] = False
-    if hasattr(opt, "train"):
-        opt.train()  # Schedule-Free steps in train mode, at y
+def run(make, shapes=None):
+    shapes = shapes or [[N]]
+    flat = torch.from_numpy(P0.copy())
+    params, at = [], 0
+    for sh in shapes:
+        k = int(np.prod(sh))
+        params.append(torch.nn.Parameter(flat[at:at + k].clone().reshape(sh)))
+        at += k
+    opts = make(params)
+    opts = opts if isinstance(opts, list) else [opts]
+    for opt in opts:
+        if "foreach" in opt.defaults:
+            for g in opt.param_groups:
+                g["foreach"] = False
+        if hasattr(opt, "train"):
+            opt.train()  # Schedule-Free steps in train mode, at y
     a, c = torch.from_numpy(A), torch.from_numpy(C)
+
+    def state_of(p):
+        for opt in opts:
+            if p in opt.state:
+                return opt, opt.state[p]
+        return None, {}
+
     checks = {}
     for t in range(STEPS):
         with torch.no_grad():
+            p = torch.cat([q.detach().reshape(-1) for q in params])
             # One float32 operation at a time, as descent's test does.
-            p.grad = a * (p.detach() - c) + torch.from_numpy(NOISE[t])
-        opt.step()
+            g = a * (p - c) + torch.from_numpy(NOISE[t])
+            at = 0
+            for q in params:
+                q.grad = g[at:at + q.numel()].reshape(q.shape).clone()
+                at += q.numel()
+        for opt in opts:
+            opt.step()
         if t + 1 in CHECK:
-            state = {k: f32(v.detach().numpy().reshape(-1))
-                     for k, v in opt.state[p].items()
-                     if torch.is_tensor(v) and v.numel() == N}
-            scalars = {k: float(v) for k, v in opt.state[p].items()
-                       if torch.is_tensor(v) and v.numel() == 1 and k != "step"}
-            scalars.update({k: float(opt.param_groups[0][k]) for k in ("lr_max", "weight_sum")
-                            if k in opt.param_groups[0]})
-            checks[str(t + 1)] = {"params": f32(p.detach().numpy()), "state": state,
-                                  "scalars": scalars}
-            if "z" in opt.state[p]:
+            state, scalars = {}, {}
+            for q in params:
+                opt, st = state_of(q)
+                for k, v in st.items():
+                    if torch.is_tensor(v) and (v.numel() > 1 or len(shapes) > 1) and k != "step":
+                        state.setdefault(k, []).extend(f32(v.detach().numpy().reshape(-1)))
+                    elif torch.is_tensor(v) and v.numel() == 1 and k != "step":
+                        scalars[k] = float(v)
+                if opt is not None:
+                    scalars.update({k: float(opt.param_groups[0][k])
+                                    for k in ("lr_max", "weight_sum") if k in opt.param_groups[0]})
+            pv = torch.cat([q.detach().reshape(-1) for q in params])
+            checks[str(t + 1)] = {"params": f32(pv.numpy()), "state": state, "scalars": scalars}
+            opt, st = state_of(params[0])
+            if "z" in st:
                 # The model Schedule-Free evaluates, as its eval() computes it.
                 beta1 = opt.param_groups[0]["betas"][0]
-                x = p.detach().clone().lerp_(opt.state[p]["z"], 1 - 1 / beta1)
-                checks[str(t + 1)]["eval"] = f32(x.numpy())
+                x = params[0].detach().clone().lerp_(st["z"], 1 - 1 / beta1)
+                checks[str(t + 1)]["eval"] = f32(x.numpy().reshape(-1))
     return checks
 
 
@@ -132,8 +166,10 @@ out = {
     "a": f32(A),
     "c": f32(C),
     "noise": [f32(r) for r in NOISE],
-    "cases": [{"name": name, "kind": kind, "hyper": hyper, "checks": run(make)}
-              for name, kind, hyper, make in CASES],
+    "cases": [{"name": case[0], "kind": case[1], "hyper": case[2],
+               "shapes": case[4] if len(case) > 4 else [[N]],
+               "checks": run(case[3], case[4] if len(case) > 4 else None)}
+              for case in CASES],
 }
 json.dump(out, sys.stdout, indent=None, separators=(",", ":"))
 print()

@@ -245,6 +245,19 @@ pub struct HyperArgs {
     /// weights.
     #[arg(long)]
     pub weight_lr_power: Option<f32>,
+    /// Adafactor's c of its second moment's decay, 1 − β₂ₜ = t^c.
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta2_decay: Option<f32>,
+    /// Adafactor's ε₁, the floor of its second moment (default: f32's
+    /// machine epsilon).
+    #[arg(long)]
+    pub eps1: Option<f32>,
+    /// Adafactor's ε₂, the floor of the weights' RMS in its step.
+    #[arg(long)]
+    pub eps2: Option<f32>,
+    /// Adafactor's d: its update's RMS is capped at d.
+    #[arg(long)]
+    pub clip_threshold: Option<f32>,
 }
 
 /// How the model is trained: everything but the optimizer.
@@ -352,6 +365,10 @@ impl HyperArgs {
             warmup_steps: self.schedule_free_warmup,
             r: self.r,
             weight_lr_power: self.weight_lr_power,
+            beta2_decay: self.beta2_decay,
+            eps1: self.eps1,
+            eps2: self.eps2,
+            clip_threshold: self.clip_threshold,
         }
     }
 }

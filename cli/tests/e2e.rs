@@ -158,7 +158,9 @@ fn checkpoint_round_trips_through_eval() {
 fn resume_equals_an_uninterrupted_run_bit_for_bit() {
     let data = small_set(true);
     // NAdam and ASGD carry scalars between steps (ASGD with t₀ = 0
-    // averages from step 3, so its μ moves), Rprop starts a slot at lr.
+    // averages from step 3, so its μ moves), Rprop starts a slot at lr,
+    // Schedule-Free saves x as the model and y as state, Adafactor's state
+    // is flat buffers of their own lengths.
     for opt in [
         &["momentum"][..],
         &["adam"],
@@ -168,6 +170,7 @@ fn resume_equals_an_uninterrupted_run_bit_for_bit() {
         &["asgd", "--t0", "0"],
         &["rprop"],
         &["schedule-free-adamw"],
+        &["adafactor"],
     ] {
         let out = tempfile::tempdir().unwrap();
         let full: PathBuf = out.path().join("full.safetensors");

@@ -744,3 +744,73 @@ fn schedule_free_x_agrees_with_twin() {
         }
     }
 }
+
+/// Adafactor's three passes against their scalar twins, on odd shapes
+/// (every column tail), unaligned: the elementwise results within an ulp
+/// of the terms (FMA against two roundings), the sums within 1e-6 (their
+/// partial sums are grouped by the width), and the elementwise parts the
+/// same bits at both widths.
+#[test]
+fn adafactor_passes_agree_with_twins() {
+    use descent_core::step::adafactor::*;
+    fn at<V: Vector>(rows: usize, cols: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let g = random(rows * cols + 1, &mut rng, -1.0, 1.0);
+        let p0 = random(rows * cols + 1, &mut rng, -1.0, 1.0);
+        let g = &g[1..];
+        let (s, floor, decay, coef) = (-0.7f32, 1e-6f32, 0.999f32, 0.01f32);
+        let (mut r, mut c) = (vec![0.0; rows], vec![0.0; cols]);
+        let (mut rt, mut ct) = (vec![0.0; rows], vec![0.0; cols]);
+        square_sums::<V>(g, cols, s, &mut r, &mut c);
+        square_sums_scalar(g, cols, s, &mut rt, &mut ct);
+        for (x, y) in r.iter().zip(&rt).chain(c.iter().zip(&ct)) {
+            assert!(
+                (x - y).abs() <= 1e-6 * y.max(1.0),
+                "{rows}×{cols}: {x} vs {y}"
+            );
+        }
+        // From here on both sides use the twin's sums, so the elementwise
+        // passes are compared alone.
+        let den = 0.3f32;
+        let a = factored_update_sq::<V>(g, s, &rt, &ct, den, floor);
+        let b = factored_update_sq_scalar(g, s, &rt, &ct, den, floor);
+        assert!(
+            (a - b).abs() <= 1e-5 * b.max(1.0),
+            "{rows}×{cols}: {a} vs {b}"
+        );
+        let (mut p, mut pt) = (p0[1..].to_vec(), p0[1..].to_vec());
+        factored_apply::<V>(&mut p, g, s, &rt, &ct, den, floor, decay, coef);
+        factored_apply_scalar(&mut pt, g, s, &rt, &ct, den, floor, decay, coef);
+        for (x, y) in p.iter().zip(&pt) {
+            assert!((x - y).abs() <= 1e-6, "{rows}×{cols}: {x} vs {y}");
+        }
+        let v0: Vec<f32> = g.iter().map(|x| x.abs() * 0.5).collect();
+        let (mut v, mut vt) = (v0.clone(), v0.clone());
+        let a = unfactored_update_sq::<V>(g, s, &mut v, 0.4, floor);
+        let b = unfactored_update_sq_scalar(g, s, &mut vt, 0.4, floor);
+        assert!(
+            (a - b).abs() <= 1e-5 * b.max(1.0),
+            "{rows}×{cols}: {a} vs {b}"
+        );
+        let (mut q, mut qt) = (p0[1..].to_vec(), p0[1..].to_vec());
+        unfactored_apply::<V>(&mut q, g, s, &vt, floor, decay, coef);
+        unfactored_apply_scalar(&mut qt, g, s, &vt, floor, decay, coef);
+        for (x, y) in q.iter().zip(&qt).chain(v.iter().zip(&vt)) {
+            assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                "{rows}×{cols}: {x} vs {y}"
+            );
+        }
+        vec![p, q, v]
+    }
+    for (rows, cols) in [(1, 1), (3, 5), (7, 17), (10, 64), (13, 33), (4, 100)] {
+        let seed = (rows * 100 + cols) as u64;
+        let x8 = at::<F32x8>(rows, cols, seed);
+        let x16 = at::<F32x16>(rows, cols, seed);
+        for (a, b) in x8.iter().zip(&x16) {
+            let ab: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
+            let bb: Vec<u32> = b.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(ab, bb, "{rows}×{cols}");
+        }
+    }
+}

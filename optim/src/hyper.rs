@@ -71,6 +71,18 @@ pub struct Hyper {
     /// Schedule-Free's power of the largest lr in its averaging weights.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight_lr_power: Option<f32>,
+    /// Adafactor's c in `1 − β₂ₜ = t^c`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta2_decay: Option<f32>,
+    /// Adafactor's ε₁ (None: f32's machine epsilon).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps1: Option<f32>,
+    /// Adafactor's ε₂.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps2: Option<f32>,
+    /// Adafactor's d, the cap on its update's RMS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_threshold: Option<f32>,
 }
 
 /// How a config takes the hyper-parameters a user gave: `base` (PyTorch's

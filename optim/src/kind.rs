@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{Driven, Rule};
 use crate::hyper::{FromHyper, Hyper};
 use crate::{
-    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, LionConfig, NadamConfig,
-    OptimError, Optimizer, RadamConfig, RandomSearch, RandomSearchConfig, Result, RmspropConfig,
-    RpropConfig, ScheduleFreeConfig, SearchMode, SgdConfig,
+    AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
+    LionConfig, NadamConfig, OptimError, Optimizer, RadamConfig, RandomSearch, RandomSearchConfig,
+    Result, RmspropConfig, RpropConfig, ScheduleFreeConfig, SearchMode, SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -57,6 +57,8 @@ pub enum OptimizerKind {
     Asgd,
     /// Schedule-Free AdamW (`schedule-free-adamw`).
     ScheduleFreeAdamw,
+    /// Adafactor, factored second moments (`adafactor`).
+    Adafactor,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -87,6 +89,36 @@ impl<R: Rule + FromHyper> Grad<R> {
 impl<R: Rule + FromHyper> Kind for Grad<R> {
     fn build(&self, c: &OptimizerConfig) -> Result<Updater> {
         Ok(Updater::Grad(Box::new(Driven::new(self.config(c))?)))
+    }
+    fn describe(&self, c: &OptimizerConfig) -> String {
+        self.config(c).describe()
+    }
+    fn torch_lr(&self) -> Option<f32> {
+        Some((self.0)().lr())
+    }
+}
+
+/// A rule that is not elementwise, so not on the driver (Adafactor, Muon):
+/// its config builds its own optimizer.
+pub(crate) trait Standalone: FromHyper + 'static {
+    /// The optimizer, every field validated.
+    fn build(self) -> Result<Box<dyn Optimizer>>;
+    /// The learning rate.
+    fn lr(&self) -> f32;
+}
+
+/// A [`Standalone`] rule whose config starts from `base()`.
+struct Whole<C>(fn() -> C);
+
+impl<C: Standalone> Whole<C> {
+    fn config(&self, c: &OptimizerConfig) -> C {
+        C::from_hyper((self.0)(), &c.hyper, c.lr, c.clip_norm, c.seed)
+    }
+}
+
+impl<C: Standalone> Kind for Whole<C> {
+    fn build(&self, c: &OptimizerConfig) -> Result<Updater> {
+        Ok(Updater::Grad(self.config(c).build()?))
     }
     fn describe(&self, c: &OptimizerConfig) -> String {
         self.config(c).describe()
@@ -170,7 +202,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 18] = {
+const TABLE: [Line; 19] = {
     use OptimizerKind as K;
     [
         Line {
@@ -316,6 +348,14 @@ const TABLE: [Line; 18] = {
             rule: &Grad(ScheduleFreeConfig::default),
         },
         Line {
+            kind: K::Adafactor,
+            name: "adafactor",
+            about: "Adafactor (row and column second moments, a relative step)",
+            lr: 0.01,
+            takes: &g::<4, 7>(["beta2_decay", "eps1", "eps2", "clip_threshold"]),
+            rule: &Whole(AdafactorConfig::default),
+        },
+        Line {
             kind: K::RandomSearch,
             name: "random-search",
             about: "random search: perturb, keep if the loss improves",
@@ -405,6 +445,7 @@ impl OptimizerKind {
     /// | rprop | 1e-2 | 1e-2 | PyTorch's (only the first step reads it: it is the step sizes' start) |
     /// | asgd | 1e-2 | 1e-2 | PyTorch's |
     /// | schedule-free-adamw | 2.5e-3 (`schedulefree`) | 2.5e-3 | the reference's |
+    /// | adafactor | 1e-2 | 1e-2 | PyTorch's (the relative step's cap) |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///
@@ -448,7 +489,7 @@ impl Hyper {
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        let given: [(&'static str, bool); 25] = [
+        let given: [(&'static str, bool); 29] = [
             ("lr", self.lr.is_some()),
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -477,6 +518,10 @@ impl Hyper {
             ("warmup_steps", self.warmup_steps.is_some()),
             ("r", self.r.is_some()),
             ("weight_lr_power", self.weight_lr_power.is_some()),
+            ("beta2_decay", self.beta2_decay.is_some()),
+            ("eps1", self.eps1.is_some()),
+            ("eps2", self.eps2.is_some()),
+            ("clip_threshold", self.clip_threshold.is_some()),
         ];
         let takes = kind.line().takes;
         match given.iter().find(|(field, g)| *g && !takes.contains(field)) {

@@ -20,6 +20,7 @@
 //! | [`Radam`] | RAdam (and RAdamW) | `torch.optim.RAdam` |
 //! | [`Rprop`] | Rprop | `torch.optim.Rprop` |
 //! | [`Asgd`] | averaged SGD | `torch.optim.ASGD` |
+//! | [`Adafactor`] | Adafactor | `torch.optim.Adafactor` |
 //! | [`ScheduleFreeAdamw`] | Schedule-Free AdamW | `schedulefree`'s `AdamWScheduleFree` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
@@ -53,6 +54,7 @@
 //! their own state the same way.
 
 mod adadelta;
+mod adafactor;
 mod adagrad;
 mod adam;
 mod adamax;
@@ -63,6 +65,7 @@ pub mod error;
 mod hyper;
 mod kind;
 pub mod landscape;
+mod layout;
 mod lion;
 mod nadam;
 mod radam;
@@ -74,6 +77,7 @@ mod schedule_free;
 mod sgd;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adafactor::{Adafactor, AdafactorConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
@@ -83,6 +87,7 @@ pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
 pub use hyper::{FromHyper, Hyper};
 pub use kind::{OptimizerConfig, OptimizerKind, Updater};
+pub use layout::Block;
 pub use lion::{Lion, LionConfig};
 pub use nadam::{Nadam, NadamConfig};
 pub use radam::{Radam, RadamConfig};
@@ -151,6 +156,14 @@ pub trait Optimizer: Send {
 
     /// Steps taken.
     fn steps(&self) -> u64;
+
+    /// Tells the optimizer where each parameter tensor lies in the flat
+    /// buffer (`blocks` tile it in order). The rules that treat matrices as
+    /// matrices (Adafactor, Muon) need it, and check it; the elementwise
+    /// rules ignore it. The trainer binds every optimizer it builds.
+    fn bind(&mut self, _blocks: &[Block]) -> Result<()> {
+        Ok(())
+    }
 
     /// The weights to evaluate and to save as the model, when they are not
     /// `params`, the weights the gradient is taken at: Schedule-Free's

@@ -602,6 +602,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 Radam,
                 Asgd,
                 ScheduleFreeAdamw,
+                Adafactor,
             ],
         ),
         (

@@ -5,7 +5,8 @@
 //! The reference numbers are PyTorch's (and `lion-pytorch`'s and
 //! `schedulefree`'s, whose averaged weights x are compared too), written by
 //! `scripts/pytorch-parity.py` into `tests/data/torch-parity.json`, which
-//! also holds the problem: 37 weights, `g = a·(p − c) + noiseₜ`, each
+//! also holds the problem: 37 weights (for Adafactor also as a 5 × 7
+//! matrix and a vector of 2), `g = a·(p − c) + noiseₜ`, each
 //! operation in `f32`, so both sides compute the same gradient bits from
 //! the same weights. Regenerate it with the command in the script's
 //! docstring; the file records the torch version.
@@ -18,7 +19,7 @@
 //! iteration keep that below 1e-6 (Lion, Rprop, ASGD and SGD match torch
 //! bit for bit).
 
-use descent_optim::{Compute, Hyper, OptimizerConfig, OptimizerKind};
+use descent_optim::{Block, Compute, Hyper, OptimizerConfig, OptimizerKind};
 use serde_json::Value;
 
 /// The largest relative difference allowed after 50 steps.
@@ -64,6 +65,21 @@ fn fifty_steps_match_pytorch() {
             .unwrap()
             .into_gradient()
             .unwrap();
+        // The tensors' shapes (a 5 × 7 matrix and a vector, for the rules
+        // that treat matrices as matrices), bound as the trainer binds them.
+        let mut at = 0;
+        let blocks: Vec<Block> = case["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sh| {
+                let sh: Vec<usize> = serde_json::from_value(sh.clone()).unwrap();
+                let b = Block::of_shape(at, &sh);
+                at += b.len();
+                b
+            })
+            .collect();
+        opt.bind(&blocks).unwrap();
         let mut p = p0.clone();
         let mut worst = 0.0f64;
         for (t, n) in noise.iter().enumerate() {

@@ -68,7 +68,8 @@ impl std::ops::Add for Cost {
 /// (`g·g_prev`, the factor, `δ·f`, the clamp, the zeroing, `p −= sign·δ`) 9;
 /// ASGD (`p·(1 − λη) − η·g`) 3, plus 3 once the average moves (t > t₀,
 /// not counted); Schedule-Free AdamW (`v`, `ĝ = g/(√(v/c₂) + ε)`, the
-/// lerp of y towards z, y's and z's steps) 15. Plus 2 for an L2 weight decay folded into g, 1 for a
+/// lerp of y towards z, y's and z's steps) 15; Adafactor (three passes:
+/// the squared sums, the update's norm, the step) 21. Plus 2 for an L2 weight decay folded into g, 1 for a
 /// gradient clipped by a factor. Square roots and divisions count 1, as the kernels issue one
 /// instruction for each.
 pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize {
@@ -99,13 +100,19 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         OptimizerKind::Rprop => 9,
         OptimizerKind::Asgd => 3,
         OptimizerKind::ScheduleFreeAdamw => 15,
+        // Three passes: g² into the row and column sums (3), the update and
+        // its square (rc/den, the floor, √, 1/x, ×g, FMA: 8), and the step
+        // (the update again, the decay, the FMA: 10).
+        OptimizerKind::Adafactor => 21,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
     // AdamW's and Lion's decay is the decoupled multiply, in their base
     // (NAdam's and RAdam's when asked for).
-    let decoupled = matches!(kind, OptimizerKind::Adamw | OptimizerKind::Lion)
-        || (matches!(kind, OptimizerKind::Nadam | OptimizerKind::Radam)
-            && hyper.decoupled_weight_decay);
+    let decoupled = matches!(
+        kind,
+        OptimizerKind::Adamw | OptimizerKind::Lion | OptimizerKind::Adafactor
+    ) || (matches!(kind, OptimizerKind::Nadam | OptimizerKind::Radam)
+        && hyper.decoupled_weight_decay);
     let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && !decoupled;
     base + 2 * usize::from(decay) + usize::from(clipped)
 }

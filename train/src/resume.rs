@@ -79,6 +79,13 @@ impl<'d> Trainer<'d> {
                     .as_ref()
                     .map(|_| (names::TRAIN_POINT.to_string(), train_params.to_vec()));
                 for (buf, data) in st.buffers.iter().chain(&y) {
+                    // A buffer that is not one value per parameter
+                    // (Adafactor's row and column moments, Muon's momentum
+                    // over the matrices alone) is one flat tensor.
+                    if data.len() != train_params.len() {
+                        owned.push((names::optim_flat(buf), vec![data.len()], data.clone()));
+                        continue;
+                    }
                     for t in layout {
                         owned.push((
                             names::optim(buf, &t.name),
@@ -171,13 +178,25 @@ impl<'d> Trainer<'d> {
                 // Buffer names in file order, each assembled from its
                 // per-parameter tensors into the flat layout.
                 let mut bufs: Vec<(String, Vec<f32>)> = Vec::new();
+                let mut flat_bufs: Vec<(String, Vec<f32>)> = Vec::new();
                 for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
                     let rest = &tensor.name[names::OPTIM_PREFIX.len()..];
                     let Some((buf, _)) = rest.split_once('/') else {
-                        return Err(bad(format!(
-                            "tensor {:?} is not optim/BUFFER/PARAM",
-                            tensor.name
-                        )));
+                        // optim/BUFFER: a flat buffer of its own length.
+                        let len = match tensor.shape() {
+                            [len] => *len,
+                            s => {
+                                return Err(bad(format!(
+                                    "tensor {:?} has shape {s:?}: a flat optimizer buffer \
+                                     has one dimension",
+                                    tensor.name
+                                )))
+                            }
+                        };
+                        let mut data = vec![0.0; len];
+                        ck.copy_tensor(&tensor.name, &[len], &mut data)?;
+                        flat_bufs.push((rest.to_string(), data));
+                        continue;
                     };
                     if !bufs.iter().any(|(b, _)| b == buf) {
                         bufs.push((buf.to_string(), vec![0.0; n]));
@@ -207,6 +226,7 @@ impl<'d> Trainer<'d> {
                     })?,
                     Err(_) => Vec::new(),
                 };
+                bufs.extend(flat_bufs);
                 opt.import_state(&OptimState {
                     step,
                     buffers: bufs,

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use descent_core::{AlignedVec, Compute};
 use descent_nn::{Loss, Mlp, NnError, Targets};
-use descent_optim::{OptimError, Schedule, Updater};
+use descent_optim::{Block, OptimError, Schedule, Updater};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -201,7 +201,15 @@ impl<'d> Trainer<'d> {
         let sizes = cfg.sizes(data.train.dim());
         check_model_fits(&sizes, available_memory())?;
         let net = Mlp::new(&sizes, cfg.activation()?, cfg.seed)?;
-        let updater = cfg.optimizer_config()?.build()?;
+        let mut updater = cfg.optimizer_config()?.build()?;
+        if let Updater::Grad(o) = &mut updater {
+            let blocks: Vec<Block> = net
+                .layout()
+                .iter()
+                .map(|t| Block::of_shape(t.offset, &t.shape))
+                .collect();
+            o.bind(&blocks)?;
+        }
         let spe = cfg.steps_per_epoch(&data.train) as u64;
         let (schedule, schedule_per_epoch) = cfg.schedule(updater.lr(), spe)?;
         let n = net.num_params();

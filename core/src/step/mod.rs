@@ -41,6 +41,7 @@
 //! panic with both lengths; `descent-optim` checks user-facing lengths first.
 
 mod adadelta;
+pub mod adafactor;
 mod adagrad;
 mod adam;
 mod adamax;

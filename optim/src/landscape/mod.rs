@@ -28,6 +28,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Radam | Rprop => 1e-2,
             Asgd => 1e-3,
             ScheduleFreeAdamw => 0.05,
+            Adafactor => 0.3,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
@@ -43,6 +44,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Radam | Rprop => 1e-2,
             Asgd => 0.03,
             ScheduleFreeAdamw => 0.2,
+            Adafactor => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -58,6 +60,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Radam => 0.03,
             Rprop | Asgd => 1e-2,
             ScheduleFreeAdamw => 0.1,
+            Adafactor => 0.1,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
@@ -70,6 +73,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Lion => 1e-2,
             Adadelta => 1.0,
             Nadam | Radam | Rprop | Asgd | ScheduleFreeAdamw => 1e-2,
+            Adafactor => 1e-2,
             RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
@@ -88,6 +92,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Rprop => 1e-2,
                 Asgd => 1.0 / l,
                 ScheduleFreeAdamw => 0.1,
+                Adafactor => 1.0,
                 RandomSearch | RandomSample => 0.0,
             }
         }

@@ -11,7 +11,9 @@
 //!   `nn.Sequential` (see [`names::OPTIM_PREFIX`] about `strict`).
 //! - Optimizer buffers are extra F32 tensors named
 //!   `"optim/{buffer}/{parameter}"`, e.g. `optim/exp_avg/0.weight`, with the
-//!   parameter's shape.
+//!   parameter's shape; a buffer that is not one value per parameter
+//!   (Adafactor's row and column moments) is one flat tensor
+//!   `"optim/{buffer}"`.
 //! - Everything else (config, epoch, step, RNG state) is string metadata in
 //!   the header's `__metadata__`, under the keys in [`names`].
 //!
@@ -73,6 +75,12 @@ pub mod names {
     /// `"optim/{buffer}/{param}"`.
     pub fn optim(buffer: &str, param: &str) -> String {
         format!("{OPTIM_PREFIX}{buffer}/{param}")
+    }
+
+    /// The name of an optimizer buffer that is not one value per parameter
+    /// (Adafactor's factored moments): `"optim/{buffer}"`, one flat tensor.
+    pub fn optim_flat(buffer: &str) -> String {
+        format!("{OPTIM_PREFIX}{buffer}")
     }
 }
 

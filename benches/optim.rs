@@ -20,17 +20,25 @@
 //! Targets at N = 4 194 304: `adam/fused` ≥ 5× `adam/naive` (issue 3), and
 //! every rule's `…/fused` bytes/s ≥ 85% of `memory/triad` (issues 3, 27).
 //!
+//! The rules that treat matrices as matrices, `optim_matrix`: one whole
+//! step on the 784-128-64-10 MLP's layout (109 386 parameters, bound as
+//! the trainer binds them) for Adam, Adafactor and Muon, so Muon's and
+//! Adafactor's cost reads as a multiple of Adam's; and Muon's Newton–Schulz
+//! iteration on the first layer's 128 × 784 matrix beside the same 15
+//! GEMMs (5 × `X·Xᵀ`, `A·A`, `P·X`) run alone, throughput in FLOPs, so the
+//! iteration's rate reads as a fraction of its GEMMs' (target ≥ 80%).
+//!
 //! Run: `cargo bench --bench optim` (add `-- adam` to filter).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use descent::optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, Hyper, Optimizer, OptimizerConfig, OptimizerKind,
-    Rmsprop, RmspropConfig, Sgd, SgdConfig,
+    newton_schulz, Adagrad, AdagradConfig, Adam, AdamConfig, Block, Hyper, Optimizer,
+    OptimizerConfig, OptimizerKind, Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
 use descent::profile::roof;
-use descent::tensor::{step, Compute};
+use descent::tensor::{matmul, step, Compute, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -563,5 +571,108 @@ fn bench_steps(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_steps);
+/// The MLP's tensors as the trainer binds them.
+fn mlp_blocks(sizes: &[usize]) -> Vec<Block> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    for w in sizes.windows(2) {
+        out.push(Block::Matrix {
+            start: at,
+            rows: w[1],
+            cols: w[0],
+        });
+        at += w[0] * w[1];
+        out.push(Block::Vector {
+            start: at,
+            len: w[1],
+        });
+        at += w[1];
+    }
+    out
+}
+
+fn bench_matrix_rules(c: &mut Criterion) {
+    let mut group = c.benchmark_group("optim_matrix");
+    group.sample_size(30);
+    let cx = Compute::serial();
+    let blocks = mlp_blocks(&[784, 128, 64, 10]);
+    let n = blocks.iter().map(Block::len).sum();
+    let g = random(n, 2);
+    for name in ["adam", "adafactor", "muon"] {
+        let mut p = random(n, 1);
+        let mut opt = fused(name);
+        opt.bind(&blocks).unwrap();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(
+            BenchmarkId::new(format!("{name}/step"), "784-128-64-10"),
+            |b| b.iter(|| opt.step(&cx, black_box(&mut p), black_box(&g)).unwrap()),
+        );
+    }
+    // Newton–Schulz on 128 × 784 against its GEMMs alone.
+    let (r, k) = (128usize, 784usize);
+    let steps = 5u64;
+    let flops = steps * (4 * (r * r * k) as u64 + 2 * (r * r * r) as u64);
+    group.throughput(Throughput::Elements(flops));
+    let x0 = random(r * k, 5);
+    let (mut x, mut next, mut gram, mut poly) = (x0.clone(), Vec::new(), Vec::new(), Vec::new());
+    let coef = [3.4445f32, -4.775, 2.0315];
+    group.bench_function(BenchmarkId::new("muon/newton_schulz", "128x784"), |b| {
+        b.iter(|| {
+            x.copy_from_slice(&x0);
+            newton_schulz(
+                &cx, &mut x, r, k, coef, 1e-7, 5, &mut next, &mut gram, &mut poly,
+            )
+            .unwrap()
+        })
+    });
+    let (mut a, mut pm, mut xn) = (
+        vec![0.0f32; r * r],
+        vec![0.0f32; r * r],
+        vec![0.0f32; r * k],
+    );
+    let xs: Vec<f32> = x0.iter().map(|v| v * 1e-3).collect();
+    group.bench_function(BenchmarkId::new("muon/gemms_alone", "128x784"), |b| {
+        b.iter(|| {
+            for _ in 0..steps {
+                let xv = MatRef::row_major(&xs, r, k).unwrap();
+                matmul(
+                    &cx,
+                    1.0,
+                    xv,
+                    xv.t(),
+                    0.0,
+                    MatMut::row_major(&mut a, r, r).unwrap(),
+                    Epilogue::None,
+                )
+                .unwrap();
+                let av = MatRef::row_major(&a, r, r).unwrap();
+                matmul(
+                    &cx,
+                    coef[2],
+                    av,
+                    av,
+                    coef[1],
+                    MatMut::row_major(&mut pm, r, r).unwrap(),
+                    Epilogue::None,
+                )
+                .unwrap();
+                let pv = MatRef::row_major(&pm, r, r).unwrap();
+                matmul(
+                    &cx,
+                    1.0,
+                    pv,
+                    xv,
+                    coef[0],
+                    MatMut::row_major(&mut xn, r, k).unwrap(),
+                    Epilogue::None,
+                )
+                .unwrap();
+            }
+            black_box(&xn);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_steps, bench_matrix_rules);
 criterion_main!(benches);

@@ -35,6 +35,36 @@ C = rng.uniform(-1, 1, N).astype(np.float32)
 NOISE = rng.normal(0, 0.3, (STEPS, N)).astype(np.float32)
 
 SHAPES = [[5, 7], [2]]
+TALL = [[7, 5], [2]]
+
+
+def zeropower_f32(grad, ns_coefficients, ns_steps, eps):
+    """torch's Newton–Schulz (torch/optim/_muon.py) in float32 instead of
+    bfloat16: the reference descent's f32 iteration is held to."""
+    a, b, c = ns_coefficients
+    x = grad.to(dtype=torch.float32, copy=True)
+    if grad.size(0) > grad.size(1):
+        x = x.T
+    x.div_(x.norm().clamp(min=eps))
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        update = torch.addmm(gram, gram, gram, beta=b, alpha=c)
+        x = torch.addmm(x, update, x, beta=a)
+    if grad.size(0) > grad.size(1):
+        x = x.T
+    return x
+
+
+torch.optim._muon._zeropower_via_newtonschulz = zeropower_f32
+
+
+def muon(lr, aux_lr=1e-3, **kw):
+    """torch's Muon on the matrices, AdamW (torch's defaults) on the rest."""
+    def make(params):
+        mats = [p for p in params if p.ndim == 2]
+        vecs = [p for p in params if p.ndim != 2]
+        return [torch.optim.Muon(mats, lr=lr, **kw), torch.optim.AdamW(vecs, lr=aux_lr)]
+    return make
 
 # (name, descent kind, descent hyper-parameters, torch constructor[, shapes])
 CASES = [
@@ -86,6 +116,10 @@ CASES = [
     ("adafactor", "adafactor", {"lr": 0.01}, lambda p: torch.optim.Adafactor(p, lr=0.01)),
     ("adafactor matrix", "adafactor", {"lr": 0.05, "weight_decay": 0.1, "beta2_decay": -0.5},
      lambda p: torch.optim.Adafactor(p, lr=0.05, weight_decay=0.1, beta2_decay=-0.5), SHAPES),
+    ("muon", "muon", {"lr": 0.02}, muon(0.02), SHAPES),
+    ("muon tall, no decay, aux lr", "muon",
+     {"lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "aux_lr": 0.01, "ns_steps": 3},
+     muon(0.01, aux_lr=0.01, weight_decay=0.0, momentum=0.9, ns_steps=3), TALL),
     ("schedule-free-adamw", "schedule-free-adamw", {"lr": 0.01},
      lambda p: AdamWScheduleFree(p, lr=0.01)),
     ("schedule-free-adamw warmup wd r", "schedule-free-adamw",

@@ -167,8 +167,8 @@ pub struct HyperArgs {
     /// Learning rate (default per optimizer: printed in the run header).
     #[arg(long)]
     pub lr: Option<f32>,
-    /// Momentum factor μ (momentum, nesterov, rmsprop; momentum and
-    /// nesterov default to 0.9).
+    /// Momentum factor μ (momentum, nesterov, rmsprop, muon; momentum and
+    /// nesterov default to 0.9, muon to 0.95).
     #[arg(long)]
     pub momentum: Option<f32>,
     /// Dampening of the momentum buffer (SGD).
@@ -258,6 +258,15 @@ pub struct HyperArgs {
     /// Adafactor's d: its update's RMS is capped at d.
     #[arg(long)]
     pub clip_threshold: Option<f32>,
+    /// Muon's Newton–Schulz steps.
+    #[arg(long)]
+    pub ns_steps: Option<u32>,
+    /// Muon's Newton–Schulz coefficients `a,b,c`.
+    #[arg(long, value_name = "A,B,C", value_parser = triple, allow_hyphen_values = true)]
+    pub ns_coefficients: Option<[f32; 3]>,
+    /// The learning rate of the AdamW Muon runs on the biases.
+    #[arg(long)]
+    pub aux_lr: Option<f32>,
 }
 
 /// How the model is trained: everything but the optimizer.
@@ -336,6 +345,19 @@ fn pair(s: &str) -> Result<[f32; 2], String> {
     Ok([num(a)?, num(b)?])
 }
 
+/// Three numbers `a,b,c` (Muon's `--ns-coefficients`).
+fn triple(s: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [a, b, c] = parts[..] else {
+        return Err(format!("expected three numbers `a,b,c`, got {s:?}"));
+    };
+    let num = |x: &str| {
+        x.parse::<f32>()
+            .map_err(|e| format!("{x:?} is not a number: {e}"))
+    };
+    Ok([num(a)?, num(b)?, num(c)?])
+}
+
 impl HyperArgs {
     /// The library's hyper-parameters: the flags given, field by field.
     pub fn hyper(&self) -> Hyper {
@@ -369,6 +391,9 @@ impl HyperArgs {
             eps1: self.eps1,
             eps2: self.eps2,
             clip_threshold: self.clip_threshold,
+            ns_steps: self.ns_steps,
+            ns_coefficients: self.ns_coefficients,
+            aux_lr: self.aux_lr,
         }
     }
 }

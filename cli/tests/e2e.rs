@@ -171,6 +171,7 @@ fn resume_equals_an_uninterrupted_run_bit_for_bit() {
         &["rprop"],
         &["schedule-free-adamw"],
         &["adafactor"],
+        &["muon"],
     ] {
         let out = tempfile::tempdir().unwrap();
         let full: PathBuf = out.path().join("full.safetensors");

@@ -814,3 +814,48 @@ fn adafactor_passes_agree_with_twins() {
         }
     }
 }
+
+/// Muon's elementwise passes (the momentum with and without the Nesterov
+/// look-ahead, and the step) against their twins at both widths, every
+/// tail, unaligned; the widths give the same bits.
+#[test]
+fn muon_passes_agree_with_twins() {
+    for n in (0..=67).chain([1001]) {
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64 + 3);
+        let g = random(n + 1, &mut rng, -1.0, 1.0);
+        let b0 = random(n + 1, &mut rng, -0.5, 0.5);
+        let p0 = random(n + 1, &mut rng, -1.0, 1.0);
+        for nesterov in [false, true] {
+            let mut outs = Vec::new();
+            for run in [Run::Twin, Run::X8, Run::X16] {
+                let (mut b, mut u, mut p) = (b0[1..].to_vec(), vec![0.0; n], p0[1..].to_vec());
+                let (mu, omm) = (0.95f32, one_minus(0.95));
+                match run {
+                    Run::Twin => {
+                        muon_momentum_scalar(&g[1..], -0.3, &mut b, mu, omm, nesterov, &mut u);
+                        muon_apply_scalar(&mut p, &u, 0.998, 0.02);
+                    }
+                    Run::X8 => {
+                        muon_momentum::<F32x8>(&g[1..], -0.3, &mut b, mu, omm, nesterov, &mut u);
+                        muon_apply::<F32x8>(&mut p, &u, 0.998, 0.02);
+                    }
+                    Run::X16 => {
+                        muon_momentum::<F32x16>(&g[1..], -0.3, &mut b, mu, omm, nesterov, &mut u);
+                        muon_apply::<F32x16>(&mut p, &u, 0.998, 0.02);
+                    }
+                }
+                outs.push([b, u, p]);
+            }
+            for (k, (t, x)) in outs[0].iter().zip(&outs[1]).enumerate() {
+                for (a, e) in x.iter().zip(t) {
+                    assert!((a - e).abs() <= 1e-6, "n={n} buf {k}: {a} vs {e}");
+                }
+            }
+            for (x8, x16) in outs[1].iter().zip(&outs[2]) {
+                let a: Vec<u32> = x8.iter().map(|v| v.to_bits()).collect();
+                let b: Vec<u32> = x16.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(a, b, "n={n}");
+            }
+        }
+    }
+}

@@ -30,6 +30,24 @@ pub enum OptimError {
         /// The length it has.
         got: usize,
     },
+    /// The rule orthogonalises weight matrices and was given none (no
+    /// tensor shapes bound, as on the 2-D landscape, or no 2-D tensor).
+    #[error(
+        "{optimizer}: needs weight matrices (it orthogonalises each one's update), and the \
+         parameters have none: train an MLP with it; the 2-D landscape has no matrices"
+    )]
+    NeedsMatrices {
+        /// The optimizer.
+        optimizer: &'static str,
+    },
+    /// A computation inside the step failed (a GEMM refused its shapes).
+    #[error("{optimizer}: {message}")]
+    Compute {
+        /// The optimizer.
+        optimizer: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// An imported state lacks a buffer this optimizer's config needs.
     #[error("{optimizer}: imported state has no buffer {name:?}")]
     MissingBuffer {

@@ -83,6 +83,15 @@ pub struct Hyper {
     /// Adafactor's d, the cap on its update's RMS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_threshold: Option<f32>,
+    /// Muon's Newton–Schulz steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ns_steps: Option<u32>,
+    /// Muon's Newton–Schulz coefficients (a, b, c).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ns_coefficients: Option<[f32; 3]>,
+    /// The learning rate of the AdamW Muon runs on the vectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux_lr: Option<f32>,
 }
 
 /// How a config takes the hyper-parameters a user gave: `base` (PyTorch's

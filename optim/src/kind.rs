@@ -15,8 +15,9 @@ use crate::driver::{Driven, Rule};
 use crate::hyper::{FromHyper, Hyper};
 use crate::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
-    LionConfig, NadamConfig, OptimError, Optimizer, RadamConfig, RandomSearch, RandomSearchConfig,
-    Result, RmspropConfig, RpropConfig, ScheduleFreeConfig, SearchMode, SgdConfig,
+    LionConfig, MuonConfig, NadamConfig, OptimError, Optimizer, RadamConfig, RandomSearch,
+    RandomSearchConfig, Result, RmspropConfig, RpropConfig, ScheduleFreeConfig, SearchMode,
+    SgdConfig,
 };
 
 /// Every optimizer descent trains with, by the name the command line and
@@ -59,6 +60,8 @@ pub enum OptimizerKind {
     ScheduleFreeAdamw,
     /// Adafactor, factored second moments (`adafactor`).
     Adafactor,
+    /// Muon, orthogonalised momentum on every weight matrix (`muon`).
+    Muon,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -202,7 +205,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 19] = {
+const TABLE: [Line; 20] = {
     use OptimizerKind as K;
     [
         Line {
@@ -356,6 +359,22 @@ const TABLE: [Line; 19] = {
             rule: &Whole(AdafactorConfig::default),
         },
         Line {
+            kind: K::Muon,
+            name: "muon",
+            about: "Muon (orthogonalised momentum on each weight matrix; AdamW on the biases)",
+            lr: 0.02,
+            takes: &[
+                "lr",
+                "weight_decay",
+                "momentum",
+                "eps",
+                "ns_steps",
+                "ns_coefficients",
+                "aux_lr",
+            ],
+            rule: &Whole(MuonConfig::default),
+        },
+        Line {
             kind: K::RandomSearch,
             name: "random-search",
             about: "random search: perturb, keep if the loss improves",
@@ -446,6 +465,7 @@ impl OptimizerKind {
     /// | asgd | 1e-2 | 1e-2 | PyTorch's |
     /// | schedule-free-adamw | 2.5e-3 (`schedulefree`) | 2.5e-3 | the reference's |
     /// | adafactor | 1e-2 | 1e-2 | PyTorch's (the relative step's cap) |
+    /// | muon | 1e-3 | 2e-2 | Keller Jordan's reference rate; at 1e-3 the orthogonalised steps are too small to train in a few epochs |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
     ///
@@ -489,7 +509,7 @@ impl Hyper {
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        let given: [(&'static str, bool); 29] = [
+        let given: [(&'static str, bool); 32] = [
             ("lr", self.lr.is_some()),
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -522,6 +542,9 @@ impl Hyper {
             ("eps1", self.eps1.is_some()),
             ("eps2", self.eps2.is_some()),
             ("clip_threshold", self.clip_threshold.is_some()),
+            ("ns_steps", self.ns_steps.is_some()),
+            ("ns_coefficients", self.ns_coefficients.is_some()),
+            ("aux_lr", self.aux_lr.is_some()),
         ];
         let takes = kind.line().takes;
         match given.iter().find(|(field, g)| *g && !takes.contains(field)) {

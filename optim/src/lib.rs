@@ -21,6 +21,7 @@
 //! | [`Rprop`] | Rprop | `torch.optim.Rprop` |
 //! | [`Asgd`] | averaged SGD | `torch.optim.ASGD` |
 //! | [`Adafactor`] | Adafactor | `torch.optim.Adafactor` |
+//! | [`Muon`] | Muon (AdamW on the vectors) | `torch.optim.Muon` |
 //! | [`ScheduleFreeAdamw`] | Schedule-Free AdamW | `schedulefree`'s `AdamWScheduleFree` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
@@ -67,6 +68,7 @@ mod kind;
 pub mod landscape;
 mod layout;
 mod lion;
+mod muon;
 mod nadam;
 mod radam;
 mod random_search;
@@ -89,6 +91,7 @@ pub use hyper::{FromHyper, Hyper};
 pub use kind::{OptimizerConfig, OptimizerKind, Updater};
 pub use layout::Block;
 pub use lion::{Lion, LionConfig};
+pub use muon::{newton_schulz, Muon, MuonConfig};
 pub use nadam::{Nadam, NadamConfig};
 pub use radam::{Radam, RadamConfig};
 pub use random_search::{

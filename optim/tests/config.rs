@@ -481,7 +481,7 @@ fn factory_builds_every_kind_by_name() {
 #[test]
 fn hyper_parameters_apply_to_the_kinds_that_have_them() {
     use OptimizerKind::*;
-    let cases: [(&str, Hyper, &[OptimizerKind]); 13] = [
+    let cases: [(&str, Hyper, &[OptimizerKind]); 14] = [
         (
             "beta1",
             Hyper {
@@ -538,6 +538,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 Nadam,
                 Radam,
                 ScheduleFreeAdamw,
+                Muon,
             ],
         ),
         (
@@ -603,6 +604,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 Asgd,
                 ScheduleFreeAdamw,
                 Adafactor,
+                Muon,
             ],
         ),
         (
@@ -612,6 +614,14 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 ..Default::default()
             },
             &[ScheduleFreeAdamw],
+        ),
+        (
+            "aux_lr",
+            Hyper {
+                aux_lr: Some(1e-3),
+                ..Default::default()
+            },
+            &[Muon],
         ),
     ];
     for (field, h, kinds) in cases {
@@ -652,7 +662,7 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
 fn default_lrs_are_pytorchs_except_where_documented() {
     use OptimizerKind::*;
     for k in OptimizerKind::ALL {
-        let differs = matches!(k, Gd | Sgd | Momentum | Nesterov | Rmsprop);
+        let differs = matches!(k, Gd | Sgd | Momentum | Nesterov | Rmsprop | Muon);
         match k.pytorch_lr() {
             Some(pt) => assert_eq!(pt != k.default_lr(), differs, "{k}"),
             None => assert!(matches!(k, RandomSearch | RandomSample), "{k}"),

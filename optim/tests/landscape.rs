@@ -121,3 +121,18 @@ fn the_saddle_is_escaped_along_the_falling_direction() {
         assert!(run.losses.last().unwrap() < &run.losses[0]);
     }
 }
+
+/// Muon has no matrix to orthogonalise on a 2-D function: it is refused
+/// with an error that says so, not run as something else.
+#[test]
+fn muon_is_refused_on_the_2d_functions() {
+    let f = Function::Rosenbrock;
+    let e = run_optimizer(&f, OptimizerKind::Muon, 0.02, f.default_start(), 10, 0)
+        .map(|_| ())
+        .expect_err("muon must be refused");
+    assert_eq!(
+        e,
+        descent_optim::OptimError::NeedsMatrices { optimizer: "muon" }
+    );
+    assert!(e.to_string().contains("needs weight matrices"), "{e}");
+}

@@ -167,6 +167,27 @@ fn grad(p: &[f32], t: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Binds `o` to a buffer of `n` laid out as a matrix and a vector (the
+/// rules that treat matrices as matrices need shapes; the others ignore
+/// them): `r × c` with `r ≈ √n / 2`, the rest a vector.
+fn bind(o: &mut dyn Optimizer, n: usize) {
+    let rows = ((n as f64).sqrt() / 2.0).max(1.0) as usize;
+    let cols = n.saturating_sub(2) / rows;
+    let m = rows * cols;
+    let mut blocks = vec![Block::Matrix {
+        start: 0,
+        rows,
+        cols,
+    }];
+    if m < n {
+        blocks.push(Block::Vector {
+            start: m,
+            len: n - m,
+        });
+    }
+    o.bind(&blocks).unwrap();
+}
+
 fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
 }
@@ -178,6 +199,7 @@ fn resume_is_bit_identical() {
         let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.2).cos()).collect();
         // Uninterrupted: 12 steps.
         let mut a = make();
+        bind(a.as_mut(), n);
         let mut pa = p0.clone();
         for t in 0..12 {
             let g = grad(&pa, t);
@@ -185,6 +207,7 @@ fn resume_is_bit_identical() {
         }
         // 5 steps, checkpoint, a fresh optimizer imports, 7 more steps.
         let mut b = make();
+        bind(b.as_mut(), n);
         let mut pb = p0.clone();
         for t in 0..5 {
             let g = grad(&pb, t);
@@ -194,6 +217,7 @@ fn resume_is_bit_identical() {
         assert_eq!(ck.step, 5, "{name}");
         drop(b);
         let mut c = make();
+        bind(c.as_mut(), n);
         c.import_state(&ck).unwrap();
         assert_eq!(c.steps(), 5);
         for t in 5..12 {
@@ -390,6 +414,7 @@ fn bad_imports_are_typed_errors() {
 fn length_mismatches_are_typed_errors_and_change_nothing() {
     for (name, make) in configs() {
         let mut o = make();
+        bind(o.as_mut(), 5);
         let mut p = vec![1.0f32; 5];
         let e = o.step(&Compute::serial(), &mut p, &[0.5; 4]).unwrap_err();
         assert!(
@@ -513,6 +538,8 @@ fn threads_give_the_same_bits_and_a_nonfinite_gradient_updates_nothing() {
             let (Some(mut a), Some(mut b)) = (build(), build()) else {
                 continue; // random search takes no gradient
             };
+            bind(a.as_mut(), n);
+            bind(b.as_mut(), n);
             let mut pa: Vec<f32> = (0..n)
                 .map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0)
                 .collect();

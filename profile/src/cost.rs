@@ -104,17 +104,33 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         // its square (rc/den, the floor, √, 1/x, ×g, FMA: 8), and the step
         // (the update again, the decay, the FMA: 10).
         OptimizerKind::Adafactor => 21,
+        // The elementwise part (the momentum, its look-ahead, the step);
+        // the Newton–Schulz GEMMs depend on the shapes: [`muon_ns_flops`].
+        OptimizerKind::Muon => 10,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
     // AdamW's and Lion's decay is the decoupled multiply, in their base
     // (NAdam's and RAdam's when asked for).
     let decoupled = matches!(
         kind,
-        OptimizerKind::Adamw | OptimizerKind::Lion | OptimizerKind::Adafactor
+        OptimizerKind::Adamw | OptimizerKind::Lion | OptimizerKind::Adafactor | OptimizerKind::Muon
     ) || (matches!(kind, OptimizerKind::Nadam | OptimizerKind::Radam)
         && hyper.decoupled_weight_decay);
     let decay = hyper.weight_decay.is_some_and(|w| w != 0.0) && !decoupled;
     base + 2 * usize::from(decay) + usize::from(clipped)
+}
+
+/// The FLOPs of Muon's Newton–Schulz iterations on a net of `sizes`, on
+/// top of [`update_flops`]: per weight matrix `o × i`, with `r = min(o, i)`
+/// and `c = max(o, i)`, `steps · (2r²c + 2r³ + 2r²c)` (`X·Xᵀ`, `A·A`, `P·X`).
+pub fn muon_ns_flops(sizes: &[usize], steps: usize) -> usize {
+    sizes
+        .windows(2)
+        .map(|w| {
+            let (r, c) = (w[0].min(w[1]), w[0].max(w[1]));
+            steps * (4 * r * r * c + 2 * r * r * r)
+        })
+        .sum()
 }
 
 /// What a step's costs depend on.
@@ -235,7 +251,12 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     out.push((
         Phase::Update,
         Cost::in_place(
-            (2 + s.update_flops) * p,
+            (2 + s.update_flops) * p
+                + if s.kind == OptimizerKind::Muon {
+                    muon_ns_flops(&s.sizes, 5)
+                } else {
+                    0
+                },
             4 * p + 4 * p * (3 + 2 * s.state_buffers),
             4 * p * (2 + s.state_buffers),
         ),

@@ -437,8 +437,13 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
 pub fn step_shape(t: &Trainer<'_>) -> StepShape {
     let n = t.data().train.len();
     let batch = t.cfg.batch_rows(n);
+    // Parameter-sized buffers' worth of state (Adafactor's factored
+    // moments round to none, Muon's to its momentum).
     let state_buffers = match &t.updater {
-        Updater::Grad(o) => o.export_state().buffers.len(),
+        Updater::Grad(o) => {
+            let floats: usize = o.export_state().buffers.iter().map(|(_, b)| b.len()).sum();
+            (floats as f64 / t.net.num_params().max(1) as f64).round() as usize
+        }
         Updater::Search(_) => 0,
     };
     StepShape {

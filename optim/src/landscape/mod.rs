@@ -29,7 +29,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Asgd => 1e-3,
             ScheduleFreeAdamw => 0.05,
             Adafactor => 0.3,
-            RandomSearch | RandomSample => 0.0,
+            Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
             Gd | Sgd => 1e-2,
@@ -45,7 +45,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Asgd => 0.03,
             ScheduleFreeAdamw => 0.2,
             Adafactor => 1e-2,
-            RandomSearch | RandomSample => 0.0,
+            Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
             Gd | Sgd => 1e-2,
@@ -61,7 +61,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Rprop | Asgd => 1e-2,
             ScheduleFreeAdamw => 0.1,
             Adafactor => 0.1,
-            RandomSearch | RandomSample => 0.0,
+            Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
             Gd | Sgd => 0.05,
@@ -74,7 +74,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adadelta => 1.0,
             Nadam | Radam | Rprop | Asgd | ScheduleFreeAdamw => 1e-2,
             Adafactor => 1e-2,
-            RandomSearch | RandomSample => 0.0,
+            Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
             // Stability of plain GD needs lr < 2/κ (the largest curvature).
@@ -93,7 +93,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Asgd => 1.0 / l,
                 ScheduleFreeAdamw => 0.1,
                 Adafactor => 1.0,
-                RandomSearch | RandomSample => 0.0,
+                Muon | RandomSearch | RandomSample => 0.0,
             }
         }
     }

@@ -63,11 +63,12 @@ pub fn adadelta_scalar(
     same_len("adadelta", n, grads.len());
     same_len("adadelta", n, square_avg.len());
     same_len("adadelta", n, acc_delta.len());
+    let one_minus_rho = one_minus(h.rho);
     for i in 0..n {
         let g = l2_scalar(h.weight_decay, params[i], h.grad_scale * grads[i]);
-        square_avg[i] = h.rho * square_avg[i] + one_minus(h.rho) * (g * g);
+        square_avg[i] = h.rho * square_avg[i] + one_minus_rho * (g * g);
         let delta = (acc_delta[i] + h.eps).sqrt() / (square_avg[i] + h.eps).sqrt() * g;
-        acc_delta[i] = h.rho * acc_delta[i] + one_minus(h.rho) * (delta * delta);
+        acc_delta[i] = h.rho * acc_delta[i] + one_minus_rho * (delta * delta);
         params[i] -= h.lr * delta;
     }
 }

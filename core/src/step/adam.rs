@@ -161,6 +161,8 @@ pub fn adam_scalar(
     if let Some(x) = &max_exp_avg_sq {
         same_len("adam", n, x.len());
     }
+    let one_minus_beta1 = one_minus(h.beta1);
+    let one_minus_beta2 = one_minus(h.beta2);
     for i in 0..n {
         let mut p = params[i];
         let mut g = h.grad_scale * grads[i];
@@ -169,8 +171,8 @@ pub fn adam_scalar(
         } else {
             g = l2_scalar(h.weight_decay, p, g);
         }
-        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
         let v = match max_exp_avg_sq.as_deref_mut() {
             Some(vm) => {
                 vm[i] = vm[i].max(exp_avg_sq[i]);

@@ -90,9 +90,10 @@ pub fn adamax_scalar(
     same_len("adamax", n, grads.len());
     same_len("adamax", n, exp_avg.len());
     same_len("adamax", n, exp_inf.len());
+    let one_minus_beta1 = one_minus(h.beta1);
     for i in 0..n {
         let g = l2_scalar(h.weight_decay, params[i], h.grad_scale * grads[i]);
-        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
         let a = h.beta2 * exp_inf[i];
         let b = g.abs() + h.eps;
         exp_inf[i] = if a > b { a } else { b };

@@ -58,10 +58,12 @@ pub fn lion_scalar(params: &mut [f32], grads: &[f32], exp_avg: &mut [f32], h: &L
     let n = params.len();
     same_len("lion", n, grads.len());
     same_len("lion", n, exp_avg.len());
+    let one_minus_beta1 = one_minus(h.beta1);
+    let one_minus_beta2 = one_minus(h.beta2);
     for i in 0..n {
         let g = h.grad_scale * grads[i];
-        let c = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
-        exp_avg[i] = h.beta2 * exp_avg[i] + one_minus(h.beta2) * g;
+        let c = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
+        exp_avg[i] = h.beta2 * exp_avg[i] + one_minus_beta2 * g;
         let sign = if c > 0.0 {
             1.0
         } else if c < 0.0 {

@@ -123,11 +123,13 @@ pub fn nadam_scalar(
     same_len("nadam", n, grads.len());
     same_len("nadam", n, exp_avg.len());
     same_len("nadam", n, exp_avg_sq.len());
+    let one_minus_beta1 = one_minus(h.beta1);
+    let one_minus_beta2 = one_minus(h.beta2);
     for i in 0..n {
         let g = l2_scalar(h.l2, params[i], h.grad_scale * grads[i]);
         let p = params[i] * h.decay;
-        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
         let d = (exp_avg_sq[i] / h.bias_correction2).sqrt() + h.eps;
         let p = p + h.grad_coef * g / d;
         params[i] = p + h.avg_coef * exp_avg[i] / d;

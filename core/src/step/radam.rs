@@ -138,11 +138,13 @@ pub fn radam_scalar(
     same_len("radam", n, grads.len());
     same_len("radam", n, exp_avg.len());
     same_len("radam", n, exp_avg_sq.len());
+    let one_minus_beta1 = one_minus(h.beta1);
+    let one_minus_beta2 = one_minus(h.beta2);
     for i in 0..n {
         let g = l2_scalar(h.l2, params[i], h.grad_scale * grads[i]);
         let p = params[i] * h.decay;
-        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus(h.beta1) * g;
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
+        exp_avg[i] = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
         params[i] = if h.rectified {
             p - h.coef * (exp_avg[i] / (exp_avg_sq[i].sqrt() + h.eps))
         } else {

@@ -99,14 +99,15 @@ pub fn rmsprop_scalar(params: &mut [f32], grads: &[f32], state: RmspropState<'_>
     if let Some(x) = &bf {
         same_len("rmsprop", n, x.len());
     }
+    let one_minus_alpha = one_minus(h.alpha);
     for i in 0..n {
         let p = params[i];
         let g = l2_scalar(h.weight_decay, p, h.grad_scale * grads[i]);
-        let v = h.alpha * state.square_avg[i] + one_minus(h.alpha) * (g * g);
+        let v = h.alpha * state.square_avg[i] + one_minus_alpha * (g * g);
         state.square_avg[i] = v;
         let d = match ga.as_deref_mut() {
             Some(m) => {
-                m[i] = h.alpha * m[i] + one_minus(h.alpha) * g;
+                m[i] = h.alpha * m[i] + one_minus_alpha * g;
                 (v - m[i] * m[i]).sqrt() + h.eps
             }
             None => v.sqrt() + h.eps,

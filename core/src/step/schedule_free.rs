@@ -99,9 +99,10 @@ pub fn schedule_free_scalar(
     same_len("schedule-free-adamw", n, grads.len());
     same_len("schedule-free-adamw", n, z.len());
     same_len("schedule-free-adamw", n, exp_avg_sq.len());
+    let one_minus_beta2 = one_minus(h.beta2);
     for i in 0..n {
         let g = h.grad_scale * grads[i];
-        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus(h.beta2) * (g * g);
+        exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
         let mut gn = g / ((exp_avg_sq[i] / h.bias_correction2).sqrt() + h.eps);
         if h.weight_decay != 0.0 {
             gn += h.weight_decay * params[i];

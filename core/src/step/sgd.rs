@@ -79,12 +79,13 @@ pub fn momentum<V: Vector>(params: &mut [f32], grads: &[f32], buf: &mut [f32], h
 pub fn momentum_scalar(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &MomentumStep) {
     same_len("momentum", params.len(), grads.len());
     same_len("momentum", params.len(), buf.len());
+    let one_minus_dampening = one_minus(h.dampening);
     for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
         let g = l2_scalar(h.weight_decay, *p, h.grad_scale * g);
         *b = if h.first_step {
             g
         } else {
-            h.momentum * *b + one_minus(h.dampening) * g
+            h.momentum * *b + one_minus_dampening * g
         };
         let d = if h.nesterov { g + h.momentum * *b } else { *b };
         *p -= h.lr * d;

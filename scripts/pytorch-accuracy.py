@@ -72,9 +72,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     d = Path(args.data)
 
+    def find(kind, what, n):
+        # Both spellings of the IDX names occur (`-idx3-ubyte`, `.idx3-ubyte`).
+        for name in (f"{kind}-{what}-idx{n}-ubyte", f"{kind}-{what}.idx{n}-ubyte"):
+            if (d / name).exists():
+                return d / name
+        raise FileNotFoundError(f"{d}: no {kind}-{what} idx{n} file")
+
     def load(kind):
-        x = idx(d / f"{kind}-images-idx3-ubyte").reshape(-1, 784).astype(np.float32)
-        y = idx(d / f"{kind}-labels-idx1-ubyte").astype(np.int64)
+        x = idx(find(kind, "images", 3)).reshape(-1, 784).astype(np.float32)
+        y = idx(find(kind, "labels", 1)).astype(np.int64)
         return torch.from_numpy((x / 255.0 - 0.1307) / 0.3081), torch.from_numpy(y)
 
     (x, y), (xt, yt) = load("train"), load("t10k")

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::{colour, escape, ReportError, Series};
+use crate::{colour, dash, escape, ReportError, Series};
 
 /// One axis of a [`Chart`].
 #[derive(Debug, Clone, Default)]
@@ -389,11 +389,12 @@ impl Chart {
             }
             let _ = write!(
                 s,
-                r#"<polyline points="{}" fill="none" stroke="rgb({},{},{})" stroke-width="2"/>"#,
+                r#"<polyline points="{}" fill="none" stroke="rgb({},{},{})" stroke-width="2"{}/>"#,
                 d.trim_end(),
                 c.0,
                 c.1,
-                c.2
+                c.2,
+                dash(i)
             );
             if self.markers {
                 for p in &pts {
@@ -419,7 +420,7 @@ impl Chart {
             let y = gt + 20.0 * (i as f64 + 1.0);
             let _ = write!(
                 s,
-                r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="rgb({},{},{})" stroke-width="3"/><text x="{}" y="{}" font-size="{TICK_FONT}">{}</text>"#,
+                r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="rgb({},{},{})" stroke-width="3"{}/><text x="{}" y="{}" font-size="{TICK_FONT}">{}</text>"#,
                 gl + 8.0,
                 y - 4.0,
                 gl + 30.0,
@@ -427,6 +428,7 @@ impl Chart {
                 c.0,
                 c.1,
                 c.2,
+                dash(i),
                 gl + 36.0,
                 y,
                 escape(&ser.name)

@@ -76,6 +76,17 @@ pub fn colour(i: usize) -> Rgb {
     Rgb(r, g, b)
 }
 
+/// The line style of series `i`, so that series sharing a colour (every
+/// tenth) still differ: solid for the first ten, dashed for the next ten,
+/// dotted after. An SVG `stroke-dasharray` attribute (empty when solid).
+pub fn dash(i: usize) -> &'static str {
+    match i / 10 {
+        0 => "",
+        1 => r#" stroke-dasharray="7 3""#,
+        _ => r#" stroke-dasharray="2 2""#,
+    }
+}
+
 /// Escapes text for XML and HTML, in element text and in attribute values
 /// (either quote): `& < > " '`.
 pub fn escape(s: &str) -> String {

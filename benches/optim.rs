@@ -34,7 +34,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use descent::optim::{
-    newton_schulz, Adagrad, AdagradConfig, Adam, AdamConfig, Block, Hyper, Optimizer,
+    newton_schulz, two_loop, Adagrad, AdagradConfig, Adam, AdamConfig, Block, Hyper, Optimizer,
     OptimizerConfig, OptimizerKind, Rmsprop, RmspropConfig, Sgd, SgdConfig,
 };
 use descent::profile::roof;
@@ -674,5 +674,39 @@ fn bench_matrix_rules(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_steps, bench_matrix_rules);
+/// L-BFGS's two-loop recursion with 10 pairs, at the MLP's size (its 22
+/// vectors, 9.6 MB, live in L3 on most machines) and at 4M (DRAM), against
+/// triad over the same footprint (three arrays of 22n/3), so both run
+/// from the same level of the memory hierarchy. Bytes: the first dot reads 2 vectors; each of the 2k
+/// fused steps reads 3 and writes 1; the scale reads 1 and writes 1; the
+/// negation reads g and writes q.
+fn bench_lbfgs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lbfgs");
+    group.sample_size(20);
+    let k = 10usize;
+    for n in [109_386usize, 4_194_304] {
+        let g = random(n, 1);
+        let dirs: std::collections::VecDeque<Vec<f32>> =
+            (0..k).map(|i| random(n, 10 + i as u64)).collect();
+        let stps: std::collections::VecDeque<Vec<f32>> =
+            (0..k).map(|i| random(n, 30 + i as u64)).collect();
+        let ro: std::collections::VecDeque<f32> = (0..k).map(|i| 0.1 / (i + 1) as f32).collect();
+        let (mut al, mut d) = (vec![0.0f32; k], Vec::new());
+        let bytes = 4 * n as u64 * (2 + 2 * k as u64 * 4 + 2 + 2 + 2);
+        group.throughput(Throughput::Bytes(bytes));
+        group.bench_function(BenchmarkId::new("two_loop/k10", n), |b| {
+            b.iter(|| two_loop(black_box(&g), &dirs, &stps, &ro, 0.5, &mut al, &mut d))
+        });
+        let m = (2 * k + 2) * n / 3;
+        let (src, c2) = (random(m, 3), random(m, 4));
+        let mut dst = vec![0.0f32; m];
+        group.throughput(Throughput::Bytes(12 * m as u64));
+        group.bench_function(BenchmarkId::new("memory/triad_same_footprint", n), |b| {
+            b.iter(|| roof::triad(black_box(&mut dst), black_box(&src), black_box(&c2), 0.5))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_steps, bench_matrix_rules, bench_lbfgs);
 criterion_main!(benches);

@@ -192,6 +192,30 @@ def run(make, shapes=None):
     return checks
 
 
+def run_lbfgs(kw, steps=3):
+    """L-BFGS on the deterministic problem f(p) = Σ ½·a·(p − c)² + n·p
+    (n = the first noise row), whose gradient a·(p − c) + n both sides
+    compute one float32 operation at a time; `steps` steps, each up to
+    max_iter iterations through the closure. Its line search amplifies
+    rounding, so the Rust side judges it with a looser tolerance."""
+    p = torch.nn.Parameter(torch.from_numpy(P0.copy()))
+    opt = torch.optim.LBFGS([p], **kw)
+    a, c, n = torch.from_numpy(A), torch.from_numpy(C), torch.from_numpy(NOISE[0])
+
+    def closure():
+        with torch.no_grad():
+            r = p.detach() - c
+            p.grad = a * r + n
+            return (0.5 * a * r * r + n * p.detach()).sum().item()
+
+    checks = {}
+    for t in range(steps):
+        loss = opt.step(closure)
+        checks[str(t + 1)] = {"params": f32(p.detach().numpy()), "loss": float(loss),
+                              "func_evals": opt.state[p]["func_evals"]}
+    return checks
+
+
 torch.set_num_threads(1)
 out = {
     "torch": torch.__version__,
@@ -204,6 +228,14 @@ out = {
                "shapes": case[4] if len(case) > 4 else [[N]],
                "checks": run(case[3], case[4] if len(case) > 4 else None)}
               for case in CASES],
+    "lbfgs": [{"name": name, "hyper": hyper, "checks": run_lbfgs(kw)}
+              for name, hyper, kw in [
+                  ("lbfgs", {"lr": 0.5}, {"lr": 0.5}),
+                  ("lbfgs strong-wolfe history 5", {"lr": 1.0, "history_size": 5,
+                                                    "line_search": "strong-wolfe"},
+                   {"lr": 1.0, "history_size": 5, "line_search_fn": "strong_wolfe"}),
+                  ("lbfgs max_iter 7", {"lr": 0.3, "max_iter": 7}, {"lr": 0.3, "max_iter": 7}),
+              ]],
 }
 json.dump(out, sys.stdout, indent=None, separators=(",", ":"))
 print()

@@ -267,6 +267,24 @@ pub struct HyperArgs {
     /// The learning rate of the AdamW Muon runs on the biases.
     #[arg(long)]
     pub aux_lr: Option<f32>,
+    /// L-BFGS: iterations per step (torch's max_iter).
+    #[arg(long)]
+    pub max_iter: Option<u32>,
+    /// L-BFGS: evaluations per step (default max_iter·5/4).
+    #[arg(long)]
+    pub max_eval: Option<u32>,
+    /// L-BFGS: stop a step when max|g| is at most this.
+    #[arg(long)]
+    pub tolerance_grad: Option<f32>,
+    /// L-BFGS: stop a step when a step or the loss change is below this.
+    #[arg(long)]
+    pub tolerance_change: Option<f32>,
+    /// L-BFGS: (s, y) pairs kept.
+    #[arg(long)]
+    pub history_size: Option<u32>,
+    /// L-BFGS's line search: none (torch's default) or strong-wolfe.
+    #[arg(long, value_name = "none|strong-wolfe", value_parser = ["none", "strong-wolfe"])]
+    pub line_search: Option<String>,
 }
 
 /// How the model is trained: everything but the optimizer.
@@ -394,6 +412,12 @@ impl HyperArgs {
             ns_steps: self.ns_steps,
             ns_coefficients: self.ns_coefficients,
             aux_lr: self.aux_lr,
+            max_iter: self.max_iter,
+            max_eval: self.max_eval,
+            tolerance_grad: self.tolerance_grad,
+            tolerance_change: self.tolerance_change,
+            history_size: self.history_size,
+            line_search: self.line_search.clone(),
         }
     }
 }

@@ -172,6 +172,13 @@ fn resume_equals_an_uninterrupted_run_bit_for_bit() {
         &["schedule-free-adamw"],
         &["adafactor"],
         &["muon"],
+        &[
+            "lbfgs",
+            "--line-search",
+            "strong-wolfe",
+            "--history-size",
+            "5",
+        ],
     ] {
         let out = tempfile::tempdir().unwrap();
         let full: PathBuf = out.path().join("full.safetensors");

@@ -859,3 +859,46 @@ fn muon_passes_agree_with_twins() {
         }
     }
 }
+
+/// L-BFGS's dot product and fused axpy-and-dot against their twins at both
+/// widths, every tail, unaligned: the updated vector the same bits at both
+/// widths (elementwise), the sums within 1e-5 of the f64 twin's.
+#[test]
+fn lbfgs_kernels_agree_with_twins() {
+    use descent_core::step::lbfgs::*;
+    for n in (0..=67).chain([1001, 100_000]) {
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64 + 11);
+        let q0 = random(n + 1, &mut rng, -1.0, 1.0);
+        let x = random(n + 1, &mut rng, -1.0, 1.0);
+        let z = random(n + 1, &mut rng, -1.0, 1.0);
+        let (x, z) = (&x[1..], &z[1..]);
+        let want = dot_scalar(&q0[1..], x);
+        let scale_of = (n as f32).sqrt().max(1.0);
+        for got in [dot::<F32x8>(&q0[1..], x), dot::<F32x16>(&q0[1..], x)] {
+            assert!(
+                (got - want).abs() <= 1e-5 * scale_of,
+                "dot n={n}: {got} vs {want}"
+            );
+        }
+        let mut qt = q0[1..].to_vec();
+        let st = axpy_dot_scalar(&mut qt, -0.7, x, z);
+        let mut outs = Vec::new();
+        for w in [8, 16] {
+            let mut q = q0[1..].to_vec();
+            let s = if w == 8 {
+                axpy_dot::<F32x8>(&mut q, -0.7, x, z)
+            } else {
+                axpy_dot::<F32x16>(&mut q, -0.7, x, z)
+            };
+            assert!(
+                (s - st).abs() <= 1e-5 * scale_of,
+                "axpy_dot n={n}: {s} vs {st}"
+            );
+            for (a, b) in q.iter().zip(&qt) {
+                assert!((a - b).abs() <= 1e-6, "axpy n={n}: {a} vs {b}");
+            }
+            outs.push(q.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+        assert_eq!(outs[0], outs[1], "n={n}");
+    }
+}

@@ -92,6 +92,25 @@ pub struct Hyper {
     /// The learning rate of the AdamW Muon runs on the vectors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aux_lr: Option<f32>,
+    /// L-BFGS's iterations per step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_iter: Option<u32>,
+    /// L-BFGS's evaluations per step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_eval: Option<u32>,
+    /// L-BFGS's gradient tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_grad: Option<f32>,
+    /// L-BFGS's step and loss-change tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_change: Option<f32>,
+    /// L-BFGS's history length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_size: Option<u32>,
+    /// L-BFGS's line search, torch's `line_search_fn`: `"strong-wolfe"` or
+    /// `"none"` (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_search: Option<String>,
 }
 
 /// How a config takes the hyper-parameters a user gave: `base` (PyTorch's

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{Driven, Rule};
 use crate::hyper::{FromHyper, Hyper};
+use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
     LionConfig, MuonConfig, NadamConfig, OptimError, Optimizer, RadamConfig, RandomSearch,
@@ -62,6 +63,8 @@ pub enum OptimizerKind {
     Adafactor,
     /// Muon, orthogonalised momentum on every weight matrix (`muon`).
     Muon,
+    /// L-BFGS, a quasi-Newton method, several evaluations a step (`lbfgs`).
+    Lbfgs,
     /// Perturb the weights, keep them if the batch loss improves
     /// (`random-search`); uses no gradient.
     RandomSearch,
@@ -128,6 +131,33 @@ impl<C: Standalone> Kind for Whole<C> {
     }
     fn torch_lr(&self) -> Option<f32> {
         Some((self.0)().lr())
+    }
+}
+
+/// L-BFGS starting from `base()`.
+struct Quasi(fn() -> LbfgsConfig);
+
+impl Quasi {
+    fn config(&self, c: &OptimizerConfig) -> LbfgsConfig {
+        LbfgsConfig::from_hyper((self.0)(), &c.hyper, c.lr, c.clip_norm, c.seed)
+    }
+}
+
+impl Kind for Quasi {
+    fn build(&self, c: &OptimizerConfig) -> Result<Updater> {
+        if c.clip_norm.is_some() {
+            return Err(OptimError::NotApplicable {
+                optimizer: "lbfgs",
+                field: "clip_norm",
+            });
+        }
+        Ok(Updater::Lbfgs(Box::new(Lbfgs::new(self.config(c))?)))
+    }
+    fn describe(&self, c: &OptimizerConfig) -> String {
+        self.config(c).describe()
+    }
+    fn torch_lr(&self) -> Option<f32> {
+        Some((self.0)().lr)
     }
 }
 
@@ -205,7 +235,7 @@ fn random_sample() -> RandomSearchConfig {
 }
 
 /// **The kind table**, in the order tables list the kinds.
-const TABLE: [Line; 20] = {
+const TABLE: [Line; 21] = {
     use OptimizerKind as K;
     [
         Line {
@@ -375,6 +405,22 @@ const TABLE: [Line; 20] = {
             rule: &Whole(MuonConfig::default),
         },
         Line {
+            kind: K::Lbfgs,
+            name: "lbfgs",
+            about: "L-BFGS (quasi-Newton; up to max_iter evaluations on each batch)",
+            lr: 1.0,
+            takes: &[
+                "lr",
+                "max_iter",
+                "max_eval",
+                "tolerance_grad",
+                "tolerance_change",
+                "history_size",
+                "line_search",
+            ],
+            rule: &Quasi(LbfgsConfig::default),
+        },
+        Line {
             kind: K::RandomSearch,
             name: "random-search",
             about: "random search: perturb, keep if the loss improves",
@@ -465,6 +511,7 @@ impl OptimizerKind {
     /// | asgd | 1e-2 | 1e-2 | PyTorch's |
     /// | schedule-free-adamw | 2.5e-3 (`schedulefree`) | 2.5e-3 | the reference's |
     /// | adafactor | 1e-2 | 1e-2 | PyTorch's (the relative step's cap) |
+    /// | lbfgs | 1 | 1 | PyTorch's |
     /// | muon | 1e-3 | 2e-2 | Keller Jordan's reference rate; at 1e-3 the orthogonalised steps are too small to train in a few epochs |
     /// | random-search | – | – | no lr: it steps by σ (default 0.1) |
     /// | random-sample | – | – | no lr: it draws weights of scale σ (default 0.05, about PyTorch's init for 784 inputs) |
@@ -509,7 +556,7 @@ impl Hyper {
     /// given that `kind` does not have (a typo'd flag should not be
     /// silently ignored).
     pub fn check_applicable(&self, kind: OptimizerKind) -> Result<()> {
-        let given: [(&'static str, bool); 32] = [
+        let given: [(&'static str, bool); 38] = [
             ("lr", self.lr.is_some()),
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -545,6 +592,12 @@ impl Hyper {
             ("ns_steps", self.ns_steps.is_some()),
             ("ns_coefficients", self.ns_coefficients.is_some()),
             ("aux_lr", self.aux_lr.is_some()),
+            ("max_iter", self.max_iter.is_some()),
+            ("max_eval", self.max_eval.is_some()),
+            ("tolerance_grad", self.tolerance_grad.is_some()),
+            ("tolerance_change", self.tolerance_change.is_some()),
+            ("history_size", self.history_size.is_some()),
+            ("line_search", self.line_search.is_some()),
         ];
         let takes = kind.line().takes;
         match given.iter().find(|(field, g)| *g && !takes.contains(field)) {
@@ -579,6 +632,8 @@ pub enum Updater {
     Grad(Box<dyn Optimizer>),
     /// Gradient-free: perturb, keep if the batch loss improves.
     Search(Box<RandomSearch>),
+    /// L-BFGS: steps with a closure that re-evaluates the batch.
+    Lbfgs(Box<Lbfgs>),
 }
 
 impl Updater {
@@ -587,6 +642,7 @@ impl Updater {
         match self {
             Updater::Grad(o) => o.lr(),
             Updater::Search(_) => 0.0,
+            Updater::Lbfgs(o) => o.lr(),
         }
     }
 
@@ -594,7 +650,7 @@ impl Updater {
     pub fn into_gradient(self) -> Option<Box<dyn Optimizer>> {
         match self {
             Updater::Grad(o) => Some(o),
-            Updater::Search(_) => None,
+            Updater::Search(_) | Updater::Lbfgs(_) => None,
         }
     }
 }
@@ -609,6 +665,16 @@ impl OptimizerConfig {
     /// [`OptimizerConfig::build`].
     pub fn new(kind: OptimizerKind, h: &Hyper, clip_norm: Option<f32>, seed: u64) -> Result<Self> {
         h.check_applicable(kind)?;
+        if let Some(ls) = &h.line_search {
+            if ls != "none" && ls != "strong-wolfe" {
+                return Err(OptimError::InvalidConfig {
+                    optimizer: "lbfgs",
+                    field: "line_search",
+                    value: ls.clone(),
+                    reason: "must be none or strong-wolfe",
+                });
+            }
+        }
         Ok(OptimizerConfig {
             kind,
             hyper: h.clone(),

@@ -22,6 +22,7 @@
 //! | [`Asgd`] | averaged SGD | `torch.optim.ASGD` |
 //! | [`Adafactor`] | Adafactor | `torch.optim.Adafactor` |
 //! | [`Muon`] | Muon (AdamW on the vectors) | `torch.optim.Muon` |
+//! | [`Lbfgs`] | L-BFGS (a closure re-evaluates the batch) | `torch.optim.LBFGS` |
 //! | [`ScheduleFreeAdamw`] | Schedule-Free AdamW | `schedulefree`'s `AdamWScheduleFree` |
 //! | [`RandomSearch`] | perturb and keep if better (no gradients) | — |
 //!
@@ -67,6 +68,7 @@ mod hyper;
 mod kind;
 pub mod landscape;
 mod layout;
+mod lbfgs;
 mod lion;
 mod muon;
 mod nadam;
@@ -90,6 +92,7 @@ pub use error::{OptimError, Result};
 pub use hyper::{FromHyper, Hyper};
 pub use kind::{OptimizerConfig, OptimizerKind, Updater};
 pub use layout::Block;
+pub use lbfgs::{two_loop, Lbfgs, LbfgsConfig, LbfgsInfo};
 pub use lion::{Lion, LionConfig};
 pub use muon::{newton_schulz, Muon, MuonConfig};
 pub use nadam::{Nadam, NadamConfig};

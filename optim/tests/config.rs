@@ -418,6 +418,10 @@ fn factory_builds_every_kind_by_name() {
                 assert_eq!(o.lr(), k.default_lr(), "{k}");
             }
             Updater::Search(_) => assert!(!k.uses_gradient(), "{k}"),
+            Updater::Lbfgs(o) => {
+                assert_eq!(k, OptimizerKind::Lbfgs);
+                assert_eq!(o.lr(), k.default_lr());
+            }
         }
     }
     let o = build(
@@ -430,8 +434,8 @@ fn factory_builds_every_kind_by_name() {
     .unwrap();
     assert_eq!(o.lr(), 0.2);
     assert!(matches!(
-        "lbfgs".parse::<OptimizerKind>(),
-        Err(OptimError::UnknownOptimizer { ref name }) if name == "lbfgs"
+        "bfgs".parse::<OptimizerKind>(),
+        Err(OptimError::UnknownOptimizer { ref name }) if name == "bfgs"
     ));
     let bad = Hyper {
         momentum: Some(0.9),
@@ -481,7 +485,7 @@ fn factory_builds_every_kind_by_name() {
 #[test]
 fn hyper_parameters_apply_to_the_kinds_that_have_them() {
     use OptimizerKind::*;
-    let cases: [(&str, Hyper, &[OptimizerKind]); 14] = [
+    let cases: [(&str, Hyper, &[OptimizerKind]); 15] = [
         (
             "beta1",
             Hyper {
@@ -622,6 +626,14 @@ fn hyper_parameters_apply_to_the_kinds_that_have_them() {
                 ..Default::default()
             },
             &[Muon],
+        ),
+        (
+            "history_size",
+            Hyper {
+                history_size: Some(10),
+                ..Default::default()
+            },
+            &[Lbfgs],
         ),
     ];
     for (field, h, kinds) in cases {

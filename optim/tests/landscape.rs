@@ -84,6 +84,7 @@ fn every_optimizer_solves_the_well_conditioned_quadratic() {
         OptimizerKind::Asgd,
         OptimizerKind::ScheduleFreeAdamw,
         OptimizerKind::Adafactor,
+        OptimizerKind::Lbfgs,
     ] {
         let d = final_distance(f, opt);
         assert!(d < 1e-3, "{} ends {d} from the origin", opt.as_str());

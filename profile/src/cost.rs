@@ -107,6 +107,8 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         // The elementwise part (the momentum, its look-ahead, the step);
         // the Newton–Schulz GEMMs depend on the shapes: [`muon_ns_flops`].
         OptimizerKind::Muon => 10,
+        // Not profiled (several passes a step): `run` refuses it.
+        OptimizerKind::Lbfgs => 0,
         OptimizerKind::RandomSearch | OptimizerKind::RandomSample => 0,
     };
     // AdamW's and Lion's decay is the decoupled multiply, in their base

@@ -298,6 +298,14 @@ fn report(
 /// times the evaluation, measures the roofs on the net's threads and,
 /// if asked, times every GEMM alone against matrixmultiply.
 pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainError> {
+    if let Updater::Lbfgs(_) = t.updater {
+        return Err(TrainError::Config {
+            field: "optimizer",
+            message: "lbfgs takes up to max_iter forward and backward passes a step, which the \
+                      profile's one-pass phase model does not describe; profile another optimizer"
+                .into(),
+        });
+    }
     let (b, _) = t.start_epoch();
     let data = t.data();
     let n = data.train.len();
@@ -445,6 +453,7 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
             (floats as f64 / t.net.num_params().max(1) as f64).round() as usize
         }
         Updater::Search(_) => 0,
+        Updater::Lbfgs(o) => 4 + 2 * o.config().history_size as usize,
     };
     StepShape {
         sizes: t.net.sizes().to_vec(),

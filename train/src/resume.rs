@@ -95,6 +95,21 @@ impl<'d> Trainer<'d> {
                     }
                 }
             }
+            Updater::Lbfgs(opt) => {
+                let st = opt.export_state();
+                meta.insert("optim_step".to_string(), st.step.to_string());
+                meta.insert("optim".to_string(), "lbfgs".to_string());
+                let bits: serde_json::Map<String, serde_json::Value> = st
+                    .scalars
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.to_bits().into()))
+                    .collect();
+                meta.insert(names::OPTIM_SCALARS.to_string(), bits_json(bits));
+                // The history is not one value per parameter: flat tensors.
+                for (buf, data) in &st.buffers {
+                    owned.push((names::optim_flat(buf), vec![data.len()], data.clone()));
+                }
+            }
             Updater::Search(rs) => {
                 let st = rs.export_state();
                 meta.insert(
@@ -230,6 +245,39 @@ impl<'d> Trainer<'d> {
                 opt.import_state(&OptimState {
                     step,
                     buffers: bufs,
+                    scalars,
+                })?;
+            }
+            Updater::Lbfgs(opt) => {
+                let step: u64 = ck.meta_parse("optim_step")?;
+                let mut buffers = Vec::new();
+                for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
+                    let name = &tensor.name[names::OPTIM_PREFIX.len()..];
+                    let len = match tensor.shape() {
+                        [len] => *len,
+                        s => {
+                            return Err(bad(format!(
+                                "tensor {:?} has shape {s:?}: L-BFGS's buffers are flat",
+                                tensor.name
+                            )))
+                        }
+                    };
+                    let mut data = vec![0.0; len];
+                    ck.copy_tensor(&tensor.name, &[len], &mut data)?;
+                    buffers.push((name.to_string(), data));
+                }
+                let scalars = match ck.meta(names::OPTIM_SCALARS) {
+                    Ok(text) => parse_scalars(text).ok_or_else(|| {
+                        bad(format!(
+                            "metadata {:?} is not an object of u64 bit patterns: {text}",
+                            names::OPTIM_SCALARS
+                        ))
+                    })?,
+                    Err(_) => Vec::new(),
+                };
+                opt.import_state(&OptimState {
+                    step,
+                    buffers,
                     scalars,
                 })?;
             }

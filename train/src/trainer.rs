@@ -243,6 +243,9 @@ impl<'d> Trainer<'d> {
         let floats = match &self.updater {
             Updater::Grad(o) => o.export_state().buffers.iter().map(|(_, b)| b.len()).sum(),
             Updater::Search(_) => self.net.num_params(),
+            // d, the previous gradient and 2·history_size vectors, at full
+            // history (the weights' working copy and the step's start too).
+            Updater::Lbfgs(o) => (4 + 2 * o.config().history_size as usize) * self.net.num_params(),
         };
         4 * floats as u64
     }
@@ -264,7 +267,7 @@ impl<'d> Trainer<'d> {
     pub fn eval_weights(&self) -> Option<Vec<f32>> {
         match &self.updater {
             Updater::Grad(o) => o.eval_weights(self.net.params()),
-            Updater::Search(_) => None,
+            Updater::Search(_) | Updater::Lbfgs(_) => None,
         }
     }
 
@@ -388,6 +391,48 @@ impl<'d> Trainer<'d> {
                 self.max_grad_norm = self.max_grad_norm.max(info.grad_norm);
                 Ok(Step::Taken {
                     loss,
+                    grad_norm: info.grad_norm,
+                    lr,
+                })
+            }
+            Updater::Lbfgs(opt) => {
+                let lr = self.schedule.lr();
+                if lr > 0.0 {
+                    opt.set_lr(lr)?;
+                }
+                // L-BFGS steps its own copy of the weights and evaluates the
+                // batch at each iterate through this closure: load the
+                // weights, forward, loss, backward, hand back the gradient.
+                self.search_params.clear();
+                self.search_params.extend_from_slice(net.params());
+                let start = self.search_params.clone();
+                let info = opt.step(&mut self.search_params, |w: &[f32], g: &mut [f32]| {
+                    net.params_mut().copy_from_slice(w);
+                    net.forward(cx, x, b)?;
+                    let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
+                    net.backward_overwrite(cx, x)?;
+                    g.copy_from_slice(net.grads());
+                    Ok::<f32, TrainError>(loss)
+                })?;
+                probe.done(Phase::Update);
+                if !(info.loss.is_finite() && self.search_params.iter().all(|v| v.is_finite())) {
+                    // Nothing updated: the weights go back to the step's start.
+                    net.params_mut().copy_from_slice(&start);
+                    return Ok(Step::NotFinite {
+                        what: "loss",
+                        value: if info.loss.is_finite() {
+                            f32::NAN
+                        } else {
+                            info.loss
+                        },
+                    });
+                }
+                net.params_mut().copy_from_slice(&self.search_params);
+                if info.grad_norm.is_finite() {
+                    self.max_grad_norm = self.max_grad_norm.max(info.grad_norm);
+                }
+                Ok(Step::Taken {
+                    loss: info.loss,
                     grad_norm: info.grad_norm,
                     lr,
                 })

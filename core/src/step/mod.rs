@@ -46,6 +46,7 @@ mod adagrad;
 mod adam;
 mod adamax;
 mod asgd;
+pub mod lbfgs;
 mod lion;
 mod muon;
 mod nadam;

@@ -29,6 +29,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Asgd => 1e-3,
             ScheduleFreeAdamw => 0.05,
             Adafactor => 0.3,
+            Lbfgs => 1.0,
             Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Beale => match opt {
@@ -45,6 +46,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Asgd => 0.03,
             ScheduleFreeAdamw => 0.2,
             Adafactor => 1e-2,
+            Lbfgs => 1.0,
             Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Himmelblau => match opt {
@@ -61,6 +63,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Rprop | Asgd => 1e-2,
             ScheduleFreeAdamw => 0.1,
             Adafactor => 0.1,
+            Lbfgs => 1.0,
             Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Saddle => match opt {
@@ -74,6 +77,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
             Adadelta => 1.0,
             Nadam | Radam | Rprop | Asgd | ScheduleFreeAdamw => 1e-2,
             Adafactor => 1e-2,
+            Lbfgs => 1.0,
             Muon | RandomSearch | RandomSample => 0.0,
         },
         Function::Quadratic { condition } => {
@@ -93,6 +97,7 @@ pub fn default_lr(f: &Function, opt: OptimizerKind) -> f32 {
                 Asgd => 1.0 / l,
                 ScheduleFreeAdamw => 0.1,
                 Adafactor => 1.0,
+                Lbfgs => 1.0,
                 Muon | RandomSearch | RandomSample => 0.0,
             }
         }
@@ -162,6 +167,23 @@ pub fn run_optimizer(
         Updater::Search(mut rs) => {
             for _ in 0..steps {
                 rs.step(&mut p, |q| value(q) as f32);
+                path.push((p[0] as f64, p[1] as f64));
+                losses.push(value(&p));
+            }
+        }
+        Updater::Lbfgs(mut o) => {
+            // Each step is up to max_iter iterations on the exact function;
+            // the path records the point after each step.
+            for _ in 0..steps {
+                let r = o.step(&mut p, |q: &[f32], g: &mut [f32]| -> Result<f32> {
+                    let (gx, gy) = f.gradient(q[0] as f64, q[1] as f64);
+                    g[0] = gx as f32;
+                    g[1] = gy as f32;
+                    Ok(value(q) as f32)
+                });
+                if r.is_err() || !(p[0].is_finite() && p[1].is_finite()) {
+                    break;
+                }
                 path.push((p[0] as f64, p[1] as f64));
                 losses.push(value(&p));
             }

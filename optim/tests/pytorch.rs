@@ -1,5 +1,6 @@
 //! Three steps of each optimizer against PyTorch's documented algorithm
-//! (seven for RAdam, to reach its rectified steps).
+//! (seven for RAdam, to reach its rectified steps; Schedule-Free AdamW as
+//! the `schedulefree` package computes it; Muon's Newton–Schulz in f64).
 //!
 //! torch is not installed here, so the expected numbers come from an
 //! independent f64 re-implementation of `torch.optim`'s `_single_tensor_*`
@@ -170,6 +171,114 @@
 //!         mu = 1 / max(1, t - t0)
 //!     return p, ax
 //!
+//! def lerp(a, b, w):
+//!     return a + w * (b - a)
+//!
+//! def sfadamw(lr=0.0025, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, warmup=0, r=0.0, power=2.0):
+//!     # schedulefree's AdamWScheduleFree.step, then eval(): returns (y, x)
+//!     y = P0[:]; z = P0[:]; v = [0.0] * 4; lr_max = -1.0; wsum = 0.0
+//!     for k, g in enumerate(G):
+//!         sched = (k + 1) / warmup if k < warmup else 1.0
+//!         lrk = lr * sched
+//!         lr_max = max(lrk, lr_max)
+//!         weight = (k + 1) ** r * lr_max ** power
+//!         wsum += weight
+//!         ckp1 = weight / wsum
+//!         bc2 = 1 - b2 ** (k + 1)
+//!         v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+//!         gn = [gi / (math.sqrt(vi / bc2) + eps) + wd * yi for gi, vi, yi in zip(g, v, y)]
+//!         y = [lerp(yi, zi, ckp1) + lrk * (b1 * (1 - ckp1) - 1) * gni for yi, zi, gni in zip(y, z, gn)]
+//!         z = [zi - lrk * gni for zi, gni in zip(z, gn)]
+//!     x = [lerp(yi, zi, 1 - 1 / b1) for yi, zi in zip(y, z)]
+//!     return y, x
+//!
+//! def adafactor(lr=0.01, c=-0.8, eps1=None, eps2=1e-3, d=1.0, wd=0.0, shape=None):
+//!     # torch.optim.Adafactor on P0 as one vector (shape None) or as a 2x2 matrix
+//!     eps1 = 1.1920928955078125e-07 if eps1 is None else eps1
+//!     p = P0[:]
+//!     rows, cols = shape if shape else (None, None)
+//!     rv = [0.0] * (rows or 0); cv = [0.0] * (cols or 0); v = [0.0] * 4
+//!     for t, g in enumerate(G, 1):
+//!         w = t ** c
+//!         rho = min(lr, 1 / math.sqrt(t))
+//!         alpha = max(eps2, math.sqrt(sum(x * x for x in p) / 4)) * rho
+//!         p = [pi * (1 - lr * wd) for pi in p]
+//!         if shape:
+//!             M = [g[i * cols:(i + 1) * cols] for i in range(rows)]
+//!             rm = [sum(x * x for x in M[i]) / cols for i in range(rows)]
+//!             cm = [sum(M[i][j] ** 2 for i in range(rows)) / rows for j in range(cols)]
+//!             rv = [lerp(a, b, w) for a, b in zip(rv, rm)]
+//!             cv = [lerp(a, b, w) for a, b in zip(cv, cm)]
+//!             den = max(sum(rv) / rows, eps1)
+//!             var = [rv[i] * cv[j] / den for i in range(rows) for j in range(cols)]
+//!         else:
+//!             v = [lerp(a, gi * gi, w) for a, gi in zip(v, g)]
+//!             var = v
+//!         u = [gi / math.sqrt(max(vi, eps1 * eps1)) for gi, vi in zip(g, var)]
+//!         denom = max(1.0, math.sqrt(sum(x * x for x in u)) / (math.sqrt(4) * d))
+//!         p = [pi - alpha / denom * ui for pi, ui in zip(p, u)]
+//!     return p
+//!
+//! def matmul(A, B):
+//!     return [[sum(A[i][k] * B[k][j] for k in range(len(B))) for j in range(len(B[0]))] for i in range(len(A))]
+//!
+//! def T(A):
+//!     return [list(r) for r in zip(*A)]
+//!
+//! def ns(U, coef=(3.4445, -4.775, 2.0315), eps=1e-7, steps=5):
+//!     a, b, c = coef
+//!     tall = len(U) > len(U[0])
+//!     X = T(U) if tall else [r[:] for r in U]
+//!     n = max(math.sqrt(sum(x * x for r in X for x in r)), eps)
+//!     X = [[x / n for x in r] for r in X]
+//!     for _ in range(steps):
+//!         A = matmul(X, T(X))
+//!         AA = matmul(A, A)
+//!         B = [[b * A[i][j] + c * AA[i][j] for j in range(len(A))] for i in range(len(A))]
+//!         BX = matmul(B, X)
+//!         X = [[a * X[i][j] + BX[i][j] for j in range(len(X[0]))] for i in range(len(X))]
+//!     return T(X) if tall else X
+//!
+//! def muon(lr=0.02, wd=0.1, mu=0.95, rows=1, cols=4, steps=5):
+//!     # torch.optim.Muon (f64 Newton-Schulz) on P0 as a rows x cols matrix
+//!     p = P0[:]; buf = [0.0] * 4
+//!     for g in G:
+//!         buf = [lerp(bi, gi, 1 - mu) for bi, gi in zip(buf, g)]
+//!         u = [lerp(gi, bi, mu) for gi, bi in zip(g, buf)]
+//!         X = ns([u[i * cols:(i + 1) * cols] for i in range(rows)], steps=steps)
+//!         x = [v for r in X for v in r]
+//!         adj = lr * math.sqrt(max(1, rows / cols))
+//!         p = [pi * (1 - lr * wd) - adj * xi for pi, xi in zip(p, x)]
+//!     return p
+//!
+//! def lbfgs(lr=1.0, max_iter=3, a=(1.0, 2.0, 3.0, 4.0), hist=100):
+//!     # torch.optim.LBFGS.step without line search, f(p) = sum(a_i p_i^2 / 2)
+//!     p = P0[:]
+//!     grad = lambda p: [ai * pi for ai, pi in zip(a, p)]
+//!     dot = lambda u, v: sum(x * y for x, y in zip(u, v))
+//!     g = grad(p); dirs = []; stps = []; ro = []; H = 1.0; d = None; t = None; prev = None
+//!     for n_iter in range(1, max_iter + 1):
+//!         if n_iter == 1:
+//!             d = [-x for x in g]
+//!         else:
+//!             y = [x - z for x, z in zip(g, prev)]; s = [x * t for x in d]; ys = dot(y, s)
+//!             if ys > 1e-10:
+//!                 dirs.append(y); stps.append(s); ro.append(1 / ys); H = ys / dot(y, y)
+//!             q = [-x for x in g]; al = [0.0] * len(dirs)
+//!             for i in range(len(dirs) - 1, -1, -1):
+//!                 al[i] = dot(stps[i], q) * ro[i]
+//!                 q = [x - al[i] * yy for x, yy in zip(q, dirs[i])]
+//!             d = [x * H for x in q]
+//!             for i in range(len(dirs)):
+//!                 be = dot(dirs[i], d) * ro[i]
+//!                 d = [x + (al[i] - be) * ss for x, ss in zip(d, stps[i])]
+//!         prev = g[:]
+//!         t = min(1.0, 1.0 / sum(abs(x) for x in g)) * lr if n_iter == 1 else lr
+//!         p = [pi + t * di for pi, di in zip(p, d)]
+//!         if n_iter != max_iter:
+//!             g = grad(p)
+//!     return p
+//!
 //! cases = {
 //!     "sgd lr=0.1 wd=0.01": sgd(0.1, wd=0.01),
 //!     "sgd lr=0.1 wd=0.01 maximize": sgd(0.1, wd=0.01, maximize=True),
@@ -199,6 +308,15 @@
 //!     "asgd lr=0.1 lambd=0.1 wd=0.01": asgd(0.1, lambd=0.1, wd=0.01)[0],
 //!     "asgd lr=0.1 t0=0 (ax)": asgd(0.1, t0=0)[1],
 //!     "asgd lr=0.1 t0=0 (p)": asgd(0.1, t0=0)[0],
+//!     "schedule-free-adamw lr=0.01 (y)": sfadamw(0.01)[0],
+//!     "schedule-free-adamw lr=0.01 (x)": sfadamw(0.01)[1],
+//!     "schedule-free-adamw lr=0.01 wd=0.1 warmup=2 r=0.5 (x)": sfadamw(0.01, wd=0.1, warmup=2, r=0.5)[1],
+//!     "adafactor default (vector)": adafactor(),
+//!     "adafactor lr=0.1 wd=0.1 (2x2 matrix)": adafactor(0.1, wd=0.1, shape=(2, 2)),
+//!     "muon lr=0.02 (1x4 matrix)": muon(),
+//!     "muon lr=0.05 wd=0 (4x1 matrix, tall)": muon(0.05, wd=0.0, rows=4, cols=1),
+//!     "muon lr=0.02 (2x2 matrix)": muon(rows=2, cols=2),
+//!     "lbfgs lr=1 max_iter=3 on sum(a p^2/2), a=(1,2,3,4)": lbfgs(),
 //! }
 //! for k, v in cases.items():
 //!     print(f"{k}: [{', '.join(f'{x:.9}' for x in v)}]")
@@ -639,5 +757,170 @@ fn asgd_averages_after_t0() {
         "asgd ax",
         ax,
         [0.449988275, -1.48496283, 1.93995084, -0.232494213],
+    );
+}
+
+fn bound<O: Optimizer>(mut o: O, blocks: &[Block]) -> O {
+    o.bind(blocks).unwrap();
+    o
+}
+
+/// `schedule-free-adamw lr=0.01 (y)` and `(x)`: the weights stepped are y,
+/// the model is x.
+#[test]
+fn schedule_free_y_and_x() {
+    let o = run_on(
+        ScheduleFreeAdamw::new(ScheduleFreeConfig {
+            lr: 0.01,
+            ..ScheduleFreeConfig::default()
+        })
+        .unwrap(),
+        &G,
+        [0.487003874, -1.49301655, 1.98884891, -0.246454882],
+    );
+    let mut y = P0;
+    let mut o2 = ScheduleFreeAdamw::new(*o.config()).unwrap();
+    for g in &G {
+        o2.step(&Compute::serial(), &mut y, g).unwrap();
+    }
+    let x = o2.eval_weights(&y).unwrap();
+    close(
+        "schedule-free x",
+        &x,
+        [0.487875981, -1.49356773, 1.98851363, -0.246115319],
+    );
+}
+
+/// `schedule-free-adamw lr=0.01 wd=0.1 warmup=2 r=0.5 (x)`
+#[test]
+fn schedule_free_warmup_decay_r() {
+    let mut o = ScheduleFreeAdamw::new(ScheduleFreeConfig {
+        lr: 0.01,
+        weight_decay: 0.1,
+        warmup_steps: 2,
+        r: 0.5,
+        ..ScheduleFreeConfig::default()
+    })
+    .unwrap();
+    let mut y = P0;
+    for g in &G {
+        o.step(&Compute::serial(), &mut y, g).unwrap();
+    }
+    close(
+        "schedule-free x",
+        &o.eval_weights(&y).unwrap(),
+        [0.490369326, -1.49637368, 1.98945742, -0.25304886],
+    );
+}
+
+/// `adafactor default (vector)`: unbound, the buffer is one vector.
+#[test]
+fn adafactor_vector() {
+    run(
+        Adafactor::new(AdafactorConfig::default()).unwrap(),
+        [0.476307975, -1.48658457, 1.98898117, -0.249467749],
+    );
+}
+
+/// `adafactor lr=0.1 wd=0.1 (2x2 matrix)`: factored moments.
+#[test]
+fn adafactor_matrix() {
+    let o = Adafactor::new(AdafactorConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        ..AdafactorConfig::default()
+    })
+    .unwrap();
+    run(
+        bound(
+            o,
+            &[Block::Matrix {
+                start: 0,
+                rows: 2,
+                cols: 2,
+            }],
+        ),
+        [0.189823371, -1.38177695, 1.84580931, -0.242998432],
+    );
+}
+
+fn muon_on(lr: f32, wd: f32, rows: usize, cols: usize, want: [f64; 4]) {
+    let o = Muon::new(MuonConfig {
+        lr,
+        weight_decay: wd,
+        ..MuonConfig::default()
+    })
+    .unwrap();
+    run(
+        bound(
+            o,
+            &[Block::Matrix {
+                start: 0,
+                rows,
+                cols,
+            }],
+        ),
+        want,
+    );
+}
+
+/// `muon lr=0.02 (1x4 matrix)`, `muon lr=0.02 (2x2 matrix)` and
+/// `muon lr=0.05 wd=0 (4x1 matrix, tall)`: the wide, square and
+/// transposed orientations, each with its adjusted lr.
+#[test]
+fn muon_wide_square_tall() {
+    muon_on(
+        0.02,
+        0.1,
+        1,
+        4,
+        [0.482200134, -1.48590004, 1.97150566, -0.243451674],
+    );
+    muon_on(
+        0.02,
+        0.1,
+        2,
+        2,
+        [0.480225577, -1.50543858, 1.9601837, -0.247394296],
+    );
+    muon_on(
+        0.05,
+        0.0,
+        4,
+        1,
+        [0.425891474, -1.47442732, 1.91718903, -0.224577163],
+    );
+}
+
+/// `lbfgs lr=1 max_iter=3 on sum(a p^2/2), a=(1,2,3,4)`: one step of three
+/// iterations through the closure (the first along −g with
+/// t = 1/Σ|g|, then two quasi-Newton directions). `max_eval` is raised
+/// from torch's default ⌊3·5/4⌋ = 3, which would stop after the second
+/// iteration's evaluation.
+#[test]
+fn lbfgs_three_iterations_on_a_quadratic() {
+    let mut o = Lbfgs::new(LbfgsConfig {
+        max_iter: 3,
+        max_eval: Some(10),
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
+    let a = [1.0f32, 2.0, 3.0, 4.0];
+    let mut p = P0;
+    let info = o
+        .step(&mut p, |w: &[f32], g: &mut [f32]| {
+            let mut f = 0.0;
+            for i in 0..4 {
+                g[i] = a[i] * w[i];
+                f += 0.5 * a[i] * w[i] * w[i];
+            }
+            Ok::<f32, OptimError>(f)
+        })
+        .unwrap();
+    assert_eq!((info.iters, info.evals), (3, 3));
+    close(
+        "lbfgs",
+        &p,
+        [0.127838874, -0.0168131231, -0.0135101612, 0.0178904567],
     );
 }

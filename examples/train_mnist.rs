@@ -8,7 +8,7 @@
 use descent::optim::OptimizerKind;
 use descent::tensor::Compute;
 use descent::train::data::{Mnist, Normalize};
-use descent::train::{RunConfig, Trainer};
+use descent::train::{RunConfig, TrainError, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -29,7 +29,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // One thread; `Compute::threads(2)` gives the same bits, faster.
         let mut trainer = Trainer::new(cfg, &mnist, Compute::serial())?;
         // No observers: no progress bar, no files; the history keeps it all.
-        trainer.run(&mut [])?;
+        // A run that diverges (L-BFGS at batch 64 without a line search,
+        // as in PyTorch) is a row of the table, not the end of the program.
+        match trainer.run(&mut []) {
+            Ok(()) => {}
+            Err(e @ TrainError::Diverged { .. }) => {
+                println!(
+                    "| {optimizer} | {} | {} | {e} | | | |",
+                    trainer.updater.lr(),
+                    trainer.step
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
         let last = trainer.history.epochs.last().ok_or("no epoch ran")?;
         println!(
             "| {optimizer} | {} | {} | {:.4} | {:.4} | {:.2}% | {:.2} |",

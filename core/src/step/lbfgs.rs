@@ -7,7 +7,7 @@
 //! [`crate::ops::sum_squares`]), so their bits depend on the width.
 
 use crate::ops::same_len;
-use crate::simd::{load, store, Vector};
+use crate::simd::{load, store, Vector, MAX_LANES};
 
 /// `Σ aᵢ·bᵢ`.
 pub fn dot<V: Vector>(a: &[f32], b: &[f32]) -> f32 {
@@ -60,14 +60,30 @@ pub fn axpy_dot<V: Vector>(q: &mut [f32], alpha: f32, x: &[f32], z: &[f32]) -> f
             }
         }
     }
-    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add();
-    for i in body..q.len() {
-        q[i] = alpha.mul_add(x[i], q[i]);
+    // The tail, a vector at a time on zero-padded copies: the same vector
+    // operation as the body, so an element's update does not depend on
+    // where it falls (with or without FMA in the build).
+    let mut i = body;
+    while i < q.len() {
+        let r = (q.len() - i).min(V::LANES);
+        let pad = |v: &[f32]| {
+            let mut a = [0.0f32; MAX_LANES];
+            if !v.is_empty() {
+                a[..r].copy_from_slice(&v[i..i + r]);
+            }
+            a
+        };
+        let (qa, xa, za) = (pad(q), pad(x), pad(z));
+        let qv = a.mul_add(load::<V>(&xa, 0), load(&qa, 0));
+        let mut out = [0.0f32; MAX_LANES];
+        store(&mut out, 0, qv);
+        q[i..i + r].copy_from_slice(&out[..r]);
         if with_dot {
-            s = q[i].mul_add(z[i], s);
+            acc[0] = qv.mul_add(load(&za, 0), acc[0]);
         }
+        i += r;
     }
-    s
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
 }
 
 /// Scalar twin of [`axpy_dot`] (the sum in `f64`).

@@ -2,16 +2,17 @@
 //! and a step normalised by its own RMS.
 
 use crate::common;
+use crate::driver::{open_step, Opening};
 use crate::error::{OptimError, Result};
 use crate::hyper::{FromHyper, Hyper};
 use crate::kind::Standalone;
-use crate::layout::{tiles, Block};
+use crate::layout::{self, Block};
 use crate::{OptimState, Optimizer, StepInfo};
 use descent_core::simd::Wide;
 use descent_core::step::adafactor::{
     factored_apply, factored_update_sq, square_sums, unfactored_apply, unfactored_update_sq,
 };
-use descent_core::step::{clip_scale, decimal, grad_norm, grad_scale};
+use descent_core::step::{decimal, grad_scale, lerp_scalar};
 use descent_core::Compute;
 
 const NAME: &str = "adafactor";
@@ -142,13 +143,6 @@ impl Adafactor {
         &self.cfg
     }
 
-    /// The blocks of a buffer of `n`: the bound ones, or one vector.
-    fn blocks(&self, n: usize) -> Vec<Block> {
-        self.blocks
-            .clone()
-            .unwrap_or_else(|| vec![Block::Vector { start: 0, len: n }])
-    }
-
     /// The state's lengths for `blocks`: Σ rows, Σ cols, Σ vector lengths.
     fn sizes(blocks: &[Block]) -> [usize; 3] {
         let mut s = [0; 3];
@@ -171,57 +165,24 @@ impl Optimizer for Adafactor {
     }
 
     fn bind(&mut self, blocks: &[Block]) -> Result<()> {
-        let n = blocks.iter().map(Block::len).sum();
-        if !tiles(blocks, n) {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "parameter blocks (gaps or overlaps)",
-                expected: n,
-                got: blocks.last().map_or(0, |b| b.range().end),
-            });
-        }
-        self.blocks = Some(blocks.to_vec());
+        self.blocks = Some(layout::checked(NAME, blocks)?);
         Ok(())
     }
 
     fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
         let n = params.len();
-        if grads.len() != n {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "grads (vs params)",
-                expected: n,
-                got: grads.len(),
-            });
-        }
-        let blocks = self.blocks(n);
-        if !tiles(&blocks, n) {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "params (vs the bound blocks)",
-                expected: blocks.last().map_or(0, |b| b.range().end),
-                got: n,
-            });
-        }
-        if let Some(len) = self.len {
-            if len != n {
-                return Err(OptimError::LengthMismatch {
-                    optimizer: NAME,
-                    what: "params (vs the optimizer's state)",
-                    expected: len,
-                    got: n,
-                });
-            }
-        }
-        let norm = grad_norm::<Wide>(cx, grads);
-        if !norm.is_finite() {
-            return Ok(StepInfo {
-                grad_norm: norm,
-                clip_scale: 1.0,
-                applied: false,
-            });
-        }
-        let clip = self.cfg.clip_norm.map_or(1.0, |c| clip_scale(norm, c));
+        // Unbound, the buffer is one vector, as torch takes a 1-D tensor.
+        let blocks = self
+            .blocks
+            .get_or_insert_with(|| vec![Block::Vector { start: 0, len: n }]);
+        layout::covers(NAME, blocks, n)?;
+        let (norm, clip) = match open_step(cx, NAME, n, grads, self.len, self.cfg.clip_norm)? {
+            Opening::Go { norm, clip } => (norm, clip),
+            Opening::Skip(info) => return Ok(info),
+        };
+        // Taken for the step (the state is borrowed mutably below), and
+        // put back at its end: no copy.
+        let blocks = std::mem::take(blocks);
         let gs = grad_scale(self.cfg.maximize, clip);
         if self.len.is_none() {
             let [r, c, v] = Self::sizes(&blocks);
@@ -255,10 +216,10 @@ impl Optimizer for Adafactor {
                     self.col_sq.resize(cols, 0.0);
                     square_sums::<Wide>(g, cols, gs, &mut self.row_sq, &mut self.col_sq);
                     for (x, &s) in r.iter_mut().zip(&self.row_sq) {
-                        *x = lerp(*x, s / cols as f32, w);
+                        *x = lerp_scalar(*x, s / cols as f32, w);
                     }
                     for (x, &s) in c.iter_mut().zip(&self.col_sq) {
-                        *x = lerp(*x, s / rows as f32, w);
+                        *x = lerp_scalar(*x, s / rows as f32, w);
                     }
                     let mean = r.iter().map(|&x| x as f64).sum::<f64>() / rows as f64;
                     let den = (mean as f32).max(eps1 as f32);
@@ -278,6 +239,7 @@ impl Optimizer for Adafactor {
                 }
             }
         }
+        self.blocks = Some(blocks);
         Ok(StepInfo {
             grad_norm: norm,
             clip_scale: clip,
@@ -339,66 +301,19 @@ impl Optimizer for Adafactor {
                 len: v_len,
             }],
         };
-        let sizes = Self::sizes(&blocks);
-        let names: Vec<&'static str> = ["row_var", "col_var", "variance"]
-            .into_iter()
-            .zip(sizes)
-            .filter(|&(_, s)| s > 0)
-            .map(|(n, _)| n)
-            .collect();
-        let mut taken = [Vec::new(), Vec::new(), Vec::new()];
-        for (name, buf) in &state.buffers {
-            let Some(i) = ["row_var", "col_var", "variance"]
-                .iter()
-                .position(|n| n == name && names.contains(n))
-            else {
-                return Err(OptimError::UnexpectedBuffer {
-                    optimizer: NAME,
-                    name: name.clone(),
-                    expected: names.clone(),
-                });
-            };
-            if buf.len() != sizes[i] {
-                return Err(OptimError::BufferLength {
-                    optimizer: NAME,
-                    name: name.clone(),
-                    expected: sizes[i],
-                    got: buf.len(),
-                });
-            }
-            taken[i] = buf.clone();
-        }
-        for (i, n) in ["row_var", "col_var", "variance"].into_iter().enumerate() {
-            if sizes[i] > 0 && taken[i].len() != sizes[i] {
-                return Err(OptimError::MissingBuffer {
-                    optimizer: NAME,
-                    name: n.to_string(),
-                });
-            }
-        }
-        if state.step == 0 {
-            return Err(OptimError::InconsistentState {
-                optimizer: NAME,
-                step: 0,
-                buffers: state.buffers.len(),
-            });
-        }
-        let [r, c, v] = taken;
+        let [r, c, v] = Self::sizes(&blocks);
+        let taken = common::take_sized(
+            NAME,
+            state,
+            &[("row_var", r), ("col_var", c), ("variance", v)],
+        )?;
+        let [r, c, v]: [Vec<f32>; 3] = taken.try_into().expect("three buffers");
         self.row_var = r;
         self.col_var = c;
         self.variance = v;
         self.len = Some(blocks.iter().map(Block::len).sum());
         self.step = state.step;
         Ok(())
-    }
-}
-
-/// `a + w·(b − a)` from the nearer end, as ATen's `lerp` (so w = 1 gives b).
-fn lerp(a: f32, b: f32, w: f32) -> f32 {
-    if w.abs() < 0.5 {
-        w.mul_add(b - a, a)
-    } else {
-        (w - 1.0).mul_add(b - a, b)
     }
 }
 

@@ -170,3 +170,51 @@ pub(crate) fn take_scalars(
         })
         .collect()
 }
+
+/// The buffers of an imported state whose lengths follow from the bound
+/// shapes rather than the parameters (Adafactor's and Muon's): `want` is
+/// every name with its length, and a name of length 0 must be absent.
+/// Returns them in `want`'s order (empty for the absent ones); the errors
+/// name the buffer. A state with buffers must have taken a step.
+pub(crate) fn take_sized(
+    opt: &'static str,
+    state: &OptimState,
+    want: &[(&'static str, usize)],
+) -> Result<Vec<Vec<f32>>> {
+    let names: Vec<&'static str> = want.iter().filter(|w| w.1 > 0).map(|w| w.0).collect();
+    let mut taken = vec![Vec::new(); want.len()];
+    for (name, buf) in &state.buffers {
+        let Some(i) = want.iter().position(|w| w.0 == name && w.1 > 0) else {
+            return Err(OptimError::UnexpectedBuffer {
+                optimizer: opt,
+                name: name.clone(),
+                expected: names.clone(),
+            });
+        };
+        if buf.len() != want[i].1 {
+            return Err(OptimError::BufferLength {
+                optimizer: opt,
+                name: name.clone(),
+                expected: want[i].1,
+                got: buf.len(),
+            });
+        }
+        taken[i] = buf.clone();
+    }
+    for (w, t) in want.iter().zip(&taken) {
+        if w.1 > 0 && t.len() != w.1 {
+            return Err(OptimError::MissingBuffer {
+                optimizer: opt,
+                name: w.0.to_string(),
+            });
+        }
+    }
+    if state.step == 0 {
+        return Err(OptimError::InconsistentState {
+            optimizer: opt,
+            step: 0,
+            buffers: state.buffers.len(),
+        });
+    }
+    Ok(taken)
+}

@@ -134,6 +134,56 @@ macro_rules! torch_fields {
 }
 pub(crate) use torch_fields;
 
+/// What the opening every optimizer's step shares decided ([`open_step`]).
+pub(crate) enum Opening {
+    /// Go on: `‖g‖₂` and the clipping factor.
+    Go { norm: f32, clip: f32 },
+    /// The norm is not finite: nothing is updated, report this.
+    Skip(StepInfo),
+}
+
+/// The opening every optimizer's step shares (the driver's, Adafactor's,
+/// Muon's): the gradient as long as the parameters, the parameters as long
+/// as the state (`state_len`, once there is state), `‖g‖₂` (a non-finite
+/// norm skips the step) and the clipping factor.
+pub(crate) fn open_step(
+    cx: &Compute,
+    name: &'static str,
+    params: usize,
+    grads: &[f32],
+    state_len: Option<usize>,
+    clip_norm: Option<f32>,
+) -> Result<Opening> {
+    if grads.len() != params {
+        return Err(OptimError::LengthMismatch {
+            optimizer: name,
+            what: "grads (vs params)",
+            expected: params,
+            got: grads.len(),
+        });
+    }
+    if let Some(n) = state_len {
+        if n != params {
+            return Err(OptimError::LengthMismatch {
+                optimizer: name,
+                what: "params (vs the optimizer's state)",
+                expected: n,
+                got: params,
+            });
+        }
+    }
+    let norm = grad_norm::<Wide>(cx, grads);
+    if !norm.is_finite() {
+        return Ok(Opening::Skip(StepInfo {
+            grad_norm: norm,
+            clip_scale: 1.0,
+            applied: false,
+        }));
+    }
+    let clip = clip_norm.map_or(1.0, |c| clip_scale(norm, c));
+    Ok(Opening::Go { norm, clip })
+}
+
 /// A rule with its step count and slots: an [`Optimizer`].
 #[derive(Debug, Clone)]
 pub struct Driven<R: Rule> {
@@ -186,34 +236,17 @@ impl<R: Rule> Optimizer for Driven<R> {
     }
 
     fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
-        let name = self.rule.name();
-        if grads.len() != params.len() {
-            return Err(OptimError::LengthMismatch {
-                optimizer: name,
-                what: "grads (vs params)",
-                expected: params.len(),
-                got: grads.len(),
-            });
-        }
-        if let Some(n) = self.len {
-            if n != params.len() {
-                return Err(OptimError::LengthMismatch {
-                    optimizer: name,
-                    what: "params (vs the optimizer's state)",
-                    expected: n,
-                    got: params.len(),
-                });
-            }
-        }
-        let norm = grad_norm::<Wide>(cx, grads);
-        if !norm.is_finite() {
-            return Ok(StepInfo {
-                grad_norm: norm,
-                clip_scale: 1.0,
-                applied: false,
-            });
-        }
-        let clip = self.rule.clip_norm().map_or(1.0, |c| clip_scale(norm, c));
+        let (norm, clip) = match open_step(
+            cx,
+            self.rule.name(),
+            params.len(),
+            grads,
+            self.len,
+            self.rule.clip_norm(),
+        )? {
+            Opening::Go { norm, clip } => (norm, clip),
+            Opening::Skip(info) => return Ok(info),
+        };
         let first = self.len.is_none() && self.has_slots();
         if first {
             for (i, slot) in self.slots.iter_mut().enumerate().take(R::SLOTS.len()) {

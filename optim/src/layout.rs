@@ -70,3 +70,33 @@ pub(crate) fn tiles(blocks: &[Block], n: usize) -> bool {
     }
     at == n
 }
+
+/// `blocks`, checked to tile `0..n` for their own n (the blocks an
+/// optimizer is bound to); the error names `optimizer`.
+pub(crate) fn checked(optimizer: &'static str, blocks: &[Block]) -> crate::Result<Vec<Block>> {
+    let n = blocks.iter().map(Block::len).sum();
+    if !tiles(blocks, n) {
+        return Err(crate::OptimError::LengthMismatch {
+            optimizer,
+            what: "parameter blocks (gaps or overlaps)",
+            expected: n,
+            got: blocks.last().map_or(0, |b| b.range().end),
+        });
+    }
+    Ok(blocks.to_vec())
+}
+
+/// Errors unless `blocks` tile a buffer of `n` (the parameters stepped
+/// against the blocks bound).
+pub(crate) fn covers(optimizer: &'static str, blocks: &[Block], n: usize) -> crate::Result<()> {
+    if tiles(blocks, n) {
+        Ok(())
+    } else {
+        Err(crate::OptimError::LengthMismatch {
+            optimizer,
+            what: "params (vs the bound blocks)",
+            expected: blocks.last().map_or(0, |b| b.range().end),
+            got: n,
+        })
+    }
+}

@@ -9,7 +9,7 @@ use crate::hyper::{FromHyper, Hyper};
 use crate::OptimState;
 use descent_core::simd::Wide;
 use descent_core::step::decimal;
-use descent_core::step::lbfgs::{axpy_dot, dot, scale};
+use descent_core::step::lbfgs::{axpy_dot, dot};
 
 const NAME: &str = "lbfgs";
 
@@ -127,6 +127,9 @@ pub struct Lbfgs {
     prev_loss: f64,
     n_iter: u64,
     func_evals: u64,
+    /// Buffers for the next (s, y) pair, reused (not state).
+    scratch_y: Vec<f32>,
+    scratch_s: Vec<f32>,
 }
 
 fn abs_max(x: &[f32]) -> f32 {
@@ -150,6 +153,8 @@ impl Lbfgs {
             prev_loss: 0.0,
             n_iter: 0,
             func_evals: 0,
+            scratch_y: Vec::new(),
+            scratch_s: Vec::new(),
         })
     }
 
@@ -227,24 +232,30 @@ impl Lbfgs {
                 self.ro.clear();
                 self.h_diag = 1.0;
             } else {
-                // y = g − g_prev, s = t·d.
-                let y: Vec<f32> = g
-                    .iter()
-                    .zip(&self.prev_flat_grad)
-                    .map(|(a, b)| a - b)
-                    .collect();
-                let s: Vec<f32> = self.d.iter().map(|v| v * self.t as f32).collect();
+                // y = g − g_prev, s = t·d, into scratch buffers; a pair that
+                // is kept moves into the history, and at full history the
+                // oldest pair's buffers become the scratch (no allocation).
+                let (mut y, mut s) = (
+                    std::mem::take(&mut self.scratch_y),
+                    std::mem::take(&mut self.scratch_s),
+                );
+                y.clear();
+                y.extend(g.iter().zip(&self.prev_flat_grad).map(|(a, b)| a - b));
+                s.clear();
+                s.extend(self.d.iter().map(|v| v * self.t as f32));
                 let ys = dot::<Wide>(&y, &s);
                 if ys > 1e-10 {
                     if self.old_dirs.len() == h {
-                        self.old_dirs.pop_front();
-                        self.old_stps.pop_front();
+                        self.scratch_y = self.old_dirs.pop_front().unwrap_or_default();
+                        self.scratch_s = self.old_stps.pop_front().unwrap_or_default();
                         self.ro.pop_front();
                     }
                     self.h_diag = ys / dot::<Wide>(&y, &y);
                     self.old_dirs.push_back(y);
                     self.old_stps.push_back(s);
                     self.ro.push_back(1.0 / ys);
+                } else {
+                    (self.scratch_y, self.scratch_s) = (y, s);
                 }
                 self.two_loop(&g, &mut al);
             }
@@ -276,10 +287,7 @@ impl Lbfgs {
                 add(x, &x0, self.t as f32, &self.d);
                 opt_cond = abs_max(&g) <= tol_grad;
             } else {
-                let t = self.t as f32;
-                for (xi, di) in x.iter_mut().zip(&self.d) {
-                    *xi = t.mul_add(*di, *xi);
-                }
+                descent_core::ops::axpy::<Wide>(self.t as f32, &self.d, x);
                 if iters != cfg.max_iter {
                     loss = eval(x, &mut g)? as f64;
                     opt_cond = abs_max(&g) <= tol_grad;
@@ -456,18 +464,20 @@ pub fn two_loop(
     d: &mut Vec<f32>,
 ) {
     let k = dirs.len();
-    let mut q: Vec<f32> = g.iter().map(|v| -v).collect();
+    // The recursion runs in `d` itself: q = −g, the first loop, then the
+    // scale by H₀, then the second loop.
+    d.clear();
+    d.extend(g.iter().map(|v| -v));
     if k > 0 {
         // q ← q − αᵢ·yᵢ, newest first; αᵢ = ρᵢ·sᵢᵀq.
-        let mut sq = dot::<Wide>(&stps[k - 1], &q);
+        let mut sq = dot::<Wide>(&stps[k - 1], d);
         for i in (0..k).rev() {
             al[i] = sq * ro[i];
             let next: &[f32] = if i > 0 { &stps[i - 1] } else { &[] };
-            sq = axpy_dot::<Wide>(&mut q, -al[i], &dirs[i], next);
+            sq = axpy_dot::<Wide>(d, -al[i], &dirs[i], next);
         }
     }
-    d.resize(q.len(), 0.0);
-    scale::<Wide>(d, h_diag, &q);
+    descent_core::ops::scale::<Wide>(h_diag, d);
     if k > 0 {
         // r ← r + (αᵢ − βᵢ)·sᵢ, oldest first; βᵢ = ρᵢ·yᵢᵀr.
         let mut yr = dot::<Wide>(&dirs[0], d);

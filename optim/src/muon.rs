@@ -2,15 +2,15 @@
 //! Newton–Schulz iteration; the vectors (biases) step with AdamW.
 
 use crate::common;
+use crate::driver::{open_step, Opening};
 use crate::error::{OptimError, Result};
 use crate::hyper::{FromHyper, Hyper};
 use crate::kind::Standalone;
-use crate::layout::{tiles, Block};
+use crate::layout::{self, Block};
 use crate::{OptimState, Optimizer, StepInfo};
 use descent_core::simd::Wide;
 use descent_core::step::{
-    adam, clip_scale, decimal, grad_norm, grad_scale, muon_apply, muon_momentum, one_minus,
-    AdamStep,
+    adam, decimal, grad_scale, muon_apply, muon_momentum, one_minus, AdamStep,
 };
 use descent_core::{matmul, Compute, Epilogue, MatMut, MatRef};
 
@@ -175,6 +175,109 @@ impl Muon {
         }
         s
     }
+
+    /// The step on `blocks` (at least one matrix), once the blocks are
+    /// known: the shared opening, then each matrix's momentum and
+    /// Newton–Schulz step and each vector's AdamW step.
+    fn step_on(
+        &mut self,
+        cx: &Compute,
+        blocks: &[Block],
+        params: &mut [f32],
+        grads: &[f32],
+        n: usize,
+    ) -> Result<StepInfo> {
+        layout::covers(NAME, blocks, n)?;
+        let (norm, clip) = match open_step(cx, NAME, n, grads, self.len, self.cfg.clip_norm)? {
+            Opening::Go { norm, clip } => (norm, clip),
+            Opening::Skip(info) => return Ok(info),
+        };
+        let gs = grad_scale(false, clip);
+        if self.len.is_none() {
+            let [m, v] = Self::sizes(blocks);
+            self.momentum = vec![0.0; m];
+            self.exp_avg = vec![0.0; v];
+            self.exp_avg_sq = vec![0.0; v];
+            self.len = Some(n);
+        }
+        self.step += 1;
+        let cfg = self.cfg;
+        let lr = decimal(cfg.lr);
+        let decay = (1.0 - lr * decimal(cfg.weight_decay)) as f32;
+        let aux_lr = if self.base_lr > 0.0 {
+            cfg.aux_lr * (cfg.lr / self.base_lr)
+        } else {
+            cfg.aux_lr
+        };
+        let aux = AdamStep::new(aux_lr, 0.9, 0.999, 1e-8, 0.01, true, false, self.step, gs);
+        let (mut mi, mut vi) = (0, 0);
+        let s = &mut self.scratch;
+        for b in blocks {
+            let range = b.range();
+            let (p, g) = (&mut params[range.clone()], &grads[range]);
+            match *b {
+                Block::Matrix { rows, cols, .. } => {
+                    let len = rows * cols;
+                    let buf = &mut self.momentum[mi..mi + len];
+                    s.update.resize(len, 0.0);
+                    muon_momentum::<Wide>(
+                        g,
+                        gs,
+                        buf,
+                        cfg.momentum,
+                        one_minus(cfg.momentum),
+                        cfg.nesterov,
+                        &mut s.update,
+                    );
+                    let (r, c) = (rows.min(cols), rows.max(cols));
+                    // The wide orientation: Uᵀ when the matrix is tall; a
+                    // wide one is iterated where it is (a swap, no copy).
+                    if rows > cols {
+                        s.x.resize(len, 0.0);
+                        transpose(&s.update, rows, cols, &mut s.x);
+                    } else {
+                        std::mem::swap(&mut s.x, &mut s.update);
+                    }
+                    newton_schulz(
+                        cx,
+                        &mut s.x,
+                        r,
+                        c,
+                        cfg.ns_coefficients,
+                        cfg.eps,
+                        cfg.ns_steps,
+                        &mut s.next,
+                        &mut s.gram,
+                        &mut s.poly,
+                    )?;
+                    if rows > cols {
+                        transpose(&s.x, cols, rows, &mut s.update);
+                    } else {
+                        std::mem::swap(&mut s.x, &mut s.update);
+                    }
+                    let adjusted = (lr * (rows as f64 / cols as f64).max(1.0).sqrt()) as f32;
+                    muon_apply::<Wide>(p, &s.update, decay, adjusted);
+                    mi += len;
+                }
+                Block::Vector { len, .. } => {
+                    adam::<Wide>(
+                        p,
+                        g,
+                        &mut self.exp_avg[vi..vi + len],
+                        &mut self.exp_avg_sq[vi..vi + len],
+                        None,
+                        &aux,
+                    );
+                    vi += len;
+                }
+            }
+        }
+        Ok(StepInfo {
+            grad_norm: norm,
+            clip_scale: clip,
+            applied: true,
+        })
+    }
 }
 
 /// Newton–Schulz on `x`, `r × c` row-major with `r ≤ c`, in place: `x ←
@@ -254,134 +357,24 @@ impl Optimizer for Muon {
     }
 
     fn bind(&mut self, blocks: &[Block]) -> Result<()> {
-        let n = blocks.iter().map(Block::len).sum();
-        if !tiles(blocks, n) {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "parameter blocks (gaps or overlaps)",
-                expected: n,
-                got: blocks.last().map_or(0, |b| b.range().end),
-            });
-        }
-        self.blocks = Some(blocks.to_vec());
+        self.blocks = Some(layout::checked(NAME, blocks)?);
         Ok(())
     }
 
     fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
         let n = params.len();
-        if grads.len() != n {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "grads (vs params)",
-                expected: n,
-                got: grads.len(),
-            });
-        }
-        let blocks = match &self.blocks {
-            Some(b) if b.iter().any(|b| matches!(b, Block::Matrix { .. })) => b.clone(),
-            _ => return Err(OptimError::NeedsMatrices { optimizer: NAME }),
-        };
-        if !tiles(&blocks, n) || self.len.is_some_and(|l| l != n) {
-            return Err(OptimError::LengthMismatch {
-                optimizer: NAME,
-                what: "params (vs the bound blocks)",
-                expected: blocks.last().map_or(0, |b| b.range().end),
-                got: n,
-            });
-        }
-        let norm = grad_norm::<Wide>(cx, grads);
-        if !norm.is_finite() {
-            return Ok(StepInfo {
-                grad_norm: norm,
-                clip_scale: 1.0,
-                applied: false,
-            });
-        }
-        let clip = self.cfg.clip_norm.map_or(1.0, |c| clip_scale(norm, c));
-        let gs = grad_scale(false, clip);
-        if self.len.is_none() {
-            let [m, v] = Self::sizes(&blocks);
-            self.momentum = vec![0.0; m];
-            self.exp_avg = vec![0.0; v];
-            self.exp_avg_sq = vec![0.0; v];
-            self.len = Some(n);
-        }
-        self.step += 1;
-        let cfg = self.cfg;
-        let lr = decimal(cfg.lr);
-        let decay = (1.0 - lr * decimal(cfg.weight_decay)) as f32;
-        let aux_lr = if self.base_lr > 0.0 {
-            cfg.aux_lr * (cfg.lr / self.base_lr)
-        } else {
-            cfg.aux_lr
-        };
-        let aux = AdamStep::new(aux_lr, 0.9, 0.999, 1e-8, 0.01, true, false, self.step, gs);
-        let (mut mi, mut vi) = (0, 0);
-        let s = &mut self.scratch;
-        for b in &blocks {
-            let range = b.range();
-            let (p, g) = (&mut params[range.clone()], &grads[range]);
-            match *b {
-                Block::Matrix { rows, cols, .. } => {
-                    let len = rows * cols;
-                    let buf = &mut self.momentum[mi..mi + len];
-                    s.update.resize(len, 0.0);
-                    muon_momentum::<Wide>(
-                        g,
-                        gs,
-                        buf,
-                        cfg.momentum,
-                        one_minus(cfg.momentum),
-                        cfg.nesterov,
-                        &mut s.update,
-                    );
-                    // The wide orientation: Uᵀ when the matrix is tall.
-                    let (r, c) = (rows.min(cols), rows.max(cols));
-                    s.x.resize(len, 0.0);
-                    if rows > cols {
-                        transpose(&s.update, rows, cols, &mut s.x);
-                    } else {
-                        s.x.copy_from_slice(&s.update);
-                    }
-                    newton_schulz(
-                        cx,
-                        &mut s.x,
-                        r,
-                        c,
-                        cfg.ns_coefficients,
-                        cfg.eps,
-                        cfg.ns_steps,
-                        &mut s.next,
-                        &mut s.gram,
-                        &mut s.poly,
-                    )?;
-                    if rows > cols {
-                        transpose(&s.x, cols, rows, &mut s.update);
-                    } else {
-                        s.update.copy_from_slice(&s.x);
-                    }
-                    let adjusted = (lr * (rows as f64 / cols as f64).max(1.0).sqrt()) as f32;
-                    muon_apply::<Wide>(p, &s.update, decay, adjusted);
-                    mi += len;
-                }
-                Block::Vector { len, .. } => {
-                    adam::<Wide>(
-                        p,
-                        g,
-                        &mut self.exp_avg[vi..vi + len],
-                        &mut self.exp_avg_sq[vi..vi + len],
-                        None,
-                        &aux,
-                    );
-                    vi += len;
-                }
+        let blocks = match self.blocks.take() {
+            Some(b) if b.iter().any(|b| matches!(b, Block::Matrix { .. })) => b,
+            other => {
+                self.blocks = other;
+                return Err(OptimError::NeedsMatrices { optimizer: NAME });
             }
-        }
-        Ok(StepInfo {
-            grad_norm: norm,
-            clip_scale: clip,
-            applied: true,
-        })
+        };
+        // Taken for the step (the state is borrowed mutably below), and put
+        // back whatever happens: no copy.
+        let r = self.step_on(cx, &blocks, params, grads, n);
+        self.blocks = Some(blocks);
+        r
     }
 
     fn lr(&self) -> f32 {
@@ -428,43 +421,12 @@ impl Optimizer for Muon {
             return Err(OptimError::NeedsMatrices { optimizer: NAME });
         };
         let [m, v] = Self::sizes(blocks);
-        let want = [("momentum_buffer", m), ("exp_avg", v), ("exp_avg_sq", v)];
-        let names: Vec<&'static str> = want.iter().filter(|w| w.1 > 0).map(|w| w.0).collect();
-        let mut taken: [Vec<f32>; 3] = Default::default();
-        for (name, buf) in &state.buffers {
-            let Some(i) = want.iter().position(|w| w.0 == name && w.1 > 0) else {
-                return Err(OptimError::UnexpectedBuffer {
-                    optimizer: NAME,
-                    name: name.clone(),
-                    expected: names.clone(),
-                });
-            };
-            if buf.len() != want[i].1 {
-                return Err(OptimError::BufferLength {
-                    optimizer: NAME,
-                    name: name.clone(),
-                    expected: want[i].1,
-                    got: buf.len(),
-                });
-            }
-            taken[i] = buf.clone();
-        }
-        for (i, w) in want.iter().enumerate() {
-            if w.1 > 0 && taken[i].len() != w.1 {
-                return Err(OptimError::MissingBuffer {
-                    optimizer: NAME,
-                    name: w.0.to_string(),
-                });
-            }
-        }
-        if state.step == 0 {
-            return Err(OptimError::InconsistentState {
-                optimizer: NAME,
-                step: 0,
-                buffers: state.buffers.len(),
-            });
-        }
-        let [a, b, c] = taken;
+        let taken = common::take_sized(
+            NAME,
+            state,
+            &[("momentum_buffer", m), ("exp_avg", v), ("exp_avg_sq", v)],
+        )?;
+        let [a, b, c]: [Vec<f32>; 3] = taken.try_into().expect("three buffers");
         self.momentum = a;
         self.exp_avg = b;
         self.exp_avg_sq = c;

@@ -9,10 +9,11 @@ use std::path::Path;
 
 use descent_optim::{OptimState, RandomSearchState, ScheduleState, Updater};
 
-use crate::checkpoint::{self, names, LoadOptions};
+use crate::checkpoint::{self, names, Checkpoint, LoadOptions};
 use crate::config::RunConfig;
 use crate::data::Mnist;
 use crate::trainer::{TrainError, Trainer};
+use descent_nn::ParamTensor;
 
 impl<'d> Trainer<'d> {
     /// Loads weights only from `path` (descent's or PyTorch's safetensors).
@@ -65,50 +66,16 @@ impl<'d> Trainer<'d> {
                 let st = opt.export_state();
                 meta.insert("optim_step".to_string(), st.step.to_string());
                 meta.insert("optim".to_string(), opt.name().to_string());
-                if !st.scalars.is_empty() {
-                    // As bit patterns: a JSON number need not read back
-                    // to the same f64.
-                    let bits: serde_json::Map<String, serde_json::Value> = st
-                        .scalars
-                        .iter()
-                        .map(|(n, v)| (n.clone(), v.to_bits().into()))
-                        .collect();
-                    meta.insert(names::OPTIM_SCALARS.to_string(), bits_json(bits));
-                }
                 let y = eval
                     .as_ref()
                     .map(|_| (names::TRAIN_POINT.to_string(), train_params.to_vec()));
-                for (buf, data) in st.buffers.iter().chain(&y) {
-                    // A buffer that is not one value per parameter
-                    // (Adafactor's row and column moments, Muon's momentum
-                    // over the matrices alone) is one flat tensor.
-                    if data.len() != train_params.len() {
-                        owned.push((names::optim_flat(buf), vec![data.len()], data.clone()));
-                        continue;
-                    }
-                    for t in layout {
-                        owned.push((
-                            names::optim(buf, &t.name),
-                            t.shape.clone(),
-                            data[t.range()].to_vec(),
-                        ));
-                    }
-                }
+                write_state(&st, y, layout, &mut owned, &mut meta);
             }
             Updater::Lbfgs(opt) => {
                 let st = opt.export_state();
                 meta.insert("optim_step".to_string(), st.step.to_string());
                 meta.insert("optim".to_string(), "lbfgs".to_string());
-                let bits: serde_json::Map<String, serde_json::Value> = st
-                    .scalars
-                    .iter()
-                    .map(|(n, v)| (n.clone(), v.to_bits().into()))
-                    .collect();
-                meta.insert(names::OPTIM_SCALARS.to_string(), bits_json(bits));
-                // The history is not one value per parameter: flat tensors.
-                for (buf, data) in &st.buffers {
-                    owned.push((names::optim_flat(buf), vec![data.len()], data.clone()));
-                }
+                write_state(&st, None, layout, &mut owned, &mut meta);
             }
             Updater::Search(rs) => {
                 let st = rs.export_state();
@@ -189,98 +156,16 @@ impl<'d> Trainer<'d> {
         let n = t.net.num_params();
         match &mut t.updater {
             Updater::Grad(opt) => {
-                let step: u64 = ck.meta_parse("optim_step")?;
-                // Buffer names in file order, each assembled from its
-                // per-parameter tensors into the flat layout.
-                let mut bufs: Vec<(String, Vec<f32>)> = Vec::new();
-                let mut flat_bufs: Vec<(String, Vec<f32>)> = Vec::new();
-                for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
-                    let rest = &tensor.name[names::OPTIM_PREFIX.len()..];
-                    let Some((buf, _)) = rest.split_once('/') else {
-                        // optim/BUFFER: a flat buffer of its own length.
-                        let len = match tensor.shape() {
-                            [len] => *len,
-                            s => {
-                                return Err(bad(format!(
-                                    "tensor {:?} has shape {s:?}: a flat optimizer buffer \
-                                     has one dimension",
-                                    tensor.name
-                                )))
-                            }
-                        };
-                        let mut data = vec![0.0; len];
-                        ck.copy_tensor(&tensor.name, &[len], &mut data)?;
-                        flat_bufs.push((rest.to_string(), data));
-                        continue;
-                    };
-                    if !bufs.iter().any(|(b, _)| b == buf) {
-                        bufs.push((buf.to_string(), vec![0.0; n]));
-                    }
-                }
-                for (buf, flat) in &mut bufs {
-                    for p in &layout {
-                        ck.copy_tensor(
-                            &names::optim(buf, &p.name),
-                            &p.shape,
-                            &mut flat[p.range()],
-                        )?;
-                    }
-                }
+                let mut st = read_state(&ck, &layout, n, &bad)?;
                 // The parameters the gradient is taken at, when the model
                 // saved is another point (Schedule-Free's y beside its x).
-                if let Some(i) = bufs.iter().position(|(b, _)| b == names::TRAIN_POINT) {
-                    let (_, y) = bufs.remove(i);
+                if let Some(i) = st.buffers.iter().position(|(b, _)| b == names::TRAIN_POINT) {
+                    let (_, y) = st.buffers.remove(i);
                     t.net.params_mut().copy_from_slice(&y);
                 }
-                let scalars = match ck.meta(names::OPTIM_SCALARS) {
-                    Ok(text) => parse_scalars(text).ok_or_else(|| {
-                        bad(format!(
-                            "metadata {:?} is not an object of u64 bit patterns: {text}",
-                            names::OPTIM_SCALARS
-                        ))
-                    })?,
-                    Err(_) => Vec::new(),
-                };
-                bufs.extend(flat_bufs);
-                opt.import_state(&OptimState {
-                    step,
-                    buffers: bufs,
-                    scalars,
-                })?;
+                opt.import_state(&st)?;
             }
-            Updater::Lbfgs(opt) => {
-                let step: u64 = ck.meta_parse("optim_step")?;
-                let mut buffers = Vec::new();
-                for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
-                    let name = &tensor.name[names::OPTIM_PREFIX.len()..];
-                    let len = match tensor.shape() {
-                        [len] => *len,
-                        s => {
-                            return Err(bad(format!(
-                                "tensor {:?} has shape {s:?}: L-BFGS's buffers are flat",
-                                tensor.name
-                            )))
-                        }
-                    };
-                    let mut data = vec![0.0; len];
-                    ck.copy_tensor(&tensor.name, &[len], &mut data)?;
-                    buffers.push((name.to_string(), data));
-                }
-                let scalars = match ck.meta(names::OPTIM_SCALARS) {
-                    Ok(text) => parse_scalars(text).ok_or_else(|| {
-                        bad(format!(
-                            "metadata {:?} is not an object of u64 bit patterns: {text}",
-                            names::OPTIM_SCALARS
-                        ))
-                    })?,
-                    Err(_) => Vec::new(),
-                };
-                opt.import_state(&OptimState {
-                    step,
-                    buffers,
-                    scalars,
-                })?;
-            }
+            Updater::Lbfgs(opt) => opt.import_state(&read_state(&ck, &layout, n, &bad)?)?,
             Updater::Search(rs) => {
                 let v: serde_json::Value = serde_json::from_str(ck.meta(names::RNG)?)
                     .map_err(|e| bad(format!("metadata \"rng\": {e}")))?;
@@ -329,8 +214,100 @@ fn parse_schedule(s: &str) -> Result<ScheduleState, String> {
     })
 }
 
-fn bits_json(m: serde_json::Map<String, serde_json::Value>) -> String {
-    serde_json::Value::Object(m).to_string()
+/// Writes an optimizer's state into a checkpoint: a buffer of one value
+/// per parameter as one tensor per parameter (`optim/{buffer}/{param}`),
+/// any other (Adafactor's factored moments, L-BFGS's history) as one flat
+/// tensor (`optim/{buffer}`), plus `extra` (Schedule-Free's y); the carried
+/// scalars as their `f64` bit patterns, since a JSON number need not read
+/// back to the same bits.
+fn write_state(
+    st: &OptimState,
+    extra: Option<(String, Vec<f32>)>,
+    layout: &[ParamTensor],
+    owned: &mut Vec<(String, Vec<usize>, Vec<f32>)>,
+    meta: &mut BTreeMap<String, String>,
+) {
+    let n: usize = layout.iter().map(ParamTensor::len).sum();
+    for (buf, data) in st.buffers.iter().chain(&extra) {
+        if data.len() != n {
+            owned.push((names::optim_flat(buf), vec![data.len()], data.clone()));
+            continue;
+        }
+        for t in layout {
+            owned.push((
+                names::optim(buf, &t.name),
+                t.shape.clone(),
+                data[t.range()].to_vec(),
+            ));
+        }
+    }
+    if !st.scalars.is_empty() {
+        let bits: serde_json::Map<String, serde_json::Value> = st
+            .scalars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_bits().into()))
+            .collect();
+        meta.insert(
+            names::OPTIM_SCALARS.to_string(),
+            serde_json::Value::Object(bits).to_string(),
+        );
+    }
+}
+
+/// Reads what [`write_state`] wrote: the step count, every buffer (per
+/// parameter tensors assembled into the flat layout of `n`, flat ones as
+/// they are), and the carried scalars.
+fn read_state(
+    ck: &Checkpoint,
+    layout: &[ParamTensor],
+    n: usize,
+    bad: &dyn Fn(String) -> TrainError,
+) -> Result<OptimState, TrainError> {
+    let step: u64 = ck.meta_parse("optim_step")?;
+    // Buffer names in file order, each assembled from its per-parameter
+    // tensors into the flat layout.
+    let mut bufs: Vec<(String, Vec<f32>)> = Vec::new();
+    let mut flat: Vec<(String, Vec<f32>)> = Vec::new();
+    for tensor in ck.with_prefix(names::OPTIM_PREFIX) {
+        let rest = &tensor.name[names::OPTIM_PREFIX.len()..];
+        let Some((buf, _)) = rest.split_once('/') else {
+            // optim/BUFFER: a flat buffer of its own length.
+            let [len] = *tensor.shape() else {
+                return Err(bad(format!(
+                    "tensor {:?} has shape {:?}: a flat optimizer buffer has one dimension",
+                    tensor.name,
+                    tensor.shape()
+                )));
+            };
+            let mut data = vec![0.0; len];
+            ck.copy_tensor(&tensor.name, &[len], &mut data)?;
+            flat.push((rest.to_string(), data));
+            continue;
+        };
+        if !bufs.iter().any(|(b, _)| b == buf) {
+            bufs.push((buf.to_string(), vec![0.0; n]));
+        }
+    }
+    for (buf, data) in &mut bufs {
+        for p in layout {
+            ck.copy_tensor(&names::optim(buf, &p.name), &p.shape, &mut data[p.range()])?;
+        }
+    }
+    bufs.extend(flat);
+    let scalars = match ck.meta(names::OPTIM_SCALARS) {
+        Ok(text) => parse_scalars(text).ok_or_else(|| {
+            bad(format!(
+                "metadata {:?} is not an object of u64 bit patterns: {text}",
+                names::OPTIM_SCALARS
+            ))
+        })?,
+        Err(_) => Vec::new(),
+    };
+    Ok(OptimState {
+        step,
+        buffers: bufs,
+        scalars,
+    })
 }
 
 /// The carried scalars of `{"name": bits, …}`, in the file's order.

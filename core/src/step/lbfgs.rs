@@ -98,16 +98,3 @@ pub fn axpy_dot_scalar(q: &mut [f32], alpha: f32, x: &[f32], z: &[f32]) -> f32 {
     }
     s as f32
 }
-
-/// `out = s·x`.
-pub fn scale<V: Vector>(out: &mut [f32], s: f32, x: &[f32]) {
-    same_len("lbfgs scale", out.len(), x.len());
-    let sv = V::splat(s);
-    let body = x.len() / V::LANES * V::LANES;
-    for i in (0..body).step_by(V::LANES) {
-        store(out, i, sv * load::<V>(x, i));
-    }
-    for i in body..x.len() {
-        out[i] = s * x[i];
-    }
-}

@@ -177,6 +177,40 @@ pub fn one_minus(x: f32) -> f32 {
     (1.0 - decimal(x)) as f32
 }
 
+/// `a + w·(b − a)`, as ATen's vectorised `lerp` computes it: one FMA, from
+/// whichever end is nearer (`a + w·(b − a)` for `|w| < ½`, else
+/// `b + (w − 1)·(b − a)`), so that `w = 1` gives `b` exactly. Shared by
+/// Schedule-Free's, Muon's and Adafactor's moving averages.
+#[inline(always)]
+pub(crate) fn lerp<V: Vector>(a: V, b: V, w: f32) -> V {
+    if w.abs() < 0.5 {
+        V::splat(w).mul_add(b - a, a)
+    } else {
+        V::splat(w - 1.0).mul_add(b - a, b)
+    }
+}
+
+/// Scalar twin of [`lerp`] (two roundings where [`lerp`] has one).
+pub fn lerp_scalar(a: f32, b: f32, w: f32) -> f32 {
+    if w.abs() < 0.5 {
+        a + w * (b - a)
+    } else {
+        b + (w - 1.0) * (b - a)
+    }
+}
+
+/// The weight decay of the rules that take it either way (NAdam, RAdam):
+/// `(λ for L2, the decoupled factor 1 − γ·λ)`, one of them neutral: `(λ,
+/// 1)` for L2, `(0, 1 − γ·λ)` decoupled, the factor in `f64` from the
+/// values as written.
+pub(crate) fn weight_decay_split(lr: f32, weight_decay: f32, decoupled: bool) -> (f32, f32) {
+    if decoupled {
+        (0.0, (1.0 - decimal(lr) * decimal(weight_decay)) as f32)
+    } else {
+        (weight_decay, 1.0)
+    }
+}
+
 /// L2 weight decay on one block: `g + λ·p`, or `g` untouched when λ = 0
 /// (PyTorch skips the term then, so an infinite `p` does not turn `0·∞`
 /// into a NaN gradient). The flag is loop-invariant.

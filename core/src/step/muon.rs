@@ -3,26 +3,9 @@
 //! Newton–Schulz orthogonalisation, and the step after it. The
 //! orthogonalisation itself is GEMMs (see `descent-optim`'s Muon).
 
+use super::{lerp, lerp_scalar};
 use crate::ops::same_len;
 use crate::simd::Vector;
-
-/// `a + w·(b − a)` as ATen's vectorised `lerp`: one FMA from the nearer end.
-#[inline(always)]
-fn lerp<V: Vector>(a: V, b: V, w: f32) -> V {
-    if w.abs() < 0.5 {
-        V::splat(w).mul_add(b - a, a)
-    } else {
-        V::splat(w - 1.0).mul_add(b - a, b)
-    }
-}
-
-fn lerp_scalar(a: f32, b: f32, w: f32) -> f32 {
-    if w.abs() < 0.5 {
-        a + w * (b - a)
-    } else {
-        b + (w - 1.0) * (b - a)
-    }
-}
 
 /// Muon's momentum, in place, torch's form: `g ← s·g`;
 /// `b ← lerp(b, g, 1 − μ)`; `out = lerp(g, b, μ)` with Nesterov, else `b`.

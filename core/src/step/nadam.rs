@@ -1,7 +1,7 @@
 //! NAdam (Dozat 2016), as `torch.optim.NAdam`: Adam with Nesterov momentum
 //! and a warming momentum schedule μₜ.
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -52,6 +52,7 @@ impl NadamStep {
         grad_scale: f32,
     ) -> Self {
         let lr64 = decimal(lr);
+        let (l2, decay) = weight_decay_split(lr, weight_decay, decoupled);
         let mu = nadam_mu(beta1, momentum_decay, t);
         let mu_next = nadam_mu(beta1, momentum_decay, t + 1);
         let mp = mu_product as f64;
@@ -59,12 +60,8 @@ impl NadamStep {
             beta1,
             beta2,
             eps,
-            l2: if decoupled { 0.0 } else { weight_decay },
-            decay: if decoupled {
-                (1.0 - lr64 * decimal(weight_decay)) as f32
-            } else {
-                1.0
-            },
+            l2,
+            decay,
             bias_correction2: bias_correction(beta2, t) as f32,
             grad_coef: (-lr64 * (1.0 - mu) / (1.0 - mp)) as f32,
             avg_coef: (-lr64 * mu_next / (1.0 - mp * mu_next)) as f32,

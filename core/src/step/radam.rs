@@ -2,7 +2,7 @@
 //! step is switched on, and rectified, once the variance of its estimate
 //! is tractable (ρₜ > 5).
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -46,6 +46,7 @@ impl RadamStep {
         grad_scale: f32,
     ) -> Self {
         let lr64 = decimal(lr);
+        let (l2, decay) = weight_decay_split(lr, weight_decay, decoupled);
         let (bc1, bc2) = (bias_correction(beta1, t), bias_correction(beta2, t));
         let b2 = decimal(beta2);
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
@@ -63,12 +64,8 @@ impl RadamStep {
             beta1,
             beta2,
             eps,
-            l2: if decoupled { 0.0 } else { weight_decay },
-            decay: if decoupled {
-                (1.0 - lr64 * decimal(weight_decay)) as f32
-            } else {
-                1.0
-            },
+            l2,
+            decay,
             rectified,
             coef: coef as f32,
             grad_scale,

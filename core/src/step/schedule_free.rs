@@ -2,7 +2,7 @@
 //! package's `AdamWScheduleFree`: no learning-rate schedule, an average of
 //! the iterates instead, kept implicitly in two sequences.
 
-use super::{drive, one_minus};
+use super::{drive, lerp, lerp_scalar, one_minus};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -26,27 +26,6 @@ pub struct ScheduleFreeStep {
     pub lr: f32,
     /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
     pub grad_scale: f32,
-}
-
-/// `a + w·(b − a)`, as ATen's vectorised `lerp` computes it: one FMA, from
-/// whichever end is nearer (`a + w·(b − a)` for `|w| < ½`, else
-/// `b + (w − 1)·(b − a)`), so that `w = 1` gives `b` exactly.
-#[inline(always)]
-fn lerp<V: Vector>(a: V, b: V, w: f32) -> V {
-    if w.abs() < 0.5 {
-        V::splat(w).mul_add(b - a, a)
-    } else {
-        V::splat(w - 1.0).mul_add(b - a, b)
-    }
-}
-
-/// Scalar twin of [`lerp`] (two roundings where [`lerp`] has one).
-fn lerp_scalar(a: f32, b: f32, w: f32) -> f32 {
-    if w.abs() < 0.5 {
-        a + w * (b - a)
-    } else {
-        b + (w - 1.0) * (b - a)
-    }
 }
 
 /// Schedule-Free AdamW, in place, the reference's order: `g ← s·g`;

@@ -160,14 +160,28 @@ pub fn parse_lr_map(flag: &str, s: Option<&str>) -> Result<BTreeMap<OptimizerKin
 /// Reads a model for `eval`: widths from the tensor shapes (`0.weight`,
 /// `2.weight`, … in order), activation from descent's metadata if present.
 pub fn load_model(args: &EvalArgs) -> Result<Mlp, CliError> {
-    let ck = checkpoint::load_checkpoint_with(
+    load_model_from(
         &args.model,
-        LoadOptions {
-            allow_nonfinite: args.allow_nonfinite,
-        },
-    )?;
+        "--model",
+        args.hidden.as_deref(),
+        &args.activation,
+        args.allow_nonfinite,
+    )
+}
+
+/// Reads the model at `path` (named by `flag` in errors): widths from the
+/// tensor shapes, checked against `hidden` when given; the activation from
+/// descent's metadata, else `activation`.
+pub fn load_model_from(
+    path: &Path,
+    flag: &str,
+    hidden: Option<&[usize]>,
+    activation: &str,
+    allow_nonfinite: bool,
+) -> Result<Mlp, CliError> {
+    let ck = checkpoint::load_checkpoint_with(path, LoadOptions { allow_nonfinite })?;
     let bad = |message: String| CliError::Flag {
-        flag: format!("--model {}", args.model.display()),
+        flag: format!("{flag} {}", path.display()),
         message,
     };
     let mut sizes = Vec::new();
@@ -191,8 +205,8 @@ pub fn load_model(args: &EvalArgs) -> Result<Mlp, CliError> {
             "has no tensor 0.weight: not an nn.Sequential MLP".to_string()
         ));
     }
-    if let Some(h) = &args.hidden {
-        let want: Vec<usize> = h.clone();
+    if let Some(h) = hidden {
+        let want: Vec<usize> = h.to_vec();
         if sizes.len() < 2 || sizes[1..sizes.len() - 1] != want[..] {
             return Err(bad(format!(
                 "holds widths {sizes:?}, not --hidden {want:?}"
@@ -202,8 +216,8 @@ pub fn load_model(args: &EvalArgs) -> Result<Mlp, CliError> {
     let act_name = match ck.metadata.get(checkpoint::names::CONFIG) {
         Some(c) => serde_json::from_str::<RunConfig>(c)
             .map(|c| c.activation)
-            .unwrap_or_else(|_| args.activation.clone()),
-        None => args.activation.clone(),
+            .unwrap_or_else(|_| activation.to_string()),
+        None => activation.to_string(),
     };
     let act = Activation::from_name(&act_name).ok_or_else(|| CliError::Flag {
         flag: "--activation".into(),

@@ -69,7 +69,7 @@ impl Observer for Console {
         Ok(())
     }
 
-    fn step(&mut self, rec: &StepRecord) -> Result<(), TrainError> {
+    fn step(&mut self, _t: &Trainer<'_>, rec: &StepRecord) -> Result<(), TrainError> {
         self.done += 1;
         self.loss_sum += rec.loss as f64;
         self.last_example = rec.examples;

@@ -77,6 +77,7 @@ via_train_error!(
     descent_train::checkpoint::CheckpointError,
     descent_train::metrics::MetricsError,
     descent_nn::NnError,
+    descent_train::landscape::LandscapeError,
     OptimError
 );
 

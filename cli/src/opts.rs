@@ -31,7 +31,10 @@ pub enum Command {
     /// Train with one optimizer at several learning rates; plot accuracy and
     /// loss against lr.
     Sweep(SweepArgs),
-    /// Run optimizers on a 2-D test function and draw their paths.
+    /// Loss landscapes: optimizers' paths on a 2-D test function; or the
+    /// network's own (with --data, --model or --interpolate): the surface
+    /// around a model, the loss on the line between two, and optimizers'
+    /// paths on the PCA plane of their trajectories.
     Landscape(LandscapeArgs),
     /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy
     /// and the confusion matrix.
@@ -635,13 +638,16 @@ pub struct SweepArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct LandscapeArgs {
-    /// rosenbrock, beale, himmelblau, saddle or quadratic.
-    #[arg(long, default_value = "rosenbrock")]
-    pub function: String,
+    /// A 2-D test function: rosenbrock, beale, himmelblau, saddle or
+    /// quadratic (the default mode, rosenbrock when nothing else is asked).
+    #[arg(long)]
+    pub function: Option<String>,
     /// The quadratic's condition number κ.
     #[arg(long, default_value_t = 10.0)]
     pub condition: f64,
-    /// Optimizers, comma separated.
+    /// Optimizers, comma separated: on a 2-D function, or on the network
+    /// (with --data and neither --model nor --interpolate), trained from
+    /// the same initial weights and batch order for --epochs.
     #[arg(
         long,
         value_delimiter = ',',
@@ -652,16 +658,65 @@ pub struct LandscapeArgs {
     /// Start point `x,y` (default per function).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
     pub start: Option<Vec<f64>>,
-    /// Steps per optimizer (default per function: rosenbrock 2000, beale
-    /// 1000, others 500).
+    /// Steps per optimizer on a 2-D function (default per function:
+    /// rosenbrock 2000, beale 1000, others 500).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Per-optimizer learning rates, e.g. `adam=0.05,sgd=1e-3`.
     #[arg(long, value_name = "OPT=LR,…")]
     pub lr: Option<String>,
-    /// Output directory for paths.csv, landscape.svg, loss.svg, index.html.
+    /// Output directory: the CSVs, the SVGs and index.html.
     #[arg(long, default_value = "out/landscape")]
     pub out: PathBuf,
+    /// The network's surface around this checkpoint, on two
+    /// filter-normalised random directions.
+    #[arg(long, value_name = "CKPT")]
+    pub model: Option<PathBuf>,
+    /// The network's loss on the line between two checkpoints `A,B`, from
+    /// t = −0.5 to 1.5; repeat the flag for more pairs.
+    #[arg(long, value_name = "A,B")]
+    pub interpolate: Vec<String>,
+    /// The examples the network is measured on: train or test.
+    #[arg(long, default_value = "train", value_parser = ["train", "test"])]
+    pub on: String,
+    /// The first N examples of --on.
+    #[arg(long, default_value_t = 10_000)]
+    pub examples: usize,
+    /// Grid points per side (odd, so that the grid holds its centre).
+    #[arg(long, default_value_t = 41)]
+    pub grid: usize,
+    /// --model: the grid spans α, β ∈ [−S, S] (in units of the
+    /// filter-normalised directions: 1 moves each neuron by its weights'
+    /// norm). Paths: the margin around the paths, as a fraction of their
+    /// extent.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub span: f64,
+    /// Paths: the plane's window reaches this fraction of the paths'
+    /// extent beyond them on every side.
+    #[arg(long, default_value_t = 0.25)]
+    pub margin: f64,
+    /// Seed of the random directions (direction k is its stream k).
+    #[arg(long, default_value_t = 0)]
+    pub direction_seed: u64,
+    /// Give the biases a random direction too (normalised to each bias
+    /// vector's norm); by default they stay fixed, as in Li et al.
+    #[arg(long)]
+    pub bias_directions: bool,
+    /// Points on each interpolation line.
+    #[arg(long, default_value_t = 41)]
+    pub line_points: usize,
+    /// Paths: record the weights every K steps (default: ~100 points a
+    /// path, more steps apart if --path-memory requires).
+    #[arg(long, value_name = "K")]
+    pub record_every: Option<u64>,
+    /// Paths: the most memory the recorded weights may take, MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub path_memory: u64,
+    /// Paths: how each optimizer trains (epochs, batch size, widths, seed…).
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Clone, Args)]

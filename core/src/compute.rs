@@ -50,6 +50,16 @@ impl Compute {
         }
     }
 
+    /// The calling thread alone, with this context's GEMM configuration:
+    /// for work that is already split across the pool (each part runs its
+    /// own small GEMMs), so the parts compute what one thread would.
+    pub fn serial_like(&self) -> Compute {
+        Compute {
+            pool: None,
+            gemm: self.gemm,
+        }
+    }
+
     /// This context with every GEMM run on `cfg` (its kernel, blocks and
     /// packing rule), whatever the host would choose.
     pub fn with_gemm(mut self, cfg: Config) -> Compute {

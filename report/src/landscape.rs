@@ -36,6 +36,9 @@ pub struct Surface {
     pub minima: Vec<(f64, f64)>,
     /// The paths drawn over it, colour `i` for path `i`.
     pub paths: Vec<PathSeries>,
+    /// Colour by the value itself rather than by its log above the lowest
+    /// (an accuracy map, whose values span no decades).
+    pub linear_colour: bool,
 }
 
 /// One optimizer's path on a surface.
@@ -143,12 +146,18 @@ fn height_colour(t: f64) -> [u8; 3] {
 
 /// The colour map of `values` as a PNG, rows top to bottom (the grid's
 /// rows run up the y axis), coloured by the log of the height above the
-/// lowest finite value.
-pub fn colour_map_png(values: &[Vec<f64>]) -> Vec<u8> {
+/// lowest finite value, or by the value itself when `linear`.
+pub fn colour_map_png(values: &[Vec<f64>], linear: bool) -> Vec<u8> {
     let (h, w) = (values.len(), values.first().map_or(0, Vec::len));
     let (lo, hi) = crate::chart::min_max(values.iter().flatten().copied());
     let span = (hi - lo).max(1e-300);
-    let scale = |v: f64| ((v - lo) / span * 1e4 + 1.0).ln() / (1e4f64 + 1.0).ln();
+    let scale = |v: f64| {
+        if linear {
+            (v - lo) / span
+        } else {
+            ((v - lo) / span * 1e4 + 1.0).ln() / (1e4f64 + 1.0).ln()
+        }
+    };
     let mut rgb = Vec::with_capacity(3 * w * h);
     for row in values.iter().rev() {
         for &v in row {
@@ -214,7 +223,8 @@ impl Surface {
         let (xa, ya) = (Axis::linear(&self.x_label), Axis::linear(&self.y_label));
         frame(&mut s, PLOT, [(x0, x1), (y0, y1)], [&xa, &ya], &px, &py);
         // The colour map under everything else in the plot area.
-        let png = base64::engine::general_purpose::STANDARD.encode(colour_map_png(&self.values));
+        let png = base64::engine::general_purpose::STANDARD
+            .encode(colour_map_png(&self.values, self.linear_colour));
         let _ = write!(
             s,
             r#"<image x="{pl}" y="{pt}" width="{}" height="{}" preserveAspectRatio="none" href="data:image/png;base64,{png}"/>"#,
@@ -387,6 +397,7 @@ mod tests {
             values,
             levels,
             minima: vec![(0.0, 0.0)],
+            linear_colour: false,
             paths: (0..2)
                 .map(|i| PathSeries {
                     label: format!("path {i}"),
@@ -407,7 +418,7 @@ mod tests {
                 .count();
             assert_eq!(n, 2, "path {i}: its line and its legend swatch");
         }
-        let png = colour_map_png(&surface.values);
+        let png = colour_map_png(&surface.values, false);
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let decoder = png::Decoder::new(std::io::Cursor::new(&png));
         let info = decoder.read_info().unwrap().info().clone();

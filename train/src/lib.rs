@@ -30,6 +30,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod landscape;
 pub mod metrics;
 pub mod phase;
 mod resume;

@@ -51,6 +51,9 @@ pub enum TrainError {
     /// The network rejected its input (a bug or a model that does not fit).
     #[error("model: {0}")]
     Nn(#[from] NnError),
+    /// A loss landscape could not be measured.
+    #[error("landscape: {0}")]
+    Landscape(#[from] crate::landscape::LandscapeError),
     /// A checkpoint does not describe a run descent can resume.
     #[error("{path}: {message}")]
     Resume {
@@ -114,8 +117,9 @@ pub trait Observer {
         Ok(())
     }
 
-    /// After every step that updated the weights.
-    fn step(&mut self, _rec: &StepRecord) -> Result<(), TrainError> {
+    /// After every step that updated the weights; `t` holds the weights
+    /// the step left (a path recorder reads them).
+    fn step(&mut self, _t: &Trainer<'_>, _rec: &StepRecord) -> Result<(), TrainError> {
         Ok(())
     }
 
@@ -132,7 +136,7 @@ pub trait Observer {
 
 /// Writes every step and epoch record to a `.jsonl` or `.csv` file.
 impl Observer for MetricsWriter {
-    fn step(&mut self, rec: &StepRecord) -> Result<(), TrainError> {
+    fn step(&mut self, _t: &Trainer<'_>, rec: &StepRecord) -> Result<(), TrainError> {
         Ok(MetricsWriter::step(self, rec)?)
     }
 
@@ -553,7 +557,7 @@ impl<'d> Trainer<'d> {
             };
             self.history.steps.push(rec);
             for o in observers.iter_mut() {
-                o.step(&rec)?;
+                o.step(self, &rec)?;
             }
         }
         let secs = start.elapsed().as_secs_f64();

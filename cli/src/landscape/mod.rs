@@ -22,10 +22,26 @@ fn out_err(dir: &Path, e: impl std::fmt::Display) -> CliError {
     }
 }
 
-/// `descent landscape`.
+pub mod net;
+
+/// `descent landscape`: the network's landscape when --data, --model or
+/// --interpolate is given, else a 2-D function's.
 pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
+    if args.data.data.is_some() || args.model.is_some() || !args.interpolate.is_empty() {
+        if let Some(f) = &args.function {
+            return Err(CliError::Flag {
+                flag: "--function".into(),
+                message: format!(
+                    "{f} is a 2-D function; --data, --model and --interpolate measure the network"
+                ),
+            });
+        }
+        return net::run(args);
+    }
     let mut f: Function = args
         .function
+        .as_deref()
+        .unwrap_or("rosenbrock")
         .parse()
         .map_err(|e: functions::UnknownFunction| CliError::Flag {
             flag: "--function".into(),
@@ -211,5 +227,6 @@ fn surface(f: &Function, paths: Vec<PathSeries>) -> Surface {
         levels,
         minima,
         paths,
+        linear_colour: false,
     }
 }

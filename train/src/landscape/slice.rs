@@ -1,0 +1,432 @@
+//! The evaluator: loss and accuracy of the net at many points
+//! `θ(c) = o + Σ_k c_k·d_k` of one slice through weight space.
+//!
+//! **The schedule.** With widths `s0 → s1 → … → s_L`, a point costs
+//! `2·N·(s0·s1 + s1·s2 + …)` FLOPs as a plain forward pass, and for MNIST's
+//! 784-128-64-10 the first layer is 92% of that. But the first layer's
+//! pre-activation is linear in the coefficients:
+//!
+//! ```text
+//! X·θ₀(c)ᵀ + b₀(c) = X·o₀ᵀ + Σ_k c_k·(X·d_{k,0}ᵀ) + b₀(c)
+//! ```
+//!
+//! so one GEMM of the examples by the stacked first-layer weights
+//! `[o₀; d_{1,0}; …; d_{K,0}]` (N × (1+K)·s1) is done once, and each point
+//! costs only an axpy per direction there, then the layers above it.
+//! Those are recomputed per point, with each point's own weights
+//! `W_l(c) = o_l + Σ_k c_k·d_{k,l}` formed on the fly (a few KB, from L1).
+//!
+//! The examples are cut into chunks whose stacked pre-activations, hidden
+//! activations and per-point weights fit in half of L2
+//! ([`SliceOptions::for_net`]); a chunk is one part of the pool's job and
+//! runs every point while its rows stay in cache. Each (chunk, point) keeps
+//! its own loss sum and correct count, and the sums over chunks are taken
+//! in chunk order afterwards, so the result is the same bits on any number
+//! of threads.
+//!
+//! Coefficients equal to zero are skipped, not multiplied: at `c = (0, 0)`
+//! the net is `o` itself bit for bit (a NaN in a direction would otherwise
+//! poison it), and a point `c = e_j` of a slice with no origin is exactly
+//! the weights `d_j`, which is how [`measure`] evaluates a list of whole
+//! weight vectors: their first layers stacked side by side, one GEMM for
+//! the group.
+
+use std::sync::Mutex;
+
+use descent_core::gemm::blocking::Caches;
+use descent_core::simd::Wide;
+use descent_core::{matmul, ops, AlignedVec, Compute, Epilogue, MatMut, MatRef};
+use descent_nn::{layer_ranges, Activation, Mlp};
+
+use super::{shape, LandscapeError};
+
+/// The examples a slice is measured on: `x` (N, s0) row-major and their
+/// labels (N).
+#[derive(Clone, Copy, Debug)]
+pub struct Examples<'a> {
+    /// Inputs, row-major.
+    pub x: &'a [f32],
+    /// Classes.
+    pub labels: &'a [u32],
+}
+
+/// A slice through weight space: `θ(c) = o + Σ_k c_k·d_k`, every vector in
+/// the net's flat parameter layout.
+#[derive(Clone, Debug)]
+pub struct Slice<'a> {
+    /// `o`; `None` is the zero vector (an interpolation, or a list of
+    /// whole weight vectors, has none).
+    pub origin: Option<&'a [f32]>,
+    /// `d_1 … d_K`, K ≥ 1.
+    pub dirs: Vec<&'a [f32]>,
+}
+
+/// The loss and accuracy at one point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    /// Mean softmax cross-entropy over the examples.
+    pub loss: f64,
+    /// Fraction of examples whose logits' argmax is the label.
+    pub accuracy: f64,
+}
+
+/// How the evaluator cuts the examples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SliceOptions {
+    /// Rows per chunk: a part of the pool's job, every point run over it.
+    pub chunk_rows: usize,
+    /// Rows per block: the first layer's stacked GEMM is done a block at
+    /// a time, bounding its buffer to `block_rows·(1+K)·s1` floats.
+    pub block_rows: usize,
+}
+
+impl SliceOptions {
+    /// The chunk that fits half of `caches`' L2 (the other half is for the
+    /// GEMMs' packed panels): per row, its stacked pre-activations
+    /// `(lead+K)·s1` and every layer's output above the first twice (the
+    /// value and, for the last, the loss gradient), plus the per-point
+    /// weights of the layers above the first. Rounded down to a multiple of
+    /// 16 rows, between 16 and 512. Blocks are 8192 rows, a whole number
+    /// of chunks.
+    pub fn for_net(caches: &Caches, sizes: &[usize], stacked: usize) -> SliceOptions {
+        let s1 = sizes[1];
+        let per_row: usize = 4 * (stacked * s1 + 2 * sizes[1..].iter().sum::<usize>());
+        let weights: usize = 4 * sizes[1..]
+            .windows(2)
+            .map(|w| w[0] * w[1] + w[1])
+            .sum::<usize>();
+        let budget = (caches.l2 / 2).saturating_sub(weights);
+        let chunk = (budget / per_row.max(1) / 16 * 16).clamp(16, 512);
+        SliceOptions {
+            chunk_rows: chunk,
+            block_rows: 8192usize.div_ceil(chunk) * chunk,
+        }
+    }
+}
+
+/// One stream of bytes a slice's evaluation reads or writes, and how much
+/// of it is live at once (which level of the memory hierarchy serves it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stream {
+    /// What it is.
+    pub what: &'static str,
+    /// Bytes moved, in total.
+    pub bytes: f64,
+    /// Bytes live while it is reused: the working set that decides the
+    /// level it streams from.
+    pub working_set: usize,
+}
+
+/// The work of [`measure`]: the FLOPs of its schedule and the streams it
+/// moves, for the roofline floor; and what the same points would cost as
+/// plain forward passes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SliceCost {
+    /// FLOPs of the schedule (a multiply-add is 2).
+    pub flops: f64,
+    /// Of which the stacked first-layer GEMM.
+    pub first_layer_flops: f64,
+    /// FLOPs of the same points as forward passes, each with its own
+    /// first-layer GEMM (what the linear trick saves).
+    pub direct_flops: f64,
+    /// The bytes moved.
+    pub streams: Vec<Stream>,
+}
+
+impl SliceCost {
+    /// The schedule of [`measure`] for `points` points of a slice with
+    /// `dirs` directions (and an origin when `origin`), on `n` examples of
+    /// a net of widths `sizes`.
+    pub fn of(
+        sizes: &[usize],
+        origin: bool,
+        dirs: usize,
+        points: usize,
+        n: usize,
+        opts: SliceOptions,
+    ) -> SliceCost {
+        let (s0, s1) = (sizes[0], sizes[1]);
+        let stacked = (origin as usize + dirs) * s1;
+        let (n_f, p) = (n as f64, points as f64);
+        let upper_macs: usize = sizes[1..].windows(2).map(|w| w[0] * w[1]).sum();
+        let upper_params: usize = sizes[1..].windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+        let classes = *sizes.last().expect("widths");
+        let first_layer_flops = 2.0 * n_f * (s0 * stacked) as f64;
+        // Per point and example: an axpy per direction and the bias on the
+        // first layer's s1 outputs, the upper GEMMs, the softmax (≈ 4 per
+        // logit: max, exp, sum, the target's log).
+        let per_example = (2 * dirs + 1) * s1 + 2 * upper_macs + 4 * classes;
+        let chunks = n.div_ceil(opts.chunk_rows) as f64;
+        let weights_flops = chunks * p * (2 * dirs * upper_params) as f64;
+        let flops = first_layer_flops + p * n_f * per_example as f64 + weights_flops;
+        let direct_flops = p * n_f * (2 * (s0 * s1 + upper_macs) + 4 * classes) as f64;
+        let chunk = opts.chunk_rows.min(n.max(1));
+        let widths: usize = sizes[1..].iter().sum();
+        let streams = vec![
+            Stream {
+                what: "examples X, read once by the stacked GEMM",
+                bytes: 4.0 * n_f * s0 as f64,
+                working_set: 4 * n * s0,
+            },
+            Stream {
+                what: "stacked pre-activations, written once and read by their chunk",
+                bytes: 2.0 * 4.0 * n_f * stacked as f64,
+                working_set: 4 * opts.block_rows.min(n.max(1)) * stacked,
+            },
+            Stream {
+                what: "per point: the chunk's pre-activations, activations and weights",
+                bytes: p
+                    * (4.0 * n_f * (stacked + 2 * widths) as f64
+                        + chunks * 4.0 * ((dirs + 1) * upper_params) as f64),
+                working_set: 4 * (chunk * (stacked + 2 * widths) + (dirs + 2) * upper_params),
+            },
+        ];
+        SliceCost {
+            flops,
+            first_layer_flops,
+            direct_flops,
+            streams,
+        }
+    }
+}
+
+/// `out = o + Σ_k c_k·d_k` over one range of the layout, skipping zero
+/// coefficients (see the module's notes); `o` absent is zero.
+fn combine(out: &mut [f32], origin: Option<&[f32]>, dirs: &[&[f32]], c: &[f32]) {
+    match origin {
+        Some(o) => out.copy_from_slice(o),
+        None => out.fill(0.0),
+    }
+    for (d, &ck) in dirs.iter().zip(c) {
+        if ck != 0.0 {
+            ops::axpy::<Wide>(ck, d, out);
+        }
+    }
+}
+
+/// The first layer's pre-activations of one point from the stacked GEMM's
+/// rows: `z = p_o + Σ_k c_k·p_k + b` for every row, where a row of `stacked`
+/// holds `[p_o | p_1 | … | p_K]` (`p_o` only when `lead` is 1), each `s1`
+/// wide, and `b` is the point's bias. Zero coefficients are skipped.
+///
+/// Shapes: `stacked` (R, (lead+K)·s1) in, `z` (R, s1) out, `bias` (s1).
+pub fn preactivation(stacked: &[f32], lead: usize, c: &[f32], bias: &[f32], z: &mut [f32]) {
+    let s1 = bias.len();
+    let width = (lead + c.len()) * s1;
+    for (row, zr) in stacked.chunks_exact(width).zip(z.chunks_exact_mut(s1)) {
+        if lead == 1 {
+            zr.copy_from_slice(&row[..s1]);
+        } else {
+            zr.fill(0.0);
+        }
+        for (k, &ck) in c.iter().enumerate() {
+            if ck != 0.0 {
+                let p = &row[(lead + k) * s1..(lead + k + 1) * s1];
+                ops::axpy::<Wide>(ck, p, zr);
+            }
+        }
+        ops::axpy::<Wide>(1.0, bias, zr);
+    }
+}
+
+/// Loss and accuracy of the net (`arch`'s widths, activation and layout;
+/// its own weights are not read) at every point of `slice`: point `i` has
+/// the coefficients `coeffs[i·K .. (i+1)·K]`. On `cx`'s threads, the same
+/// bits for any count. See the module's notes for the schedule.
+pub fn measure(
+    cx: &Compute,
+    arch: &Mlp,
+    slice: &Slice,
+    coeffs: &[f32],
+    ex: Examples,
+    opts: SliceOptions,
+) -> Result<Vec<Measured>, LandscapeError> {
+    let sizes = arch.sizes();
+    let layout = arch.layout();
+    let total = arch.num_params();
+    let k = slice.dirs.len();
+    if k == 0 {
+        return Err(shape("slice", "no direction"));
+    }
+    for v in slice.origin.iter().chain(&slice.dirs) {
+        if v.len() != total {
+            return Err(shape(
+                "slice vector",
+                format!("{} values, the net has {total} parameters", v.len()),
+            ));
+        }
+    }
+    if coeffs.len() % k != 0 {
+        return Err(shape(
+            "coefficients",
+            format!("{} values are not whole points of {k}", coeffs.len()),
+        ));
+    }
+    let (s0, s1) = (sizes[0], sizes[1]);
+    let n = ex.labels.len();
+    if n == 0 || ex.x.len() != n * s0 {
+        return Err(shape(
+            "examples",
+            format!("{} inputs for {n} labels of {s0} values", ex.x.len()),
+        ));
+    }
+    let points = coeffs.len() / k;
+    let lead = slice.origin.is_some() as usize;
+    let stacked_w = (lead + k) * s1;
+    let chunk = opts.chunk_rows.max(1);
+    let block = (opts.block_rows.max(chunk) / chunk) * chunk;
+
+    // [o₀; d_{1,0}; …] as one (stacked_w, s0) matrix.
+    let (w0, _) = layer_ranges(layout, 0);
+    let mut w_stack = AlignedVec::zeros(stacked_w * s0);
+    for (slot, v) in slice.origin.iter().chain(&slice.dirs).enumerate() {
+        w_stack[slot * s1 * s0..(slot + 1) * s1 * s0].copy_from_slice(&v[w0.clone()]);
+    }
+    let sums = Mutex::new(vec![(0.0f64, 0u64); n.div_ceil(chunk) * points]);
+    let mut pre = AlignedVec::zeros(block.min(n) * stacked_w);
+    let serial = cx.serial_like();
+    let first_error: Mutex<Option<LandscapeError>> = Mutex::new(None);
+
+    for start in (0..n).step_by(block) {
+        let rows = block.min(n - start);
+        let xv = MatRef::row_major(&ex.x[start * s0..(start + rows) * s0], rows, s0)?;
+        let wt = MatRef::row_major(&w_stack, stacked_w, s0)?.t();
+        let pv = MatMut::row_major(&mut pre[..rows * stacked_w], rows, stacked_w)?;
+        matmul(cx, 1.0, xv, wt, 0.0, pv, Epilogue::None)?;
+        let pre = &pre[..rows * stacked_w];
+        let parts = rows.div_ceil(chunk);
+        let part = |p: usize| {
+            let r0 = p * chunk;
+            let r = chunk.min(rows - r0);
+            let labels = &ex.labels[start + r0..start + r0 + r];
+            let stacked = &pre[r0 * stacked_w..(r0 + r) * stacked_w];
+            match chunk_points(&serial, arch, slice, coeffs, stacked, labels) {
+                Ok(local) => {
+                    let c = (start + r0) / chunk;
+                    let mut s = sums.lock().expect("no part panicked holding it");
+                    s[c * points..(c + 1) * points].copy_from_slice(&local);
+                }
+                Err(e) => {
+                    first_error
+                        .lock()
+                        .expect("no part panicked holding it")
+                        .get_or_insert(e);
+                }
+            }
+        };
+        match cx.pool() {
+            Some(pool) => pool.run(parts, &part),
+            None => (0..parts).for_each(part),
+        }
+        if let Some(e) = first_error.lock().expect("parts done").take() {
+            return Err(e);
+        }
+    }
+    let sums = sums.into_inner().expect("parts done");
+    Ok((0..points)
+        .map(|i| {
+            let (mut loss, mut correct) = (0.0f64, 0u64);
+            for c in 0..n.div_ceil(chunk) {
+                let (l, k) = sums[c * points + i];
+                loss += l;
+                correct += k;
+            }
+            Measured {
+                loss: loss / n as f64,
+                accuracy: correct as f64 / n as f64,
+            }
+        })
+        .collect())
+}
+
+/// Every point of the slice over one chunk of rows: `(loss sum, correct)`
+/// per point. `stacked` holds the chunk's first-layer products.
+fn chunk_points(
+    cx: &Compute,
+    arch: &Mlp,
+    slice: &Slice,
+    coeffs: &[f32],
+    stacked: &[f32],
+    labels: &[u32],
+) -> Result<Vec<(f64, u64)>, LandscapeError> {
+    let sizes = arch.sizes();
+    let layout = arch.layout();
+    let layers = sizes.len() - 1;
+    let classes = sizes[layers];
+    let act = arch.activation();
+    let k = slice.dirs.len();
+    let lead = slice.origin.is_some() as usize;
+    let r = labels.len();
+    let mut acts: Vec<AlignedVec> = sizes[1..]
+        .iter()
+        .map(|&w| AlignedVec::zeros(r * w))
+        .collect();
+    // Each layer's slices of the origin and the directions, taken once.
+    let views: Vec<[(Option<&[f32]>, Vec<&[f32]>); 2]> = (0..layers)
+        .map(|l| {
+            let (wr, br) = layer_ranges(layout, l);
+            [wr, br].map(|range| {
+                (
+                    slice.origin.map(|o| &o[range.clone()]),
+                    slice.dirs.iter().map(|d| &d[range.clone()]).collect(),
+                )
+            })
+        })
+        .collect();
+    // The point's weights above the first layer, and every layer's bias.
+    let mut weights: Vec<(AlignedVec, Vec<f32>)> = views
+        .iter()
+        .enumerate()
+        .map(|(l, [w, b])| {
+            let w_len = if l == 0 { 0 } else { w.1[0].len() };
+            (AlignedVec::zeros(w_len), vec![0.0; b.1[0].len()])
+        })
+        .collect();
+    let mut dz = vec![0.0f32; r * classes];
+    let mut out = Vec::with_capacity(coeffs.len() / k);
+    for c in coeffs.chunks_exact(k) {
+        for (l, ((w, b), [wv, bv])) in weights.iter_mut().zip(&views).enumerate() {
+            combine(b, bv.0, &bv.1, c);
+            if l > 0 {
+                combine(w, wv.0, &wv.1, c);
+            }
+        }
+        preactivation(stacked, lead, c, &weights[0].1, &mut acts[0]);
+        if layers > 1 {
+            act.forward(&mut acts[0]);
+        }
+        for l in 1..layers {
+            let (below, here) = acts.split_at_mut(l);
+            let (i, o) = (sizes[l], sizes[l + 1]);
+            let hidden = l + 1 < layers;
+            let fuse = hidden && act == Activation::Relu;
+            let (w, b) = &weights[l];
+            let epi = if fuse {
+                Epilogue::bias_relu(b)
+            } else {
+                Epilogue::bias(b)
+            };
+            matmul(
+                cx,
+                1.0,
+                MatRef::row_major(&below[l - 1], r, i)?,
+                MatRef::row_major(w, o, i)?.t(),
+                0.0,
+                MatMut::row_major(&mut here[0], r, o)?,
+                epi,
+            )?;
+            if hidden && !fuse {
+                act.forward(&mut here[0]);
+            }
+        }
+        let logits = &acts[layers - 1];
+        let mean = ops::softmax_cross_entropy(logits, labels, classes, &mut dz)?;
+        let correct = logits
+            .chunks_exact(classes)
+            .zip(labels)
+            .filter(|(row, &y)| ops::argmax(row) == y as usize)
+            .count() as u64;
+        out.push((mean as f64 * r as f64, correct));
+    }
+    Ok(out)
+}

@@ -902,3 +902,120 @@ fn profile_writes_a_table_json_and_a_roofline_on_a_tiny_set() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("--out") && !under_file.exists(), "{err}");
 }
+
+#[test]
+fn landscape_of_the_network_writes_its_surface_lines_and_paths() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        out.path().join("a.safetensors"),
+        out.path().join("b.safetensors"),
+    );
+    ok(&train_args(
+        data.path(),
+        &["--epochs", "2", "--save", s(&a)],
+    ));
+    ok(&train_args(
+        data.path(),
+        &["--epochs", "2", "--seed", "1", "--save", s(&b)],
+    ));
+    let d = s(data.path());
+    // The surface around a model, and the line between two.
+    let surf = out.path().join("surface");
+    let pair = format!("{},{}", s(&a), s(&b));
+    let text = ok(&[
+        "landscape",
+        "--data",
+        d,
+        "--model",
+        s(&a),
+        "--grid",
+        "5",
+        "--examples",
+        "100",
+        "--interpolate",
+        &pair,
+        "--line-points",
+        "5",
+        "--threads",
+        "2",
+        "--out",
+        s(&surf),
+    ]);
+    assert!(
+        text.contains("points/s") && text.contains("roofline floor"),
+        "{text}"
+    );
+    let csv = std::fs::read_to_string(surf.join("surface.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "alpha,beta,loss,accuracy");
+    assert_eq!(rows.len(), 1 + 25);
+    assert!(
+        rows.iter().any(|r| r.starts_with("0,0,")),
+        "the centre is on the grid"
+    );
+    let lines = std::fs::read_to_string(surf.join("interpolation.csv")).unwrap();
+    assert_eq!(lines.lines().count(), 1 + 5);
+    assert!(lines.lines().nth(2).unwrap().contains(",0,"), "{lines}");
+    for f in [
+        "surface.svg",
+        "accuracy.svg",
+        "interpolation.svg",
+        "index.html",
+    ] {
+        assert!(surf.join(f).is_file(), "{f}");
+    }
+    // Paths on the PCA plane, with the lines from the start and between.
+    let paths = out.path().join("paths");
+    let text = ok(&[
+        "landscape",
+        "--data",
+        d,
+        "--optimizers",
+        "sgd,adam",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "32",
+        "--eval-batch-size",
+        "50",
+        "--grid",
+        "5",
+        "--examples",
+        "100",
+        "--record-every",
+        "2",
+        "--out",
+        s(&paths),
+    ]);
+    assert!(text.contains("explained variance"), "{text}");
+    let csv = std::fs::read_to_string(paths.join("paths.csv")).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "optimizer,step,alpha,beta,loss,plane_loss"
+    );
+    // 300 examples at batch 32: 10 steps, recorded at 0, 2, …, 10.
+    assert_eq!(csv.lines().filter(|l| l.starts_with("sgd,")).count(), 6);
+    let lines = std::fs::read_to_string(paths.join("interpolation.csv")).unwrap();
+    for p in ["init → sgd", "init → adam", "sgd ↔ adam"] {
+        assert!(lines.contains(p), "{p}");
+    }
+    for f in ["surface.svg", "path-loss.svg", "index.html"] {
+        assert!(paths.join(f).is_file(), "{f}");
+    }
+    // Bad flags name themselves.
+    for (args, flag) in [
+        (vec!["--model", s(&a), "--grid", "4"], "--grid"),
+        (vec!["--model", s(&a), "--function", "beale"], "--function"),
+        (vec!["--interpolate", s(&a)], "--interpolate"),
+    ] {
+        let mut v = vec!["landscape", "--data", d];
+        v.extend(args);
+        let o = descent(&v);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}

@@ -275,6 +275,21 @@ impl Line {
             .fold(f64::NEG_INFINITY, f64::max);
         max - 0.5 * (self.at(0.0).loss + self.at(1.0).loss)
     }
+
+    /// The most the loss on `t ∈ [0, 1]` rises above the chord between
+    /// the ends, `max_t L(t) − ((1 − t)·L(0) + t·L(1))`: 0 for a line
+    /// that falls monotonically and convexly from one end to the other
+    /// (where the barrier above is half the ends' difference), > 0 for a
+    /// bump between two basins.
+    fn above_chord(&self) -> f64 {
+        let (l0, l1) = (self.at(0.0).loss, self.at(1.0).loss);
+        self.ts
+            .iter()
+            .zip(&self.values)
+            .filter(|(t, _)| (0.0..=1.0).contains(*t))
+            .map(|(&t, m)| m.loss - ((1.0 - t) * l0 + t * l1))
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
 }
 
 fn line(
@@ -313,6 +328,7 @@ fn write_lines(out: &Path, lines: &[Line]) -> Result<Table, CliError> {
         "loss at t = 1",
         "max loss on [0, 1]",
         "barrier",
+        "above the chord",
         "accuracy at 0 / 1",
     ]);
     for l in lines {
@@ -324,6 +340,7 @@ fn write_lines(out: &Path, lines: &[Line]) -> Result<Table, CliError> {
             format!("{:.4}", b.loss),
             format!("{:.4}", barrier + 0.5 * (a.loss + b.loss)),
             format!("{barrier:.4}"),
+            format!("{:.4}", l.above_chord()),
             format!("{:.2}% / {:.2}%", 100.0 * a.accuracy, 100.0 * b.accuracy),
         ]);
     }
@@ -572,7 +589,12 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
     if !lines.is_empty() {
         let t = write_lines(&args.out, &lines)?;
         println!("\n{}", t.text());
-        tables.push(("Interpolations: the barrier is the highest loss on the segment minus the mean of its ends'".into(), t));
+        tables.push((
+            "Interpolations: the barrier is the highest loss on the segment t ∈ [0, 1] minus the mean of its ends'; \
+             above the chord, the most it rises over the straight line between the ends' losses"
+                .into(),
+            t,
+        ));
         images.push((
             "interpolation.svg",
             "Loss along each line, t = 0 and 1 are its ends".into(),

@@ -339,6 +339,10 @@ pub fn measure(
         .collect())
 }
 
+/// One parameter tensor's range of the origin (if any) and of each
+/// direction.
+type Parts<'a> = (Option<&'a [f32]>, Vec<&'a [f32]>);
+
 /// Every point of the slice over one chunk of rows: `(loss sum, correct)`
 /// per point. `stacked` holds the chunk's first-layer products.
 fn chunk_points(
@@ -362,7 +366,7 @@ fn chunk_points(
         .map(|&w| AlignedVec::zeros(r * w))
         .collect();
     // Each layer's slices of the origin and the directions, taken once.
-    let views: Vec<[(Option<&[f32]>, Vec<&[f32]>); 2]> = (0..layers)
+    let views: Vec<[Parts; 2]> = (0..layers)
         .map(|l| {
             let (wr, br) = layer_ranges(layout, l);
             [wr, br].map(|range| {

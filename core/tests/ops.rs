@@ -293,3 +293,92 @@ fn softmax_cross_entropy_rejects_bad_label() {
     );
     assert!(err.to_string().contains("10"), "{err}");
 }
+
+/// `combine_rows` on vectors `V` against its scalar twin: odd widths,
+/// unaligned slices, edge values, with and without origin, bias and ReLU.
+fn combine_rows_at_width<V: Vector>(seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for n in [1, 3, 7, 8, 15, 16, 17, 33, 67] {
+        for k in 1..=3 {
+            for lead in [false, true] {
+                for rows in [1, 2, 5] {
+                    let width = (usize::from(lead) + k) * n;
+                    let off = (n + k) % 3;
+                    let src = with_edges(random(&mut rng, rows * width + off));
+                    let src = &src[off..];
+                    let b = random(&mut rng, n);
+                    // One coefficient zero: its block's NaNs must not leak.
+                    let c: Vec<f32> = (0..k)
+                        .map(|i| {
+                            if i == 1 {
+                                0.0
+                            } else {
+                                rng.random_range(-2.0..2.0)
+                            }
+                        })
+                        .collect();
+                    for (bias, relu) in [(None, false), (Some(&b[..]), true), (Some(&b[..]), false)]
+                    {
+                        let mut y = vec![f32::NAN; rows * n];
+                        let mut ys = vec![1.0; rows * n];
+                        ops::combine_rows::<V>(src, n, lead, &c, bias, relu, &mut y);
+                        ops::combine_rows_scalar(src, n, lead, &c, bias, relu, &mut ys);
+                        same_bits(&y, &ys, &format!("combine_rows n {n} k {k} lead {lead}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn combine_rows_equals_its_twin_at_every_width_and_skips_zero_terms() {
+    combine_rows_at_width::<F32x8>(41);
+    combine_rows_at_width::<F32x16>(42);
+    // All coefficients zero: the origin plus the bias, bit for bit, though
+    // the other block is NaN.
+    let src = [1.5f32, -2.0, f32::NAN, f32::NAN];
+    let mut y = [0.0; 2];
+    ops::combine_rows::<F32x8>(&src, 2, true, &[0.0], Some(&[0.25, 1.0]), true, &mut y);
+    assert_eq!(y, [1.75, 0.0]);
+    // Written out: 0.5·s₁ − 1·s₂, no origin.
+    let src = [2.0f32, 4.0, 1.0, 1.0];
+    ops::combine_rows_scalar(&src, 2, false, &[0.5, -1.0], None, false, &mut y);
+    assert_eq!(y, [0.0, 1.0]);
+}
+
+#[test]
+fn cross_entropy_sum_is_softmax_cross_entropy_without_the_gradient() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    for cols in [1, 2, 7, 8, 9, 10, 16, 17, 33] {
+        for rows in [1, 3, 8, 29] {
+            for off in 0..3 {
+                let zb: Vec<f32> = (0..rows * cols + off)
+                    .map(|_| rng.random_range(-8.0f32..8.0))
+                    .collect();
+                let z = &zb[off..];
+                let labels: Vec<u32> = (0..rows)
+                    .map(|_| rng.random_range(0..cols as u32))
+                    .collect();
+                let (sum, hits) = ops::cross_entropy_sum(z, &labels, cols).unwrap();
+                let (sum_s, hits_s) = ops::cross_entropy_sum_scalar(z, &labels, cols).unwrap();
+                assert!(
+                    (sum - sum_s).abs() <= 1e-5 * sum_s.abs().max(1.0),
+                    "{sum} vs {sum_s}"
+                );
+                assert_eq!(hits, hits_s);
+                // Row by row the training loss' own terms: the mean agrees.
+                let mut dz = vec![0.0; z.len()];
+                let mean = ops::softmax_cross_entropy(z, &labels, cols, &mut dz).unwrap();
+                assert!((sum / rows as f64 - mean as f64).abs() <= 1e-6 * (mean as f64).max(1.0));
+                let want = z
+                    .chunks(cols)
+                    .zip(&labels)
+                    .filter(|(r, &y)| ops::argmax(r) == y as usize)
+                    .count();
+                assert_eq!(hits, want);
+            }
+        }
+    }
+    assert!(ops::cross_entropy_sum(&[0.0; 4], &[0, 2], 2).is_err());
+}

@@ -9,11 +9,11 @@ mod common;
 use std::path::Path;
 
 use descent_core::gemm::blocking::Caches;
-use descent_core::{matmul, Compute, Epilogue, MatMut, MatRef};
+use descent_core::simd::Wide;
+use descent_core::{matmul, ops, Compute, Epilogue, MatMut, MatRef};
 use descent_nn::{layer_ranges, Activation, Mlp};
 use descent_optim::OptimizerKind;
 use descent_train::data::{Mnist, Normalize};
-use descent_train::landscape::slice::preactivation;
 use descent_train::landscape::{
     directions::norm, filter_normalised, measure, pca2, Examples, Measured, Slice, SliceOptions,
 };
@@ -206,7 +206,7 @@ fn the_linear_trick_gives_the_direct_pre_activations() {
     )
     .unwrap();
     let mut z = vec![0.0; rows * s1];
-    preactivation(&p, 1, &[alpha, beta], &b, &mut z);
+    ops::combine_rows::<Wide>(&p, s1, true, &[alpha, beta], Some(&b), false, &mut z);
     // Directly: X·(W + αD₁ + βD₂)ᵀ + b.
     let wp: Vec<f32> = (0..w.len())
         .map(|i| w[i] + alpha * d1[i] + beta * d2[i])

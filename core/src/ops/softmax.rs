@@ -99,6 +99,70 @@ pub fn softmax_cross_entropy_scalar(
     Ok((total / rows as f64) as f32)
 }
 
+/// Softmax cross-entropy without its gradient, for evaluation: over a
+/// row-major `rows × cols` matrix of logits `z` with labels `y`, returns
+///
+/// - the summed loss `Σ_i [ log Σ_j exp(z_ij − m_i) − (z_i,y_i − m_i) ]`
+///   (each row's term computed in f32 exactly as
+///   [`softmax_cross_entropy`] computes it, the sum in f64), and
+/// - the hits: rows whose first largest logit is at the label (the
+///   predictions of [`super::argmax`]).
+///
+/// One pass over each row: no gradient is written, so evaluating many
+/// models (a loss landscape) pays only for the loss.
+pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64, usize)> {
+    same_len(
+        "cross_entropy_sum (logits vs rows·cols)",
+        z.len(),
+        labels.len() * cols,
+    );
+    check_labels(labels, cols)?;
+    let (mut total, mut hits) = (0.0f64, 0usize);
+    let body = cols / LANES * LANES;
+    for (zr, &label) in z.chunks_exact(cols.max(1)).zip(labels) {
+        let m = super::max(zr);
+        let mv = F32x8::splat(m);
+        let mut sv = F32x8::ZERO;
+        for j in (0..body).step_by(LANES) {
+            sv += (load::<F32x8>(zr, j) - mv).exp();
+        }
+        let mut s = hsum(sv);
+        for &v in &zr[body..] {
+            s += (v - m).exp();
+        }
+        total += (s.ln() - (zr[label as usize] - m)) as f64;
+        hits += usize::from(first_max(zr, m) == label as usize);
+    }
+    Ok((total, hits))
+}
+
+/// The first index of `m`, the row's maximum ([`super::argmax`]'s rule; a
+/// NaN maximum falls back to its scalar scan).
+fn first_max(zr: &[f32], m: f32) -> usize {
+    if m.is_nan() {
+        return super::argmax_scalar(zr);
+    }
+    zr.iter().position(|&v| v == m).unwrap_or(0)
+}
+
+/// Scalar twin of [`cross_entropy_sum`]: the textbook loops, in f64.
+pub fn cross_entropy_sum_scalar(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64, usize)> {
+    same_len(
+        "cross_entropy_sum (logits vs rows·cols)",
+        z.len(),
+        labels.len() * cols,
+    );
+    check_labels(labels, cols)?;
+    let (mut total, mut hits) = (0.0f64, 0usize);
+    for (zr, &label) in z.chunks_exact(cols.max(1)).zip(labels) {
+        let m = zr.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+        let s: f64 = zr.iter().map(|&v| (v as f64 - m).exp()).sum();
+        total += s.ln() - (zr[label as usize] as f64 - m);
+        hits += usize::from(super::argmax_scalar(zr) == label as usize);
+    }
+    Ok((total, hits))
+}
+
 fn check_labels(labels: &[u32], cols: usize) -> Result<()> {
     match labels.iter().position(|&l| l as usize >= cols) {
         Some(row) => Err(CoreError::BadLabel {

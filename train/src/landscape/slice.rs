@@ -12,12 +12,14 @@
 //!
 //! so one GEMM of the examples by the stacked first-layer weights
 //! `[o₀; d_{1,0}; …; d_{K,0}]` (N × (1+K)·s1) is done once, and each point
-//! costs only an axpy per direction there, then the layers above it.
-//! Those are recomputed per point, with each point's own weights
-//! `W_l(c) = o_l + Σ_k c_k·d_{k,l}` formed on the fly (a few KB, from L1).
+//! costs only a pass over its chunk of those products there
+//! ([`ops::combine_rows`]: the combination, the bias and the ReLU in one),
+//! then the layers above it. Those are recomputed per point, with each
+//! point's own weights `W_l(c) = o_l + Σ_k c_k·d_{k,l}` formed by the same
+//! kernel from the stacked `[o_l | d_{1,l} | …]` (tens of KB, from L2).
 //!
 //! The examples are cut into chunks whose stacked pre-activations, hidden
-//! activations and per-point weights fit in half of L2
+//! activations and per-point weights fit in L2
 //! ([`SliceOptions::for_net`]); a chunk is one part of the pool's job and
 //! runs every point while its rows stay in cache. Each (chunk, point) keeps
 //! its own loss sum and correct count, and the sums over chunks are taken
@@ -81,13 +83,14 @@ pub struct SliceOptions {
 }
 
 impl SliceOptions {
-    /// The chunk that fits half of `caches`' L2 (the other half is for the
-    /// GEMMs' packed panels): per row, its stacked pre-activations
-    /// `(lead+K)·s1` and every layer's output above the first twice (the
-    /// value and, for the last, the loss gradient), plus the per-point
-    /// weights of the layers above the first. Rounded down to a multiple of
-    /// 16 rows, between 16 and 512. Blocks are 8192 rows, a whole number
-    /// of chunks.
+    /// The chunk whose rows fit `caches`' L2: per row, its stacked
+    /// pre-activations `(lead+K)·s1` and every layer's output above the
+    /// first twice over, besides the per-point weights of the layers above
+    /// the first (formed once per chunk and point, so a chunk much smaller
+    /// than L2 spends its time forming them: on a Zen 3, 64 rows ran 5–10%
+    /// slower than 192, and 192 to 1024 within 2% of each other). Rounded
+    /// down to a multiple of 16 rows, between 16 and 512. Blocks are 8192
+    /// rows, a whole number of chunks.
     pub fn for_net(caches: &Caches, sizes: &[usize], stacked: usize) -> SliceOptions {
         let s1 = sizes[1];
         let per_row: usize = 4 * (stacked * s1 + 2 * sizes[1..].iter().sum::<usize>());
@@ -95,7 +98,7 @@ impl SliceOptions {
             .windows(2)
             .map(|w| w[0] * w[1] + w[1])
             .sum::<usize>();
-        let budget = (caches.l2 / 2).saturating_sub(weights);
+        let budget = caches.l2.saturating_sub(weights);
         let chunk = (budget / per_row.max(1) / 16 * 16).clamp(16, 512);
         SliceOptions {
             chunk_rows: chunk,
@@ -190,42 +193,22 @@ impl SliceCost {
     }
 }
 
-/// `out = o + Σ_k c_k·d_k` over one range of the layout, skipping zero
-/// coefficients (see the module's notes); `o` absent is zero.
-fn combine(out: &mut [f32], origin: Option<&[f32]>, dirs: &[&[f32]], c: &[f32]) {
-    match origin {
-        Some(o) => out.copy_from_slice(o),
-        None => out.fill(0.0),
-    }
-    for (d, &ck) in dirs.iter().zip(c) {
-        if ck != 0.0 {
-            ops::axpy::<Wide>(ck, d, out);
-        }
-    }
+/// One parameter tensor's values in the origin (if any) and each
+/// direction, side by side: `[o | d_1 | … | d_K]`, each `n` long, the row
+/// [`ops::combine_rows`] forms a point's tensor from.
+struct Stacked {
+    data: AlignedVec,
+    n: usize,
 }
 
-/// The first layer's pre-activations of one point from the stacked GEMM's
-/// rows: `z = p_o + Σ_k c_k·p_k + b` for every row, where a row of `stacked`
-/// holds `[p_o | p_1 | … | p_K]` (`p_o` only when `lead` is 1), each `s1`
-/// wide, and `b` is the point's bias. Zero coefficients are skipped.
-///
-/// Shapes: `stacked` (R, (lead+K)·s1) in, `z` (R, s1) out, `bias` (s1).
-pub fn preactivation(stacked: &[f32], lead: usize, c: &[f32], bias: &[f32], z: &mut [f32]) {
-    let s1 = bias.len();
-    let width = (lead + c.len()) * s1;
-    for (row, zr) in stacked.chunks_exact(width).zip(z.chunks_exact_mut(s1)) {
-        if lead == 1 {
-            zr.copy_from_slice(&row[..s1]);
-        } else {
-            zr.fill(0.0);
+impl Stacked {
+    fn of(slice: &Slice, range: std::ops::Range<usize>) -> Stacked {
+        let n = range.len();
+        let mut data = AlignedVec::zeros((slice.origin.is_some() as usize + slice.dirs.len()) * n);
+        for (slot, v) in slice.origin.iter().chain(&slice.dirs).enumerate() {
+            data[slot * n..(slot + 1) * n].copy_from_slice(&v[range.clone()]);
         }
-        for (k, &ck) in c.iter().enumerate() {
-            if ck != 0.0 {
-                let p = &row[(lead + k) * s1..(lead + k + 1) * s1];
-                ops::axpy::<Wide>(ck, p, zr);
-            }
-        }
-        ops::axpy::<Wide>(1.0, bias, zr);
+        Stacked { data, n }
     }
 }
 
@@ -276,12 +259,16 @@ pub fn measure(
     let chunk = opts.chunk_rows.max(1);
     let block = (opts.block_rows.max(chunk) / chunk) * chunk;
 
-    // [o₀; d_{1,0}; …] as one (stacked_w, s0) matrix.
-    let (w0, _) = layer_ranges(layout, 0);
-    let mut w_stack = AlignedVec::zeros(stacked_w * s0);
-    for (slot, v) in slice.origin.iter().chain(&slice.dirs).enumerate() {
-        w_stack[slot * s1 * s0..(slot + 1) * s1 * s0].copy_from_slice(&v[w0.clone()]);
-    }
+    // Every tensor stacked: the first layer's weights `[o₀; d_{1,0}; …]`
+    // are the (stacked_w, s0) matrix of the GEMM; the others are combined
+    // per point.
+    let stacks: Vec<(Stacked, Stacked)> = (0..sizes.len() - 1)
+        .map(|l| {
+            let (w, b) = layer_ranges(layout, l);
+            (Stacked::of(slice, w), Stacked::of(slice, b))
+        })
+        .collect();
+    let w_stack = &stacks[0].0.data;
     let sums = Mutex::new(vec![(0.0f64, 0u64); n.div_ceil(chunk) * points]);
     let mut pre = AlignedVec::zeros(block.min(n) * stacked_w);
     let serial = cx.serial_like();
@@ -290,7 +277,7 @@ pub fn measure(
     for start in (0..n).step_by(block) {
         let rows = block.min(n - start);
         let xv = MatRef::row_major(&ex.x[start * s0..(start + rows) * s0], rows, s0)?;
-        let wt = MatRef::row_major(&w_stack, stacked_w, s0)?.t();
+        let wt = MatRef::row_major(w_stack, stacked_w, s0)?.t();
         let pv = MatMut::row_major(&mut pre[..rows * stacked_w], rows, stacked_w)?;
         matmul(cx, 1.0, xv, wt, 0.0, pv, Epilogue::None)?;
         let pre = &pre[..rows * stacked_w];
@@ -300,7 +287,7 @@ pub fn measure(
             let r = chunk.min(rows - r0);
             let labels = &ex.labels[start + r0..start + r0 + r];
             let stacked = &pre[r0 * stacked_w..(r0 + r) * stacked_w];
-            match chunk_points(&serial, arch, slice, coeffs, stacked, labels) {
+            match chunk_points(&serial, arch, &stacks, (lead, k), coeffs, stacked, labels) {
                 Ok(local) => {
                     let c = (start + r0) / chunk;
                     let mut s = sums.lock().expect("no part panicked holding it");
@@ -339,64 +326,50 @@ pub fn measure(
         .collect())
 }
 
-/// One parameter tensor's range of the origin (if any) and of each
-/// direction.
-type Parts<'a> = (Option<&'a [f32]>, Vec<&'a [f32]>);
-
 /// Every point of the slice over one chunk of rows: `(loss sum, correct)`
 /// per point. `stacked` holds the chunk's first-layer products.
 fn chunk_points(
     cx: &Compute,
     arch: &Mlp,
-    slice: &Slice,
+    stacks: &[(Stacked, Stacked)],
+    (lead, k): (usize, usize),
     coeffs: &[f32],
     stacked: &[f32],
     labels: &[u32],
 ) -> Result<Vec<(f64, u64)>, LandscapeError> {
     let sizes = arch.sizes();
-    let layout = arch.layout();
     let layers = sizes.len() - 1;
-    let classes = sizes[layers];
+    let (s1, classes) = (sizes[1], sizes[layers]);
     let act = arch.activation();
-    let k = slice.dirs.len();
-    let lead = slice.origin.is_some() as usize;
     let r = labels.len();
     let mut acts: Vec<AlignedVec> = sizes[1..]
         .iter()
         .map(|&w| AlignedVec::zeros(r * w))
         .collect();
-    // Each layer's slices of the origin and the directions, taken once.
-    let views: Vec<[Parts; 2]> = (0..layers)
-        .map(|l| {
-            let (wr, br) = layer_ranges(layout, l);
-            [wr, br].map(|range| {
-                (
-                    slice.origin.map(|o| &o[range.clone()]),
-                    slice.dirs.iter().map(|d| &d[range.clone()]).collect(),
-                )
-            })
-        })
-        .collect();
     // The point's weights above the first layer, and every layer's bias.
-    let mut weights: Vec<(AlignedVec, Vec<f32>)> = views
+    let mut weights: Vec<(AlignedVec, Vec<f32>)> = stacks
         .iter()
         .enumerate()
-        .map(|(l, [w, b])| {
-            let w_len = if l == 0 { 0 } else { w.1[0].len() };
-            (AlignedVec::zeros(w_len), vec![0.0; b.1[0].len()])
+        .map(|(l, (w, b))| {
+            (
+                AlignedVec::zeros(if l == 0 { 0 } else { w.n }),
+                vec![0.0; b.n],
+            )
         })
         .collect();
-    let mut dz = vec![0.0f32; r * classes];
     let mut out = Vec::with_capacity(coeffs.len() / k);
     for c in coeffs.chunks_exact(k) {
-        for (l, ((w, b), [wv, bv])) in weights.iter_mut().zip(&views).enumerate() {
-            combine(b, bv.0, &bv.1, c);
+        for (l, ((w, b), (ws, bs))) in weights.iter_mut().zip(stacks).enumerate() {
+            ops::combine_rows::<Wide>(&bs.data, bs.n, lead == 1, c, None, false, b);
             if l > 0 {
-                combine(w, wv.0, &wv.1, c);
+                ops::combine_rows::<Wide>(&ws.data, ws.n, lead == 1, c, None, false, w);
             }
         }
-        preactivation(stacked, lead, c, &weights[0].1, &mut acts[0]);
-        if layers > 1 {
+        // The first layer from the stacked products, its ReLU fused.
+        let relu0 = layers > 1 && act == Activation::Relu;
+        let b0 = Some(weights[0].1.as_slice());
+        ops::combine_rows::<Wide>(stacked, s1, lead == 1, c, b0, relu0, &mut acts[0]);
+        if layers > 1 && !relu0 {
             act.forward(&mut acts[0]);
         }
         for l in 1..layers {
@@ -423,14 +396,8 @@ fn chunk_points(
                 act.forward(&mut here[0]);
             }
         }
-        let logits = &acts[layers - 1];
-        let mean = ops::softmax_cross_entropy(logits, labels, classes, &mut dz)?;
-        let correct = logits
-            .chunks_exact(classes)
-            .zip(labels)
-            .filter(|(row, &y)| ops::argmax(row) == y as usize)
-            .count() as u64;
-        out.push((mean as f64 * r as f64, correct));
+        let (loss, hits) = ops::cross_entropy_sum(&acts[layers - 1], labels, classes)?;
+        out.push((loss, hits as u64));
     }
     Ok(out)
 }

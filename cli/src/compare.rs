@@ -616,6 +616,7 @@ pub fn write_compare_outputs(
         bands,
         markers: false,
         y_range: None,
+        paired: false,
     }
     .write(&out.join("loss.svg"))
     .map_err(plot_err)?;
@@ -635,6 +636,7 @@ pub fn write_compare_outputs(
         x: Axis::linear("epoch").integer(),
         y: Axis::linear("test accuracy (%)"),
         y_range: accuracy_range(&acc),
+        paired: false,
         series: acc,
         bands: acc_bands,
         markers: true,
@@ -669,6 +671,7 @@ pub fn write_compare_outputs(
             bands: Vec::new(),
             markers: true,
             y_range: None,
+            paired: false,
         }
         .write(&out.join("tune.svg"))
         .map_err(plot_err)?;

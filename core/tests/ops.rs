@@ -381,4 +381,21 @@ fn cross_entropy_sum_is_softmax_cross_entropy_without_the_gradient() {
         }
     }
     assert!(ops::cross_entropy_sum(&[0.0; 4], &[0, 2], 2).is_err());
+    // A group of eight with an infinite or NaN logit falls back to the
+    // rows one at a time: the same loss (NaN where it is) and the same hits.
+    for edge in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+        let mut z: Vec<f32> = (0..16 * 10).map(|i| ((i * 7) % 11) as f32 * 0.5).collect();
+        z[3 * 10 + 4] = edge;
+        let labels: Vec<u32> = (0..16).map(|i| (i % 10) as u32).collect();
+        let (sum, hits) = ops::cross_entropy_sum(&z, &labels, 10).unwrap();
+        let (sum_s, hits_s) = ops::cross_entropy_sum_scalar(&z, &labels, 10).unwrap();
+        assert_eq!(sum.is_nan(), sum_s.is_nan(), "{edge}: {sum} vs {sum_s}");
+        if !sum.is_nan() {
+            assert!(
+                (sum - sum_s).abs() <= 1e-5 * sum_s.abs().max(1.0),
+                "{edge}: {sum} vs {sum_s}"
+            );
+        }
+        assert_eq!(hits, hits_s, "{edge}");
+    }
 }

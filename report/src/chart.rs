@@ -73,6 +73,9 @@ pub struct Chart {
     /// The y range to show instead of the data's; series leaving it are
     /// clipped and named in a note under the plot.
     pub y_range: Option<(f64, f64)>,
+    /// The series come in pairs (a measure and its estimate, say): series
+    /// `2i` and `2i + 1` take colour `i`, the second dashed.
+    pub paired: bool,
 }
 
 /// Picture size in pixels.
@@ -261,6 +264,20 @@ pub fn frame(
 }
 
 impl Chart {
+    /// The colour and dash of series `i`.
+    fn style(&self, i: usize) -> (crate::Rgb, &'static str) {
+        if self.paired {
+            let dash = if i % 2 == 1 {
+                r#" stroke-dasharray="7 3""#
+            } else {
+                ""
+            };
+            (colour(i / 2), dash)
+        } else {
+            (colour(i), dash(i))
+        }
+    }
+
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let pts = || {
             self.series
@@ -375,7 +392,7 @@ impl Chart {
             );
         }
         for (i, ser) in self.series.iter().enumerate() {
-            let c = colour(i);
+            let (c, dashing) = self.style(i);
             let pts: Vec<(f64, f64)> = ser
                 .points
                 .iter()
@@ -394,7 +411,7 @@ impl Chart {
                 c.0,
                 c.1,
                 c.2,
-                dash(i)
+                dashing
             );
             if self.markers {
                 for p in &pts {
@@ -416,7 +433,7 @@ impl Chart {
             gb - gt
         );
         for (i, ser) in self.series.iter().enumerate() {
-            let c = colour(i);
+            let (c, dashing) = self.style(i);
             let y = gt + 20.0 * (i as f64 + 1.0);
             let _ = write!(
                 s,
@@ -428,7 +445,7 @@ impl Chart {
                 c.0,
                 c.1,
                 c.2,
-                dash(i),
+                dashing,
                 gl + 36.0,
                 y,
                 escape(&ser.name)
@@ -518,6 +535,7 @@ pub fn line_chart(
         bands: Vec::new(),
         markers,
         y_range: None,
+        paired: false,
     }
     .write(path)
 }
@@ -636,6 +654,7 @@ mod tests {
             bands: vec![],
             markers: true,
             y_range: None,
+            paired: false,
         }
     }
 

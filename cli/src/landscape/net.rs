@@ -17,7 +17,7 @@ use descent_core::Compute;
 use descent_nn::Mlp;
 use descent_optim::{Hyper, OptimizerKind};
 use descent_profile::roof::{self, Roofs};
-use descent_report::chart::{line_chart, Axes};
+use descent_report::chart::{line_chart, Axes, Axis, Chart};
 use descent_report::landscape::{contour_levels, PathSeries, Surface};
 use descent_report::page::{self as report, Table};
 use descent_report::Series;
@@ -361,7 +361,12 @@ fn write_lines(out: &Path, lines: &[Line]) -> Result<Table, CliError> {
         let series: Vec<Series> = lines
             .iter()
             .map(|l| Series {
-                name: format!("{} (barrier {:.3})", l.pair, l.barrier()),
+                name: format!(
+                    "{} (barrier {:.3}, above the chord {:.3})",
+                    l.pair,
+                    l.barrier(),
+                    l.above_chord()
+                ),
                 points: l
                     .ts
                     .iter()
@@ -493,43 +498,16 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
         x: &set.images[..n * dim],
         labels: &set.labels[..n],
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| out_err(&args.out, e))?;
-    let threads = args.run.thread_count();
-    let cx = Compute::threads(threads);
-    let caches = Caches::detect();
-    println!(
-        "descent landscape: the network on the first {n} {name} examples, {threads} thread(s); \
-         measuring this machine's roofs…"
-    );
-    let roofs = roof::measure(cx.pool(), &caches, 5);
-    println!(
-        "  FMA peak {:.1} GFLOP/s on {} thread(s)",
-        roofs.peak(),
-        roofs.threads
-    );
-    let mut ctx = Ctx {
-        cx,
-        ex,
-        set: name,
-        roofs,
-        caches,
-        timings: Vec::new(),
+    // Every checkpoint is read before anything is measured or written.
+    let model_net = match &args.model {
+        Some(model) => {
+            let net = load_model_from(model, "--model", None, &args.run.activation, false)?;
+            check_fits(&net, dim, "--model", model)?;
+            Some(net)
+        }
+        None => None,
     };
-    let mut tables: Vec<(String, Table)> = Vec::new();
-    let mut images: Vec<(&str, String)> = Vec::new();
-    let mut lines = Vec::new();
-    let mut intro =
-        format!("Measured on the first {n} examples of the {name} set, in {threads} thread(s).");
-    if let Some(model) = &args.model {
-        let net = load_model_from(model, "--model", None, &args.run.activation, false)?;
-        check_fits(&net, dim, "--model", model)?;
-        surface_around(&mut ctx, args, &net, model, &mut tables, &mut intro)?;
-        images.push((
-            "surface.svg",
-            "The loss around the model (✕) on two filter-normalised random directions".into(),
-        ));
-        images.push(("accuracy.svg", "The accuracy on the same grid".into()));
-    }
+    let mut pairs = Vec::new();
     for pair in &args.interpolate {
         let ends: Vec<&str> = pair.split(',').collect();
         if ends.len() != 2 {
@@ -566,10 +544,48 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
             ));
         }
         let label = format!("{} → {}", short(ends[0]), short(ends[1]));
+        pairs.push((label, a, b));
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| out_err(&args.out, e))?;
+    let threads = args.run.thread_count();
+    let cx = Compute::threads(threads);
+    let caches = Caches::detect();
+    println!(
+        "descent landscape: the network on the first {n} {name} examples, {threads} thread(s); \
+         measuring this machine's roofs…"
+    );
+    let roofs = roof::measure(cx.pool(), &caches, 5);
+    println!(
+        "  FMA peak {:.1} GFLOP/s on {} thread(s)",
+        roofs.peak(),
+        roofs.threads
+    );
+    let mut ctx = Ctx {
+        cx,
+        ex,
+        set: name,
+        roofs,
+        caches,
+        timings: Vec::new(),
+    };
+    let mut tables: Vec<(String, Table)> = Vec::new();
+    let mut images: Vec<(&str, String)> = Vec::new();
+    let mut lines = Vec::new();
+    let mut intro =
+        format!("Measured on the first {n} examples of the {name} set, in {threads} thread(s).");
+    if let (Some(model), Some(net)) = (&args.model, &model_net) {
+        surface_around(&mut ctx, args, net, model, &mut tables, &mut intro)?;
+        images.push((
+            "surface.svg",
+            "The loss around the model (✕) on two filter-normalised random directions".into(),
+        ));
+        images.push(("accuracy.svg", "The accuracy on the same grid".into()));
+    }
+    for (label, a, b) in &pairs {
         lines.push(line(
             &mut ctx,
-            &a,
-            label,
+            a,
+            label.clone(),
             a.params(),
             b.params(),
             args.line_points,
@@ -697,7 +713,7 @@ fn surface_around(
         Vec::new(),
         vec![(0.0, 0.0)],
     )?;
-    let mut t = Table::new(&["", ""]);
+    let mut t = Table::new(&["setting", "value"]);
     t.rows = vec![
         vec!["model".into(), model.display().to_string()],
         vec!["examples".into(), format!("the first {} of the {} set", ctx.ex.labels.len(), ctx.set)],
@@ -968,7 +984,7 @@ fn paths(
         "lr",
         "steps",
         "points",
-        "loss at the end",
+        "loss at the end (these examples)",
         "test accuracy",
         "largest |plane − exact| / exact",
         "run",
@@ -1014,23 +1030,21 @@ fn paths(
     }
     std::fs::write(&csv, text).map_err(|e| out_err(&csv, e))?;
     let path_loss = args.out.join("path-loss.svg");
-    line_chart(
-        &path_loss,
-        "loss at the recorded weights: exact, and at their projection on the plane",
-        Axes {
-            x: "step",
-            y: "loss",
-            log_x: false,
-            log_y: true,
-            integer_x: true,
-        },
-        &chart,
-        false,
-    )
+    Chart {
+        title: "loss at the recorded weights (solid) and on the plane (dashed)".into(),
+        x: Axis::linear("step").integer(),
+        y: Axis::log("loss"),
+        series: chart,
+        bands: Vec::new(),
+        markers: false,
+        y_range: None,
+        paired: true,
+    }
+    .write(&path_loss)
     .map_err(|e| out_err(&path_loss, e))?;
     println!("\n{}", table.text());
     tables.push(("The paths".into(), table));
-    let mut pt = Table::new(&["", ""]);
+    let mut pt = Table::new(&["setting", "value"]);
     pt.rows = vec![
         vec![
             "examples".into(),

@@ -103,13 +103,17 @@ pub fn softmax_cross_entropy_scalar(
 /// row-major `rows × cols` matrix of logits `z` with labels `y`, returns
 ///
 /// - the summed loss `Σ_i [ log Σ_j exp(z_ij − m_i) − (z_i,y_i − m_i) ]`
-///   (each row's term computed in f32 exactly as
-///   [`softmax_cross_entropy`] computes it, the sum in f64), and
+///   (each row's term in f32, the sum in f64), and
 /// - the hits: rows whose first largest logit is at the label (the
 ///   predictions of [`super::argmax`]).
 ///
-/// One pass over each row: no gradient is written, so evaluating many
-/// models (a loss landscape) pays only for the loss.
+/// No gradient is written, so evaluating many models (a loss landscape)
+/// pays only for the loss. Rows of at most [`NARROW`] classes (MNIST's 10)
+/// run eight at a time, a lane per row: the columns are gathered into
+/// vectors, so the max, the exps and the log are vector operations with no
+/// horizontal sums. A group with a non-finite maximum or loss, the rows
+/// left over and wider rows run one at a time, as
+/// [`softmax_cross_entropy`] does.
 pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64, usize)> {
     same_len(
         "cross_entropy_sum (logits vs rows·cols)",
@@ -117,6 +121,62 @@ pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64,
         labels.len() * cols,
     );
     check_labels(labels, cols)?;
+    let (mut total, mut hits) = (0.0f64, 0usize);
+    let mut done = 0;
+    if (1..=NARROW).contains(&cols) {
+        while done + LANES <= labels.len() {
+            let rows = &z[done * cols..(done + LANES) * cols];
+            let group = &labels[done..done + LANES];
+            let (l, h) = match eight_rows(rows, group, cols) {
+                Some(r) => r,
+                None => one_row_at_a_time(rows, group, cols),
+            };
+            total += l;
+            hits += h;
+            done += LANES;
+        }
+    }
+    let (l, h) = one_row_at_a_time(&z[done * cols..], &labels[done..], cols);
+    Ok((total + l, hits + h))
+}
+
+/// The widest rows [`cross_entropy_sum`] runs eight at a time.
+pub const NARROW: usize = 16;
+
+/// Eight rows of at most [`NARROW`] logits, a lane each; `None` when a
+/// row's maximum or loss is not finite (the scalar rules then apply).
+fn eight_rows(z: &[f32], labels: &[u32], cols: usize) -> Option<(f64, usize)> {
+    let mut v = [F32x8::ZERO; NARROW];
+    for (j, vj) in v.iter_mut().enumerate().take(cols) {
+        *vj = F32x8::from(std::array::from_fn::<f32, LANES, _>(|i| z[i * cols + j]));
+    }
+    let m = v[1..cols].iter().fold(v[0], |m, &x| m.max(x));
+    let ms = m.to_array();
+    if !ms.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    let s = v[..cols]
+        .iter()
+        .fold(F32x8::ZERO, |s, &x| s + (x - m).exp());
+    let zy = F32x8::from(std::array::from_fn::<f32, LANES, _>(|i| {
+        z[i * cols + labels[i] as usize]
+    }));
+    let loss = (s.ln() - (zy - m)).to_array();
+    // A NaN logit need not reach the max (a lane's max skips it): it shows
+    // in the loss, and the row's rules are then the scalar ones.
+    if !loss.iter().all(|l| l.is_finite()) {
+        return None;
+    }
+    let mut hits = 0;
+    for (i, (&y, &mi)) in labels.iter().zip(&ms).enumerate() {
+        hits += usize::from(first_max(&z[i * cols..(i + 1) * cols], mi) == y as usize);
+    }
+    Some((loss.iter().map(|&l| l as f64).sum(), hits))
+}
+
+/// [`cross_entropy_sum`]'s rows one at a time, each as
+/// [`softmax_cross_entropy`] computes its loss.
+fn one_row_at_a_time(z: &[f32], labels: &[u32], cols: usize) -> (f64, usize) {
     let (mut total, mut hits) = (0.0f64, 0usize);
     let body = cols / LANES * LANES;
     for (zr, &label) in z.chunks_exact(cols.max(1)).zip(labels) {
@@ -133,7 +193,7 @@ pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64,
         total += (s.ln() - (zr[label as usize] - m)) as f64;
         hits += usize::from(first_max(zr, m) == label as usize);
     }
-    Ok((total, hits))
+    (total, hits)
 }
 
 /// The first index of `m`, the row's maximum ([`super::argmax`]'s rule; a

@@ -7,7 +7,8 @@
 //!   per-point cost of any grid, on T = 1 and every core.
 //! - Then, on each thread count, the issue's case, a 41 × 41 grid on
 //!   10 000 examples, timed three times: the median against the roofline
-//!   floor of its schedule (its FLOPs at the FMA peak of those threads,
+//!   floor of its schedule (its FLOPs at the FMA peak of those threads, the
+//!   larger of their peak measured at once and T × one core's,
 //!   plus each stream's bytes at the triad bandwidth of the level its
 //!   working set fits; target ≤ 1.5×), and against the same points
 //!   evaluated without the linear trick (each point's own first-layer
@@ -100,7 +101,7 @@ fn direct(c: &Case, cx: &Compute, coeffs: &[f32], caches: &Caches) -> Vec<Measur
         let unit: Vec<f32> = (0..g * g)
             .map(|i| if i / g == i % g { 1.0 } else { 0.0 })
             .collect();
-        let opts = SliceOptions::for_net(caches, &SIZES, g);
+        let opts = SliceOptions::for_net(caches, &SIZES, g, N, cx.thread_count());
         out.extend(measure(cx, &c.net, &slice, &unit, ex, opts).unwrap());
     }
     out
@@ -114,7 +115,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn benches(c: &mut Criterion) {
     let case = case();
     let caches = Caches::detect();
-    let opts = SliceOptions::for_net(&caches, &SIZES, 3);
+
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut counts = vec![1];
     if cores > 1 {
@@ -126,6 +127,7 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(121));
     for &t in &counts {
         let cx = Compute::threads(t);
+        let opts = SliceOptions::for_net(&caches, &SIZES, 3, N, t);
         group.bench_function(format!("grid11x11/n{N}/threads={t}"), |b| {
             b.iter(|| black_box(surface(&case, &cx, black_box(&small), opts)))
         });
@@ -134,13 +136,14 @@ fn benches(c: &mut Criterion) {
 
     let big = grid(41);
     println!(
-        "landscape: 41×41 grid, {N} examples, 784-128-64-10; chunks of {} rows ({})",
-        opts.chunk_rows,
+        "landscape: 41×41 grid, {N} examples, 784-128-64-10 ({})",
         caches.describe()
     );
     for &t in &counts {
         let cx = Compute::threads(t);
+        let opts = SliceOptions::for_net(&caches, &SIZES, 3, N, t);
         let roofs = roof::measure(cx.pool(), &caches, 9);
+        let peak = roof::peak_of_cores(roofs.peak(), t, 9);
         let secs = median(
             (0..3)
                 .map(|_| {
@@ -150,8 +153,8 @@ fn benches(c: &mut Criterion) {
                 })
                 .collect(),
         );
-        let cost = SliceCost::of(&SIZES, true, 2, 41 * 41, N, opts);
-        let compute = cost.flops / (roofs.peak() * 1e9);
+        let cost = SliceCost::of(&SIZES, (true, 2), 41 * 41, N, opts, t);
+        let compute = cost.flops / (peak * 1e9);
         let memory: f64 = cost
             .streams
             .iter()
@@ -172,13 +175,14 @@ fn benches(c: &mut Criterion) {
         ) / 41.0
             * (41.0 * 41.0);
         println!(
-            "landscape threads={t}: {secs:.3} s = {:.0} points/s, {:.1} GFLOP/s, {:.0}% of the {:.1} GFLOP/s peak; \
+            "landscape threads={t}, chunks of {} rows: {secs:.3} s = {:.0} points/s, {:.1} GFLOP/s, {:.0}% of the {:.1} GFLOP/s peak; \
              roofline floor {floor:.3} s ({compute:.3} compute + {memory:.3} memory): {:.2}× the floor (target ≤ 1.5×); \
              without the linear trick {direct_secs:.2} s ({:.1}× the FLOPs, {:.1}× the time)",
+            opts.chunk_rows,
             1681.0 / secs,
             cost.flops / secs / 1e9,
-            100.0 * cost.flops / secs / 1e9 / roofs.peak(),
-            roofs.peak(),
+            100.0 * cost.flops / secs / 1e9 / peak,
+            peak,
             secs / floor,
             cost.direct_flops / cost.flops,
             direct_secs / secs

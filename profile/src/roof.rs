@@ -210,6 +210,22 @@ fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, samples: usize) -> 
     (threads * fma_peak_flop::<V>(iters)) as f64 / secs / 1e9
 }
 
+/// The FMA peak of `threads` cores at the widest width this build has in
+/// registers, GFLOP/s: the larger of the peak measured on all of them at
+/// once (`all_at_once`, from [`Roofs::peak`]) and `threads` times one
+/// core's, measured here on the calling thread (median of `samples`). On
+/// a shared host another process may hold a core while the pool measures,
+/// which would lower the peak and so the floor built on it; the larger of
+/// the two keeps a floor from flattering the code measured against it.
+pub fn peak_of_cores(all_at_once: f64, threads: usize, samples: usize) -> f64 {
+    let one = if simd::HAS_AVX512 {
+        peak_gflops::<F32x16>(None, samples)
+    } else {
+        peak_gflops::<F32x8>(None, samples)
+    };
+    all_at_once.max(threads as f64 * one)
+}
+
 /// Copy and triad bandwidth over a working set of `bytes` (the triad's
 /// three arrays, all threads together), GB/s.
 fn stream_gbs(pool: Option<&Pool>, bytes: usize, samples: usize) -> (f64, f64) {

@@ -122,7 +122,7 @@ fn a_line_holds_its_ends_exactly() {
     let ts = [-0.5f32, 0.0, 0.5, 1.0, 1.5];
     let coeffs: Vec<f32> = ts.iter().flat_map(|&t| [1.0 - t, t]).collect();
     let caches = Caches::known("zen3").unwrap();
-    let opts = SliceOptions::for_net(&caches, &SIZES, 2);
+    let opts = SliceOptions::for_net(&caches, &SIZES, 2, 300, 2);
     let got = measure(
         &Compute::threads(2),
         &a,
@@ -331,7 +331,7 @@ fn assert_basin(net: &Mlp, x: &[f32], y: &[u32]) {
         origin: Some(&theta),
         dirs: vec![&d1, &d2],
     };
-    let opts = SliceOptions::for_net(&Caches::detect(), net.sizes(), 3);
+    let opts = SliceOptions::for_net(&Caches::detect(), net.sizes(), 3, y.len(), 2);
     let ms = measure(
         &Compute::threads(2),
         net,
@@ -397,4 +397,28 @@ fn a_trained_model_sits_in_a_basin_on_mnist() {
     let net = trained(&data, vec![128, 64], 1);
     let n = 2000;
     assert_basin(&net, &data.train.images[..n * 784], &data.train.labels[..n]);
+}
+
+#[test]
+fn chunks_balance_the_threads_and_fit_l3() {
+    let zen3 = Caches::known("zen3").unwrap();
+    let sizes = [784, 128, 64, 10];
+    let o = SliceOptions::for_net(&zen3, &sizes, 3, 10_000, 2);
+    assert_eq!(o.chunk_rows, 512);
+    assert!(o.block_rows >= 8192 && o.block_rows % o.chunk_rows == 0);
+    // Four chunks a thread at least.
+    assert_eq!(
+        SliceOptions::for_net(&zen3, &sizes, 3, 1000, 2).chunk_rows,
+        128
+    );
+    assert_eq!(
+        SliceOptions::for_net(&zen3, &sizes, 3, 100, 8).chunk_rows,
+        64
+    );
+    // Every thread's stacked chunk in half of L3.
+    let tiny = Caches::known("tiny").unwrap();
+    let t = SliceOptions::for_net(&tiny, &sizes, 3, 100_000, 1);
+    assert!(t.chunk_rows * 3 * 128 * 4 <= tiny.l3 / 2 || t.chunk_rows == 64);
+    let many = SliceOptions::for_net(&zen3, &sizes, 3, 1_000_000, 64);
+    assert!(many.block_rows >= 4 * 64 * many.chunk_rows);
 }

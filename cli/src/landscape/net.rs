@@ -87,11 +87,11 @@ impl Timing {
     }
 }
 
-/// The roofline floor of `cost` on `roofs`: its FLOPs at the widest FMA
-/// peak of the threads used, plus each stream's bytes at the triad
-/// bandwidth of the smallest level that holds its working set.
-fn floor_seconds(cost: &SliceCost, roofs: &Roofs) -> f64 {
-    let compute = cost.flops / (roofs.peak() * 1e9);
+/// The roofline floor of `cost`: its FLOPs at `peak` (GFLOP/s, the widest
+/// FMA peak of the threads used), plus each stream's bytes at the triad
+/// bandwidth of the smallest level of `roofs` that holds its working set.
+fn floor_seconds(cost: &SliceCost, roofs: &Roofs, peak: f64) -> f64 {
+    let compute = cost.flops / (peak * 1e9);
     let memory: f64 = cost
         .streams
         .iter()
@@ -106,6 +106,8 @@ struct Ctx<'a> {
     ex: Examples<'a>,
     set: &'static str,
     roofs: Roofs,
+    /// The FMA peak of the threads used, GFLOP/s ([`roof::peak_of_cores`]).
+    peak: f64,
     caches: Caches,
     timings: Vec<Timing>,
 }
@@ -120,30 +122,34 @@ impl Ctx<'_> {
         coeffs: &[f32],
     ) -> Result<Vec<Measured>, CliError> {
         let k = slice.dirs.len();
+        let n = self.ex.labels.len();
+        let threads = self.cx.thread_count();
         let opts = SliceOptions::for_net(
             &self.caches,
             arch.sizes(),
             slice.origin.is_some() as usize + k,
+            n,
+            threads,
         );
         let start = Instant::now();
         let m = measure(&self.cx, arch, slice, coeffs, self.ex, opts)?;
         let seconds = start.elapsed().as_secs_f64();
         let cost = SliceCost::of(
             arch.sizes(),
-            slice.origin.is_some(),
-            k,
+            (slice.origin.is_some(), k),
             coeffs.len() / k,
-            self.ex.labels.len(),
+            n,
             opts,
+            threads,
         );
-        let floor = floor_seconds(&cost, &self.roofs);
+        let floor = floor_seconds(&cost, &self.roofs, self.peak);
         let t = Timing {
             what,
             points: coeffs.len() / k,
             seconds,
             cost,
             floor,
-            peak: self.roofs.peak(),
+            peak: self.peak,
         };
         let r = t.row();
         println!(
@@ -184,12 +190,13 @@ impl Ctx<'_> {
             let coeffs: Vec<f32> = (0..g * g)
                 .map(|i| if i / g == i % g { 1.0 } else { 0.0 })
                 .collect();
-            let opts = SliceOptions::for_net(&self.caches, arch.sizes(), g);
+            let (n, threads) = (self.ex.labels.len(), self.cx.thread_count());
+            let opts = SliceOptions::for_net(&self.caches, arch.sizes(), g, n, threads);
             let start = Instant::now();
             out.extend(measure(&self.cx, arch, &slice, &coeffs, self.ex, opts)?);
             seconds += start.elapsed().as_secs_f64();
-            let cost = SliceCost::of(arch.sizes(), false, g, g, self.ex.labels.len(), opts);
-            let floor = floor_seconds(&cost, &self.roofs);
+            let cost = SliceCost::of(arch.sizes(), (false, g), g, n, opts, threads);
+            let floor = floor_seconds(&cost, &self.roofs, self.peak);
             timing = Some(match timing {
                 None => Timing {
                     what: what.to_string(),
@@ -197,7 +204,7 @@ impl Ctx<'_> {
                     seconds: 0.0,
                     cost,
                     floor,
-                    peak: self.roofs.peak(),
+                    peak: self.peak,
                 },
                 Some(mut t) => {
                     t.points += g;
@@ -555,16 +562,17 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
          measuring this machine's roofs…"
     );
     let roofs = roof::measure(cx.pool(), &caches, 5);
+    let peak = roof::peak_of_cores(roofs.peak(), threads, 9);
     println!(
-        "  FMA peak {:.1} GFLOP/s on {} thread(s)",
-        roofs.peak(),
-        roofs.threads
+        "  FMA peak {peak:.1} GFLOP/s on {threads} thread(s) (measured on all at once: {:.1})",
+        roofs.peak()
     );
     let mut ctx = Ctx {
         cx,
         ex,
         set: name,
         roofs,
+        peak,
         caches,
         timings: Vec::new(),
     };
@@ -625,8 +633,7 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
     tables.push((
         format!(
             "Time against this machine's roofline ({:.1} GFLOP/s FMA peak on {} thread(s))",
-            ctx.roofs.peak(),
-            ctx.roofs.threads
+            ctx.peak, ctx.roofs.threads
         ),
         timing,
     ));

@@ -18,10 +18,11 @@
 //! point's own weights `W_l(c) = o_l + Σ_k c_k·d_{k,l}` formed by the same
 //! kernel from the stacked `[o_l | d_{1,l} | …]` (tens of KB, from L2).
 //!
-//! The examples are cut into chunks whose stacked pre-activations, hidden
-//! activations and per-point weights fit in L2
+//! The examples are cut into chunks of a few hundred rows
 //! ([`SliceOptions::for_net`]); a chunk is one part of the pool's job and
-//! runs every point while its rows stay in cache. Each (chunk, point) keeps
+//! runs every point while its rows stay in cache (L3: each point's fixed
+//! work, forming and packing its weights, wants long chunks more than the
+//! chunk's rows want L2). Each (chunk, point) keeps
 //! its own loss sum and correct count, and the sums over chunks are taken
 //! in chunk order afterwards, so the result is the same bits on any number
 //! of threads.
@@ -83,26 +84,39 @@ pub struct SliceOptions {
 }
 
 impl SliceOptions {
-    /// The chunk whose rows fit `caches`' L2: per row, its stacked
-    /// pre-activations `(lead+K)·s1` and every layer's output above the
-    /// first twice over, besides the per-point weights of the layers above
-    /// the first (formed once per chunk and point, so a chunk much smaller
-    /// than L2 spends its time forming them: on a Zen 3, 64 rows ran 5–10%
-    /// slower than 192, and 192 to 1024 within 2% of each other). Rounded
-    /// down to a multiple of 16 rows, between 16 and 512. Blocks are 8192
-    /// rows, a whole number of chunks.
-    pub fn for_net(caches: &Caches, sizes: &[usize], stacked: usize) -> SliceOptions {
-        let s1 = sizes[1];
-        let per_row: usize = 4 * (stacked * s1 + 2 * sizes[1..].iter().sum::<usize>());
-        let weights: usize = 4 * sizes[1..]
-            .windows(2)
-            .map(|w| w[0] * w[1] + w[1])
-            .sum::<usize>();
-        let budget = caches.l2.saturating_sub(weights);
-        let chunk = (budget / per_row.max(1) / 16 * 16).clamp(16, 512);
+    /// The chunk for `n` examples on `threads` threads: 512 rows, halved
+    /// (down to 64) while there are fewer than four chunks a thread (so the
+    /// parts balance) or while every thread's chunk of stacked products
+    /// would not fit half of `caches`' L3 (they are read again for every
+    /// point). `stacked` counts the stacked first-layer blocks.
+    ///
+    /// Not L2: each point forms its own weights above the first layer and
+    /// the GEMMs pack them, a fixed cost a chunk amortises, and on a Zen 3
+    /// (512 KiB L2, one thread, 21 × 21 points) the time fell from 64 rows
+    /// (1.79 s) through 144 (1.59 s, what fits L2) to 512 (1.48 s) and
+    /// stayed within 1% up to 2048; on two threads 512 and 1024 were the
+    /// best. Streaming the chunk from L3 costs less than the fixed work:
+    /// 4·(lead+K)·s1 bytes a row against 2·Σ s_l·s_{l+1} FLOPs above the
+    /// first layer (1.5 KB against 17.7 kFLOP for 784-128-64-10). Blocks
+    /// hold at least four chunks a thread and 8192 rows.
+    pub fn for_net(
+        caches: &Caches,
+        sizes: &[usize],
+        stacked: usize,
+        n: usize,
+        threads: usize,
+    ) -> SliceOptions {
+        let threads = threads.max(1);
+        let row_bytes = 4 * stacked * sizes[1];
+        let mut chunk = 512;
+        while chunk > 64
+            && (n.div_ceil(chunk) < 4 * threads || chunk * row_bytes * threads > caches.l3 / 2)
+        {
+            chunk /= 2;
+        }
         SliceOptions {
             chunk_rows: chunk,
-            block_rows: 8192usize.div_ceil(chunk) * chunk,
+            block_rows: 8192usize.max(4 * threads * chunk).div_ceil(chunk) * chunk,
         }
     }
 }
@@ -139,14 +153,15 @@ pub struct SliceCost {
 impl SliceCost {
     /// The schedule of [`measure`] for `points` points of a slice with
     /// `dirs` directions (and an origin when `origin`), on `n` examples of
-    /// a net of widths `sizes`.
+    /// a net of widths `sizes`, on `threads` threads. A working set is
+    /// all threads' together, as the roofs' capacities are.
     pub fn of(
         sizes: &[usize],
-        origin: bool,
-        dirs: usize,
+        (origin, dirs): (bool, usize),
         points: usize,
         n: usize,
         opts: SliceOptions,
+        threads: usize,
     ) -> SliceCost {
         let (s0, s1) = (sizes[0], sizes[1]);
         let stacked = (origin as usize + dirs) * s1;
@@ -163,8 +178,9 @@ impl SliceCost {
         let weights_flops = chunks * p * (2 * dirs * upper_params) as f64;
         let flops = first_layer_flops + p * n_f * per_example as f64 + weights_flops;
         let direct_flops = p * n_f * (2 * (s0 * s1 + upper_macs) + 4 * classes) as f64;
-        let chunk = opts.chunk_rows.min(n.max(1));
+        let (chunk, t) = (opts.chunk_rows.min(n.max(1)), threads.max(1));
         let widths: usize = sizes[1..].iter().sum();
+        let stacks = origin as usize + dirs;
         let streams = vec![
             Stream {
                 what: "examples X, read once by the stacked GEMM",
@@ -172,16 +188,24 @@ impl SliceCost {
                 working_set: 4 * n * s0,
             },
             Stream {
-                what: "stacked pre-activations, written once and read by their chunk",
+                what: "stacked products, written once and read by their chunk",
                 bytes: 2.0 * 4.0 * n_f * stacked as f64,
                 working_set: 4 * opts.block_rows.min(n.max(1)) * stacked,
             },
             Stream {
-                what: "per point: the chunk's pre-activations, activations and weights",
-                bytes: p
-                    * (4.0 * n_f * (stacked + 2 * widths) as f64
-                        + chunks * 4.0 * ((dirs + 1) * upper_params) as f64),
-                working_set: 4 * (chunk * (stacked + 2 * widths) + (dirs + 2) * upper_params),
+                what: "per point: its chunk's stacked products, read again",
+                bytes: p * 4.0 * n_f * stacked as f64,
+                working_set: 4 * chunk * stacked * t,
+            },
+            Stream {
+                what: "per point: the activations, written and read",
+                bytes: p * 2.0 * 4.0 * n_f * widths as f64,
+                working_set: 4 * chunk * widths * t,
+            },
+            Stream {
+                what: "per point and chunk: the stacked weights read, the point's written",
+                bytes: chunks * p * 4.0 * ((stacks + 1) * upper_params) as f64,
+                working_set: 4 * (stacks + 1) * upper_params * t,
             },
         ];
         SliceCost {

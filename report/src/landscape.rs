@@ -333,11 +333,14 @@ impl Surface {
                 c.2
             );
         }
-        let _ = write!(
-            s,
-            r#"<text x="{pr}" y="{}" font-size="{FONT}" text-anchor="end" fill="rgb(90,90,90)">click the map to replay the paths</text></g></svg>"#,
-            HEIGHT - 12.0
-        );
+        if !self.paths.is_empty() {
+            let _ = write!(
+                s,
+                r#"<text x="{pr}" y="{}" font-size="{FONT}" text-anchor="end" fill="rgb(90,90,90)">click the map to replay the paths</text>"#,
+                HEIGHT - 12.0
+            );
+        }
+        s.push_str("</g></svg>");
         s.push('\n');
         s
     }

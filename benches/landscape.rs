@@ -154,12 +154,8 @@ fn benches(c: &mut Criterion) {
                 .collect(),
         );
         let cost = SliceCost::of(&SIZES, (true, 2), 41 * 41, N, opts, t);
-        let compute = cost.flops / (peak * 1e9);
-        let memory: f64 = cost
-            .streams
-            .iter()
-            .map(|s| s.bytes / (roofs.level_for(s.working_set).triad_gbs * 1e9))
-            .sum();
+        let streams = cost.streams.iter().map(|s| (s.bytes, s.working_set));
+        let (compute, memory) = roofs.floor(cost.flops, peak, streams);
         let floor = compute + memory;
         // Without the trick: one row of the grid (41 points) is enough to
         // price a point.

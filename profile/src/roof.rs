@@ -137,6 +137,23 @@ impl Roofs {
             .expect("roofs measured with at least one level")
     }
 
+    /// The roofline floor of a schedule, seconds, as `(compute, memory)`:
+    /// its `flops` at `peak` GFLOP/s, and each stream of `(bytes, working
+    /// set)` at the triad bandwidth of the smallest level that holds the
+    /// working set ([`Roofs::level_for`]), one after the other.
+    pub fn floor(
+        &self,
+        flops: f64,
+        peak: f64,
+        streams: impl IntoIterator<Item = (f64, usize)>,
+    ) -> (f64, f64) {
+        let memory = streams
+            .into_iter()
+            .map(|(bytes, set)| bytes / (self.level_for(set).triad_gbs * 1e9))
+            .sum();
+        (flops / (peak * 1e9), memory)
+    }
+
     /// The roofline at intensity `flop_per_byte` for data from `level`:
     /// `min(peak, intensity · triad bandwidth)`, GFLOP/s.
     pub fn attainable(&self, flop_per_byte: f64, level: &Bandwidth) -> f64 {

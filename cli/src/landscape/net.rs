@@ -91,12 +91,8 @@ impl Timing {
 /// FMA peak of the threads used), plus each stream's bytes at the triad
 /// bandwidth of the smallest level of `roofs` that holds its working set.
 fn floor_seconds(cost: &SliceCost, roofs: &Roofs, peak: f64) -> f64 {
-    let compute = cost.flops / (peak * 1e9);
-    let memory: f64 = cost
-        .streams
-        .iter()
-        .map(|s| s.bytes / (roofs.level_for(s.working_set).triad_gbs * 1e9))
-        .sum();
+    let streams = cost.streams.iter().map(|s| (s.bytes, s.working_set));
+    let (compute, memory) = roofs.floor(cost.flops, peak, streams);
     compute + memory
 }
 
@@ -523,20 +519,16 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
                 format!("{pair:?} is not two checkpoints A,B"),
             ));
         }
-        let a = load_model_from(
-            Path::new(ends[0]),
-            "--interpolate",
-            None,
-            &args.run.activation,
-            false,
-        )?;
-        let b = load_model_from(
-            Path::new(ends[1]),
-            "--interpolate",
-            None,
-            &args.run.activation,
-            false,
-        )?;
+        let [a, b] = [ends[0], ends[1]].map(|p| {
+            load_model_from(
+                Path::new(p),
+                "--interpolate",
+                None,
+                &args.run.activation,
+                false,
+            )
+        });
+        let (a, b) = (a?, b?);
         check_fits(&a, dim, "--interpolate", Path::new(ends[0]))?;
         if a.sizes() != b.sizes() {
             return Err(flag(

@@ -848,11 +848,11 @@ fn paths(
             .last()
             .map_or(f32::NAN, |e| e.test_accuracy);
         println!(
-            "  {:<20} lr {lr:<8} {} steps in {:.1} s, test accuracy {:.2}%, {} points; {outcome}",
+            "  {:<20} lr {lr:<8} {} steps in {:.1} s, test accuracy {}, {} points; {outcome}",
             opt.as_str(),
             t.step,
             start.elapsed().as_secs_f64(),
-            100.0 * test_accuracy,
+            percent(test_accuracy),
             rec.steps.len()
         );
         let first = store.len() / params;
@@ -1022,7 +1022,7 @@ fn paths(
             p.steps.last().copied().unwrap_or(0).to_string(),
             p.rows.len().to_string(),
             format!("{:.4}", exact[last].loss),
-            format!("{:.2}%", 100.0 * p.test_accuracy),
+            percent(p.test_accuracy),
             format!("{:.1}%", 100.0 * worst),
             p.outcome.clone(),
         ]);
@@ -1084,6 +1084,16 @@ fn paths(
     images.push(("accuracy.svg", "Accuracy on the same plane".into()));
     images.push(("path-loss.svg", "Loss at each recorded point, exact and at its projection: where they part, the plane distorts".into()));
     Ok(())
+}
+
+/// A test accuracy as a percentage, "–" when the run never finished an
+/// epoch (a run that diverged in its first).
+fn percent(accuracy: f32) -> String {
+    if accuracy.is_finite() {
+        format!("{:.2}%", 100.0 * accuracy)
+    } else {
+        "–".into()
+    }
 }
 
 fn min_max(v: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -12,6 +12,10 @@
 //! descent / peak) from interleaved samples, which a shared, noisy machine disturbs far less
 //! than criterion's one-benchmark-after-another figures.
 //!
+//! After the table, OpenBLAS (through numpy, one thread, timed by
+//! `scripts/openblas-gemm.py` in the same run) on the same shapes, when
+//! `$PYTHON` (default `python3`) has numpy and threadpoolctl.
+//!
 //! Operands start on a 64-byte cache line, as descent's own buffers do
 //! ([`AlignedVec`]: tensors, the MLP's weights and activations, the
 //! trainer's batches); both libraries read the same buffers. Two more rows
@@ -293,8 +297,10 @@ fn interleaved_ratios() {
         .iter()
         .copied()
         .chain(SQUARES.iter().map(|&s| (s, s, s)));
+    let mut plain = Vec::new();
     for (m, k, n) in shapes {
-        interleaved_plain(narrow.as_ref(), m, k, n, 0);
+        let (peak, ours) = interleaved_plain(narrow.as_ref(), m, k, n, 0);
+        plain.push(((m, k, n), peak, ours));
     }
     // The MLP's forward layer as it runs: relu(X·Wᵀ + b) with W stored
     // [out, in], so B is a transposed view. The baselines compute X·Wᵀ
@@ -323,7 +329,7 @@ fn interleaved_ratios() {
     let mut y2 = AlignedVec::zeros(m * n);
     let mut y3 = AlignedVec::zeros(m * n);
     let mut y4 = AlignedVec::zeros(m * n);
-    interleaved_row(
+    let _ = interleaved_row(
         &format!("{m}x{k}x{n} relu(X·Wᵀ + b)"),
         (2 * m * k * n) as f64,
         &mut || linear(&native, &mut y),
@@ -332,14 +338,78 @@ fn interleaved_ratios() {
         &mut || gemm_crate(m, k, n, black_box(&x), black_box(&w), true, &mut y3),
     );
     for (m, k, n) in [MLP_SHAPES[0], MLP_SHAPES[3]] {
-        interleaved_plain(narrow.as_ref(), m, k, n, OFF_LINE);
+        let _ = interleaved_plain(narrow.as_ref(), m, k, n, OFF_LINE);
+    }
+    openblas(&plain);
+}
+
+/// OpenBLAS through numpy, one thread, on the same shapes, timed by
+/// `scripts/openblas-gemm.py` right after descent's rows (the same run,
+/// not sample by sample: it is another process). `$PYTHON` (default
+/// `python3`) must have numpy and threadpoolctl; OPENBLAS_CORETYPE and
+/// OPENBLAS_L2_SIZE are removed from its environment so OpenBLAS picks its
+/// kernel for this CPU. Without them the table is skipped, saying why.
+fn openblas(rows: &[((usize, usize, usize), f64, f64)]) {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/openblas-gemm.py");
+    let shapes: Vec<String> = rows
+        .iter()
+        .map(|((m, k, n), _, _)| format!("{m}x{k}x{n}"))
+        .collect();
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg("101")
+        .args(&shapes)
+        .env_remove("OPENBLAS_CORETYPE")
+        .env_remove("OPENBLAS_L2_SIZE")
+        .output();
+    let text = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            println!(
+                "\nOpenBLAS baseline skipped: {python} {script} failed (numpy and threadpoolctl needed; set PYTHON): {}",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            );
+            return;
+        }
+        Err(e) => {
+            println!("\nOpenBLAS baseline skipped: cannot run {python}: {e}");
+            return;
+        }
+    };
+    let mut lines = text.lines();
+    let blas = lines.next().unwrap_or("blas ?");
+    println!();
+    println!(
+        "OpenBLAS through numpy, one thread ({}), timed right after; descent's figures from the table above",
+        blas.trim_start_matches("blas ")
+    );
+    println!("(target: descent ≥ 1.0× OpenBLAS on every shape on the AVX2 kernel)");
+    println!("| shape | peak | descent | OpenBLAS | descent / OpenBLAS |");
+    println!("|---|---|---|---|---|");
+    for (line, ((m, k, n), peak, ours)) in lines.zip(rows) {
+        let theirs: f64 = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(f64::NAN);
+        println!(
+            "| {m}x{k}x{n} | {peak:.1} | {ours:.1} | {theirs:.1} | {:.2}× |",
+            ours / theirs
+        );
     }
 }
 
 /// One row of the table for `C = A·B`, `m × k × n`, every operand starting
 /// `off` floats past a cache line; descent runs the configuration `gemm`
 /// picks for the shape ([`Config::for_cols`]).
-fn interleaved_plain(narrow: Option<&Config>, m: usize, k: usize, n: usize, off: usize) {
+fn interleaved_plain(
+    narrow: Option<&Config>,
+    m: usize,
+    k: usize,
+    n: usize,
+    off: usize,
+) -> (f64, f64) {
     let a = random(m * k + off, 1);
     let b = random(k * n + off, 2);
     let (a, b) = (&a[off..], &b[off..]);
@@ -374,7 +444,7 @@ fn interleaved_plain(narrow: Option<&Config>, m: usize, k: usize, n: usize, off:
         narrow.map(|cfg| Box::new(|| ours(cfg, c4)) as Box<dyn FnMut()>),
         &mut || mm_sgemm(m, k, n, black_box(a), black_box(b), false, &mut c2[off..]),
         &mut || gemm_crate(m, k, n, black_box(a), black_box(b), false, &mut c3[off..]),
-    );
+    )
 }
 
 /// Times `ours` (and `narrow`, descent's f32x8 kernel, if given), `mm`
@@ -387,7 +457,7 @@ fn interleaved_row(
     mut narrow: Option<Box<dyn FnMut() + '_>>,
     mm: &mut dyn FnMut(),
     gm: &mut dyn FnMut(),
-) {
+) -> (f64, f64) {
     // The widest width this build has in registers: what "% of peak" means.
     let peak_call = || {
         black_box(peak_once::<Wide>());
@@ -435,6 +505,7 @@ fn interleaved_row(
         go / ggm,
         100.0 * go / gp
     );
+    (gp, go)
 }
 
 criterion_group!(matmul_benches, benches);

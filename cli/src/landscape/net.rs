@@ -751,7 +751,7 @@ impl Observer for Recorder {
 }
 
 /// One optimizer's recorded path.
-struct Path_ {
+struct RecordedPath {
     opt: OptimizerKind,
     lr: f32,
     steps: Vec<u64>,
@@ -818,7 +818,7 @@ fn paths(
         args.path_memory
     );
     let mut store: Vec<f32> = Vec::new();
-    let mut runs: Vec<Path_> = Vec::new();
+    let mut runs: Vec<RecordedPath> = Vec::new();
     for &opt in &args.optimizers {
         let hyper = Hyper {
             lr: lrs.get(&opt).copied(),
@@ -859,7 +859,7 @@ fn paths(
         for w in &rec.weights {
             store.extend_from_slice(w);
         }
-        runs.push(Path_ {
+        runs.push(RecordedPath {
             opt,
             lr,
             steps: rec.steps,

@@ -47,7 +47,10 @@ struct Timing {
     what: String,
     points: usize,
     seconds: f64,
-    cost: SliceCost,
+    /// FLOPs of the schedule run, and of the same points as plain forward
+    /// passes.
+    flops: f64,
+    direct_flops: f64,
     /// The roofline floor: the FLOPs at the peak plus each stream at its
     /// level's bandwidth, seconds.
     floor: f64,
@@ -56,7 +59,7 @@ struct Timing {
 
 impl Timing {
     fn row(&self) -> Vec<String> {
-        let gflops = self.cost.flops / self.seconds / 1e9;
+        let gflops = self.flops / self.seconds / 1e9;
         vec![
             self.what.clone(),
             self.points.to_string(),
@@ -66,7 +69,7 @@ impl Timing {
             format!("{:.0}%", 100.0 * gflops / self.peak),
             format!("{:.3}", self.floor),
             format!("{:.2}×", self.seconds / self.floor),
-            format!("{:.1}×", self.cost.direct_flops / self.cost.flops.max(1.0)),
+            format!("{:.1}×", self.direct_flops / self.flops.max(1.0)),
         ]
     }
 
@@ -109,44 +112,39 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// [`measure`], timed and priced.
-    fn measure(
-        &mut self,
-        what: String,
+    /// [`measure`] with the chunking for this net and context, timed and
+    /// priced: the values and a [`Timing`] of `points` points.
+    fn timed(
+        &self,
+        what: &str,
         arch: &Mlp,
         slice: &Slice,
         coeffs: &[f32],
-    ) -> Result<Vec<Measured>, CliError> {
+    ) -> Result<(Vec<Measured>, Timing), CliError> {
         let k = slice.dirs.len();
-        let n = self.ex.labels.len();
-        let threads = self.cx.thread_count();
-        let opts = SliceOptions::for_net(
-            &self.caches,
-            arch.sizes(),
-            slice.origin.is_some() as usize + k,
-            n,
-            threads,
-        );
+        let (n, threads) = (self.ex.labels.len(), self.cx.thread_count());
+        let origin = slice.origin.is_some();
+        let opts =
+            SliceOptions::for_net(&self.caches, arch.sizes(), origin as usize + k, n, threads);
         let start = Instant::now();
         let m = measure(&self.cx, arch, slice, coeffs, self.ex, opts)?;
         let seconds = start.elapsed().as_secs_f64();
-        let cost = SliceCost::of(
-            arch.sizes(),
-            (slice.origin.is_some(), k),
-            coeffs.len() / k,
-            n,
-            opts,
-            threads,
-        );
-        let floor = floor_seconds(&cost, &self.roofs, self.peak);
+        let points = coeffs.len() / k;
+        let cost = SliceCost::of(arch.sizes(), (origin, k), points, n, opts, threads);
         let t = Timing {
-            what,
-            points: coeffs.len() / k,
+            what: what.to_string(),
+            points,
             seconds,
-            cost,
-            floor,
+            flops: cost.flops,
+            direct_flops: cost.direct_flops,
+            floor: floor_seconds(&cost, &self.roofs, self.peak),
             peak: self.peak,
         };
+        Ok((m, t))
+    }
+
+    /// Prints a measurement's line and keeps it for the report's table.
+    fn report(&mut self, t: Timing) {
         let r = t.row();
         println!(
             "  {}: {} points in {} s, {} points/s, {} GFLOP/s = {} of the {:.0} GFLOP/s peak of {} \
@@ -164,10 +162,24 @@ impl Ctx<'_> {
             r[8]
         );
         self.timings.push(t);
+    }
+
+    /// [`measure`], timed, priced and reported.
+    fn measure(
+        &mut self,
+        what: String,
+        arch: &Mlp,
+        slice: &Slice,
+        coeffs: &[f32],
+    ) -> Result<Vec<Measured>, CliError> {
+        let (m, t) = self.timed(&what, arch, slice, coeffs)?;
+        self.report(t);
         Ok(m)
     }
 
-    /// The losses of whole weight vectors, eight to a stacked GEMM.
+    /// The losses of whole weight vectors, eight to a stacked GEMM (a
+    /// slice with no origin, each point a unit coefficient vector),
+    /// reported as one measurement.
     fn measure_points(
         &mut self,
         what: &str,
@@ -176,50 +188,32 @@ impl Ctx<'_> {
     ) -> Result<Vec<Measured>, CliError> {
         const GROUP: usize = 8;
         let mut out = Vec::with_capacity(points.len());
-        let (mut seconds, mut timing) = (0.0, None::<Timing>);
+        let mut total: Option<Timing> = None;
         for group in points.chunks(GROUP) {
+            let g = group.len();
             let slice = Slice {
                 origin: None,
                 dirs: group.to_vec(),
             };
-            let g = group.len();
-            let coeffs: Vec<f32> = (0..g * g)
+            let unit: Vec<f32> = (0..g * g)
                 .map(|i| if i / g == i % g { 1.0 } else { 0.0 })
                 .collect();
-            let (n, threads) = (self.ex.labels.len(), self.cx.thread_count());
-            let opts = SliceOptions::for_net(&self.caches, arch.sizes(), g, n, threads);
-            let start = Instant::now();
-            out.extend(measure(&self.cx, arch, &slice, &coeffs, self.ex, opts)?);
-            seconds += start.elapsed().as_secs_f64();
-            let cost = SliceCost::of(arch.sizes(), (false, g), g, n, opts, threads);
-            let floor = floor_seconds(&cost, &self.roofs, self.peak);
-            timing = Some(match timing {
-                None => Timing {
-                    what: what.to_string(),
-                    points: g,
-                    seconds: 0.0,
-                    cost,
-                    floor,
-                    peak: self.peak,
-                },
-                Some(mut t) => {
-                    t.points += g;
-                    t.floor += floor;
-                    t.cost.flops += cost.flops;
-                    t.cost.direct_flops += cost.direct_flops;
-                    t.cost.first_layer_flops += cost.first_layer_flops;
-                    t
+            let (m, t) = self.timed(what, arch, &slice, &unit)?;
+            out.extend(m);
+            total = Some(match total {
+                None => t,
+                Some(mut sum) => {
+                    sum.points += t.points;
+                    sum.seconds += t.seconds;
+                    sum.flops += t.flops;
+                    sum.direct_flops += t.direct_flops;
+                    sum.floor += t.floor;
+                    sum
                 }
             });
         }
-        if let Some(mut t) = timing {
-            t.seconds = seconds;
-            let r = t.row();
-            println!(
-                "  {}: {} points in {} s, {} points/s, {} GFLOP/s = {} of peak; roofline floor {} s ({} of it)",
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
-            );
-            self.timings.push(t);
+        if let Some(t) = total {
+            self.report(t);
         }
         Ok(out)
     }

@@ -115,12 +115,7 @@ pub fn softmax_cross_entropy_scalar(
 /// left over and wider rows run one at a time, as
 /// [`softmax_cross_entropy`] does.
 pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64, usize)> {
-    same_len(
-        "cross_entropy_sum (logits vs rows·cols)",
-        z.len(),
-        labels.len() * cols,
-    );
-    check_labels(labels, cols)?;
+    check_cross_entropy(z, labels, cols)?;
     let (mut total, mut hits) = (0.0f64, 0usize);
     let mut done = 0;
     if (1..=NARROW).contains(&cols) {
@@ -138,6 +133,16 @@ pub fn cross_entropy_sum(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64,
     }
     let (l, h) = one_row_at_a_time(&z[done * cols..], &labels[done..], cols);
     Ok((total + l, hits + h))
+}
+
+/// [`cross_entropy_sum`]'s shapes and labels (its twin's too).
+fn check_cross_entropy(z: &[f32], labels: &[u32], cols: usize) -> Result<()> {
+    same_len(
+        "cross_entropy_sum (logits vs rows·cols)",
+        z.len(),
+        labels.len() * cols,
+    );
+    check_labels(labels, cols)
 }
 
 /// The widest rows [`cross_entropy_sum`] runs eight at a time.
@@ -207,12 +212,7 @@ fn first_max(zr: &[f32], m: f32) -> usize {
 
 /// Scalar twin of [`cross_entropy_sum`]: the textbook loops, in f64.
 pub fn cross_entropy_sum_scalar(z: &[f32], labels: &[u32], cols: usize) -> Result<(f64, usize)> {
-    same_len(
-        "cross_entropy_sum (logits vs rows·cols)",
-        z.len(),
-        labels.len() * cols,
-    );
-    check_labels(labels, cols)?;
+    check_cross_entropy(z, labels, cols)?;
     let (mut total, mut hits) = (0.0f64, 0usize);
     for (zr, &label) in z.chunks_exact(cols.max(1)).zip(labels) {
         let m = zr.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));

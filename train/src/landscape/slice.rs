@@ -141,8 +141,6 @@ pub struct Stream {
 pub struct SliceCost {
     /// FLOPs of the schedule (a multiply-add is 2).
     pub flops: f64,
-    /// Of which the stacked first-layer GEMM.
-    pub first_layer_flops: f64,
     /// FLOPs of the same points as forward passes, each with its own
     /// first-layer GEMM (what the linear trick saves).
     pub direct_flops: f64,
@@ -210,7 +208,6 @@ impl SliceCost {
         ];
         SliceCost {
             flops,
-            first_layer_flops,
             direct_flops,
             streams,
         }
@@ -278,8 +275,8 @@ pub fn measure(
         ));
     }
     let points = coeffs.len() / k;
-    let lead = slice.origin.is_some() as usize;
-    let stacked_w = (lead + k) * s1;
+    let lead = slice.origin.is_some();
+    let stacked_w = (usize::from(lead) + k) * s1;
     let chunk = opts.chunk_rows.max(1);
     let block = (opts.block_rows.max(chunk) / chunk) * chunk;
 
@@ -356,7 +353,7 @@ fn chunk_points(
     cx: &Compute,
     arch: &Mlp,
     stacks: &[(Stacked, Stacked)],
-    (lead, k): (usize, usize),
+    (lead, k): (bool, usize),
     coeffs: &[f32],
     stacked: &[f32],
     labels: &[u32],
@@ -384,15 +381,15 @@ fn chunk_points(
     let mut out = Vec::with_capacity(coeffs.len() / k);
     for c in coeffs.chunks_exact(k) {
         for (l, ((w, b), (ws, bs))) in weights.iter_mut().zip(stacks).enumerate() {
-            ops::combine_rows::<Wide>(&bs.data, bs.n, lead == 1, c, None, false, b);
+            ops::combine_rows::<Wide>(&bs.data, bs.n, lead, c, None, false, b);
             if l > 0 {
-                ops::combine_rows::<Wide>(&ws.data, ws.n, lead == 1, c, None, false, w);
+                ops::combine_rows::<Wide>(&ws.data, ws.n, lead, c, None, false, w);
             }
         }
         // The first layer from the stacked products, its ReLU fused.
         let relu0 = layers > 1 && act == Activation::Relu;
         let b0 = Some(weights[0].1.as_slice());
-        ops::combine_rows::<Wide>(stacked, s1, lead == 1, c, b0, relu0, &mut acts[0]);
+        ops::combine_rows::<Wide>(stacked, s1, lead, c, b0, relu0, &mut acts[0]);
         if layers > 1 && !relu0 {
             act.forward(&mut acts[0]);
         }

@@ -53,5 +53,5 @@ pub use error::{NnError, Result};
 pub use gradcheck::{gradcheck, gradcheck_f64, TensorCheck};
 pub use linear::{Linear, LinearGrads, LinearParams, Rows};
 pub use loss::{Loss, Targets};
-pub use mlp::{layer_ranges, param_layout, sequential_name, Mlp, ParamTensor};
+pub use mlp::{layer_ranges, param_layout, sequential_name, GradSource, Mlp, ParamTensor};
 pub use probe::{Phase, Probe};

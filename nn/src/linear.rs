@@ -11,6 +11,8 @@
 //! call that computes it. The backward *accumulates* (`+=`) into dW and db so
 //! gradients of several batches can add up; `Mlp::zero_grad` clears them.
 
+use descent_core::ops::{combine_rows_of, relu_backward, rows_times_w, rows_times_wt, SMALL_BATCH};
+use descent_core::simd::Wide;
 use descent_core::{gemm_naive, matmul, Compute, Epilogue, MatMut, MatRef};
 use rand::Rng;
 
@@ -113,7 +115,13 @@ impl Linear {
         self.check("linear forward bias", p.b.len(), 1, o, "b")?;
         let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
         let wt = MatRef::row_major(p.w, o, i)?.t(); // (I, O) view of W (O, I)
-        let yv = MatMut::row_major(y, batch, o)?; // (B, O)
+        let mut yv = MatMut::row_major(y, batch, o)?; // (B, O)
+        if batch <= SMALL_BATCH {
+            // A few rows: one dot product per output, W read in place
+            // (packing it would cost more than the product).
+            rows_times_wt::<Wide>(x.data, i, p.w, Some(p.b), relu, yv.data_mut());
+            return Ok(());
+        }
         let epi = if relu {
             Epilogue::bias_relu(p.b)
         } else {
@@ -154,7 +162,7 @@ impl Linear {
         self.weight_grad(cx, g.dw, g.accumulate, dy, x)?;
         self.bias_grad(g.db, g.accumulate, dy, x.rows)?;
         if let Some(dx) = dx {
-            self.input_grad(cx, dx, dy, w, x.rows)?;
+            self.input_grad(cx, dx, dy, w, x.rows, None)?;
         }
         Ok(())
     }
@@ -173,7 +181,20 @@ impl Linear {
         let beta = if accumulate { 1.0 } else { 0.0 };
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
-        let dwv = MatMut::row_major(dw, o, i)?; // (O, I)
+        let mut dwv = MatMut::row_major(dw, o, i)?; // (O, I)
+        if batch <= SMALL_BATCH && !accumulate {
+            // A few rows: row r of dW is Σ_b dY[b, r]·X[b, :], made with
+            // the arithmetic an optimizer's factored step uses to make it
+            // in registers (descent_core::step::Combination): same bits.
+            let mut c = [0.0f32; SMALL_BATCH];
+            for (r, row) in dwv.data_mut().chunks_exact_mut(i).enumerate() {
+                for (b, cb) in c[..batch].iter_mut().enumerate() {
+                    *cb = dy[b * o + r];
+                }
+                combine_rows_of::<Wide>(&c[..batch], x.data, i, row);
+            }
+            return Ok(());
+        }
         Ok(matmul(cx, 1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?)
     }
 
@@ -197,6 +218,9 @@ impl Linear {
     }
 
     /// `dX = dY·W` (B, I), written (β = 0): dY (`batch`, O), W (O, I).
+    /// With `relu_out` = A, the ReLU output this layer's input came from
+    /// (B, I), the ReLU's backward is applied too: `dX = (dY·W) ⊙ [A > 0]`,
+    /// in the product's store at B ≤ [`SMALL_BATCH`].
     pub fn input_grad(
         &self,
         cx: &Compute,
@@ -204,12 +228,24 @@ impl Linear {
         dy: &[f32],
         w: &[f32],
         batch: usize,
+        relu_out: Option<&[f32]>,
     ) -> Result<()> {
         let (i, o) = (self.in_features, self.out_features);
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let wv = MatRef::row_major(w, o, i)?; // (O, I)
-        let dxv = MatMut::row_major(dx, batch, i)?; // (B, I)
-        Ok(matmul(cx, 1.0, dyv, wv, 0.0, dxv, Epilogue::None)?)
+        let mut dxv = MatMut::row_major(dx, batch, i)?; // (B, I)
+        if let Some(a) = relu_out {
+            self.check("linear backward relu output", a.len(), batch, i, "A")?;
+        }
+        if batch <= SMALL_BATCH {
+            rows_times_w::<Wide>(dy, o, w, relu_out, dxv.data_mut());
+            return Ok(());
+        }
+        matmul(cx, 1.0, dyv, wv, 0.0, dxv, Epilogue::None)?;
+        if let Some(a) = relu_out {
+            relu_backward::<Wide>(a, dx);
+        }
+        Ok(())
     }
 
     /// Naive twin of [`Linear::forward`]: the GEMM written as loops, for

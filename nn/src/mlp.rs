@@ -29,6 +29,8 @@
 
 use std::ops::Range;
 
+use descent_core::ops::SMALL_BATCH;
+use descent_core::step::{Factor, Factored};
 use descent_core::{AlignedVec, Compute};
 
 use rand::SeedableRng;
@@ -126,6 +128,94 @@ pub fn param_layout(sizes: &[usize]) -> Result<Vec<ParamTensor>> {
         offset += fan_out;
     }
     Ok(out)
+}
+
+/// This batch's gradient dL/dθ, read on demand from what the backward
+/// left: layer l's weight gradient is `dW_l = dY_lᵀ·X_l`, so an element
+/// is `Σ_b dY_l[b, o]·X_l[b, i]` and a row of it is B scaled rows of X_l
+/// added up; the bias gradient is `Σ_b dY_l[b, :]`. At B ≤ [`SMALL_BATCH`]
+/// this costs less than storing dW and reading it back (at B = 1 the
+/// gradient is a rank-1 outer product per layer, its size ~ the sum of
+/// its two vectors').
+#[derive(Clone, Copy, Debug)]
+pub struct GradSource<'a> {
+    layers: &'a [Linear],
+    acts: &'a [AlignedVec],
+    dacts: &'a [AlignedVec],
+    x: &'a [f32],
+    batch: usize,
+}
+
+impl GradSource<'_> {
+    /// Layer l's input X_l (B, s_l).
+    fn input(&self, l: usize) -> &[f32] {
+        if l == 0 {
+            self.x
+        } else {
+            &self.acts[l - 1]
+        }
+    }
+
+    /// `‖g‖₂` from the signals, without g: per layer,
+    /// `‖dW‖² = Σ_{b,b'} (dY_b·dY_b')(X_b·X_b')` and `‖db‖² = ‖Σ_b dY_b‖²`
+    /// (at B = 1, `‖dy‖²·‖x‖² + ‖dy‖²`), in `f64`. It equals the norm of
+    /// the stored gradient to a few `f32` ulps, not to the bit.
+    pub fn norm(&self) -> f32 {
+        // Four partial sums: the compiler keeps an f64 sum in order, one
+        // add at a time, and this runs every step.
+        let dot = |a: &[f32], b: &[f32]| -> f64 {
+            let mut s = [0.0f64; 4];
+            let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+            let tail: f64 = (ac.remainder().iter().zip(bc.remainder()))
+                .map(|(&p, &q)| f64::from(p) * f64::from(q))
+                .sum();
+            for (p, q) in ac.zip(bc) {
+                for k in 0..4 {
+                    s[k] += f64::from(p[k]) * f64::from(q[k]);
+                }
+            }
+            (s[0] + s[1]) + (s[2] + s[3]) + tail
+        };
+        fn row(m: &[f32], width: usize, b: usize) -> &[f32] {
+            &m[b * width..(b + 1) * width]
+        }
+        let mut total = 0.0f64;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (o, i) = (layer.out_features, layer.in_features);
+            let (dy, x) = (&self.dacts[l][..], self.input(l));
+            for b in 0..self.batch {
+                for c in 0..self.batch {
+                    let dyy = dot(row(dy, o, b), row(dy, o, c));
+                    total += dyy * (dot(row(x, i, b), row(x, i, c)) + 1.0);
+                }
+            }
+        }
+        total.sqrt() as f32
+    }
+}
+
+/// The gradient by layers, weight then bias, as [`param_layout`] lays it
+/// out: `dW_l = dY_lᵀ·X_l`, `db_l = Σ_b dY_l[b, :]`.
+impl Factored for GradSource<'_> {
+    fn blocks(&self) -> usize {
+        2 * self.layers.len()
+    }
+
+    fn block(&self, k: usize) -> Factor<'_> {
+        let (l, layer) = (k / 2, self.layers[k / 2]);
+        let (dy, rows, outs) = (&self.dacts[l][..], self.batch, layer.out_features);
+        if k % 2 == 0 {
+            Factor::Outer {
+                dy,
+                x: self.input(l),
+                rows,
+                outs,
+                ins: layer.in_features,
+            }
+        } else {
+            Factor::Sums { dy, rows, outs }
+        }
+    }
 }
 
 /// A multilayer perceptron with hand-written backpropagation.
@@ -362,6 +452,32 @@ impl Mlp {
         accumulate: bool,
         probe: &mut impl Probe,
     ) -> Result<()> {
+        self.backward_pass(cx, x, Some(accumulate), probe)
+    }
+
+    /// The backward pass without the parameters' gradients: only the
+    /// signals `dacts[l]` = dL/d(pre-activation of layer l), for every l,
+    /// from `dX_l = dY·W_l` and the activation's backward. At B ≤
+    /// [`SMALL_BATCH`] the gradient is then read from them on demand
+    /// ([`Mlp::params_and_grad_source`]) instead of being stored.
+    pub fn backward_signals_probed(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        probe: &mut impl Probe,
+    ) -> Result<()> {
+        self.backward_pass(cx, x, None, probe)
+    }
+
+    /// The backward pass; `grads`: write dW and db (`Some(false)`), add
+    /// them (`Some(true)`), or skip them (`None`).
+    fn backward_pass(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        grads: Option<bool>,
+        probe: &mut impl Probe,
+    ) -> Result<()> {
         let batch = self.batch;
         if batch == 0 {
             return Err(NnError::NoForward {
@@ -377,35 +493,86 @@ impl Mlp {
                 batch,
             });
         }
+        // At a few rows the ReLU's mask is applied in dX's store.
+        let fuse_mask = self.activation == Activation::Relu && batch <= SMALL_BATCH;
         for l in (0..=last).rev() {
             let layer = self.layers[l];
             let (wr, br) = layer_ranges(&self.layout, l);
             let w = &self.params[wr.clone()];
-            // Weight and bias gradients are adjacent: split them apart.
-            let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
             let (dbelow, dhere) = self.dacts.split_at_mut(l);
             let dy = &dhere[0];
             let input: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
-            let x = Rows {
-                data: input,
-                rows: batch,
-            };
-            // dW_l = dYᵀ·X_l (+= when accumulating)
-            layer.weight_grad(cx, dw, accumulate, dy, x)?;
-            probe.done(Phase::WeightGrad(l));
-            // db_l = Σ_rows dY
-            layer.bias_grad(db, accumulate, dy, batch)?;
-            probe.done(Phase::BiasGrad(l));
+            if let Some(accumulate) = grads {
+                // Weight and bias gradients are adjacent: split them apart.
+                let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
+                let x = Rows {
+                    data: input,
+                    rows: batch,
+                };
+                // dW_l = dYᵀ·X_l (+= when accumulating)
+                layer.weight_grad(cx, dw, accumulate, dy, x)?;
+                probe.done(Phase::WeightGrad(l));
+                // db_l = Σ_rows dY
+                layer.bias_grad(db, accumulate, dy, batch)?;
+                probe.done(Phase::BiasGrad(l));
+            }
             if l > 0 {
                 // dX_l = dY·W_l, the gradient of the layer below's output…
                 let dx = &mut dbelow[l - 1];
                 dx.resize(batch * layer.in_features, 0.0);
-                layer.input_grad(cx, dx, dy, w, batch)?;
+                let mask = fuse_mask.then_some(input);
+                layer.input_grad(cx, dx, dy, w, batch, mask)?;
                 probe.done(Phase::InputGrad(l));
                 // …made the gradient of its pre-activation: dX ⊙= f′.
-                self.activation.backward(&self.acts[l - 1], dx);
-                probe.done(Phase::ActivationBackward(l - 1));
+                if !fuse_mask {
+                    self.activation.backward(&self.acts[l - 1], dx);
+                    probe.done(Phase::ActivationBackward(l - 1));
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// The parameters (writable) and this batch's gradient as a source an
+    /// optimizer reads on demand ([`GradSource`]), after
+    /// [`Mlp::backward_signals_probed`] at B ≤ [`SMALL_BATCH`]. `x` is the
+    /// forward's input.
+    pub fn params_and_grad_source<'a>(
+        &'a mut self,
+        x: &'a [f32],
+    ) -> Result<(&'a mut [f32], GradSource<'a>)> {
+        let batch = self.batch;
+        if batch == 0 || batch > SMALL_BATCH {
+            return Err(NnError::NoForward {
+                what: "a gradient source (needs a stored pass of 1 to 8 rows)",
+                batch,
+            });
+        }
+        self.check_input("gradient source input x (the forward's)", x, batch)?;
+        let src = GradSource {
+            layers: &self.layers,
+            acts: &self.acts,
+            dacts: &self.dacts,
+            x,
+            batch,
+        };
+        Ok((&mut self.params, src))
+    }
+
+    /// Writes this batch's gradient from the signals of
+    /// [`Mlp::backward_signals_probed`] into the gradient buffer: `dW_l =
+    /// dY_lᵀ·X_l`, `db_l = Σ_b dY_l`, the bits [`Mlp::backward_overwrite`]
+    /// writes (and a factored step reads).
+    pub fn write_grads_from_signals(&mut self, cx: &Compute, x: &[f32]) -> Result<()> {
+        let batch = self.batch;
+        self.params_and_grad_source(x)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (wr, br) = layer_ranges(&self.layout, l);
+            let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
+            let data: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
+            let dy = &self.dacts[l];
+            layer.weight_grad(cx, dw, false, dy, Rows { data, rows: batch })?;
+            layer.bias_grad(db, false, dy, batch)?;
         }
         Ok(())
     }
@@ -637,6 +804,70 @@ mod tests {
                 act.name()
             );
         }
+    }
+
+    #[test]
+    fn the_gradient_from_signals_is_the_stored_one() {
+        use descent_core::step::GradIn;
+        for act in Activation::ALL {
+            for batch in [1, 3, SMALL_BATCH] {
+                let mut a = Mlp::new(&[37, 20, 9, 4], act, 7).unwrap();
+                let x: Vec<f32> = (0..batch * 37)
+                    .map(|i| ((i * 31 % 53) as f32 - 26.0) / 13.0)
+                    .collect();
+                let y: Vec<u32> = (0..batch).map(|i| (i % 4) as u32).collect();
+                let cx = Compute::serial();
+                let mut b = a.clone();
+                a.batch_grads(&cx, &x, &y).unwrap();
+                b.forward(&cx, &x, batch).unwrap();
+                b.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&y))
+                    .unwrap();
+                b.backward_signals_probed(&cx, &x, &mut ()).unwrap();
+                // The factors, read element by element, are the stored bits…
+                let (_, src) = b.params_and_grad_source(&x).unwrap();
+                let mut made = vec![0.0f32; a.num_params()];
+                src.segments(0..made.len(), &mut |at, seg| {
+                    for k in 0..seg.len() {
+                        made[at + k] = match seg {
+                            descent_core::step::Segment::Scaled(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
+                            descent_core::step::Segment::Row(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
+                            descent_core::step::Segment::Sums(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
+                        };
+                    }
+                });
+                // …and so is the gradient written from the signals.
+                let want: Vec<u32> = a.grads().iter().map(|v| v.to_bits()).collect();
+                let got: Vec<u32> = made.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "{} batch {batch}: factors", act.name());
+                let norm = src.norm();
+                b.grads_mut().fill(f32::NAN);
+                b.write_grads_from_signals(&cx, &x).unwrap();
+                let got: Vec<u32> = b.grads().iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "{} batch {batch}: written", act.name());
+                // The norm from the factors is the stored gradient's.
+                let exact = a
+                    .grads()
+                    .iter()
+                    .map(|&v| f64::from(v).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(
+                    (f64::from(norm) - exact).abs() <= 1e-6 * exact,
+                    "{} batch {batch}: {norm} vs {exact}",
+                    act.name()
+                );
+            }
+        }
+        // More rows than the factored path takes: a typed error.
+        let mut net = Mlp::new(&[3, 2], Activation::Relu, 0).unwrap();
+        net.forward(&Compute::serial(), &[0.0; 27], 9).unwrap();
+        assert!(net.params_and_grad_source(&[0.0; 27]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{adadelta, AdadeltaStep};
+use descent_core::step::{adadelta, AdadeltaStep, GradIn};
 
 const NAME: &str = "adadelta";
 
@@ -89,7 +89,7 @@ impl Rule for AdadeltaConfig {
         }
     }
 
-    fn update(&self, h: &AdadeltaStep, p: &mut [f32], g: &[f32], [v, u, ..]: Slots) {
+    fn update(&self, h: &AdadeltaStep, p: &mut [f32], g: impl GradIn<Wide>, [v, u, ..]: Slots) {
         adadelta::<Wide>(p, g, v, u, h)
     }
 }

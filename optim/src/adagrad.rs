@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{adagrad, AdagradStep};
+use descent_core::step::{adagrad, AdagradStep, GradIn};
 
 const NAME: &str = "adagrad";
 
@@ -98,7 +98,7 @@ impl Rule for AdagradConfig {
         }
     }
 
-    fn update(&self, h: &AdagradStep, p: &mut [f32], g: &[f32], [sum, ..]: Slots) {
+    fn update(&self, h: &AdagradStep, p: &mut [f32], g: impl GradIn<Wide>, [sum, ..]: Slots) {
         adagrad::<Wide>(p, g, sum, h)
     }
 }

@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{adam, AdamStep};
+use descent_core::step::{adam, AdamStep, GradIn};
 
 /// Configuration of [`Adam`]; the fields are `torch.optim.Adam`'s (betas as
 /// two fields) plus `decoupled_weight_decay`, which makes it AdamW.
@@ -138,7 +138,7 @@ impl Rule for AdamConfig {
         )
     }
 
-    fn update(&self, h: &AdamStep, p: &mut [f32], g: &[f32], [m, v, vmax, _]: Slots) {
+    fn update(&self, h: &AdamStep, p: &mut [f32], g: impl GradIn<Wide>, [m, v, vmax, _]: Slots) {
         adam::<Wide>(p, g, m, v, self.amsgrad.then_some(vmax), h)
     }
 }

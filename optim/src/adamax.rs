@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{adamax, AdamaxStep};
+use descent_core::step::{adamax, AdamaxStep, GradIn};
 
 const NAME: &str = "adamax";
 
@@ -96,7 +96,7 @@ impl Rule for AdamaxConfig {
         )
     }
 
-    fn update(&self, h: &AdamaxStep, p: &mut [f32], g: &[f32], [m, u, ..]: Slots) {
+    fn update(&self, h: &AdamaxStep, p: &mut [f32], g: impl GradIn<Wide>, [m, u, ..]: Slots) {
         adamax::<Wide>(p, g, m, u, h)
     }
 }

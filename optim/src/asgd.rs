@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{asgd, decimal, AsgdStep};
+use descent_core::step::{asgd, decimal, AsgdStep, GradIn};
 
 const NAME: &str = "asgd";
 
@@ -113,7 +113,7 @@ impl Rule for AsgdConfig {
         h
     }
 
-    fn update(&self, h: &AsgdStep, p: &mut [f32], g: &[f32], [ax, ..]: Slots) {
+    fn update(&self, h: &AsgdStep, p: &mut [f32], g: impl GradIn<Wide>, [ax, ..]: Slots) {
         asgd::<Wide>(p, g, ax, h)
     }
 }

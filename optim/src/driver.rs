@@ -17,7 +17,7 @@
 
 use descent_core::par::split_mut;
 use descent_core::simd::Wide;
-use descent_core::step::{clip_scale, grad_norm, grad_scale};
+use descent_core::step::{clip_scale, grad_norm, grad_scale, Factored, GradIn, Segment};
 use descent_core::Compute;
 
 use crate::common::{self, take_buffers};
@@ -108,7 +108,7 @@ pub trait Rule: Clone + Send + Sync + 'static {
     fn step(&self, t: u64, first: bool, grad_scale: f32, carry: &mut [f64]) -> Self::Step;
 
     /// The fused pass over one piece: `p` and the slots updated from `g`.
-    fn update(&self, step: &Self::Step, p: &mut [f32], g: &[f32], slots: Slots);
+    fn update(&self, step: &Self::Step, p: &mut [f32], g: impl GradIn<Wide>, slots: Slots);
 }
 
 /// The four [`Rule`] methods of a config whose fields are named as
@@ -228,25 +228,19 @@ impl<R: Rule> Driven<R> {
     fn has_slots(&self) -> bool {
         (0..R::SLOTS.len()).any(|i| self.rule.uses(i))
     }
-}
 
-impl<R: Rule> Optimizer for Driven<R> {
-    fn name(&self) -> &'static str {
-        self.rule.name()
-    }
-
-    fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
-        let (norm, clip) = match open_step(
-            cx,
-            self.rule.name(),
-            params.len(),
-            grads,
-            self.len,
-            self.rule.clip_norm(),
-        )? {
-            Opening::Go { norm, clip } => (norm, clip),
-            Opening::Skip(info) => return Ok(info),
-        };
+    /// Everything of a step after the opening: the slots on the first step,
+    /// the count, the step's scalars, and the fused pass split over `cx`'s
+    /// threads, `update` running the rule on each piece (the range of the
+    /// flat buffers it covers, the parameters and slots of that range).
+    fn apply(
+        &mut self,
+        cx: &Compute,
+        params: &mut [f32],
+        norm: f32,
+        clip: f32,
+        update: &PieceFn<R>,
+    ) -> StepInfo {
         let first = self.len.is_none() && self.has_slots();
         if first {
             for (i, slot) in self.slots.iter_mut().enumerate().take(R::SLOTS.len()) {
@@ -272,6 +266,7 @@ impl<R: Rule> Optimizer for Driven<R> {
         let per = |i: usize| usize::from(i < R::SLOTS.len() && self.rule.uses(i));
         let (p0, p1, p2, p3) = (per(0), per(1), per(2), per(3));
         let [s0, s1, s2, s3] = &mut self.slots;
+        let units = params.len();
         let bufs = [
             (params, 1),
             (&mut s0[..], p0),
@@ -280,18 +275,119 @@ impl<R: Rule> Optimizer for Driven<R> {
             (&mut s3[..], p3),
         ];
         let rule = &self.rule;
-        split_mut(
-            cx.pool(),
-            grads.len(),
-            ALIGN,
-            bufs,
-            &|r, [p, a, b, c, d]| rule.update(&h, p, &grads[r], [a, b, c, d]),
-        );
-        Ok(StepInfo {
+        split_mut(cx.pool(), units, ALIGN, bufs, &|r, [p, a, b, c, d]| {
+            update(rule, &h, r, p, [a, b, c, d])
+        });
+        StepInfo {
             grad_norm: norm,
             clip_scale: clip,
             applied: true,
-        })
+        }
+    }
+}
+
+/// `s[at .. at + n]`, or `s` itself when it is empty (an unused slot).
+fn sub<'a>(s: &'a mut &mut [f32], at: usize, n: usize) -> &'a mut [f32] {
+    if s.is_empty() {
+        &mut s[..]
+    } else {
+        &mut s[at..at + n]
+    }
+}
+
+/// What [`Driven::apply`] runs on each thread's piece.
+type PieceFn<'a, R> =
+    dyn Fn(&R, &<R as Rule>::Step, std::ops::Range<usize>, &mut [f32], Slots) + Sync + 'a;
+
+/// The largest caller's norm a factored step trusts: far below where an
+/// `f32` sum of squares could overflow, which the exact norm would report
+/// as infinite (and so skip the step).
+const FACTORED_NORM_MAX: f32 = 1e15;
+
+/// How far (relatively) the caller's norm may be from the exact one: a
+/// clipped step is taken factored only when the factor is 1 for every norm
+/// up to this much larger.
+const FACTORED_NORM_SLACK: f32 = 1e-4;
+
+impl<R: Rule> Optimizer for Driven<R> {
+    fn name(&self) -> &'static str {
+        self.rule.name()
+    }
+
+    fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo> {
+        let (norm, clip) = match open_step(
+            cx,
+            self.rule.name(),
+            params.len(),
+            grads,
+            self.len,
+            self.rule.clip_norm(),
+        )? {
+            Opening::Go { norm, clip } => (norm, clip),
+            Opening::Skip(info) => return Ok(info),
+        };
+        Ok(self.apply(cx, params, norm, clip, &|rule, h, r, p, slots| {
+            rule.update(h, p, &grads[r], slots)
+        }))
+    }
+
+    fn step_factored(
+        &mut self,
+        cx: &Compute,
+        params: &mut [f32],
+        norm: f32,
+        grad: &dyn Factored,
+    ) -> Result<Option<StepInfo>> {
+        if grad.len() != params.len() {
+            return Err(OptimError::LengthMismatch {
+                optimizer: self.rule.name(),
+                what: "factored grads (vs params)",
+                expected: params.len(),
+                got: grad.len(),
+            });
+        }
+        if let Some(n) = self.len.filter(|&n| n != params.len()) {
+            return Err(OptimError::LengthMismatch {
+                optimizer: self.rule.name(),
+                what: "params (vs the optimizer's state)",
+                expected: n,
+                got: params.len(),
+            });
+        }
+        // The caller's norm is the gradient's to a few ulps, not to the
+        // bit. Where the step would read it (a non-finite or overflowing
+        // norm skips the step; clipping scales by it), only the exact norm
+        // of the stored gradient decides: decline.
+        if !(norm.is_finite() && norm <= FACTORED_NORM_MAX) {
+            return Ok(None);
+        }
+        if let Some(c) = self.rule.clip_norm() {
+            if clip_scale(norm * (1.0 + FACTORED_NORM_SLACK), c) != 1.0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.apply(
+            cx,
+            params,
+            norm,
+            1.0,
+            &|rule, h, r, p, slots| {
+                // Each segment of the gradient is made in registers by the
+                // rule's kernel as it reads it: no gradient buffer at all.
+                let start = r.start;
+                let [mut a, mut b, mut c, mut d] = slots;
+                grad.segments(r, &mut |at, seg| {
+                    let (i, n) = (at - start, seg.len());
+                    let s = [&mut a, &mut b, &mut c, &mut d].map(|s| sub(s, i, n));
+                    let p = &mut p[i..i + n];
+                    match seg {
+                        Segment::Scaled(g) => rule.update(h, p, g, s),
+                        Segment::Row(g) => rule.update(h, p, g, s),
+                        Segment::Sums(g) => rule.update(h, p, g, s),
+                    }
+                });
+            },
+        )))
     }
 
     fn lr(&self) -> f32 {

@@ -86,6 +86,7 @@ pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use asgd::{Asgd, AsgdConfig};
+pub use descent_core::step::{Factor, Factored};
 pub use descent_core::Compute;
 pub use driver::{Driven, Rule};
 pub use error::{OptimError, Result};
@@ -153,6 +154,30 @@ pub trait Optimizer: Send {
     /// so the result is the same bits for any thread count. Errors on a
     /// length mismatch, leaving everything untouched.
     fn step(&mut self, cx: &Compute, params: &mut [f32], grads: &[f32]) -> Result<StepInfo>;
+
+    /// One update from a gradient given by its factors ([`Factored`]: each
+    /// weight's `dYᵀ·X` and each bias's `Σ_b dY` at a few rows) instead of
+    /// its values. The rule's kernel makes each element in registers as it
+    /// reads it, so the gradient is never stored or read back. `norm` is
+    /// `‖g‖₂` as the caller computed it from the factors (a rank-1 block's
+    /// is `‖dy‖·‖x‖`); it is reported, never recomputed.
+    ///
+    /// Returns `None`, touching nothing, when this optimizer cannot take
+    /// the step so: its rule is not elementwise (the default), or the step
+    /// would depend on the norm's last bits (a non-finite or huge norm
+    /// skips the step; a clipping factor other than 1 scales it). The
+    /// caller then stores the gradient and calls [`Optimizer::step`]. When
+    /// taken, the parameters and state are the bits [`Optimizer::step`]
+    /// gives for the stored gradient.
+    fn step_factored(
+        &mut self,
+        _cx: &Compute,
+        _params: &mut [f32],
+        _norm: f32,
+        _grad: &dyn Factored,
+    ) -> Result<Option<StepInfo>> {
+        Ok(None)
+    }
 
     /// The current learning rate.
     fn lr(&self) -> f32;

@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{lion, LionStep};
+use descent_core::step::{lion, GradIn, LionStep};
 
 const NAME: &str = "lion";
 
@@ -90,7 +90,7 @@ impl Rule for LionConfig {
         )
     }
 
-    fn update(&self, h: &LionStep, p: &mut [f32], g: &[f32], [m, ..]: Slots) {
+    fn update(&self, h: &LionStep, p: &mut [f32], g: impl GradIn<Wide>, [m, ..]: Slots) {
         lion::<Wide>(p, g, m, h)
     }
 }

@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{nadam, nadam_mu, NadamStep};
+use descent_core::step::{nadam, nadam_mu, GradIn, NadamStep};
 
 const NAME: &str = "nadam";
 
@@ -124,7 +124,7 @@ impl Rule for NadamConfig {
         )
     }
 
-    fn update(&self, h: &NadamStep, p: &mut [f32], g: &[f32], [m, v, ..]: Slots) {
+    fn update(&self, h: &NadamStep, p: &mut [f32], g: impl GradIn<Wide>, [m, v, ..]: Slots) {
         nadam::<Wide>(p, g, m, v, h)
     }
 }

@@ -6,7 +6,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{radam, RadamStep};
+use descent_core::step::{radam, GradIn, RadamStep};
 
 const NAME: &str = "radam";
 
@@ -108,7 +108,7 @@ impl Rule for RadamConfig {
         )
     }
 
-    fn update(&self, h: &RadamStep, p: &mut [f32], g: &[f32], [m, v, ..]: Slots) {
+    fn update(&self, h: &RadamStep, p: &mut [f32], g: impl GradIn<Wide>, [m, v, ..]: Slots) {
         radam::<Wide>(p, g, m, v, h)
     }
 }

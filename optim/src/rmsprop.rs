@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::Result;
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{rmsprop, RmspropState, RmspropStep};
+use descent_core::step::{rmsprop, GradIn, RmspropState, RmspropStep};
 
 const NAME: &str = "rmsprop";
 
@@ -112,7 +112,7 @@ impl Rule for RmspropConfig {
         }
     }
 
-    fn update(&self, h: &RmspropStep, p: &mut [f32], g: &[f32], [sq, ga, mb, _]: Slots) {
+    fn update(&self, h: &RmspropStep, p: &mut [f32], g: impl GradIn<Wide>, [sq, ga, mb, _]: Slots) {
         let state = RmspropState {
             square_avg: sq,
             grad_avg: self.centered.then_some(ga),

@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::{OptimError, Result};
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{rprop, RpropStep};
+use descent_core::step::{rprop, GradIn, RpropStep};
 
 const NAME: &str = "rprop";
 
@@ -125,7 +125,7 @@ impl Rule for RpropConfig {
         }
     }
 
-    fn update(&self, h: &RpropStep, p: &mut [f32], g: &[f32], [prev, d, ..]: Slots) {
+    fn update(&self, h: &RpropStep, p: &mut [f32], g: impl GradIn<Wide>, [prev, d, ..]: Slots) {
         rprop::<Wide>(p, g, prev, d, h)
     }
 }

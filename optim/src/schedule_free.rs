@@ -7,7 +7,7 @@ use crate::error::{OptimError, Result};
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
 use descent_core::step::{
-    bias_correction, decimal, schedule_free, schedule_free_x, ScheduleFreeStep,
+    bias_correction, decimal, schedule_free, schedule_free_x, GradIn, ScheduleFreeStep,
 };
 
 const NAME: &str = "schedule-free-adamw";
@@ -161,7 +161,7 @@ impl Rule for ScheduleFreeConfig {
         }
     }
 
-    fn update(&self, h: &ScheduleFreeStep, p: &mut [f32], g: &[f32], [z, v, ..]: Slots) {
+    fn update(&self, h: &ScheduleFreeStep, p: &mut [f32], g: impl GradIn<Wide>, [z, v, ..]: Slots) {
         schedule_free::<Wide>(p, g, z, v, h)
     }
 

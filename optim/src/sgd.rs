@@ -5,7 +5,7 @@ use crate::driver::{torch_fields, Driven, Rule, Slots};
 use crate::error::{OptimError, Result};
 use crate::hyper::{FromHyper, Hyper};
 use descent_core::simd::Wide;
-use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
+use descent_core::step::{momentum, sgd, GradIn, MomentumStep, SgdStep};
 
 const NAME: &str = "sgd";
 
@@ -129,7 +129,7 @@ impl Rule for SgdConfig {
         }
     }
 
-    fn update(&self, step: &SgdRule, p: &mut [f32], g: &[f32], [b, ..]: Slots) {
+    fn update(&self, step: &SgdRule, p: &mut [f32], g: impl GradIn<Wide>, [b, ..]: Slots) {
         match step {
             SgdRule::Plain(h) => sgd::<Wide>(p, g, h),
             SgdRule::Momentum(h) => momentum::<Wide>(p, g, b, h),

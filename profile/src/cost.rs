@@ -1,6 +1,7 @@
 //! The cost model of a step: each phase's FLOPs, bytes and footprint from
 //! the shapes alone (the table in the crate docs).
 
+use descent_core::ops::SMALL_BATCH;
 use descent_nn::Activation;
 use descent_nn::Phase as N;
 use descent_optim::{Hyper, OptimizerKind};
@@ -155,6 +156,10 @@ pub struct StepShape {
     pub update_flops: usize,
     /// Its state buffers, each as large as the parameters.
     pub state_buffers: usize,
+    /// The optimizer made the gradient from its factors (dY and X) inside
+    /// its update, at B ≤ [`SMALL_BATCH`]: no dW or db phase, and the
+    /// update reads dY and X instead of a stored gradient.
+    pub factored: bool,
 }
 
 impl StepShape {
@@ -227,42 +232,121 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     } else {
         3
     };
+    // At a few rows the ReLU's mask is applied in dX's store: one more
+    // read of A (B, I), no pass of its own.
+    let mask_in_dx = s.activation == Activation::Relu && b <= SMALL_BATCH;
+    // dY and X of every layer: what a factored gradient is made from.
+    let mut factors = 0;
     for (l, w) in sizes.windows(2).enumerate().rev() {
         let (i, o) = (w[0], w[1]);
-        out.push((
-            Phase::Net(N::WeightGrad(l)),
-            Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i)),
-        ));
-        out.push((
-            Phase::Net(N::BiasGrad(l)),
-            Cost::new(b * o, 4 * (b * o + o)),
-        ));
-        if l > 0 {
+        factors += b * (o + i);
+        if !s.factored {
             out.push((
-                Phase::Net(N::InputGrad(l)),
-                Cost::new(2 * b * i * o, 4 * (b * o + o * i + b * i)),
+                Phase::Net(N::WeightGrad(l)),
+                Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i)),
             ));
             out.push((
-                Phase::Net(N::ActivationBackward(l - 1)),
-                Cost::in_place(f_prime * b * i, 12 * b * i, 8 * b * i),
+                Phase::Net(N::BiasGrad(l)),
+                Cost::new(b * o, 4 * (b * o + o)),
             ));
         }
+        if l > 0 {
+            let mask = usize::from(mask_in_dx);
+            out.push((
+                Phase::Net(N::InputGrad(l)),
+                Cost::new(
+                    2 * b * i * o + mask * b * i,
+                    4 * (b * o + o * i + b * i + mask * b * i),
+                ),
+            ));
+            if !mask_in_dx {
+                out.push((
+                    Phase::Net(N::ActivationBackward(l - 1)),
+                    Cost::in_place(f_prime * b * i, 12 * b * i, 8 * b * i),
+                ));
+            }
+        }
     }
-    // The optimizer's step: the norm's read-only pass over g, then the
-    // fused update.
+    let muon = if s.kind == OptimizerKind::Muon {
+        muon_ns_flops(&s.sizes, 5)
+    } else {
+        0
+    };
+    let state = s.state_buffers;
     out.push((
         Phase::Update,
-        Cost::in_place(
-            (2 + s.update_flops) * p
-                + if s.kind == OptimizerKind::Muon {
-                    muon_ns_flops(&s.sizes, 5)
-                } else {
-                    0
-                },
-            4 * p + 4 * p * (3 + 2 * s.state_buffers),
-            4 * p * (2 + s.state_buffers),
-        ),
+        if s.factored {
+            // The norm from the factors (per layer, B² dot products of dY's
+            // and of X's rows: 2·B·(O + I) each), then one pass that makes
+            // each element of g (B multiply-adds) and updates p and the
+            // state: dY and X read once, p and the state read and written.
+            Cost::in_place(
+                2 * b * factors + 2 * b * p + s.update_flops * p + muon,
+                4 * factors + 4 * p * (2 + 2 * state),
+                4 * factors + 4 * p * (1 + state),
+            )
+        } else {
+            // The norm's read-only pass over g, then the fused update.
+            Cost::in_place(
+                (2 + s.update_flops) * p + muon,
+                4 * p + 4 * p * (3 + 2 * state),
+                4 * p * (2 + state),
+            )
+        },
     ));
+    out
+}
+
+/// The phases of one step in the fully fused schedule, with their costs:
+/// what the step could cost if every small pass rode on the big one beside
+/// it, whatever this build does today. From [`step_costs`]:
+///
+/// - no gather: the first layer reads the batch's rows from a `u8` store
+///   (1 byte a pixel) inside its GEMM's packing, in the forward and in dW;
+/// - db folded into dW (computed while dY is packed): only its write is
+///   left;
+/// - the activation's backward folded into dX's store: one more read of A;
+/// - the gradient's norm folded into the update: no read-only pass over g;
+/// - at B ≤ [`SMALL_BATCH`] with an elementwise rule, the gradient made
+///   from its factors inside the update ([`StepShape::factored`]).
+pub fn fused_step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
+    let elementwise = !matches!(s.kind, OptimizerKind::Adafactor | OptimizerKind::Muon);
+    let fused = StepShape {
+        factored: s.factored || (s.batch <= SMALL_BATCH && elementwise),
+        gathered: false,
+        ..s.clone()
+    };
+    let (b, p, s0) = (s.batch, s.params(), s.sizes[0]);
+    let mut out: Vec<(Phase, Cost)> = Vec::new();
+    for (phase, mut cost) in step_costs(&fused) {
+        match phase {
+            // X as u8 instead of f32: 3 bytes less a pixel, each read.
+            Phase::Net(N::Forward(0) | N::WeightGrad(0)) if s.gathered => {
+                cost.bytes -= (3 * b * s0) as f64;
+                cost.footprint -= (3 * b * s0) as f64;
+            }
+            // Into the dW just pushed (same layer): db's B·O sums ride on
+            // its pass over dY, leaving db's write (4·O of 4·(B·O + O)).
+            Phase::Net(N::BiasGrad(_)) => {
+                let dw = &mut out.last_mut().expect("dW comes first").1;
+                dw.flops += cost.flops;
+                dw.bytes += cost.bytes - 4.0 * cost.flops;
+                continue;
+            }
+            // Into the dX just pushed: its flops and one read of A (4·B·I
+            // of its 12·B·I).
+            Phase::Net(N::ActivationBackward(_)) => {
+                let dx = &mut out.last_mut().expect("dX comes first").1;
+                dx.flops += cost.flops;
+                dx.bytes += cost.bytes / 3.0;
+                continue;
+            }
+            // The norm summed in the update's pass: no read of g for it.
+            Phase::Update if !fused.factored => cost.bytes -= (4 * p) as f64,
+            _ => {}
+        }
+        out.push((phase, cost));
+    }
     out
 }
 
@@ -302,17 +386,19 @@ mod tests {
             kind,
             update_flops: update_flops(kind, &Hyper::default(), false),
             state_buffers: 0,
+            factored: false,
         }
     }
 
     /// A 4-3-2 ReLU net, batch B = 5, plain SGD, gathered from a set of 10
     /// examples: P = 4·3 + 3 + 3·2 + 2 = 23. Every figure below is worked
-    /// out by hand from the table in the module docs.
+    /// out by hand from the table in the module docs. (B ≤ SMALL_BATCH:
+    /// the ReLU's mask is applied in dX's store.)
     #[test]
     fn step_costs_match_hand_computed_values_for_a_small_net() {
         let s = shape(OptimizerKind::Sgd, Activation::Relu);
         assert_eq!(s.params(), 23);
-        let want: [(Phase, f64, f64); 11] = [
+        let want: [(Phase, f64, f64); 10] = [
             // 8·5·(4 + 1)
             (Phase::Gather, 0.0, 200.0),
             // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
@@ -325,10 +411,8 @@ mod tests {
             (Phase::Net(N::WeightGrad(1)), 60.0, 124.0),
             // 5·2; 4·(5·2 + 2)
             (Phase::Net(N::BiasGrad(1)), 10.0, 48.0),
-            // 2·5·3·2; 4·(5·2 + 2·3 + 5·3)
-            (Phase::Net(N::InputGrad(1)), 60.0, 124.0),
-            // 5·3 selects; 12·5·3
-            (Phase::Net(N::ActivationBackward(0)), 15.0, 180.0),
+            // 2·5·3·2 + 5·3 mask selects; 4·(5·2 + 2·3 + 5·3 + 5·3 of A)
+            (Phase::Net(N::InputGrad(1)), 75.0, 184.0),
             // 2·5·4·3; 4·(5·3 + 5·4 + 3·4)
             (Phase::Net(N::WeightGrad(0)), 120.0, 188.0),
             // 5·3; 4·(5·3 + 3)
@@ -346,7 +430,6 @@ mod tests {
         // 4·(10 + 5)·(4 + 1); in-place arrays count once.
         let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
         assert_eq!(foot(Phase::Gather), 300.0);
-        assert_eq!(foot(Phase::Net(N::ActivationBackward(0))), 120.0); // 8·5·3
         assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
         assert_eq!(foot(Phase::Net(N::Forward(0))), 200.0);
 
@@ -386,6 +469,67 @@ mod tests {
         assert_eq!(
             (rs[1].0, rs[1].1.flops),
             (Phase::Search, 2.0 * 255.0 + 46.0)
+        );
+    }
+
+    /// The same net with the gradient made from its factors, and the
+    /// fused schedule of a batch too large for that.
+    #[test]
+    fn factored_and_fused_costs() {
+        let s = StepShape {
+            factored: true,
+            ..shape(OptimizerKind::Sgd, Activation::Relu)
+        };
+        let got = step_costs(&s);
+        assert!(!got
+            .iter()
+            .any(|(p, _)| matches!(p, Phase::Net(N::WeightGrad(_) | N::BiasGrad(_)))));
+        // dY and X: 5·(3 + 4) + 5·(2 + 3) = 60 floats. FLOPs: the norm
+        // 2·5·60, g's multiply-adds 2·5·23, SGD's 2·23; bytes 4·60 read
+        // and p read and written, 4·23·2; footprint 4·60 + 4·23.
+        let u = got.last().unwrap().1;
+        assert_eq!((u.flops, u.bytes, u.footprint), (876.0, 424.0, 332.0));
+        // The fused schedule at B = 5 is that one, with X read as u8 in
+        // the forward (3·5·4 bytes less) and no gather.
+        let fused = fused_step_costs(&shape(OptimizerKind::Sgd, Activation::Relu));
+        let mut want = step_costs(&StepShape {
+            gathered: false,
+            ..s.clone()
+        });
+        want[1].1.bytes -= 60.0;
+        want[1].1.footprint -= 60.0;
+        assert_eq!(fused, want);
+
+        // Tanh at B = 9: db into dW (its write, 4·O, left), f′ into dX (one
+        // read of A, 4·B·I), the norm into the update (4·P less), X as u8.
+        let big = StepShape {
+            batch: 9,
+            ..shape(OptimizerKind::Sgd, Activation::Tanh)
+        };
+        let (plain, fused) = (step_costs(&big), fused_step_costs(&big));
+        let cost = |v: &[(Phase, Cost)], p: Phase| v.iter().find(|(q, _)| *q == p).map(|x| x.1);
+        assert_eq!(cost(&fused, Phase::Gather), Some(Cost::default()));
+        for p in [N::BiasGrad(0), N::BiasGrad(1), N::ActivationBackward(0)] {
+            assert_eq!(cost(&fused, Phase::Net(p)), None);
+        }
+        let fdw = Phase::Net(N::WeightGrad(1));
+        assert_eq!(
+            cost(&fused, fdw).unwrap().bytes,
+            cost(&plain, fdw).unwrap().bytes + 4.0 * 2.0
+        );
+        let dx = Phase::Net(N::InputGrad(1));
+        assert_eq!(
+            cost(&fused, dx).unwrap().bytes,
+            cost(&plain, dx).unwrap().bytes + 4.0 * 9.0 * 3.0
+        );
+        let f0 = Phase::Net(N::Forward(0));
+        assert_eq!(
+            cost(&fused, f0).unwrap().bytes,
+            cost(&plain, f0).unwrap().bytes - 3.0 * 9.0 * 4.0
+        );
+        assert_eq!(
+            cost(&fused, Phase::Update).unwrap().bytes,
+            cost(&plain, Phase::Update).unwrap().bytes - 4.0 * 23.0
         );
     }
 

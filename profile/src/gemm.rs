@@ -105,7 +105,7 @@ impl GemmCase {
             }
             Phase::Net(N::InputGrad(_)) => {
                 self.layer
-                    .input_grad(cx, &mut self.out, &self.dy, &self.w, self.batch)
+                    .input_grad(cx, &mut self.out, &self.dy, &self.w, self.batch, None)
             }
             _ => {
                 let p = LinearParams {

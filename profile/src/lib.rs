@@ -58,7 +58,7 @@ pub mod roof;
 pub mod run;
 pub mod stats;
 
-pub use cost::{eval_cost, step_costs, update_flops, Cost, StepShape};
+pub use cost::{eval_cost, fused_step_costs, step_costs, update_flops, Cost, StepShape};
 pub use gemm::{compare_gemms, GemmCase, GemmComparison};
 pub use roof::{Bandwidth, Peak, Roofs};
 pub use run::{

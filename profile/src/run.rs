@@ -10,7 +10,7 @@ use descent_optim::Updater;
 use descent_train::{Phase, Probe, Step, TrainError, Trainer};
 use serde::Serialize;
 
-use crate::cost::{eval_cost, step_costs, update_flops, Cost, StepShape};
+use crate::cost::{eval_cost, fused_step_costs, step_costs, update_flops, Cost, StepShape};
 use crate::gemm::{compare_gemms, GemmCase, GemmComparison};
 use crate::roof::{self, Roofs};
 use crate::stats::Spread;
@@ -170,12 +170,17 @@ pub struct EpochReport {
     pub floor_peak_s: f64,
     /// Every phase at its own roof (compute or bandwidth), seconds.
     pub floor_roofline_s: f64,
+    /// The fully fused schedule ([`fused_step_costs`]) with every phase at
+    /// its roof, seconds: the floor this batch size could reach.
+    pub floor_fused_s: f64,
     /// Steps × the median unprobed step + the median evaluation, seconds.
     pub measured_s: f64,
     /// Measured over the FLOP floor: how far the epoch is from the peak.
     pub gap_to_peak: f64,
     /// Measured over the roofline floor.
     pub gap_to_roofline: f64,
+    /// Measured over the fused floor.
+    pub gap_to_fused: f64,
 }
 
 /// A whole profile (`profile.json`).
@@ -273,7 +278,7 @@ fn report(
     } else {
         (level.triad_gbs, gbs / level.triad_gbs)
     };
-    let floor_s = (cost.flops / (roofs.peak() * 1e9)).max(cost.bytes / (level.triad_gbs * 1e9));
+    let floor_s = phase_floor(cost, roofs);
     PhaseReport {
         phase,
         kind: WorkKind::of(phase),
@@ -290,6 +295,14 @@ fn report(
         floor_s,
         matrixmultiply: None,
     }
+}
+
+/// A phase's floor, seconds: its FLOPs at the widest peak or its bytes at
+/// the triad bandwidth of the level its footprint fits, whichever is
+/// longer.
+fn phase_floor(cost: Cost, roofs: &Roofs) -> f64 {
+    let level = roofs.level_for(cost.footprint as usize);
+    (cost.flops / (roofs.peak() * 1e9)).max(cost.bytes / (level.triad_gbs * 1e9))
 }
 
 /// Profiles `opts.steps` steps of `t` (see the module docs): warms up,
@@ -409,6 +422,13 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
     let epoch_flops = steps * step_flops + eval_cost.flops;
     let floor_peak_s = epoch_flops / (roofs.peak() * 1e9);
     let floor_roofline_s = steps * phases.iter().map(|r| r.floor_s).sum::<f64>() + eval.floor_s;
+    let fused = fused_step_costs(&shape);
+    let floor_fused_s = steps
+        * fused
+            .iter()
+            .map(|(_, c)| phase_floor(*c, &roofs))
+            .sum::<f64>()
+        + eval.floor_s;
     let measured_s = steps * step.median + eval.time.median;
     Ok(Profile {
         machine: Machine {
@@ -434,9 +454,11 @@ pub fn run(t: &mut Trainer<'_>, opts: &ProfileOptions) -> Result<Profile, TrainE
             flops: epoch_flops,
             floor_peak_s,
             floor_roofline_s,
+            floor_fused_s,
             measured_s,
             gap_to_peak: measured_s / floor_peak_s,
             gap_to_roofline: measured_s / floor_roofline_s,
+            gap_to_fused: measured_s / floor_fused_s,
         },
     })
 }
@@ -459,10 +481,14 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
         sizes: t.net.sizes().to_vec(),
         activation: t.net.activation(),
         batch,
-        gathered: batch != n,
+        // The whole set is the batch, and one example is read in place.
+        gathered: batch != n && batch != 1,
         examples: n,
         kind: t.cfg.optimizer,
         update_flops: update_flops(t.cfg.optimizer, &t.cfg.hyper, t.cfg.clip_norm.is_some()),
         state_buffers,
+        // Steps the optimizer took on the gradient's factors (a clipped
+        // run declines some; Adafactor and Muon all).
+        factored: t.factored_steps > 0,
     }
 }

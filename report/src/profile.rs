@@ -174,6 +174,11 @@ pub fn epoch_table(p: &Profile) -> Table {
         format!("{:.4}", e.floor_roofline_s),
         format!("{:.1}×", e.gap_to_roofline),
     ]);
+    t.rows.push(vec![
+        "fused floor: the fully fused schedule at its roofs".into(),
+        format!("{:.4}", e.floor_fused_s),
+        format!("{:.1}×", e.gap_to_fused),
+    ]);
     t
 }
 

@@ -464,9 +464,11 @@ mod tests {
                 flops: 3e10,
                 floor_peak_s: 0.104,
                 floor_roofline_s: 0.116,
+                floor_fused_s: 0.11,
                 measured_s: 0.143,
                 gap_to_peak: 1.375,
                 gap_to_roofline: 1.23,
+                gap_to_fused: 1.3,
             },
         }
     }

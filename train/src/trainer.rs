@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use descent_core::ops::SMALL_BATCH;
 use descent_core::{AlignedVec, Compute};
 use descent_nn::{Loss, Mlp, NnError, Targets};
 use descent_optim::{Block, OptimError, Schedule, Updater};
@@ -193,6 +194,16 @@ pub struct Trainer<'d> {
     search_params: Vec<f32>,
     /// The last checkpoint written by [`Trainer::save`].
     pub last_checkpoint: Option<PathBuf>,
+    /// At B ≤ [`SMALL_BATCH`], let an elementwise optimizer make the
+    /// gradient as it updates ([`descent_optim::Optimizer::step_factored`])
+    /// instead of storing dW and reading it back. On by default; the
+    /// weights are the same bits either way (the logged gradient norm is
+    /// computed from dY and X then, within a few ulps of the stored
+    /// gradient's). Off, every step takes the stored-gradient path.
+    pub generate_grads: bool,
+    /// Steps whose gradient the optimizer made from its factors (see
+    /// [`Trainer::generate_grads`]); the others stored it.
+    pub factored_steps: u64,
 }
 
 impl<'d> Trainer<'d> {
@@ -236,6 +247,8 @@ impl<'d> Trainer<'d> {
             y: Vec::new(),
             search_params: Vec::with_capacity(n),
             last_checkpoint: None,
+            generate_grads: true,
+            factored_steps: 0,
         })
     }
 
@@ -350,9 +363,13 @@ impl<'d> Trainer<'d> {
         let train = &data.train;
         let b = rows.len();
         // Gather: X (B, 784) and y (B) from this epoch's order. The whole
-        // set (full-batch gd, never shuffled) needs no copy: it is the batch.
+        // set (full-batch gd, never shuffled) needs no copy: it is the batch;
+        // neither does one example, which is read where it lies.
         let (x, y): (&[f32], &[u32]) = if b == train.len() {
             (&train.images, &train.labels)
+        } else if b == 1 {
+            let (k, d) = (self.order[rows.start], train.dim());
+            (&train.images[k * d..(k + 1) * d], &train.labels[k..k + 1])
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);
@@ -360,7 +377,19 @@ impl<'d> Trainer<'d> {
             (&self.x, &self.y)
         };
         probe.done(Phase::Gather);
-        let (net, cx) = (&mut self.net, &self.cx);
+        // A step of a few rows runs on the calling thread alone: it is
+        // ~20 µs of streaming the weights from L2, and cutting the update
+        // between cores moves half the weights to the other core's L2 and
+        // back every step (two threads measured 2× slower than one at
+        // batch 1). The bits are the same either way.
+        let serial;
+        let cx = if b <= SMALL_BATCH {
+            serial = self.cx.serial_like();
+            &serial
+        } else {
+            &self.cx
+        };
+        let net = &mut self.net;
         match &mut self.updater {
             Updater::Grad(opt) => {
                 let lr = self.schedule.lr();
@@ -370,9 +399,15 @@ impl<'d> Trainer<'d> {
                 // Loss: mean cross-entropy of softmax(Z), and dZ.
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
                 probe.done(Phase::Net(descent_nn::Phase::Loss));
+                let generated = self.generate_grads && b <= SMALL_BATCH;
                 // Backward: dW, db, dX layer by layer, written over the last
-                // step's gradient (no separate pass zeroes it).
-                net.backward_probed(cx, x, false, &mut NetProbe(probe))?;
+                // step's gradient (no separate pass zeroes it). At a few
+                // rows, only the dX's: the gradient is made in the update.
+                if generated {
+                    net.backward_signals_probed(cx, x, &mut NetProbe(probe))?;
+                } else {
+                    net.backward_probed(cx, x, false, &mut NetProbe(probe))?;
+                }
                 if !loss.is_finite() {
                     return Ok(Step::NotFinite {
                         what: "loss",
@@ -383,8 +418,28 @@ impl<'d> Trainer<'d> {
                 // clipping factor), then one fused pass over the flat
                 // buffers, a piece on each thread. A non-finite norm
                 // updates nothing.
-                let (p, g) = net.params_and_grads();
-                let info = opt.step(cx, p, g)?;
+                let mut taken = None;
+                if generated {
+                    // dW = dYᵀ·X is never stored: the optimizer's kernel
+                    // makes each element in registers as it updates it, and
+                    // the norm comes from dY and X (‖dy ⊗ x‖ = ‖dy‖·‖x‖). Where
+                    // the step would depend on the norm's last bits (clipping
+                    // at work, a non-finite norm) the optimizer declines, and
+                    // the gradient is written for the exact path below.
+                    let (p, src) = net.params_and_grad_source(x)?;
+                    taken = opt.step_factored(cx, p, src.norm(), &src)?;
+                    match taken {
+                        Some(_) => self.factored_steps += 1,
+                        None => net.write_grads_from_signals(cx, x)?,
+                    }
+                }
+                let info = match taken {
+                    Some(info) => info,
+                    None => {
+                        let (p, g) = net.params_and_grads();
+                        opt.step(cx, p, g)?
+                    }
+                };
                 probe.done(Phase::Update);
                 if !info.applied {
                     return Ok(Step::NotFinite {

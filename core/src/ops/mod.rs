@@ -6,10 +6,12 @@
 
 mod elementwise;
 mod reduce;
+mod small;
 mod softmax;
 
 pub use elementwise::*;
 pub use reduce::*;
+pub use small::*;
 pub use softmax::*;
 
 /// Panics with both lengths when two slices that must match do not.

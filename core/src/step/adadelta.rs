@@ -1,6 +1,6 @@
 //! Adadelta (Zeiler 2012), as `torch.optim.Adadelta`.
 
-use super::{drive, l2, l2_scalar, one_minus};
+use super::{drive, l2, l2_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -25,7 +25,7 @@ pub struct AdadeltaStep {
 /// `square_avg` is `v`, `acc_delta` is `u` (torch's state names).
 pub fn adadelta<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     square_avg: &mut [f32],
     acc_delta: &mut [f32],
     h: &AdadeltaStep,

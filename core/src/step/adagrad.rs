@@ -1,6 +1,6 @@
 //! AdaGrad, as `torch.optim.Adagrad`.
 
-use super::{decimal, drive, l2, l2_scalar};
+use super::{decimal, drive, l2, l2_scalar, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -29,7 +29,12 @@ impl AdagradStep {
 /// AdaGrad, in place: `g ← s·g + λ·p`, `S ← S + g²`,
 /// `p ← p − γ_t·g / (√S + ε)`. The accumulator `S` starts at PyTorch's
 /// `initial_accumulator_value` (the caller fills it).
-pub fn adagrad<V: Vector>(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &AdagradStep) {
+pub fn adagrad<V: Vector>(
+    params: &mut [f32],
+    grads: impl GradIn<V>,
+    sum: &mut [f32],
+    h: &AdagradStep,
+) {
     let clr = V::splat(h.clr);
     let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;

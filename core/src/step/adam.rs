@@ -1,7 +1,7 @@
 //! Adam and AdamW (one kernel, decoupled decay as a flag), as `torch.optim.Adam`
 //! and `torch.optim.AdamW`.
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -79,7 +79,7 @@ impl AdamStep {
 /// otherwise: a programming error).
 pub fn adam<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
     max_exp_avg_sq: Option<&mut [f32]>,

@@ -1,7 +1,7 @@
 //! Adamax, the infinity-norm variant of Adam (Kingma, Ba 2015, §7.1), as
 //! `torch.optim.Adamax`.
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus};
+use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -50,7 +50,7 @@ impl AdamaxStep {
 /// `u ← max(β₂·u, |g| + ε)`; `p ← p − clr · m / u`.
 pub fn adamax<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     exp_avg: &mut [f32],
     exp_inf: &mut [f32],
     h: &AdamaxStep,

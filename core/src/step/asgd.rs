@@ -1,7 +1,7 @@
 //! Averaged SGD (Polyak, Juditsky 1992), as `torch.optim.ASGD`: SGD with a
 //! decaying step ηₜ and a running average of the iterates, `ax`.
 
-use super::{decimal, drive, l2, l2_scalar};
+use super::{decimal, drive, l2, l2_scalar, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -36,7 +36,7 @@ impl AsgdStep {
 /// ASGD, in place: `g ← s·g + λ_wd·p`; `p ← p·(1 − λ·η)`; `p ← p − η·g`;
 /// then `ax ← ax + μ·(p − ax)`, or `ax ← p` while `μ = 1` (PyTorch's copy,
 /// which is what the formula gives, without its rounding).
-pub fn asgd<V: Vector>(params: &mut [f32], grads: &[f32], ax: &mut [f32], h: &AsgdStep) {
+pub fn asgd<V: Vector>(params: &mut [f32], grads: impl GradIn<V>, ax: &mut [f32], h: &AsgdStep) {
     let gs = V::splat(h.grad_scale);
     let wd = V::splat(h.weight_decay);
     let has_l2 = h.weight_decay != 0.0;

@@ -3,7 +3,7 @@
 //! package computes it.
 
 use super::drive;
-use super::{decimal, one_minus};
+use super::{decimal, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -39,7 +39,12 @@ impl LionStep {
 /// Lion, in place: `g ← s·g`; `p ← p·(1 − η·λ)`;
 /// `c = β₁·m + (1 − β₁)·g`; `p ← p − η·sign(c)`;
 /// `m ← β₂·m + (1 − β₂)·g`.
-pub fn lion<V: Vector>(params: &mut [f32], grads: &[f32], exp_avg: &mut [f32], h: &LionStep) {
+pub fn lion<V: Vector>(
+    params: &mut [f32],
+    grads: impl GradIn<V>,
+    exp_avg: &mut [f32],
+    h: &LionStep,
+) {
     let gs = V::splat(h.grad_scale);
     let lr = V::splat(h.lr);
     let decay = V::splat(h.decay);

@@ -233,6 +233,380 @@ pub(crate) fn l2_scalar(wd: f32, p: f32, g: f32) -> f32 {
     }
 }
 
+/// Where a fused update reads its gradient from, `V::LANES` elements at a
+/// time: a stored buffer (`&[f32]`), or a gradient made in registers as
+/// it is read ([`Combination`]), which is then never stored anywhere.
+/// Every rule's kernel takes any of them; the update's bits depend only on
+/// the gradient's values.
+pub trait GradIn<V: Vector>: Copy {
+    /// Elements.
+    fn len(&self) -> usize;
+    /// True when there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Elements `i .. i + V::LANES`.
+    ///
+    /// # Safety
+    /// `i + V::LANES ≤ self.len()`.
+    unsafe fn load(&self, i: usize) -> V;
+    /// Element `i` alone, the same bits as its lane of [`GradIn::load`]
+    /// (for the tail). Panics when `i ≥ len`.
+    fn get(&self, i: usize) -> f32;
+}
+
+impl<V: Vector> GradIn<V> for &[f32] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[f32]>::len(self)
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: the caller keeps i + LANES within the slice.
+        unsafe { V::load(self.as_ptr().add(i)) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i]
+    }
+}
+
+/// A `Vec` reads as its slice (so `&g` works where `g: Vec<f32>`).
+impl<V: Vector> GradIn<V> for &Vec<f32> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: as for the slice.
+        unsafe { GradIn::<V>::load(&self.as_slice(), i) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i]
+    }
+}
+
+/// An array reads as its slice.
+impl<V: Vector, const N: usize> GradIn<V> for &[f32; N] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        N
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: as for the slice.
+        unsafe { GradIn::<V>::load(&self.as_slice(), i) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i]
+    }
+}
+
+/// The most rows a [`Combination`] adds up: the small-batch kernels' limit.
+pub const MAX_COMBINED: usize = crate::ops::SMALL_BATCH;
+
+/// A gradient segment made where it is read: `g[j] = Σ_b c[b]·x[b·stride +
+/// j]`, the sum over b in order, the first term a product and each further
+/// one an FMA ([`crate::ops::combine_rows_of`]'s arithmetic, so the same
+/// bits as that stored). With `c` = column o of dY (B ≤ [`MAX_COMBINED`]
+/// rows) and `x` = X from a column on, it is a segment of row o of the
+/// weight gradient `dW = dYᵀ·X`; at B = 1 it is `c₀·x`, a row of a rank-1
+/// outer product.
+#[derive(Clone, Copy, Debug)]
+pub struct Combination<'a> {
+    c: [f32; MAX_COMBINED],
+    rows: usize,
+    x: &'a [f32],
+    stride: usize,
+    len: usize,
+}
+
+impl<'a> Combination<'a> {
+    /// The segment of `len` elements with coefficients `c` (1 to
+    /// [`MAX_COMBINED`]) over rows of `x` `stride` apart.
+    ///
+    /// # Panics
+    /// If `c` is empty or too long, or a row's segment runs past `x`.
+    pub fn new(c: &[f32], x: &'a [f32], stride: usize, len: usize) -> Self {
+        let rows = c.len();
+        assert!(
+            (1..=MAX_COMBINED).contains(&rows) && (rows - 1) * stride + len <= x.len(),
+            "Combination: {rows} rows of {len} at stride {stride} over {} floats",
+            x.len()
+        );
+        let mut cc = [0.0; MAX_COMBINED];
+        cc[..rows].copy_from_slice(c);
+        Combination {
+            c: cc,
+            rows,
+            x,
+            stride,
+            len,
+        }
+    }
+}
+
+impl<V: Vector> GradIn<V> for Combination<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        let xp = self.x.as_ptr();
+        // SAFETY: i + LANES ≤ len, and `new` checked that every row's
+        // segment of len elements lies in x.
+        unsafe {
+            let mut a = V::splat(self.c[0]) * V::load(xp.add(i));
+            for b in 1..self.rows {
+                a = V::splat(self.c[b]).mul_add(V::load(xp.add(b * self.stride + i)), a);
+            }
+            a
+        }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        assert!(i < self.len);
+        (1..self.rows).fold(self.c[0] * self.x[i], |s, b| {
+            crate::ops::fma(self.c[b], self.x[b * self.stride + i], s)
+        })
+    }
+}
+
+/// A [`Combination`] of one row, `g[j] = c·x[j]`: a row of a rank-1 outer
+/// product (the weight gradient at batch 1). Its own type, so a kernel's
+/// loop has no loop over rows inside (the same bits as the combination).
+#[derive(Clone, Copy, Debug)]
+pub struct Scaled<'a> {
+    c: f32,
+    x: &'a [f32],
+}
+
+impl<'a> Scaled<'a> {
+    /// `c·x`.
+    pub fn new(c: f32, x: &'a [f32]) -> Self {
+        Scaled { c, x }
+    }
+}
+
+impl<V: Vector> GradIn<V> for Scaled<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: the caller keeps i + LANES ≤ len = x.len().
+        V::splat(self.c) * unsafe { V::load(self.x.as_ptr().add(i)) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.c * self.x[i]
+    }
+}
+
+/// A segment of a bias gradient made where it is read: `g[k] = Σ_b dy[b,
+/// k₀ + k]`, the rows added in order from zero ([`crate::ops::col_sums_acc`]'s
+/// arithmetic from a zeroed `out`, so the same bits as that stored).
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSums<'a> {
+    dy: &'a [f32],
+    rows: usize,
+    cols: usize,
+    from: usize,
+    len: usize,
+}
+
+impl<'a> ColumnSums<'a> {
+    /// Columns `from .. from + len` of the sums of `rows` rows of `cols`.
+    ///
+    /// # Panics
+    /// If `dy` is not `rows × cols` or the columns run past `cols`.
+    pub fn new(dy: &'a [f32], rows: usize, cols: usize, from: usize, len: usize) -> Self {
+        assert!(
+            dy.len() == rows * cols && from + len <= cols,
+            "ColumnSums: columns {from}..{} of {rows} × {cols} over {} floats",
+            from + len,
+            dy.len()
+        );
+        ColumnSums {
+            dy,
+            rows,
+            cols,
+            from,
+            len,
+        }
+    }
+}
+
+impl<V: Vector> GradIn<V> for ColumnSums<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        let p = self.dy.as_ptr();
+        let mut a = V::ZERO;
+        for b in 0..self.rows {
+            // SAFETY: i + LANES ≤ len and from + len ≤ cols (checked in
+            // `new`), so each row's lanes lie in that row of dy.
+            a += unsafe { V::load(p.add(b * self.cols + self.from + i)) };
+        }
+        a
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        assert!(i < self.len);
+        (0..self.rows).fold(0.0, |s, b| s + self.dy[b * self.cols + self.from + i])
+    }
+}
+
+/// One block of a [`Factored`] gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum Factor<'a> {
+    /// A weight (O, I) whose gradient is `dYᵀ·X`: `dy` (B, O), `x` (B, I),
+    /// B ≤ [`MAX_COMBINED`].
+    Outer {
+        /// dY, (B, O).
+        dy: &'a [f32],
+        /// X, (B, I).
+        x: &'a [f32],
+        /// B.
+        rows: usize,
+        /// O.
+        outs: usize,
+        /// I.
+        ins: usize,
+    },
+    /// A bias (O) whose gradient is `Σ_b dY[b, :]`: `dy` (B, O).
+    Sums {
+        /// dY, (B, O).
+        dy: &'a [f32],
+        /// B.
+        rows: usize,
+        /// O.
+        outs: usize,
+    },
+}
+
+impl Factor<'_> {
+    /// Elements of the block.
+    pub fn len(&self) -> usize {
+        match *self {
+            Factor::Outer { outs, ins, .. } => outs * ins,
+            Factor::Sums { outs, .. } => outs,
+        }
+    }
+    /// True for an empty block.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A gradient given by its factors instead of its values: the flat
+/// gradient of Linear layers at a few rows, each weight's `dYᵀ·X` and each
+/// bias's `Σ_b dY`, as blocks that tile the flat buffer in order. An
+/// optimizer reads it a segment at a time ([`Factored::segments`]) and
+/// makes each element in registers where it is used, so the gradient is
+/// never stored: at batch 1 the weights are streamed once, as the update
+/// needs, and dW's write and read-back are gone.
+pub trait Factored: Sync {
+    /// Blocks.
+    fn blocks(&self) -> usize;
+    /// Block `k` (0 ≤ k < [`Factored::blocks`]).
+    fn block(&self, k: usize) -> Factor<'_>;
+
+    /// Every element, `Σ` of the blocks' lengths.
+    fn len(&self) -> usize {
+        (0..self.blocks()).map(|k| self.block(k).len()).sum()
+    }
+    /// True when there is no element.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f(at, segment)` for the gradient's elements `range` in order,
+    /// cut where a block or a weight's row ends: `segment` makes elements
+    /// `at .. at + segment.len()` of the flat gradient.
+    ///
+    /// # Panics
+    /// If `range` runs past the gradient.
+    fn segments(&self, range: std::ops::Range<usize>, f: &mut dyn FnMut(usize, Segment<'_>)) {
+        let (mut base, mut at) = (0, range.start);
+        for k in 0..self.blocks() {
+            if at >= range.end {
+                break;
+            }
+            let block = self.block(k);
+            let end = base + block.len();
+            while at < end.min(range.end) {
+                let off = at - base;
+                let stop = end.min(range.end);
+                match block {
+                    Factor::Outer {
+                        dy,
+                        x,
+                        rows,
+                        outs,
+                        ins,
+                    } => {
+                        let (r, j) = (off / ins, off % ins);
+                        let n = (ins - j).min(stop - at);
+                        if rows == 1 {
+                            f(at, Segment::Scaled(Scaled::new(dy[r], &x[j..j + n])));
+                        } else {
+                            let mut c = [0.0; MAX_COMBINED];
+                            for (b, cb) in c[..rows].iter_mut().enumerate() {
+                                *cb = dy[b * outs + r];
+                            }
+                            let g = Combination::new(&c[..rows], &x[j..], ins, n);
+                            f(at, Segment::Row(g));
+                        }
+                        at += n;
+                    }
+                    Factor::Sums { dy, rows, outs } => {
+                        let n = stop - at;
+                        f(at, Segment::Sums(ColumnSums::new(dy, rows, outs, off, n)));
+                        at += n;
+                    }
+                }
+            }
+            base = end;
+        }
+        assert!(at >= range.end, "Factored::segments: {range:?} past {at}");
+    }
+}
+
+/// A segment of a [`Factored`] gradient, ready to be read by a kernel.
+#[derive(Clone, Copy, Debug)]
+pub enum Segment<'a> {
+    /// Part of a weight's row at batch 1.
+    Scaled(Scaled<'a>),
+    /// Part of a weight's row at 2 to [`MAX_COMBINED`] rows.
+    Row(Combination<'a>),
+    /// Part of a bias.
+    Sums(ColumnSums<'a>),
+}
+
+impl Segment<'_> {
+    /// Elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Segment::Scaled(g) => g.x.len(),
+            Segment::Row(g) => g.len,
+            Segment::Sums(g) => g.len,
+        }
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The shared single-pass driver: for each block of `V::LANES` elements,
 /// load `p`, `g` and the `K` state buffers, let `f` compute the new `p`
 /// (updating the state lanes in place), store them back. The last
@@ -244,7 +618,7 @@ pub(crate) fn l2_scalar(wd: f32, p: f32, g: f32) -> f32 {
 pub(crate) fn drive<V: Vector, const K: usize>(
     op: &str,
     p: &mut [f32],
-    g: &[f32],
+    g: impl GradIn<V>,
     mut s: [&mut [f32]; K],
     f: impl Fn(V, V, &mut [V; K]) -> V,
 ) {
@@ -256,7 +630,6 @@ pub(crate) fn drive<V: Vector, const K: usize>(
     }
     let body = n / lanes * lanes;
     let pp = p.as_mut_ptr();
-    let gp = g.as_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
     let mut i = 0;
     while i < body {
@@ -268,7 +641,7 @@ pub(crate) fn drive<V: Vector, const K: usize>(
             for k in 0..K {
                 st[k] = V::load(sp[k].add(i));
             }
-            let pv = f(V::load(pp.add(i)), V::load(gp.add(i)), &mut st);
+            let pv = f(V::load(pp.add(i)), g.load(i), &mut st);
             V::store(pp.add(i), pv);
             for k in 0..K {
                 V::store(sp[k].add(i), st[k]);
@@ -290,8 +663,16 @@ pub(crate) fn drive<V: Vector, const K: usize>(
             unsafe { V::store(a.as_mut_ptr(), v) };
             x[body..].copy_from_slice(&a[..r]);
         };
+        let gv = {
+            let mut a = [0.0f32; MAX_LANES];
+            for (k, v) in a[..r].iter_mut().enumerate() {
+                *v = g.get(body + k);
+            }
+            // SAFETY: as above.
+            unsafe { V::load(a.as_ptr()) }
+        };
         let mut st: [V; K] = std::array::from_fn(|k| pad(s[k]));
-        let pv = f(pad(p), pad(g), &mut st);
+        let pv = f(pad(p), gv, &mut st);
         unpad(pv, p);
         for k in 0..K {
             unpad(st[k], s[k]);

@@ -1,7 +1,9 @@
 //! NAdam (Dozat 2016), as `torch.optim.NAdam`: Adam with Nesterov momentum
 //! and a warming momentum schedule μₜ.
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split};
+use super::{
+    bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split, GradIn,
+};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -76,7 +78,7 @@ impl NadamStep {
 /// coefficients of [`NadamStep`] (PyTorch's two `addcdiv`s, in its order).
 pub fn nadam<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
     h: &NadamStep,

@@ -2,7 +2,9 @@
 //! step is switched on, and rectified, once the variance of its estimate
 //! is tractable (ρₜ > 5).
 
-use super::{bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split};
+use super::{
+    bias_correction, decimal, drive, l2, l2_scalar, one_minus, weight_decay_split, GradIn,
+};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -79,7 +81,7 @@ impl RadamStep {
 /// of [`RadamStep`].
 pub fn radam<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
     h: &RadamStep,

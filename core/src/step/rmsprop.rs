@@ -1,6 +1,6 @@
 //! RMSprop (plain, centered, with momentum), as `torch.optim.RMSprop`.
 
-use super::{drive, l2, l2_scalar, one_minus};
+use super::{drive, l2, l2_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -38,7 +38,7 @@ pub struct RmspropState<'a> {
 /// with momentum: `b ← μ·b + g/d`, `p ← p − γ·b`, else `p ← p − γ·g/d`.
 pub fn rmsprop<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     state: RmspropState<'_>,
     h: &RmspropStep,
 ) {

@@ -2,6 +2,7 @@
 //! element, grown while the gradient keeps its sign and shrunk when it
 //! flips; only the gradient's sign moves the weights.
 
+use super::GradIn;
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -30,7 +31,7 @@ pub struct RpropStep {
 /// weight does not move this step and the next step sees `g·g_prev = 0`.
 pub fn rprop<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     prev: &mut [f32],
     step_size: &mut [f32],
     h: &RpropStep,

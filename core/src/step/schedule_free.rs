@@ -2,7 +2,7 @@
 //! package's `AdamWScheduleFree`: no learning-rate schedule, an average of
 //! the iterates instead, kept implicitly in two sequences.
 
-use super::{drive, lerp, lerp_scalar, one_minus};
+use super::{drive, lerp, lerp_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -35,7 +35,7 @@ pub struct ScheduleFreeStep {
 /// `params` is y, the point the gradient was taken at.
 pub fn schedule_free<V: Vector>(
     params: &mut [f32],
-    grads: &[f32],
+    grads: impl GradIn<V>,
     z: &mut [f32],
     exp_avg_sq: &mut [f32],
     h: &ScheduleFreeStep,

@@ -1,6 +1,6 @@
 //! SGD and SGD with momentum (heavy ball or Nesterov), as `torch.optim.SGD`.
 
-use super::{drive, l2, l2_scalar, one_minus};
+use super::{drive, l2, l2_scalar, one_minus, GradIn};
 use crate::ops::same_len;
 use crate::simd::Vector;
 
@@ -16,7 +16,7 @@ pub struct SgdStep {
 }
 
 /// Plain SGD, in place: `g ← s·g + λ·p`, `p ← p − γ·g`.
-pub fn sgd<V: Vector>(params: &mut [f32], grads: &[f32], h: &SgdStep) {
+pub fn sgd<V: Vector>(params: &mut [f32], grads: impl GradIn<V>, h: &SgdStep) {
     let lr = V::splat(h.lr);
     let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
@@ -59,7 +59,12 @@ pub struct MomentumStep {
 /// SGD with momentum, in place, PyTorch's form:
 /// `g ← s·g + λ·p`; `b ← g` on the first step, else `b ← μ·b + (1 − τ)·g`;
 /// then `p ← p − γ·(g + μ·b)` (Nesterov) or `p ← p − γ·b`.
-pub fn momentum<V: Vector>(params: &mut [f32], grads: &[f32], buf: &mut [f32], h: &MomentumStep) {
+pub fn momentum<V: Vector>(
+    params: &mut [f32],
+    grads: impl GradIn<V>,
+    buf: &mut [f32],
+    h: &MomentumStep,
+) {
     let lr = V::splat(h.lr);
     let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;

@@ -1,4 +1,4 @@
-//! Training at a few rows a step (pure SGD at batch 1 up to batch 8), on
+//! Training at a few rows a step (pure SGD at batch 1 up to `SMALL_BATCH`), on
 //! the MNIST MLP 784-128-64-10 (ReLU), one thread.
 //!
 //! - `small_batch/forward/B={1,4,8,16}/{in_place,gemm}`: the first layer's

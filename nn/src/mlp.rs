@@ -544,7 +544,7 @@ impl Mlp {
         let batch = self.batch;
         if batch == 0 || batch > SMALL_BATCH {
             return Err(NnError::NoForward {
-                what: "a gradient source (needs a stored pass of 1 to 8 rows)",
+                what: "a gradient source (needs a stored pass of at most SMALL_BATCH rows)",
                 batch,
             });
         }

@@ -392,13 +392,12 @@ mod tests {
 
     /// A 4-3-2 ReLU net, batch B = 5, plain SGD, gathered from a set of 10
     /// examples: P = 4·3 + 3 + 3·2 + 2 = 23. Every figure below is worked
-    /// out by hand from the table in the module docs. (B ≤ SMALL_BATCH:
-    /// the ReLU's mask is applied in dX's store.)
+    /// out by hand from the table in the module docs.
     #[test]
     fn step_costs_match_hand_computed_values_for_a_small_net() {
         let s = shape(OptimizerKind::Sgd, Activation::Relu);
         assert_eq!(s.params(), 23);
-        let want: [(Phase, f64, f64); 10] = [
+        let want: [(Phase, f64, f64); 11] = [
             // 8·5·(4 + 1)
             (Phase::Gather, 0.0, 200.0),
             // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
@@ -411,8 +410,10 @@ mod tests {
             (Phase::Net(N::WeightGrad(1)), 60.0, 124.0),
             // 5·2; 4·(5·2 + 2)
             (Phase::Net(N::BiasGrad(1)), 10.0, 48.0),
-            // 2·5·3·2 + 5·3 mask selects; 4·(5·2 + 2·3 + 5·3 + 5·3 of A)
-            (Phase::Net(N::InputGrad(1)), 75.0, 184.0),
+            // 2·5·3·2; 4·(5·2 + 2·3 + 5·3)
+            (Phase::Net(N::InputGrad(1)), 60.0, 124.0),
+            // 5·3 selects; 12·5·3
+            (Phase::Net(N::ActivationBackward(0)), 15.0, 180.0),
             // 2·5·4·3; 4·(5·3 + 5·4 + 3·4)
             (Phase::Net(N::WeightGrad(0)), 120.0, 188.0),
             // 5·3; 4·(5·3 + 3)
@@ -430,6 +431,7 @@ mod tests {
         // 4·(10 + 5)·(4 + 1); in-place arrays count once.
         let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
         assert_eq!(foot(Phase::Gather), 300.0);
+        assert_eq!(foot(Phase::Net(N::ActivationBackward(0))), 120.0); // 8·5·3
         assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
         assert_eq!(foot(Phase::Net(N::Forward(0))), 200.0);
 
@@ -472,32 +474,42 @@ mod tests {
         );
     }
 
-    /// The same net with the gradient made from its factors, and the
-    /// fused schedule of a batch too large for that.
+    /// The same net at B = 3 ≤ SMALL_BATCH: the ReLU's mask in dX's store,
+    /// the gradient made from its factors; and the fused schedule of a batch
+    /// too large for that.
     #[test]
     fn factored_and_fused_costs() {
         let s = StepShape {
             factored: true,
+            batch: 3,
             ..shape(OptimizerKind::Sgd, Activation::Relu)
         };
         let got = step_costs(&s);
-        assert!(!got
-            .iter()
-            .any(|(p, _)| matches!(p, Phase::Net(N::WeightGrad(_) | N::BiasGrad(_)))));
-        // dY and X: 5·(3 + 4) + 5·(2 + 3) = 60 floats. FLOPs: the norm
-        // 2·5·60, g's multiply-adds 2·5·23, SGD's 2·23; bytes 4·60 read
-        // and p read and written, 4·23·2; footprint 4·60 + 4·23.
+        assert!(!got.iter().any(|(p, _)| matches!(
+            p,
+            Phase::Net(N::WeightGrad(_) | N::BiasGrad(_) | N::ActivationBackward(_))
+        )));
+        // dX 2 with the mask: 2·3·3·2 + 3·3 selects; 4·(3·2 + 2·3 + 3·3 +
+        // 3·3 of A).
+        let dx = got.iter().find(|(p, _)| *p == Phase::Net(N::InputGrad(1)));
+        assert_eq!(dx.map(|x| (x.1.flops, x.1.bytes)), Some((45.0, 120.0)));
+        // dY and X: 3·(3 + 4) + 3·(2 + 3) = 36 floats. FLOPs: the norm
+        // 2·3·36, g's multiply-adds 2·3·23, SGD's 2·23; bytes 4·36 read and
+        // p read and written, 4·23·2; footprint 4·36 + 4·23.
         let u = got.last().unwrap().1;
-        assert_eq!((u.flops, u.bytes, u.footprint), (876.0, 424.0, 332.0));
-        // The fused schedule at B = 5 is that one, with X read as u8 in
-        // the forward (3·5·4 bytes less) and no gather.
-        let fused = fused_step_costs(&shape(OptimizerKind::Sgd, Activation::Relu));
+        assert_eq!((u.flops, u.bytes, u.footprint), (400.0, 328.0, 236.0));
+        // The fused schedule at B = 3 is that one, with X read as u8 in the
+        // forward (3·3·4 bytes less) and no gather.
+        let fused = fused_step_costs(&StepShape {
+            batch: 3,
+            ..shape(OptimizerKind::Sgd, Activation::Relu)
+        });
         let mut want = step_costs(&StepShape {
             gathered: false,
             ..s.clone()
         });
-        want[1].1.bytes -= 60.0;
-        want[1].1.footprint -= 60.0;
+        want[1].1.bytes -= 36.0;
+        want[1].1.footprint -= 36.0;
         assert_eq!(fused, want);
 
         // Tanh at B = 9: db into dW (its write, 4·O, left), f′ into dX (one

@@ -15,8 +15,9 @@
 //!   gradient `dW[o, :] = Σ_b dY[b, o]·X[b, :]`, made where it is used.
 //!
 //! Each has a scalar twin. [`rows_times_w`] and [`combine_rows_of`] add their
-//! terms in the order written, one FMA each from zero, so they equal their
-//! twins bit for bit at every width. [`rows_times_wt`] sums each dot product
+//! terms in the order written, one rounding each (an FMA from zero; a
+//! product, then FMAs), so they equal their twins bit for bit at every
+//! width. [`rows_times_wt`] sums each dot product
 //! in `V::LANES` partial sums, reduced in `wide`'s fixed order: the same bits
 //! for any thread count and on any machine with the same width, and within a
 //! few ulps of its twin (tests hold both).
@@ -27,16 +28,19 @@ use crate::gemm::kernel::relu_s;
 use crate::simd::{load, store, Vector};
 
 /// The most rows for which a Linear layer runs on these kernels instead of
-/// the GEMM.
+/// the GEMM, and for which an optimizer makes the weight gradient from its
+/// factors ([`crate::step::Combination`]).
 ///
 /// Why this number: the GEMM's pack of W costs about two passes over W (read
-/// it strided, write the panel), and its kernel then reads the panel once
-/// per block of rows: ≈ 3 passes however small B is. [`rows_times_wt`] reads
-/// W from memory once and re-reads each group of four rows from L1 for every
-/// further row of X, so its cost grows with B while the GEMM's barely does;
-/// they meet between 8 and 16 rows (measured on Zen 3 and on Ice Lake by the
-/// `small` group of `bench matmul`, which times both at B = 1, 4, 8 and 16).
-pub const SMALL_BATCH: usize = 8;
+/// it strided, write the panel) however small B is, while these kernels read
+/// W once; but an element of dW made from its factors costs B dependent
+/// multiply-adds, which the GEMM's tile spreads over independent
+/// accumulators. Measured on an Ice Lake Xeon (`descent profile`, SGD, one
+/// thread, µs a step), with the GEMM below / this path:
+/// B = 1: 61 / 18; B = 3: 79 / 40; B = 4: 85 / 52; B = 8: 76 / 111 (the
+/// GEMM has an 8-row tile variant). `bench small_batch` times the first
+/// layer's forward both ways at B = 1, 4, 8 and 16.
+pub const SMALL_BATCH: usize = 4;
 
 /// `Y = f(X·Wᵀ + b)`: row b of Y is `y[b, o] = f(Σ_i x[b, i]·w[o, i] +
 /// bias[o])`, f the ReLU when `relu`, the identity otherwise.

@@ -191,11 +191,53 @@ fn floor(c: &mut Criterion) {
     g.finish();
 }
 
+/// The batch-64 gather from a 60 000-image set: normalized from its bytes
+/// (what training does) and copied from its float images (what it did).
+fn gather(c: &mut Criterion) {
+    use descent::train::data::{Dataset, Normalize};
+    let (n, d) = (60_000usize, 784usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let bytes: Vec<u8> = (0..n * d).map(|_| rng.random_range(0..=255u8)).collect();
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+    let from_bytes = Dataset::from_pixels(bytes, labels.clone(), 28, 28, Normalize::Standard);
+    let floats = Dataset::from_images(
+        from_bytes.images().iter().copied().collect(),
+        labels,
+        28,
+        28,
+    );
+    let fresh = Dataset::from_pixels(
+        (0..n * d).map(|_| rng.random_range(0..=255u8)).collect(),
+        (0..n as u32).map(|i| i % 10).collect(),
+        28,
+        28,
+        Normalize::Standard,
+    );
+    let cx = Compute::serial();
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let (mut x, mut y) = (vec![0.0f32; 64 * d], vec![0u32; 64]);
+    let mut g = c.benchmark_group("gather/B=64");
+    let mut k = 0;
+    for (name, set) in [("bytes", &fresh), ("floats", &floats)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let idx = &order[k % (n - 64)..k % (n - 64) + 64];
+                k += 64;
+                set.gather(&cx, idx, &mut x, &mut y);
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = forward, step, floor
+    targets = forward, step, floor, gather
 }
 criterion_main!(benches);

@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("step {step:4}  loss {loss:.4}  gradient norm {norm:.4}");
         }
     }
-    let (loss, acc) = net.evaluate(&cx, &test.images, &test.labels, 1000)?;
+    let (loss, acc) = net.evaluate(&cx, test.images(), &test.labels, 1000)?;
     println!("test loss {loss:.4}, test accuracy {:.2}%", 100.0 * acc);
     Ok(())
 }

@@ -248,8 +248,8 @@ pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
         });
     }
     let cx = Compute::serial();
-    let pred = net.predict(&cx, &test.images, 1000)?;
-    let (loss, acc) = net.evaluate(&cx, &test.images, &test.labels, 1000)?;
+    let pred = net.predict(&cx, test.images(), 1000)?;
+    let (loss, acc) = net.evaluate(&cx, test.images(), &test.labels, 1000)?;
     let mut confusion = [[0usize; 10]; 10];
     for (&p, &y) in pred.iter().zip(&test.labels) {
         confusion[y as usize][p as usize] += 1;

@@ -19,14 +19,15 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// 1024 training and 200 test images of 28 × 28 random pixels in memory.
 fn set() -> Mnist {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let mut part = |n: usize| Dataset {
-        images: (0..n * 784)
-            .map(|_| rng.random_range(-1.0f32..1.0))
-            .collect(),
-        labels: (0..n as u32).map(|i| i % 10).collect(),
-        n,
-        rows: 28,
-        cols: 28,
+    let mut part = |n: usize| {
+        Dataset::from_images(
+            (0..n * 784)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect(),
+            (0..n as u32).map(|i| i % 10).collect(),
+            28,
+            28,
+        )
     };
     Mnist {
         train: part(1024),

@@ -308,7 +308,7 @@ impl<'d> Trainer<'d> {
         let test = &self.data.test;
         let out = self.net.evaluate(
             &self.cx,
-            &test.images,
+            test.images(),
             &test.labels,
             self.cfg.eval_batch_size,
         );
@@ -362,14 +362,11 @@ impl<'d> Trainer<'d> {
         let data = self.data;
         let train = &data.train;
         let b = rows.len();
-        // Gather: X (B, 784) and y (B) from this epoch's order. The whole
-        // set (full-batch gd, never shuffled) needs no copy: it is the batch;
-        // neither does one example, which is read where it lies.
+        // Gather: X (B, 784) and y (B) from this epoch's order, normalized
+        // from the set's bytes. The whole set (full-batch gd, never
+        // shuffled) needs no copy: it is the batch.
         let (x, y): (&[f32], &[u32]) = if b == train.len() {
-            (&train.images, &train.labels)
-        } else if b == 1 {
-            let (k, d) = (self.order[rows.start], train.dim());
-            (&train.images[k * d..(k + 1) * d], &train.labels[k..k + 1])
+            (train.images(), &train.labels)
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);

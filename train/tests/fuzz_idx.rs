@@ -130,7 +130,7 @@ fn check(bytes: &[u8], target: Target, kind: IdxKind) {
                 };
                 let p = Path::new(name);
                 let d = Dataset::from_idx(p, &f, p, &labels, Normalize::Standard).unwrap();
-                assert_eq!(d.images.len(), f.data.len());
+                assert_eq!(d.images().len(), f.data.len());
             }
         }
         Err(e) => {

@@ -37,7 +37,7 @@ fn valid_sets_load_under_every_naming_and_compression() {
         let m = Mnist::load(d.path(), Normalize::None).unwrap();
         assert_eq!((m.train.n, m.train.rows, m.train.cols), (7, 4, 5));
         assert_eq!((m.test.n, m.test.dim()), (3, 20));
-        assert_eq!(m.train.images.len(), 7 * 20);
+        assert_eq!(m.train.images().len(), 7 * 20);
         assert_eq!(m.train.labels, vec![0, 1, 2, 3, 4, 5, 6]);
         for i in 0..7 {
             for k in 0..20 {
@@ -62,7 +62,7 @@ fn valid_sets_load_under_every_naming_and_compression() {
     write(d.path(), "t10k-labels.idx1-ubyte", &labels_bytes(1));
     let m = Mnist::load(d.path(), Normalize::Half).unwrap();
     assert_eq!((m.train.n, m.test.n), (2, 1));
-    assert_eq!(m.train.images[0], -1.0); // pixel 0 → (0 − 0.5)/0.5
+    assert_eq!(m.train.images()[0], -1.0); // pixel 0 → (0 − 0.5)/0.5
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn normalization_is_applied_per_pixel() {
     for n in Normalize::ALL {
         let m = Mnist::load(d.path(), n).unwrap();
         let (mean, std) = n.mean_std();
-        for (a, b) in m.train.images.iter().zip(&raw.train.images) {
+        for (a, b) in m.train.images().iter().zip(raw.train.images()) {
             assert!((a - (b - mean) / std).abs() < 1e-6);
         }
     }
@@ -447,4 +447,56 @@ fn hand_built_idx_inconsistent_with_its_dims_is_rejected() {
         ),
         "{e}"
     );
+}
+
+/// A set keeps its pixels as bytes: a batch gathered from them is the bits
+/// of the same rows of the float images, before and after the images are
+/// made, on one thread and on three; the images are made only when asked
+/// for; a split keeps bytes; an edit of the images reaches the batches.
+#[test]
+fn batches_come_from_the_bytes_with_the_images_bits() {
+    let d = tmp();
+    write_set(d.path(), 50, 10, 28, 28, false);
+    let m = Mnist::load(d.path(), Normalize::Standard).unwrap();
+    let t = &m.train;
+    assert_eq!(t.resident_bytes(), 50 * 784, "only the bytes until asked");
+    let idx = [7usize, 0, 49, 7, 13, 21, 2, 8, 9, 40, 33];
+    let gather = |set: &Dataset, threads: usize| {
+        let (mut x, mut y) = (vec![0.0f32; idx.len() * 784], vec![0u32; idx.len()]);
+        set.gather(&Compute::threads(threads), &idx, &mut x, &mut y);
+        (x, y)
+    };
+    let (from_bytes, labels) = gather(t, 1);
+    assert_eq!(gather(t, 3).0, from_bytes);
+    assert_eq!(t.resident_bytes(), 50 * 784, "a gather makes no images");
+    for (b, &i) in idx.iter().enumerate() {
+        let row: Vec<u32> = t.image(i).iter().map(|v| v.to_bits()).collect();
+        let got: Vec<u32> = from_bytes[b * 784..(b + 1) * 784]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert_eq!(got, row, "row {i}");
+        assert_eq!(labels[b], t.labels[i]);
+    }
+    assert_eq!(
+        t.resident_bytes(),
+        5 * 50 * 784,
+        "the images, once asked for"
+    );
+    assert_eq!(gather(t, 1).0, from_bytes);
+    // A split's parts gather the same rows from their own bytes.
+    let fresh = Mnist::load(d.path(), Normalize::Standard).unwrap().train;
+    let (a, b) = fresh.split(20);
+    assert_eq!(
+        (a.resident_bytes(), b.resident_bytes()),
+        (30 * 784, 20 * 784)
+    );
+    assert_eq!(a.image(3), t.image(3));
+    assert_eq!(b.image(0), t.image(30));
+    assert_eq!(fresh, *t, "equal whether or not the images were made");
+    // An edit of the images is what the next batch sees.
+    let mut edited = fresh.clone();
+    edited.images_mut()[7 * 784] = f32::NAN;
+    assert!(gather(&edited, 1).0[0].is_nan());
+    assert_ne!(edited, fresh);
 }

@@ -376,7 +376,7 @@ fn a_trained_model_sits_in_a_basin_on_a_small_set() {
         .clone()
         .evaluate(
             &Compute::serial(),
-            &data.train.images,
+            data.train.images(),
             &data.train.labels,
             600,
         )
@@ -385,7 +385,7 @@ fn a_trained_model_sits_in_a_basin_on_a_small_set() {
         acc > 0.9,
         "the set is learnable: accuracy {acc}, loss {loss}"
     );
-    assert_basin(&net, &data.train.images, &data.train.labels);
+    assert_basin(&net, data.train.images(), &data.train.labels);
 }
 
 #[test]
@@ -396,7 +396,11 @@ fn a_trained_model_sits_in_a_basin_on_mnist() {
     let data = Mnist::load(&dir, Normalize::Standard).unwrap();
     let net = trained(&data, vec![128, 64], 1);
     let n = 2000;
-    assert_basin(&net, &data.train.images[..n * 784], &data.train.labels[..n]);
+    assert_basin(
+        &net,
+        &data.train.images()[..n * 784],
+        &data.train.labels[..n],
+    );
 }
 
 #[test]

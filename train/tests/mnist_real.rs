@@ -13,7 +13,7 @@ fn real_mnist_loads_with_known_counts_and_statistics() {
     let m = Mnist::load(&dir, Normalize::None).unwrap();
     assert_eq!((m.train.n, m.train.rows, m.train.cols), (60_000, 28, 28));
     assert_eq!((m.test.n, m.test.rows, m.test.cols), (10_000, 28, 28));
-    assert_eq!(m.train.images.len(), 60_000 * 784);
+    assert_eq!(m.train.images().len(), 60_000 * 784);
     // Per-class counts of the published MNIST sets.
     assert_eq!(
         m.train.class_counts(),
@@ -25,11 +25,11 @@ fn real_mnist_loads_with_known_counts_and_statistics() {
     );
     assert_eq!(&m.train.labels[..5], &[5, 0, 4, 1, 9]);
     // The Standard constants are the training set's pixel mean and std.
-    let n = m.train.images.len() as f64;
-    let mean = m.train.images.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let n = m.train.images().len() as f64;
+    let mean = m.train.images().iter().map(|&x| f64::from(x)).sum::<f64>() / n;
     let var = m
         .train
-        .images
+        .images()
         .iter()
         .map(|&x| (f64::from(x) - mean).powi(2))
         .sum::<f64>()
@@ -38,7 +38,7 @@ fn real_mnist_loads_with_known_counts_and_statistics() {
     assert!((var.sqrt() - 0.3081).abs() < 1e-4, "std {}", var.sqrt());
     // Standard normalization gives mean ≈ 0, std ≈ 1 on the training set.
     let s = Mnist::load(&dir, Normalize::Standard).unwrap();
-    let mean = s.train.images.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let mean = s.train.images().iter().map(|&x| f64::from(x)).sum::<f64>() / n;
     assert!(mean.abs() < 1e-3, "normalized mean {mean}");
 }
 

@@ -17,7 +17,10 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
     common::write_set(dir.path(), 600, 100, 8, 8, false);
     let mut data = Mnist::load(dir.path(), Normalize::Standard).unwrap();
     // Poison the test set: any loss computed on it is NaN.
-    data.test.images.iter_mut().for_each(|v| *v = f32::NAN);
+    data.test
+        .images_mut()
+        .iter_mut()
+        .for_each(|v| *v = f32::NAN);
     let plan: Vec<(String, RunConfig)> = [
         OptimizerKind::Sgd,
         OptimizerKind::Adam,

@@ -492,7 +492,7 @@ pub fn run(args: &LandscapeArgs) -> Result<(), CliError> {
     let n = args.examples.min(set.len());
     let dim = set.dim();
     let ex = Examples {
-        x: &set.images[..n * dim],
+        x: &set.images()[..n * dim],
         labels: &set.labels[..n],
     };
     // Every checkpoint is read before anything is measured or written.

@@ -331,6 +331,10 @@ impl<R: Rule> Optimizer for Driven<R> {
         }))
     }
 
+    fn elementwise(&self) -> bool {
+        true
+    }
+
     fn step_factored(
         &mut self,
         cx: &Compute,

@@ -169,6 +169,13 @@ pub trait Optimizer: Send {
     /// caller then stores the gradient and calls [`Optimizer::step`]. When
     /// taken, the parameters and state are the bits [`Optimizer::step`]
     /// gives for the stored gradient.
+    /// Whether the update is elementwise (each parameter's new value from
+    /// its own gradient and state alone), so that [`Optimizer::step_factored`]
+    /// can take a step; false by default (Adafactor, Muon).
+    fn elementwise(&self) -> bool {
+        false
+    }
+
     fn step_factored(
         &mut self,
         _cx: &Compute,

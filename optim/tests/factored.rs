@@ -148,6 +148,7 @@ fn a_factored_step_is_the_stored_step_bit_for_bit() {
                 assert_eq!(a.export_state(), b.export_state(), "{what}: state");
             }
             let elementwise = !matches!(kind, OptimizerKind::Adafactor | OptimizerKind::Muon);
+            assert_eq!(a.elementwise(), elementwise, "{}", kind.as_str());
             assert_eq!(taken, if elementwise { 20 } else { 0 }, "{}", kind.as_str());
         }
     }

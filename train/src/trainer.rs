@@ -195,14 +195,15 @@ pub struct Trainer<'d> {
     /// The last checkpoint written by [`Trainer::save`].
     pub last_checkpoint: Option<PathBuf>,
     /// At B ≤ [`SMALL_BATCH`], let an elementwise optimizer make the
-    /// gradient as it updates ([`descent_optim::Optimizer::step_factored`])
+    /// gradient from its factors as it updates
+    /// ([`descent_optim::Optimizer::step_factored`])
     /// instead of storing dW and reading it back. On by default; the
     /// weights are the same bits either way (the logged gradient norm is
     /// computed from dY and X then, within a few ulps of the stored
     /// gradient's). Off, every step takes the stored-gradient path.
-    pub generate_grads: bool,
+    pub factored_grads: bool,
     /// Steps whose gradient the optimizer made from its factors (see
-    /// [`Trainer::generate_grads`]); the others stored it.
+    /// [`Trainer::factored_grads`]); the others stored it.
     pub factored_steps: u64,
 }
 
@@ -247,7 +248,7 @@ impl<'d> Trainer<'d> {
             y: Vec::new(),
             search_params: Vec::with_capacity(n),
             last_checkpoint: None,
-            generate_grads: true,
+            factored_grads: true,
             factored_steps: 0,
         })
     }
@@ -396,7 +397,7 @@ impl<'d> Trainer<'d> {
                 // Loss: mean cross-entropy of softmax(Z), and dZ.
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
                 probe.done(Phase::Net(descent_nn::Phase::Loss));
-                let generated = self.generate_grads && b <= SMALL_BATCH;
+                let generated = self.factored_grads && b <= SMALL_BATCH && opt.elementwise();
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it). At a few
                 // rows, only the dX's: the gradient is made in the update.

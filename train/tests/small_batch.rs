@@ -1,5 +1,5 @@
 //! At a few rows a step the trainer lets the optimizer make the gradient
-//! from its factors instead of storing it (`Trainer::generate_grads`). Over
+//! from its factors instead of storing it (`Trainer::factored_grads`). Over
 //! 200 steps that path must leave the weights, the optimizer's state and
 //! every loss the bits the stored-gradient path leaves, at batch 1, 3 and
 //! 64 (64 always stores), with and without clipping at work, on one thread
@@ -35,7 +35,7 @@ fn run(
         ..RunConfig::default()
     };
     let mut t = Trainer::new(cfg, data, Compute::threads(threads)).unwrap();
-    t.generate_grads = factored;
+    t.factored_grads = factored;
     t.run(&mut []).unwrap();
     assert_eq!(t.step, 200);
     t

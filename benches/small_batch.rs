@@ -51,6 +51,17 @@ fn optimizers() -> Vec<(&'static str, Box<dyn Optimizer>)> {
             ),
         ),
         (
+            "momentum",
+            Box::new(
+                Sgd::new(SgdConfig {
+                    lr: 1e-7,
+                    momentum: 0.9,
+                    ..SgdConfig::default()
+                })
+                .unwrap(),
+            ),
+        ),
+        (
             "adam",
             Box::new(
                 Adam::new(AdamConfig {

@@ -176,6 +176,13 @@ pub trait Optimizer: Send {
         false
     }
 
+    /// Whether a step from factors is also the faster one for this rule, so
+    /// that a trainer should take it at a few rows ([`Rule::PREFERS_FACTORED`]);
+    /// false by default.
+    fn prefers_factored(&self) -> bool {
+        false
+    }
+
     fn step_factored(
         &mut self,
         _cx: &Compute,

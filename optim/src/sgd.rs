@@ -90,6 +90,8 @@ pub type Sgd = Driven<SgdConfig>;
 impl Rule for SgdConfig {
     type Step = SgdRule;
     const SLOTS: &'static [&'static str] = &["momentum_buffer"];
+    // Bound by its streams: a factored step saves dW's write and read-back.
+    const PREFERS_FACTORED: bool = true;
 
     fn name(&self) -> &'static str {
         match (self.momentum != 0.0, self.nesterov) {

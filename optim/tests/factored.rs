@@ -149,6 +149,14 @@ fn a_factored_step_is_the_stored_step_bit_for_bit() {
             }
             let elementwise = !matches!(kind, OptimizerKind::Adafactor | OptimizerKind::Muon);
             assert_eq!(a.elementwise(), elementwise, "{}", kind.as_str());
+            let sgd = matches!(
+                kind,
+                OptimizerKind::Gd
+                    | OptimizerKind::Sgd
+                    | OptimizerKind::Momentum
+                    | OptimizerKind::Nesterov
+            );
+            assert_eq!(a.prefers_factored(), sgd, "{}", kind.as_str());
             assert_eq!(taken, if elementwise { 20 } else { 0 }, "{}", kind.as_str());
         }
     }

@@ -194,8 +194,9 @@ pub struct Trainer<'d> {
     search_params: Vec<f32>,
     /// The last checkpoint written by [`Trainer::save`].
     pub last_checkpoint: Option<PathBuf>,
-    /// At B ≤ [`SMALL_BATCH`], let an elementwise optimizer make the
-    /// gradient from its factors as it updates
+    /// At B ≤ [`SMALL_BATCH`], let an optimizer that prefers it
+    /// ([`descent_optim::Optimizer::prefers_factored`]: SGD, momentum,
+    /// Nesterov) make the gradient from its factors as it updates
     /// ([`descent_optim::Optimizer::step_factored`])
     /// instead of storing dW and reading it back. On by default; the
     /// weights are the same bits either way (the logged gradient norm is
@@ -397,7 +398,7 @@ impl<'d> Trainer<'d> {
                 // Loss: mean cross-entropy of softmax(Z), and dZ.
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
                 probe.done(Phase::Net(descent_nn::Phase::Loss));
-                let generated = self.factored_grads && b <= SMALL_BATCH && opt.elementwise();
+                let generated = self.factored_grads && b <= SMALL_BATCH && opt.prefers_factored();
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it). At a few
                 // rows, only the dX's: the gradient is made in the update.

@@ -241,6 +241,36 @@ fn gather(c: &mut Criterion) {
             })
         });
     }
+    // Fresh rows, asked for a step ahead as the trainer does: the next
+    // batch is prefetched, then ~100 µs of register-only work stands in
+    // for the step's compute, and only the gather is timed.
+    g.bench_function("bytes, prefetched a step ahead", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let at = k % (n - 128);
+                k += 64;
+                fresh.prefetch(&order[at + 64..at + 128]);
+                let mut v = 1.0f64;
+                for _ in 0..100_000 {
+                    v = black_box(v * 1.000_000_1 + 1e-9);
+                }
+                black_box(v);
+                let t = std::time::Instant::now();
+                fresh.gather(&cx, &order[at + 64..at + 128], &mut x, &mut y);
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    // The same 64 rows every time: the gather's own cost once its rows are
+    // in cache, which is what the trainer's prefetch of the next step's
+    // rows aims at (the cold rows above are its DRAM-bound worst case).
+    let idx = &order[..64];
+    fresh.gather(&cx, idx, &mut x, &mut y);
+    g.bench_function("bytes, rows in cache", |b| {
+        b.iter(|| fresh.gather(&cx, idx, &mut x, &mut y))
+    });
     g.finish();
 }
 

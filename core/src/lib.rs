@@ -25,6 +25,7 @@ pub mod error;
 pub mod gemm;
 pub mod ops;
 pub mod par;
+pub mod prefetch;
 pub mod simd;
 pub mod step;
 pub mod tensor;

@@ -201,11 +201,13 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let mut out = vec![(
         Phase::Gather,
         if s.gathered {
-            // The rows come from anywhere in the whole set.
+            // Each pixel byte read, normalized ((p/255 − mean)/std: 3
+            // FLOPs) and written as a float; each label read and written.
+            // The rows come from anywhere in the whole set of bytes.
             Cost::in_place(
-                0,
-                8 * b * (sizes[0] + 1),
-                4 * (s.examples + b) * (sizes[0] + 1),
+                3 * b * sizes[0],
+                5 * b * sizes[0] + 8 * b,
+                s.examples * (sizes[0] + 4) + 4 * b * (sizes[0] + 1),
             )
         } else {
             Cost::default()
@@ -398,8 +400,8 @@ mod tests {
         let s = shape(OptimizerKind::Sgd, Activation::Relu);
         assert_eq!(s.params(), 23);
         let want: [(Phase, f64, f64); 11] = [
-            // 8·5·(4 + 1)
-            (Phase::Gather, 0.0, 200.0),
+            // 3·5·4; 5·5·4 + 8·5
+            (Phase::Gather, 60.0, 140.0),
             // 2·5·4·3 + 5·3; 4·(5·4 + 3·4 + 3 + 5·3)
             (Phase::Net(N::Forward(0)), 135.0, 200.0),
             // 2·5·3·2 + 5·2; 4·(5·3 + 2·3 + 2 + 5·2)
@@ -427,10 +429,11 @@ mod tests {
         for ((p, c), (wp, wf, wb)) in got.iter().zip(want) {
             assert_eq!((*p, c.flops, c.bytes), (wp, wf, wb));
         }
-        // Footprints: the gather's is the whole set its rows come from,
-        // 4·(10 + 5)·(4 + 1); in-place arrays count once.
+        // Footprints: the gather's is the whole set of bytes its rows come
+        // from and the batch, 10·(4 + 4) + 4·5·(4 + 1); in-place arrays
+        // count once.
         let foot = |ph: Phase| got.iter().find(|(p, _)| *p == ph).unwrap().1.footprint;
-        assert_eq!(foot(Phase::Gather), 300.0);
+        assert_eq!(foot(Phase::Gather), 180.0);
         assert_eq!(foot(Phase::Net(N::ActivationBackward(0))), 120.0); // 8·5·3
         assert_eq!(foot(Phase::Update), 184.0); // 4·23·2
         assert_eq!(foot(Phase::Net(N::Forward(0))), 200.0);

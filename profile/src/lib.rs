@@ -23,12 +23,12 @@
 //!
 //! The footprint, the distinct bytes a phase touches, picks the cache
 //! level it streams from: the smallest whose capacity holds it (the
-//! gather's is the whole training set its rows come from; the update's
+//! gather's is the whole training set of bytes its rows come from; the update's
 //! and the activations' backward count arrays updated in place once).
 //!
 //! | phase | FLOPs | bytes |
 //! |---|---|---|
-//! | gather | 0 | 8·B·(s₀ + 1) (rows and labels read and written) |
+//! | gather | 3·B·s₀ (`(p/255 − mean)/std`) | 5·B·s₀ + 8·B (pixel bytes read, floats written; labels read and written) |
 //! | forward l | 2·B·I·O + B·O (the bias; ReLU's max is not counted) | 4·(B·I + O·I + O + B·O) |
 //! | sigmoid/tanh l (unfused) | B·O (one per evaluation) | 8·B·O |
 //! | softmax-CE | 5·B·C (max, exp, sum, normalise, −onehot and /B) | 4·(2·B·C + B) |

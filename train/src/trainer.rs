@@ -372,7 +372,17 @@ impl<'d> Trainer<'d> {
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);
-            train.gather(&self.cx, &self.order[rows], &mut self.x, &mut self.y);
+            train.gather(
+                &self.cx,
+                &self.order[rows.clone()],
+                &mut self.x,
+                &mut self.y,
+            );
+            // The next step's rows, asked for now: their DRAM misses are
+            // served while this step computes (~830 lines at batch 64, 13
+            // at batch 1), and the next gather reads them from L2.
+            let next = rows.end..(rows.end + b).min(self.order.len());
+            train.prefetch(&self.order[next]);
             (&self.x, &self.y)
         };
         probe.done(Phase::Gather);

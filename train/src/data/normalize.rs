@@ -49,6 +49,37 @@ impl Normalize {
         (f32::from(p) / 255.0 - mean) / std
     }
 
+    /// [`Normalize::apply`] on a row of pixels, `out[i] = (px[i] / 255 − mean) / std`,
+    /// to the same bits, without a divide.
+    ///
+    /// The two divides of `apply` bound a vectorized loop by the divider
+    /// (~10 cycles a 16-float divide on Ice Lake: 22 µs for a batch of 64
+    /// MNIST rows). Each is replaced here by a product with the rounded
+    /// reciprocal, `q = a·r`, and one correction step with the exact residual,
+    /// `q + (a − q·b)·r` (two FMAs): Markstein's correction, which returns
+    /// the correctly rounded quotient `a / b` whenever `q` is within an ulp
+    /// of it. The inputs are a closed set (256 pixel values, three
+    /// variants), so the test `apply_row_equals_apply` checks every one of
+    /// them against `apply` bit for bit rather than trusting the theorem's
+    /// conditions. Without hardware FMA, `mul_add` is still the exact fused
+    /// operation (a slower libm call), so the bits are the same on any build.
+    ///
+    /// # Panics
+    /// If `px.len() != out.len()`.
+    pub fn apply_row(self, px: &[u8], out: &mut [f32]) {
+        assert_eq!(px.len(), out.len(), "apply_row: one output a pixel");
+        let (mean, std) = self.mean_std();
+        let (r255, rstd) = (1.0 / 255.0f32, 1.0 / std);
+        for (o, &p) in out.iter_mut().zip(px) {
+            let p = f32::from(p);
+            let q = p * r255;
+            let x = (-q).mul_add(255.0, p).mul_add(r255, q);
+            let y = x - mean;
+            let q = y * rstd;
+            *o = (-q).mul_add(std, y).mul_add(rstd, q);
+        }
+    }
+
     /// The 256 possible outputs of [`Normalize::apply`], indexed by pixel value.
     ///
     /// Converting 47 million pixels through a table costs one load each and gives
@@ -102,6 +133,20 @@ mod tests {
         assert!(e.to_string().contains("--normalize"));
         assert!(e.to_string().contains("zscore"));
         assert_eq!(Normalize::default(), Normalize::Standard);
+    }
+
+    #[test]
+    fn apply_row_equals_apply() {
+        // Every input there is: 256 pixel values under each variant, at an
+        // odd length and an unaligned start.
+        let px: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for n in Normalize::ALL {
+            let mut out = vec![0.0f32; px.len()];
+            n.apply_row(&px[1..], &mut out[1..]);
+            for (i, &p) in px.iter().enumerate().skip(1) {
+                assert_eq!(out[i].to_bits(), n.apply(p).to_bits(), "{n} p={p}");
+            }
+        }
     }
 
     #[test]

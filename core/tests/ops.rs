@@ -233,7 +233,7 @@ fn check_softmax(z: &[f32], labels: &[u32], cols: usize) {
 fn softmax_cross_entropy_equals_scalar_twin() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     for cols in 1..=67 {
-        for rows in [1, 3, 8] {
+        for rows in [1, 3, 8, 19] {
             for off in 0..3 {
                 let zb: Vec<f32> = (0..rows * cols + off)
                     .map(|_| rng.random_range(-8.0f32..8.0))
@@ -262,6 +262,31 @@ fn softmax_cross_entropy_is_finite_for_huge_logits() {
     // Row 0 puts its label on a 1e4 logit shared with others, row 1 puts it
     // on a −1e4 logit: that row alone costs ≈ 2e4 nats.
     assert!(loss > 4e3 && loss.is_finite(), "loss {loss}");
+}
+
+#[test]
+fn softmax_cross_entropy_group_with_an_infinite_logit_runs_row_by_row() {
+    // Rows of 10 run eight at a time; a +∞ logit in row 3 sends its group
+    // of eight down the row-at-a-time path. The loss is then not finite
+    // (the trainer's check reports it), and the other rows' gradients are
+    // still their scalar twin's.
+    let (rows, cols) = (16, 10);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut z: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-4.0f32..4.0))
+        .collect();
+    z[3 * cols + 4] = f32::INFINITY;
+    let labels: Vec<u32> = (0..rows).map(|i| (i % cols) as u32).collect();
+    let (mut df, mut ds) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+    let lf = ops::softmax_cross_entropy(&z, &labels, cols, &mut df).unwrap();
+    ops::softmax_cross_entropy_scalar(&z, &labels, cols, &mut ds).unwrap();
+    assert!(!lf.is_finite(), "loss {lf}");
+    for i in (0..rows).filter(|&i| i != 3) {
+        for j in 0..cols {
+            let (a, b) = (df[i * cols + j], ds[i * cols + j]);
+            assert!((a - b).abs() <= 1e-6, "row {i} col {j}: {a} vs {b}");
+        }
+    }
 }
 
 #[test]

@@ -481,8 +481,8 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
         sizes: t.net.sizes().to_vec(),
         activation: t.net.activation(),
         batch,
-        // The whole set is the batch, and one example is read in place.
-        gathered: batch != n && batch != 1,
+        // Any batch but the whole set is gathered (normalized from bytes).
+        gathered: batch != n,
         examples: n,
         kind: t.cfg.optimizer,
         update_flops: update_flops(t.cfg.optimizer, &t.cfg.hyper, t.cfg.clip_norm.is_some()),

@@ -361,6 +361,27 @@ impl<'d> Trainer<'d> {
         rows: Range<usize>,
         probe: &mut impl Probe,
     ) -> Result<Step, TrainError> {
+        let (b, end) = (rows.len(), rows.end);
+        let step = self.step_rows(rows, probe);
+        // The next step's rows of this epoch, asked for as this step ends:
+        // the ~830 DRAM misses of a batch of 64 (13 at batch 1) are then in
+        // flight together, and the next gather finds its rows in cache.
+        // Asked for earlier, they were evicted again by the step's own
+        // streams (W, dW, the update): at batch 64 on Ice Lake the gather
+        // took 37.7 µs with no prefetch, 28 µs prefetched after the gather,
+        // 18 after the forward, 14 before the update and 11.3 here.
+        if b < self.data.train.len() {
+            let next = end..(end + b).min(self.order.len());
+            self.data.train.prefetch(&self.order[next]);
+        }
+        step
+    }
+
+    fn step_rows(
+        &mut self,
+        rows: Range<usize>,
+        probe: &mut impl Probe,
+    ) -> Result<Step, TrainError> {
         let data = self.data;
         let train = &data.train;
         let b = rows.len();
@@ -372,17 +393,7 @@ impl<'d> Trainer<'d> {
         } else {
             self.x.resize(b * train.dim(), 0.0);
             self.y.resize(b, 0);
-            train.gather(
-                &self.cx,
-                &self.order[rows.clone()],
-                &mut self.x,
-                &mut self.y,
-            );
-            // The next step's rows, asked for now: their DRAM misses are
-            // served while this step computes (~830 lines at batch 64, 13
-            // at batch 1), and the next gather reads them from L2.
-            let next = rows.end..(rows.end + b).min(self.order.len());
-            train.prefetch(&self.order[next]);
+            train.gather(&self.cx, &self.order[rows], &mut self.x, &mut self.y);
             (&self.x, &self.y)
         };
         probe.done(Phase::Gather);

@@ -3,7 +3,7 @@
 //! a target, memory), the loss and accuracy charts and the summary.
 
 use descent_core::Compute;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use descent_optim::{Hyper, OptimizerKind};
 use descent_report::chart::{min_max, tick_label, Axis, Band, Chart};
@@ -17,19 +17,24 @@ use crate::console::Console;
 use crate::data::Mnist;
 use crate::error::CliError;
 use crate::metrics::{smooth, History, CSV_HEADER};
-use crate::opts::{CompareArgs, XAxis};
+use crate::opts::{CompareArgs, DataArgs, ReportArgs, RunOneArgs, XAxis};
+use crate::study::{self, Plan, PlannedRun};
+use descent_train::data::Normalize;
 
 /// One finished (or diverged) run of `compare` or `sweep`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     /// Run label, e.g. `adam` or `sgd/b64`.
     pub label: String,
     /// The config it ran.
     pub cfg: RunConfig,
     /// The lr it used.
+    #[serde(with = "descent_train::metrics::nonfinite")]
     pub lr: f32,
     /// What it measured.
     pub history: History,
     /// Total training seconds.
+    #[serde(with = "descent_train::metrics::nonfinite")]
     pub seconds: f64,
     /// The divergence message, if it diverged.
     pub diverged: Option<String>,
@@ -408,12 +413,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             plan.push((label, cfg));
         }
     }
-    if !(args.target_acc > 0.0 && args.target_acc <= 100.0) {
-        return Err(CliError::flag(
-            "--target-acc",
-            format!("{} is not a percentage in (0, 100]", args.target_acc),
-        ));
-    }
+    check_target(args.target_acc)?;
     let seeds = args.seeds.clone().unwrap_or_else(|| vec![args.run.seed]);
     if seeds.is_empty() {
         return Err(CliError::flag("--seeds", "name at least one seed"));
@@ -421,7 +421,15 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.out).map_err(|e| io_flag("--out", &args.out, e))?;
     let data = load_data(&args.data)?;
     let threads = args.run.thread_count();
-    println!(
+    // With --plan, standard output is the plan alone (one run a line).
+    let say = |line: String| {
+        if args.plan {
+            eprintln!("{line}")
+        } else {
+            println!("{line}")
+        }
+    };
+    say(format!(
         "descent compare: {} runs × {} seeds ({}), {} epochs, {threads} threads, GEMM kernel {}",
         plan.len(),
         seeds.len(),
@@ -432,7 +440,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             .join(","),
         args.run.epochs,
         descent_core::Config::native().kernel.describe()
-    );
+    ));
     let tuned = if args.tune_lr {
         if args.lr.is_some() {
             return Err(CliError::flag(
@@ -491,35 +499,194 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
         Vec::new()
     };
     for (label, cfg) in &plan {
-        println!("  {label:>12}: {}", cfg.optimizer_config()?.describe());
+        say(format!(
+            "  {label:>12}: {}",
+            cfg.optimizer_config()?.describe()
+        ));
     }
-    // Seed-major: every optimizer's first seed before any second one, so
-    // an interrupted comparison still compares.
-    let mut results = Vec::new();
+    // The study: every seed of every run, seed-major (every optimizer's
+    // first seed before any second one, so an interrupted comparison still
+    // compares), each with the id of its config.
+    let mut runs = Vec::new();
     for &seed in &seeds {
         for (label, cfg) in &plan {
-            let cfg = RunConfig {
+            let config = RunConfig {
                 seed,
                 ..cfg.clone()
             };
-            let shown = if seeds.len() > 1 {
-                format!("{label}/s{seed}")
-            } else {
-                label.clone()
-            };
-            let mut r = run_one(&shown, cfg, &data, threads, args.run.quiet)?;
-            r.label = label.clone();
-            results.push(r);
+            runs.push(PlannedRun {
+                id: study::run_id(&config),
+                label: label.clone(),
+                config,
+            });
         }
     }
-    write_compare_outputs(&args.out, &results, &tuned, args.x, args.target_acc / 100.0)?;
-    let [results_table, cost] = summary_tables(&results, args.target_acc / 100.0);
+    let plan = Plan {
+        format: study::FORMAT,
+        x: args.x,
+        target_acc: args.target_acc,
+        tuned,
+        runs,
+    };
+    study::write_plan(&args.out, &plan)?;
+    if args.plan {
+        study::print_plan(&plan);
+        eprintln!("wrote {}", study::plan_path(&args.out).display());
+        return Ok(());
+    }
+    // Each run in a process of its own (`descent run-one`): its peak RSS
+    // is then its own, and a crash or a kill loses that run alone.
+    let data_dir = descent_train::data::data_dir(args.data.data.as_deref());
+    let child = study::Child {
+        dir: &args.out,
+        data: &data_dir,
+        threads,
+        quiet: args.run.quiet,
+    };
+    let (mut ran, mut done) = (0, 0);
+    for (i, run) in plan.runs.iter().enumerate() {
+        if args.shard.is_some_and(|s| !s.contains(i)) {
+            continue;
+        }
+        if study::result_path(&args.out, &run.id).exists() {
+            println!(
+                "{:>12} done already ({})",
+                study::shown_label(&plan, run),
+                run.id
+            );
+            done += 1;
+            continue;
+        }
+        child.run(&run.id)?;
+        ran += 1;
+    }
+    if let Some(shard) = args.shard {
+        println!(
+            "shard {shard}: ran {ran} run(s), {done} done already; when every shard is done: descent report {}",
+            args.out.display()
+        );
+        return Ok(());
+    }
+    report(
+        &plan,
+        std::slice::from_ref(&args.out),
+        &args.out,
+        args.x,
+        args.target_acc,
+        args.open,
+    )
+}
+
+/// `descent run-one ID --study DIR`: trains the planned run `ID` and stores
+/// its result in DIR/runs (nothing if it is there already).
+pub fn run_one_cmd(args: &RunOneArgs) -> Result<(), CliError> {
+    let plan = study::read_plan(&args.study)?;
+    let run = plan
+        .runs
+        .iter()
+        .find(|r| r.id == args.id)
+        .ok_or_else(|| CliError::Study {
+            path: study::plan_path(&args.study),
+            message: format!(
+                "no run `{}` among its {} (`descent compare … --plan` lists them)",
+                args.id,
+                plan.runs.len()
+            ),
+        })?;
+    let shown = study::shown_label(&plan, run);
+    if study::load_result(&args.study, &run.id)?.is_some() {
+        println!("{shown:>12} done already ({})", run.id);
+        return Ok(());
+    }
+    let normalize: Normalize = run.config.normalize.parse().map_err(|e| CliError::Study {
+        path: study::plan_path(&args.study),
+        message: format!("run {}: {e}", run.id),
+    })?;
+    let data = load_data(&DataArgs {
+        data: args.data.clone(),
+        normalize,
+    })?;
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        t => t,
+    };
+    let mut r = run_one(&shown, run.config.clone(), &data, threads, args.quiet)?;
+    r.label = run.label.clone();
+    if !study::store_result(&args.study, &run.id, &r)? {
+        println!(
+            "{shown:>12} another process stored run {} first; kept its result",
+            run.id
+        );
+    }
+    Ok(())
+}
+
+/// `descent report DIR…`: the study's tables and pictures from the results
+/// found, naming the runs that have none.
+pub fn report_cmd(args: &ReportArgs) -> Result<(), CliError> {
+    let plan = study::read_plan(&args.dirs[0])?;
+    let target = args.target_acc.unwrap_or(plan.target_acc);
+    check_target(target)?;
+    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    std::fs::create_dir_all(&out).map_err(|e| io_flag("--out", &out, e))?;
+    report(
+        &plan,
+        &args.dirs,
+        &out,
+        args.x.unwrap_or(plan.x),
+        target,
+        false,
+    )
+}
+
+fn check_target(target_acc: f64) -> Result<(), CliError> {
+    if target_acc > 0.0 && target_acc <= 100.0 {
+        Ok(())
+    } else {
+        Err(CliError::flag(
+            "--target-acc",
+            format!("{target_acc} is not a percentage in (0, 100]"),
+        ))
+    }
+}
+
+/// Writes the report of `plan` from the results found in `dirs` into `out`.
+fn report(
+    plan: &Plan,
+    dirs: &[PathBuf],
+    out: &Path,
+    x: XAxis,
+    target_acc: f64,
+    open: bool,
+) -> Result<(), CliError> {
+    let (results, missing) = study::collect(plan, dirs)?;
+    if results.is_empty() {
+        return Err(CliError::Study {
+            path: dirs[0].clone(),
+            message: format!(
+                "none of the study's {} runs has a result yet",
+                plan.runs.len()
+            ),
+        });
+    }
+    if !missing.is_empty() {
+        println!(
+            "{} of the {} runs have no result yet; the report leaves them out:",
+            missing.len(),
+            plan.runs.len()
+        );
+        for r in &missing {
+            println!("  {} {}", r.id, study::shown_label(plan, r));
+        }
+    }
+    write_compare_outputs(out, &results, &plan.tuned, x, target_acc / 100.0)?;
+    let [results_table, cost] = summary_tables(&results, target_acc / 100.0);
     println!("\n{}\n{}", results_table.text(), cost.text());
-    let index = args.out.join("index.html");
-    if args.open {
+    let index = out.join("index.html");
+    if open {
         println!("open {}", index.display());
     } else {
-        println!("wrote {}", args.out.display());
+        println!("wrote {}", out.display());
     }
     Ok(())
 }

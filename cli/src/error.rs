@@ -16,6 +16,15 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// A study's file (its plan or a run's result) cannot be read or
+    /// written.
+    #[error("{}: {message}", .path.display())]
+    Study {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The library refused the run or failed during it.
     #[error("{}", train_message(.0))]
     Train(#[from] TrainError),

@@ -12,4 +12,5 @@ pub mod error;
 pub mod landscape;
 pub mod opts;
 pub mod profile;
+pub mod study;
 pub mod sweep;

@@ -30,6 +30,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Train(a) => commands::train(a),
         Command::Compare(a) => compare::compare(a),
+        Command::RunOne(a) => compare::run_one_cmd(a),
+        Command::Report(a) => compare::report_cmd(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Landscape(a) => landscape::run(a),
         Command::Eval(a) => commands::eval(a),

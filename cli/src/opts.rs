@@ -28,6 +28,12 @@ pub enum Command {
     /// Train one model per optimizer (and batch size) from the same initial
     /// weights and batch order; write a table, plots and a report.
     Compare(CompareArgs),
+    /// Run one run of a study planned by `compare` (by its id), writing its
+    /// result into the study's directory.
+    RunOne(RunOneArgs),
+    /// Build a study's tables and pictures from the results in its
+    /// directories, naming the runs that are missing.
+    Report(ReportArgs),
     /// Train with one optimizer at several learning rates; plot accuracy and
     /// loss against lr.
     Sweep(SweepArgs),
@@ -540,7 +546,8 @@ pub struct ProfileArgs {
 }
 
 /// What the loss plot's x axis counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum XAxis {
     Steps,
     Examples,
@@ -591,12 +598,27 @@ pub struct CompareArgs {
     /// The loss plot's x axis.
     #[arg(long, value_enum, default_value = "steps")]
     pub x: XAxis,
-    /// Output directory for metrics.csv, summary.md, the SVGs, index.html.
+    /// The study's directory: plan.json, each run's result in runs/<id>.json,
+    /// and the report (metrics.csv, summary.md, the SVGs, index.html). Runs
+    /// whose result is there already are not run again: re-running a
+    /// command resumes it. Remove the directory for a fresh study (after a
+    /// change to descent itself, say).
     #[arg(long, default_value = "out/compare")]
     pub out: PathBuf,
     /// Print the path of index.html at the end, to open in a browser.
     #[arg(long)]
     pub open: bool,
+    /// Print the study's runs, one a line (id, label, full config as JSON),
+    /// write them to OUT/plan.json, and run nothing. The ids are stable:
+    /// a hash of each run's config.
+    #[arg(long)]
+    pub plan: bool,
+    /// Run only the K-th of N slices of the study (K from 1), writing each
+    /// result to OUT/runs/<id>.json, and leave the report to `descent report
+    /// OUT`: one task of a job array, e.g. `--shard $SLURM_ARRAY_TASK_ID/8`.
+    /// Runs already done in OUT are skipped, with or without --shard.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::study::Shard>,
     /// Other hyper-parameters, applied to every optimizer that has them
     /// (--lr here is per optimizer, above).
     #[command(flatten)]
@@ -605,6 +627,51 @@ pub struct CompareArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+fn parse_shard(s: &str) -> Result<crate::study::Shard, String> {
+    s.parse()
+}
+
+/// `descent run-one`: one run of a study.
+#[derive(Debug, Clone, Args)]
+pub struct RunOneArgs {
+    /// The run's id, as `compare --plan` prints it.
+    pub id: String,
+    /// The study's directory (compare's --out), holding plan.json.
+    #[arg(long, value_name = "DIR")]
+    pub study: PathBuf,
+    /// Directory holding the four MNIST IDX files; default: $DESCENT_DATA,
+    /// else data/mnist. (The normalization is the run's own.)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Threads for the run; 0: every core. The bits are the same for any
+    /// number.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `descent report`: a study's tables and pictures from its results.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Study directories: the first holds plan.json; a run's result is
+    /// taken from the first directory that has it (shards may have
+    /// written to different places).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the report goes; default: the first DIR.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The loss plot's x axis; default: the study's.
+    #[arg(long, value_enum)]
+    pub x: Option<XAxis>,
+    /// The test accuracy (%) whose time the table reports; default: the
+    /// study's.
+    #[arg(long, value_name = "PERCENT")]
+    pub target_acc: Option<f64>,
 }
 
 /// The shared hyper-parameters of `compare` (all but lr).

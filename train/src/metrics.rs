@@ -8,7 +8,77 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// One optimizer step.
+/// Serde for floats that may be NaN or ±∞, which JSON has no numbers for
+/// (serde_json writes them as `null` and cannot read that back as a
+/// float): a finite value is a number, the others the strings `"NaN"`,
+/// `"inf"` and `"-inf"`. For `#[serde(with = "nonfinite")]` on `f32` and
+/// `f64` fields.
+pub mod nonfinite {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// `f32` or `f64`.
+    pub trait Float: Copy + Serialize + for<'de> Deserialize<'de> {
+        /// The value named `name`, if it is one of the three.
+        fn named(name: &str) -> Option<Self>;
+        /// The name of a non-finite value, `None` for a finite one.
+        fn name(self) -> Option<&'static str>;
+    }
+
+    macro_rules! float {
+        ($t:ty) => {
+            impl Float for $t {
+                fn named(name: &str) -> Option<Self> {
+                    match name {
+                        "NaN" => Some(<$t>::NAN),
+                        "inf" => Some(<$t>::INFINITY),
+                        "-inf" => Some(<$t>::NEG_INFINITY),
+                        _ => None,
+                    }
+                }
+                fn name(self) -> Option<&'static str> {
+                    if self.is_nan() {
+                        Some("NaN")
+                    } else if self.is_infinite() {
+                        Some(if self > 0.0 { "inf" } else { "-inf" })
+                    } else {
+                        None
+                    }
+                }
+            }
+        };
+    }
+    float!(f32);
+    float!(f64);
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr<F> {
+        Number(F),
+        Name(String),
+    }
+
+    /// Writes a finite `v` as a number, the others by name.
+    pub fn serialize<F: Float, S: Serializer>(v: &F, s: S) -> Result<S::Ok, S::Error> {
+        match v.name() {
+            None => v.serialize(s),
+            Some(name) => s.serialize_str(name),
+        }
+    }
+
+    /// Reads a number, or one of the three names.
+    pub fn deserialize<'de, F: Float, D: Deserializer<'de>>(d: D) -> Result<F, D::Error> {
+        match Repr::<F>::deserialize(d)? {
+            Repr::Number(v) => Ok(v),
+            Repr::Name(n) => F::named(&n).ok_or_else(|| {
+                D::Error::custom(format!("`{n}` is not a number, NaN, inf or -inf"))
+            }),
+        }
+    }
+}
+
+/// One optimizer step. In JSON, a non-finite float is written by name
+/// ([`nonfinite`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Optimizer steps taken so far in the run (1 after the first).
@@ -16,15 +86,19 @@ pub struct StepRecord {
     /// The epoch the step belongs to (1-based).
     pub epoch: usize,
     /// Mean loss of the step's mini-batch (before the update).
+    #[serde(with = "nonfinite")]
     pub loss: f32,
     /// Global L2 norm of the gradient (before clipping); NaN for random
     /// search, which has none.
+    #[serde(with = "nonfinite")]
     pub grad_norm: f32,
     /// Learning rate used by the step.
+    #[serde(with = "nonfinite")]
     pub lr: f32,
     /// Training examples seen so far.
     pub examples: u64,
     /// Seconds of training (not evaluation) so far.
+    #[serde(with = "nonfinite")]
     pub seconds: f64,
 }
 
@@ -36,14 +110,19 @@ pub struct EpochRecord {
     /// Optimizer steps taken so far.
     pub step: u64,
     /// Mean of the epoch's mini-batch losses.
+    #[serde(with = "nonfinite")]
     pub train_loss: f32,
     /// Mean loss on the test set.
+    #[serde(with = "nonfinite")]
     pub test_loss: f32,
     /// Fraction of the test set classified correctly, in [0, 1].
+    #[serde(with = "nonfinite")]
     pub test_accuracy: f32,
     /// Seconds this epoch's training took (evaluation excluded).
+    #[serde(with = "nonfinite")]
     pub seconds: f64,
     /// Training examples per second in this epoch.
+    #[serde(with = "nonfinite")]
     pub examples_per_sec: f64,
     /// Steps dropped by `--on-divergence skip-step` in this epoch.
     pub skipped_steps: u64,
@@ -210,6 +289,44 @@ pub fn smooth(values: &[f64], beta: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_round_trip_through_json_with_non_finite_values() {
+        let step = StepRecord {
+            step: 3,
+            epoch: 1,
+            loss: f32::INFINITY,
+            grad_norm: f32::NAN,
+            lr: 0.1,
+            examples: 192,
+            seconds: f64::NEG_INFINITY,
+        };
+        let json = serde_json::to_string(&step).unwrap();
+        assert!(json.contains(r#""grad_norm":"NaN""#), "{json}");
+        let back: StepRecord = serde_json::from_str(&json).unwrap();
+        assert!(back.grad_norm.is_nan());
+        assert_eq!(
+            (back.loss, back.lr, back.seconds),
+            (f32::INFINITY, 0.1, f64::NEG_INFINITY)
+        );
+        // Finite floats come back to the bit.
+        let x = 0.1f32 + f32::EPSILON;
+        let e = EpochRecord {
+            epoch: 1,
+            step: 3,
+            train_loss: x,
+            test_loss: 1e-38,
+            test_accuracy: 0.987_654_3,
+            seconds: 1.0 / 3.0,
+            examples_per_sec: 12345.678,
+            skipped_steps: 0,
+        };
+        let back: EpochRecord = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let bad = json.replace(r#""NaN""#, r#""nan?""#);
+        let err = serde_json::from_str::<StepRecord>(&bad).unwrap_err();
+        assert!(err.to_string().contains("nan?"), "{err}");
+    }
 
     #[test]
     fn smoothing_starts_at_the_first_value_and_follows_a_constant() {

@@ -14,7 +14,7 @@ use descent_core::Compute;
 
 /// One optimizer's search: every grid point with its validation loss
 /// (`None` if the run diverged) and the lr chosen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tuned {
     /// The run's label, e.g. `adam`.
     pub label: String,

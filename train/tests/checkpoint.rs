@@ -536,3 +536,33 @@ fn write_file_for_python() {
     ];
     save_checkpoint(Path::new(&out), &t, &meta()).unwrap();
 }
+
+/// `write_atomic_new`: of many writers of one new file exactly one wins,
+/// the file holds the winner's whole bytes, and no temporary is left.
+#[test]
+fn write_atomic_new_lets_one_writer_win() {
+    use descent_train::checkpoint::write_atomic_new;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    let wins: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8u8)
+            .map(|i| {
+                let path = &path;
+                s.spawn(move || write_atomic_new(path, &vec![i; 100_000]).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(wins.iter().filter(|&&w| w).count(), 1, "{wins:?}");
+    let winner = wins.iter().position(|&w| w).unwrap() as u8;
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes, vec![winner; 100_000]);
+    // A later writer is refused and changes nothing.
+    assert!(!write_atomic_new(&path, b"late").unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "temporaries left: {names:?}");
+}

@@ -361,6 +361,54 @@ fn parent_dir(path: &Path) -> &Path {
 
 /// Replaces `path` by a file holding `bytes`, atomically (see [`save_checkpoint`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let tmp = written_temporary(path, bytes)?;
+    // On error the temporary is removed when `tmp` drops.
+    tmp.persist(path).map_err(|e| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "rename the temporary file over it",
+        source: e.error,
+    })?;
+    sync_dir(parent_dir(path)).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "fsync its directory",
+        source,
+    })
+}
+
+/// Creates `path` holding `bytes` atomically if no file is there, and
+/// returns `true`; returns `false`, writing nothing, if `path` exists. The
+/// whole file is written to a temporary first and then hard-linked into
+/// place, an operation that fails if the name exists (also on NFS), so of
+/// two processes writing the same new file one wins and the other is told.
+pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool, CheckpointError> {
+    if path.exists() {
+        return Ok(false);
+    }
+    let tmp = written_temporary(path, bytes)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => {}
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => {
+            return Err(CheckpointError::Io {
+                path: path.to_path_buf(),
+                action: "link the temporary file into place",
+                source: e.error,
+            })
+        }
+    }
+    sync_dir(parent_dir(path)).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "fsync its directory",
+        source,
+    })?;
+    Ok(true)
+}
+
+/// A temporary file beside `path` holding `bytes`, flushed and fsynced.
+fn written_temporary(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<tempfile::NamedTempFile, CheckpointError> {
     let io = |action: &'static str| {
         move |source| CheckpointError::Io {
             path: path.to_path_buf(),
@@ -398,13 +446,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     tmp.as_file()
         .sync_all()
         .map_err(io("fsync the temporary file"))?;
-    // On error the temporary is removed when `tmp` drops.
-    tmp.persist(path).map_err(|e| CheckpointError::Io {
-        path: path.to_path_buf(),
-        action: "rename the temporary file over it",
-        source: e.error,
-    })?;
-    sync_dir(dir).map_err(io("fsync its directory"))
+    Ok(tmp)
 }
 
 /// Fsyncs a directory so a rename inside it is durable (POSIX); a no-op where

@@ -1,0 +1,281 @@
+//! Studies: `compare --plan`, `compare --shard K/N`, `run-one` and `report`
+//! on a small synthetic set, through the real binary. A sharded study run
+//! as concurrent processes must equal the one-process study in every
+//! metric record but the timings.
+
+#[path = "../../train/tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn descent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(args)
+        .output()
+        .expect("the descent binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = descent(args);
+    assert!(
+        out.status.success(),
+        "descent {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The study of every test below: three optimizers (gd among them) × two
+/// seeds, two epochs of a 300-example set, one thread a run.
+fn study_args<'a>(data: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "compare",
+        "--data",
+        s(data),
+        "--optimizers",
+        "sgd,adam,gd",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        s(out),
+    ]
+}
+
+/// Every stored result of a study directory, by id, with its timings
+/// (seconds, throughput, peak RSS) removed: what must be bit-identical
+/// between two executions of the same study.
+fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("runs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.ends_with(".json") && !name.starts_with('.'),
+            "a stray file in runs/: {name}"
+        );
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let r = v["result"].as_object_mut().unwrap();
+        r.remove("seconds");
+        r.remove("peak_rss");
+        for s in r["history"]["steps"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("seconds");
+        }
+        for e in r["history"]["epochs"].as_array_mut().unwrap() {
+            let e = e.as_object_mut().unwrap();
+            e.remove("seconds");
+            e.remove("examples_per_sec");
+        }
+        out.insert(name, v);
+    }
+    out
+}
+
+#[test]
+fn the_plan_is_deterministic() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_set(data.path(), 300, 100, 8, 8, false);
+    let out = tempfile::tempdir().unwrap();
+    let a = ok(&[study_args(data.path(), out.path()), vec!["--plan"]].concat());
+    // Another thread count does not change a run's numbers, so not its id.
+    let mut other = study_args(data.path(), out.path());
+    let t = other.iter().position(|&a| a == "--threads").unwrap();
+    other[t + 1] = "2";
+    other.push("--plan");
+    let b = ok(&other);
+    assert_eq!(a, b);
+    let lines: Vec<&str> = a.lines().collect();
+    assert_eq!(lines.len(), 6, "{a}");
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(
+            id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        6,
+        "every seed of every optimizer has its own id"
+    );
+    assert!(
+        lines[0].contains("\tsgd/s0\t") && lines[3].contains("\tsgd/s1\t"),
+        "{a}"
+    );
+    // Nothing ran.
+    assert_eq!(
+        std::fs::read_dir(out.path().join("runs")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn three_concurrent_shards_equal_one_process() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_set(data.path(), 300, 100, 8, 8, false);
+    let one = tempfile::tempdir().unwrap();
+    ok(&study_args(data.path(), one.path()));
+
+    // Three processes at once, each its slice.
+    let sharded = tempfile::tempdir().unwrap();
+    let procs: Vec<_> = (1..=3)
+        .map(|k| {
+            Command::new(env!("CARGO_BIN_EXE_descent"))
+                .args(study_args(data.path(), sharded.path()))
+                .args(["--shard", &format!("{k}/3")])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("ran 2 run(s)"), "{text}");
+    }
+    // Before the report, nothing but the results and the plan.
+    assert!(!sharded.path().join("summary.md").exists());
+    let report = ok(&["report", s(sharded.path())]);
+    assert!(!report.contains("no result yet"), "{report}");
+    assert_eq!(records(one.path()), records(sharded.path()));
+    assert_eq!(records(one.path()).len(), 6);
+    // The two reports give the same table but for the timing columns.
+    let table = |d: &Path| {
+        let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
+        md.split("## Cost")
+            .next()
+            .unwrap()
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(table(one.path()), table(sharded.path()));
+}
+
+#[test]
+fn a_rerun_resumes_and_a_report_names_the_missing_runs() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_set(data.path(), 300, 100, 8, 8, false);
+    let dir = tempfile::tempdir().unwrap();
+    ok(&[study_args(data.path(), dir.path()), vec!["--shard", "2/3"]].concat());
+    // Four runs are missing; the report says which and leaves them out.
+    let report = ok(&["report", s(dir.path())]);
+    assert!(
+        report.contains("4 of the 6 runs have no result yet"),
+        "{report}"
+    );
+    assert!(
+        report.contains("sgd/s0") && report.contains("gd/s1"),
+        "{report}"
+    );
+    let before = records(dir.path());
+    // The same command without --shard runs only the four.
+    let stdout = ok(&study_args(data.path(), dir.path()));
+    assert_eq!(stdout.matches("done already").count(), 2, "{stdout}");
+    let after = records(dir.path());
+    assert_eq!(after.len(), 6);
+    for (id, r) in &before {
+        assert_eq!(&after[id], r, "a finished run is never rewritten");
+    }
+    let one = tempfile::tempdir().unwrap();
+    ok(&study_args(data.path(), one.path()));
+    assert_eq!(records(one.path()), after);
+}
+
+#[test]
+fn each_run_has_its_own_peak_rss() {
+    let data = tempfile::tempdir().unwrap();
+    // Enough images that gd's full-batch activations dominate (2000 × 784
+    // inputs, hidden 256: ~15 MB of floats a layer).
+    common::write_set(data.path(), 2000, 100, 28, 28, false);
+    let dir = tempfile::tempdir().unwrap();
+    ok(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--optimizers",
+        "sgd,gd",
+        "--epochs",
+        "1",
+        "--hidden",
+        "256",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        s(dir.path()),
+    ]);
+    let mut rss = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.path().join("runs")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let r = &v["result"];
+        rss.insert(
+            r["label"].as_str().unwrap().to_string(),
+            r["peak_rss"].as_u64().expect("Linux reports a peak RSS"),
+        );
+    }
+    assert!(rss["sgd"] < rss["gd"], "{rss:?}");
+}
+
+#[test]
+fn bad_study_input_is_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_set(data.path(), 300, 100, 8, 8, false);
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0/3", "4/3", "3", "a/b"] {
+        let out = descent(&[study_args(data.path(), dir.path()), vec!["--shard", bad]].concat());
+        assert_eq!(out.status.code(), Some(2), "--shard {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--shard") && err.contains("K/N"), "{err}");
+    }
+    // No plan: the report names the file it looked for.
+    let out = descent(&["report", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plan.json"), "{err}");
+    // An id that is not in the plan.
+    ok(&[study_args(data.path(), dir.path()), vec!["--plan"]].concat());
+    let out = descent(&["run-one", "0123456789abcdef", "--study", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no run `0123456789abcdef`"), "{err}");
+    // A damaged result is named, not skipped or overwritten.
+    let id = ok(&[study_args(data.path(), dir.path()), vec!["--plan"]].concat())
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    let path = dir.path().join("runs").join(format!("{id}.json"));
+    std::fs::write(&path, "{ not json").unwrap();
+    let out = descent(&["report", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{id}.json")), "{err}");
+}

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use descent_optim::OptimizerKind;
-use descent_train::{Observer, RunConfig, SaveEveryEpoch, Trainer};
+use descent_train::{Observer, RunConfig, SaveEveryEpoch, TrainError, Trainer};
 
 use crate::checkpoint::{self, LoadOptions};
 use crate::console::Console;
@@ -35,6 +35,9 @@ pub(crate) fn io_flag(flag: &str, path: &Path, e: std::io::Error) -> CliError {
 
 /// `descent train`.
 pub fn train(args: &TrainArgs) -> Result<(), CliError> {
+    // From here a SIGINT or SIGTERM stops the run after a whole step (one
+    // that arrives while the data loads stops it after the first).
+    crate::signal::install();
     let fresh = args
         .run
         .config(args.optimizer, args.hyper.hyper(), args.data.normalize);
@@ -90,7 +93,35 @@ pub fn train(args: &TrainArgs) -> Result<(), CliError> {
     if let Some(s) = save.as_mut() {
         observers.push(s);
     }
-    t.run(&mut observers)?;
+    t.stop = Some(&crate::signal::STOP);
+    match t.run(&mut observers) {
+        Ok(()) => {}
+        Err(TrainError::Interrupted { epoch, step }) => {
+            drop(observers);
+            let (signal, code) = crate::signal::received().unwrap_or(("a signal", 130));
+            let message = match &args.save {
+                Some(p) => {
+                    // The trainer stopped between steps: its state is whole,
+                    // and the checkpoint resumes at the next step.
+                    t.save(p)?;
+                    format!(
+                        "stopped in epoch {epoch} after step {step}; saved {} (`descent train --resume {}` continues bit-identically)",
+                        p.display(),
+                        p.display()
+                    )
+                }
+                None => {
+                    format!("stopped in epoch {epoch} after step {step}; nothing saved (no --save)")
+                }
+            };
+            return Err(CliError::Interrupted {
+                signal,
+                message,
+                code,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
     if let Some(p) = &args.save {
         println!("saved {}", p.display());
     }

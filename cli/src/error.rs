@@ -25,6 +25,16 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// SIGINT or SIGTERM stopped the run after a whole step.
+    #[error("interrupted by {signal}: {message}")]
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+        /// Where the run stands and what was saved.
+        message: String,
+        /// 130 for SIGINT, 143 for SIGTERM.
+        code: u8,
+    },
     /// The library refused the run or failed during it.
     #[error("{}", train_message(.0))]
     Train(#[from] TrainError),
@@ -44,6 +54,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Train(TrainError::Diverged { .. }) => 3,
+            CliError::Interrupted { code, .. } => *code as i32,
             _ => 1,
         }
     }

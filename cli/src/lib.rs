@@ -12,5 +12,6 @@ pub mod error;
 pub mod landscape;
 pub mod opts;
 pub mod profile;
+pub mod signal;
 pub mod study;
 pub mod sweep;

@@ -41,6 +41,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A stop the user asked for is not an error: say where it stands.
+        Err(e @ descent_cli::error::CliError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             // Exit codes: 1 for bad input or I/O, 3 for a diverged run

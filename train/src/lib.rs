@@ -39,4 +39,4 @@ pub mod tune;
 
 pub use config::{OnDivergence, RunConfig, ScheduleName};
 pub use phase::{Phase, Probe};
-pub use trainer::{Observer, SaveEveryEpoch, Step, TrainError, Trainer};
+pub use trainer::{EpochProgress, Observer, SaveEveryEpoch, Step, TrainError, Trainer};

@@ -58,6 +58,10 @@ impl<'d> Trainer<'d> {
             schedule_json(&self.schedule.export_state()),
         );
         meta.insert(
+            "epoch_progress".to_string(),
+            serde_json::to_string(&self.progress).expect("progress serialises"),
+        );
+        meta.insert(
             "history_epochs".to_string(),
             serde_json::to_string(&self.history.epochs).expect("records serialise"),
         );
@@ -151,6 +155,19 @@ impl<'d> Trainer<'d> {
         t.max_grad_norm = f32::from_bits(ck.meta_parse("max_grad_norm_bits")?);
         t.schedule
             .import_state(&parse_schedule(ck.meta("schedule")?).map_err(&bad)?)?;
+        // Inside an epoch when the run was stopped there (a checkpoint
+        // written at an epoch's end, or by an older descent, has none).
+        if ck.metadata.contains_key("epoch_progress") {
+            t.progress = serde_json::from_str(ck.meta("epoch_progress")?)
+                .map_err(|e| bad(format!("metadata \"epoch_progress\": {e}")))?;
+            if t.progress.steps_done > t.steps_per_epoch() {
+                return Err(bad(format!(
+                    "metadata \"epoch_progress\": {} steps done of an epoch of {}",
+                    t.progress.steps_done,
+                    t.steps_per_epoch()
+                )));
+            }
+        }
         t.history.epochs = serde_json::from_str(ck.meta("history_epochs")?)
             .map_err(|e| bad(format!("metadata \"history_epochs\": {e}")))?;
         let n = t.net.num_params();

@@ -10,6 +10,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use descent_core::ops::SMALL_BATCH;
@@ -19,6 +20,7 @@ use descent_optim::{Block, OptimError, Schedule, Updater};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointError;
 use crate::config::{available_memory, check_model_fits, model_min_bytes, OnDivergence, RunConfig};
@@ -62,6 +64,14 @@ pub enum TrainError {
         path: PathBuf,
         /// What is wrong with it.
         message: String,
+    },
+    /// [`Trainer::stop`] was raised; the run stopped after a whole step.
+    #[error("interrupted in epoch {epoch} after step {step}")]
+    Interrupted {
+        /// 1-based epoch in progress.
+        epoch: usize,
+        /// Steps taken in the run.
+        step: u64,
     },
     /// The loss or gradient stopped being finite.
     #[error(
@@ -206,6 +216,33 @@ pub struct Trainer<'d> {
     /// Steps whose gradient the optimizer made from its factors (see
     /// [`Trainer::factored_grads`]); the others stored it.
     pub factored_steps: u64,
+    /// How far the epoch in progress has gone (all zero between epochs):
+    /// saved by [`Trainer::save`], so a run stopped inside an epoch resumes
+    /// at its next step, bit for bit.
+    pub progress: EpochProgress,
+    /// When set and raised (a signal handler's flag), the run stops after
+    /// the step in progress with [`TrainError::Interrupted`]; the trainer
+    /// is then consistent and may be saved.
+    pub stop: Option<&'static AtomicBool>,
+}
+
+/// The part of an epoch done so far: the steps of its order taken or
+/// skipped, and the sums its record is made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochProgress {
+    /// Steps of the epoch's order done (taken or skipped).
+    pub steps_done: usize,
+    /// Σ of the taken steps' losses, as the bits of an `f64` (a JSON
+    /// number need not read back to the same bits).
+    pub loss_sum_bits: u64,
+    /// Steps taken.
+    pub loss_count: u64,
+    /// Steps skipped by the divergence policy.
+    pub skipped: u64,
+    /// Examples of the taken steps.
+    pub examples: u64,
+    /// Training seconds spent in the epoch so far.
+    pub seconds: f64,
 }
 
 impl<'d> Trainer<'d> {
@@ -251,6 +288,8 @@ impl<'d> Trainer<'d> {
             last_checkpoint: None,
             factored_grads: true,
             factored_steps: 0,
+            progress: EpochProgress::default(),
+            stop: None,
         })
     }
 
@@ -592,56 +631,71 @@ impl<'d> Trainer<'d> {
             o.epoch_started(self, steps)?;
         }
         let start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
-        let (mut skipped, mut epoch_examples) = (0u64, 0u64);
-        for s in 0..steps {
+        // Where the epoch stands: all zero, or where a saved run stopped.
+        let done = self.progress;
+        let (mut loss_sum, mut loss_count) = (f64::from_bits(done.loss_sum_bits), done.loss_count);
+        let (mut skipped, mut epoch_examples) = (done.skipped, done.examples);
+        for s in done.steps_done..steps {
             if self.reached_max_steps() {
                 break;
             }
             let rows = s * b..((s + 1) * b).min(n);
-            let (loss, grad_norm, lr) = match self.step(rows.clone())? {
+            match self.step(rows.clone())? {
                 Step::Taken {
                     loss,
                     grad_norm,
                     lr,
-                } => (loss, grad_norm, lr),
+                } => {
+                    if !self.schedule_per_epoch {
+                        self.schedule.advance(None)?;
+                    }
+                    self.step += 1;
+                    self.examples += rows.len() as u64;
+                    epoch_examples += rows.len() as u64;
+                    loss_sum += loss as f64;
+                    loss_count += 1;
+                    let rec = StepRecord {
+                        step: self.step,
+                        epoch: self.epoch + 1,
+                        loss,
+                        grad_norm,
+                        lr,
+                        examples: self.examples,
+                        seconds: self.seconds + done.seconds + start.elapsed().as_secs_f64(),
+                    };
+                    self.history.steps.push(rec);
+                    for o in observers.iter_mut() {
+                        o.step(self, &rec)?;
+                    }
+                }
                 Step::NotFinite { what, value } => match self.cfg.on_divergence {
                     OnDivergence::Stop => return Err(self.diverged(what, value)),
-                    OnDivergence::SkipStep => {
-                        skipped += 1;
-                        continue;
-                    }
+                    OnDivergence::SkipStep => skipped += 1,
                 },
-            };
-            if !self.schedule_per_epoch {
-                self.schedule.advance(None)?;
             }
-            self.step += 1;
-            self.examples += rows.len() as u64;
-            epoch_examples += rows.len() as u64;
-            loss_sum += loss as f64;
-            loss_count += 1;
-            let rec = StepRecord {
-                step: self.step,
-                epoch: self.epoch + 1,
-                loss,
-                grad_norm,
-                lr,
-                examples: self.examples,
-                seconds: self.seconds + start.elapsed().as_secs_f64(),
+            self.progress = EpochProgress {
+                steps_done: s + 1,
+                loss_sum_bits: loss_sum.to_bits(),
+                loss_count,
+                skipped,
+                examples: epoch_examples,
+                seconds: done.seconds + start.elapsed().as_secs_f64(),
             };
-            self.history.steps.push(rec);
-            for o in observers.iter_mut() {
-                o.step(self, &rec)?;
+            if self.stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                return Err(TrainError::Interrupted {
+                    epoch: self.epoch + 1,
+                    step: self.step,
+                });
             }
         }
-        let secs = start.elapsed().as_secs_f64();
+        let secs = done.seconds + start.elapsed().as_secs_f64();
         self.seconds += secs;
         let (test_loss, test_accuracy) = self.evaluate()?;
         if self.schedule_per_epoch {
             self.schedule.advance(Some(test_loss))?;
         }
         self.epoch += 1;
+        self.progress = EpochProgress::default();
         let rec = EpochRecord {
             epoch: self.epoch,
             step: self.step,

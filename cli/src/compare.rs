@@ -9,8 +9,9 @@ use descent_optim::{Hyper, OptimizerKind};
 use descent_report::chart::{min_max, tick_label, Axis, Band, Chart};
 use descent_report::page::{self as report, Table};
 use descent_report::Series;
+use descent_train::metrics::{EpochRecord, StepRecord};
 use descent_train::tune::{self, Budget, Tuned};
-use descent_train::{RunConfig, TrainError, Trainer};
+use descent_train::{Observer, RunConfig, TrainError, Trainer};
 
 use crate::commands::{io_flag, load_data, parse_lr_map};
 use crate::console::Console;
@@ -74,15 +75,84 @@ pub fn run_one(
     threads: usize,
     quiet: bool,
 ) -> Result<RunResult, CliError> {
+    run_resumable(label, cfg, data, threads, quiet, None)
+}
+
+/// Where a study's run keeps its place while it trains: its checkpoint
+/// and its step records, rewritten at the end of every epoch and when a
+/// signal stops it, so that the next attempt continues from there.
+pub struct RunFiles<'a> {
+    /// The run's checkpoint (model, optimizer state, place in the epoch).
+    pub checkpoint: &'a Path,
+    /// Its step records so far, as JSON.
+    pub steps: &'a Path,
+}
+
+impl RunFiles<'_> {
+    /// Writes the step records, then the checkpoint, each atomically. A
+    /// stop between the two leaves records ahead of the checkpoint, and
+    /// the resume drops those.
+    fn save(&self, t: &mut Trainer<'_>) -> Result<(), TrainError> {
+        let json = serde_json::to_vec(&t.history.steps).expect("step records serialize");
+        descent_train::checkpoint::write_atomic(self.steps, &json)?;
+        t.save(self.checkpoint)
+    }
+}
+
+impl Observer for RunFiles<'_> {
+    fn epoch_ended(&mut self, t: &mut Trainer<'_>, _rec: &EpochRecord) -> Result<(), TrainError> {
+        self.save(t)
+    }
+}
+
+/// [`run_one`], keeping its place in `files` when given: it resumes from
+/// them if they are there, saves them at every epoch's end, and when
+/// SIGINT or SIGTERM stops it after a step it saves them and returns
+/// [`CliError::Interrupted`].
+pub fn run_resumable(
+    label: &str,
+    cfg: RunConfig,
+    data: &Mnist,
+    threads: usize,
+    quiet: bool,
+    mut files: Option<RunFiles<'_>>,
+) -> Result<RunResult, CliError> {
     let reset = reset_peak_rss();
-    let mut t = Trainer::new(cfg, data, Compute::threads(threads))?;
-    let lr = t.updater.lr();
+    let cx = Compute::threads(threads);
+    // The lr the run was configured with (a resumed schedule may have
+    // moved the optimizer's).
+    let lr = cfg.optimizer_config()?.build()?.lr();
+    let mut t = match files.as_ref().filter(|f| f.checkpoint.exists()) {
+        Some(f) => resume_run(label, &cfg, data, &cx, f)?,
+        None => Trainer::new(cfg, data, cx)?,
+    };
     let mut console = Console::new(format!("{label:>12} "), !quiet);
-    let diverged = match t.run(&mut [&mut console]) {
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut console];
+        if let Some(f) = files.as_mut() {
+            t.stop = Some(&crate::signal::STOP);
+            observers.push(f);
+        }
+        t.run(&mut observers)
+    };
+    let diverged = match outcome {
         Ok(()) => None,
         Err(e @ TrainError::Diverged { .. }) => {
             println!("{label:>12} {e}");
             Some(e.to_string())
+        }
+        Err(TrainError::Interrupted { epoch, step }) => {
+            let (signal, code) = crate::signal::received().unwrap_or(("a signal", 130));
+            let f = files.as_ref().expect("only a run with files is stopped");
+            f.save(&mut t)?;
+            return Err(CliError::Interrupted {
+                signal,
+                message: format!(
+                    "{label} stopped in epoch {epoch} after step {step}; saved {}",
+                    f.checkpoint.display()
+                ),
+                code,
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -98,6 +168,48 @@ pub fn run_one(
         train_bytes: t.training_bytes(),
         peak_rss: peak_rss().filter(|_| reset),
     })
+}
+
+/// The run saved in `f`, which must be `cfg`'s, with its step records.
+fn resume_run<'d>(
+    label: &str,
+    cfg: &RunConfig,
+    data: &'d Mnist,
+    cx: &Compute,
+    f: &RunFiles<'_>,
+) -> Result<Trainer<'d>, CliError> {
+    let bad = |message: String| CliError::Study {
+        path: f.checkpoint.to_path_buf(),
+        message,
+    };
+    let mut t = Trainer::resume(f.checkpoint, data, cfg.epochs, cfg.max_steps, cx, false)?;
+    if &t.cfg != cfg {
+        return Err(bad(
+            "holds another run's config; remove it to start this run afresh".into(),
+        ));
+    }
+    let read_err = |e: &dyn std::fmt::Display| CliError::Study {
+        path: f.steps.to_path_buf(),
+        message: e.to_string(),
+    };
+    let bytes = std::fs::read(f.steps).map_err(|e| read_err(&e))?;
+    let steps: Vec<StepRecord> = serde_json::from_slice(&bytes).map_err(|e| read_err(&e))?;
+    t.history.steps = steps.into_iter().filter(|s| s.step <= t.step).collect();
+    if t.history.steps.len() as u64 != t.step {
+        return Err(bad(format!(
+            "is at step {}, but {} holds {} step records",
+            t.step,
+            f.steps.display(),
+            t.history.steps.len()
+        )));
+    }
+    println!(
+        "{label:>12} resuming at step {} (epoch {}, {} steps into it)",
+        t.step,
+        t.epoch + 1,
+        t.progress.steps_done
+    );
+    Ok(t)
 }
 
 /// The first epoch whose test accuracy reaches `target` (a fraction):
@@ -537,6 +649,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
     // Each run in a process of its own (`descent run-one`): its peak RSS
     // is then its own, and a crash or a kill loses that run alone.
     let data_dir = descent_train::data::data_dir(args.data.data.as_deref());
+    crate::signal::install();
     let child = study::Child {
         dir: &args.out,
         data: &data_dir,
@@ -557,7 +670,22 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
             done += 1;
             continue;
         }
-        child.run(&run.id)?;
+        if let Err(e) = child.run(&run.id) {
+            // Ctrl-C reaches the child and this process alike: the child
+            // saves its place, and this one says how to go on.
+            if let Some((signal, code)) = crate::signal::received() {
+                return Err(CliError::Interrupted {
+                    signal,
+                    message: format!(
+                        "the study in {} stopped with {} of its runs done; the same command resumes it (the stopped run from its checkpoint)",
+                        args.out.display(),
+                        done + ran
+                    ),
+                    code,
+                });
+            }
+            return Err(e);
+        }
         ran += 1;
     }
     if let Some(shard) = args.shard {
@@ -610,13 +738,41 @@ pub fn run_one_cmd(args: &RunOneArgs) -> Result<(), CliError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
     };
-    let mut r = run_one(&shown, run.config.clone(), &data, threads, args.quiet)?;
+    crate::signal::install();
+    let (checkpoint, steps) = (
+        study::checkpoint_path(&args.study, &run.id),
+        study::steps_path(&args.study, &run.id),
+    );
+    let files = RunFiles {
+        checkpoint: &checkpoint,
+        steps: &steps,
+    };
+    let mut r = run_resumable(
+        &shown,
+        run.config.clone(),
+        &data,
+        threads,
+        args.quiet,
+        Some(files),
+    )?;
     r.label = run.label.clone();
     if !study::store_result(&args.study, &run.id, &r)? {
         println!(
             "{shown:>12} another process stored run {} first; kept its result",
             run.id
         );
+    }
+    // The result is whole on disk: the place it was kept in is not needed.
+    for p in [&checkpoint, &steps] {
+        match std::fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CliError::Study {
+                    path: p.clone(),
+                    message: format!("cannot remove: {e}"),
+                })
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

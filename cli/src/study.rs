@@ -138,6 +138,16 @@ pub fn result_path(dir: &Path, id: &str) -> PathBuf {
     dir.join("runs").join(format!("{id}.json"))
 }
 
+/// `DIR/runs/<id>.ckpt.safetensors`: a run's place while it trains.
+pub fn checkpoint_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join("runs").join(format!("{id}.ckpt.safetensors"))
+}
+
+/// `DIR/runs/<id>.steps.json`: a run's step records while it trains.
+pub fn steps_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join("runs").join(format!("{id}.steps.json"))
+}
+
 fn study_error(path: &Path, message: impl fmt::Display) -> CliError {
     CliError::Study {
         path: path.to_path_buf(),

@@ -64,6 +64,15 @@ fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
     for entry in std::fs::read_dir(dir.join("runs")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // A run in progress keeps its place beside the results, and a
+        // writer killed mid-write leaves its hidden temporary: neither is
+        // a result.
+        if name.ends_with(".ckpt.safetensors")
+            || name.ends_with(".steps.json")
+            || (name.starts_with('.') && name.ends_with(".tmp"))
+        {
+            continue;
+        }
         assert!(
             name.ends_with(".json") && !name.starts_with('.'),
             "a stray file in runs/: {name}"
@@ -278,4 +287,104 @@ fn bad_study_input_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{id}.json")), "{err}");
+}
+
+/// A study stopped again and again, by SIGINT to its process group (as
+/// Ctrl-C does: the parent and the run's child both get it) or by SIGKILL,
+/// at spread moments, then finished by the same command: it ends with the
+/// results of a study never stopped, bit for bit but the timings, and no
+/// result file is ever half-written.
+#[test]
+fn a_study_stopped_many_times_resumes_to_the_same_results() {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let data = tempfile::tempdir().unwrap();
+    // 2048 examples in batches of 4: 512 steps an epoch, three epochs a run.
+    common::write_set(data.path(), 2048, 100, 8, 8, false);
+    let args = |out: &Path| -> Vec<String> {
+        let mut v: Vec<String> = study_args(data.path(), out)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let e = v.iter().position(|a| a == "--epochs").unwrap();
+        v[e + 1] = "3".into();
+        v.extend(["--batch-size".into(), "4".into()]);
+        v
+    };
+    let one = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let status = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(args(one.path()))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let whole = start.elapsed();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut stops, mut finished) = (0, false);
+    let mut seed = 12345u64;
+    for trial in 0..300 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_descent"))
+            .args(args(dir.path()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        // A pseudo-random moment within 1% to 4% of the whole study's
+        // time (each attempt also pays the process starts again).
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let frac = 0.01 + 0.03 * ((seed >> 33) as f64 / (1u64 << 31) as f64);
+        std::thread::sleep(whole.mul_f64(frac));
+        let signal = if trial % 4 == 3 {
+            libc::SIGKILL
+        } else {
+            libc::SIGINT
+        };
+        // SAFETY: kill(2) on the process group of our own child.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), signal) };
+        let status = child.wait().unwrap();
+        // The children of a killed parent are in its group: wait them out
+        // before the next attempt touches their files.
+        let t = Instant::now();
+        // SAFETY: kill with signal 0 only asks whether the group exists.
+        while unsafe { libc::kill(-(child.id() as libc::pid_t), 0) } == 0 {
+            assert!(t.elapsed() < Duration::from_secs(60), "the group lingers");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if status.success() {
+            finished = true;
+            break;
+        }
+        stops += 1;
+        if signal == libc::SIGINT {
+            // 130 once the handler is installed; killed by the signal if
+            // it came while the process was starting.
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                status.code() == Some(130) || status.signal() == Some(libc::SIGINT),
+                "trial {trial}: {status:?}"
+            );
+        }
+        // Every result on disk is whole (once the plan has made runs/).
+        if dir.path().join("runs").exists() {
+            records(dir.path());
+        }
+    }
+    if !finished {
+        let status = Command::new(env!("CARGO_BIN_EXE_descent"))
+            .args(args(dir.path()))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    assert!(stops >= 20, "only {stops} stops before the study finished");
+    assert_eq!(records(one.path()), records(dir.path()));
+    println!(
+        "{stops} stops; the resumed study equals the uninterrupted one ({whole:?} uninterrupted)"
+    );
 }

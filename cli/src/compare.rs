@@ -212,16 +212,15 @@ fn resume_run<'d>(
     Ok(t)
 }
 
-/// The first epoch whose test accuracy reaches `target` (a fraction):
-/// `(steps, examples, training seconds)` up to its end.
+/// The first test-set measurement whose accuracy reaches `target` (a
+/// fraction), each epoch's end and every `--eval-every` steps:
+/// `(steps, examples, training seconds)` up to it.
 pub fn time_to(r: &RunResult, target: f64) -> Option<(u64, u64, f64)> {
-    let e = r
-        .history
-        .epochs
-        .iter()
-        .find(|e| e.test_accuracy as f64 >= target)?;
-    let s = r.history.steps.get(e.step.checked_sub(1)? as usize)?;
-    Some((e.step, s.examples, s.seconds))
+    r.history
+        .accuracy_points()
+        .into_iter()
+        .find(|p| p.3 as f64 >= target)
+        .map(|(step, examples, seconds, _)| (step, examples, seconds))
 }
 
 fn mib(bytes: f64) -> String {
@@ -943,20 +942,39 @@ pub fn write_compare_outputs(
     }
     .write(&out.join("loss.svg"))
     .map_err(plot_err)?;
+    // Against steps when the runs measured between epochs' ends
+    // (--eval-every), else per epoch.
+    let by_step = results.iter().any(|r| !r.history.evals.is_empty());
     let (acc, acc_bands) = mean_and_band(
         results,
         |r| {
-            r.history
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, 100.0 * e.test_accuracy as f64))
-                .collect()
+            if by_step {
+                r.history
+                    .accuracy_points()
+                    .iter()
+                    .map(|p| (p.0 as f64, 100.0 * p.3 as f64))
+                    .collect()
+            } else {
+                r.history
+                    .epochs
+                    .iter()
+                    .map(|e| (e.epoch as f64, 100.0 * e.test_accuracy as f64))
+                    .collect()
+            }
         },
         1500,
     );
     Chart {
-        title: "Test accuracy per epoch".into(),
-        x: Axis::linear("epoch").integer(),
+        title: if by_step {
+            "Test accuracy (every --eval-every steps and each epoch's end)".into()
+        } else {
+            "Test accuracy per epoch".into()
+        },
+        x: if by_step {
+            Axis::linear("optimizer steps").integer()
+        } else {
+            Axis::linear("epoch").integer()
+        },
         y: Axis::linear("test accuracy (%)"),
         y_range: accuracy_range(&acc),
         paired: false,
@@ -971,7 +989,14 @@ pub fn write_compare_outputs(
             "loss.svg",
             "Training loss per step (exponentially smoothed)",
         ),
-        ("accuracy.svg", "Test accuracy at the end of each epoch"),
+        (
+            "accuracy.svg",
+            if by_step {
+                "Test accuracy every --eval-every steps and at each epoch's end"
+            } else {
+                "Test accuracy at the end of each epoch"
+            },
+        ),
     ];
     let mut tables = vec![("Summary", &table), ("Cost", &cost)];
     let lr_table = tune_table(tuned);

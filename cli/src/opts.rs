@@ -350,6 +350,12 @@ pub struct RunArgs {
     /// Evaluate the test set every epoch with batches of this size.
     #[arg(long, default_value_t = 1000)]
     pub eval_batch_size: usize,
+    /// Also evaluate the test set (the validation split while tuning)
+    /// every N optimizer steps, so that time to an accuracy is known to N
+    /// steps rather than an epoch. Evaluation time is not counted as
+    /// training time.
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
     /// What to do when the loss or gradient stops being finite: stop (exit
     /// code 3) or skip-step (drop that step and count it).
     #[arg(long, default_value = "stop", value_parser = choice::<OnDivergence>())]
@@ -478,6 +484,7 @@ impl RunArgs {
             normalize: normalize.name().to_string(),
             eval_batch_size: self.eval_batch_size,
             on_divergence: self.on_divergence,
+            eval_every: self.eval_every,
         }
     }
 }

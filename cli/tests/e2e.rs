@@ -1019,3 +1019,61 @@ fn landscape_of_the_network_writes_its_surface_lines_and_paths() {
         assert!(err.contains(flag), "{flag}: {err}");
     }
 }
+
+/// `--eval-every N`: time to an accuracy is known to N steps. On 300
+/// examples in batches of 32 (10 steps an epoch) with N = 3, a target
+/// every run reaches at once is reached at step 3, not at the epoch's 10,
+/// and the accuracy chart is drawn against steps.
+#[test]
+fn compare_with_eval_every_times_accuracy_in_steps() {
+    let data = small_set(false);
+    let out = tempfile::tempdir().unwrap();
+    let cmp = out.path().join("cmp");
+    ok(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--optimizers",
+        "sgd,adam",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-every",
+        "3",
+        "--target-acc",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+        "--out",
+        s(&cmp),
+    ]);
+    let summary = std::fs::read_to_string(cmp.join("summary.md")).unwrap();
+    let cost = summary.split("## Cost").nth(1).unwrap();
+    for run in ["sgd", "adam"] {
+        let row = cost
+            .lines()
+            .find(|l| l.starts_with(&format!("| {run} ")))
+            .unwrap_or_else(|| panic!("{cost}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(&cells[2..4], ["3", "96"], "{row}");
+    }
+    let svg = std::fs::read_to_string(cmp.join("accuracy.svg")).unwrap();
+    assert!(
+        svg.contains("optimizer steps"),
+        "the accuracy chart's x axis"
+    );
+    // 0 is not a number of steps.
+    let bad = descent(&[
+        "compare",
+        "--data",
+        s(data.path()),
+        "--eval-every",
+        "0",
+        "--out",
+        s(&cmp),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--eval-every"));
+}

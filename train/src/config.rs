@@ -132,6 +132,11 @@ pub struct RunConfig {
     pub eval_batch_size: usize,
     /// What a non-finite loss or gradient does.
     pub on_divergence: OnDivergence,
+    /// Also evaluate the test set after every this many steps (besides
+    /// each epoch's end), so that time to an accuracy is known to that
+    /// many steps. Evaluation time is not training time.
+    #[serde(default)]
+    pub eval_every: Option<u64>,
 }
 
 impl Default for RunConfig {
@@ -158,6 +163,7 @@ impl Default for RunConfig {
             max_steps: None,
             normalize: "standard".to_string(),
             eval_batch_size: 1000,
+            eval_every: None,
             on_divergence: OnDivergence::Stop,
         }
     }
@@ -212,6 +218,9 @@ impl RunConfig {
         }
         if self.eval_batch_size == 0 {
             return Err(config("eval_batch_size", "must be at least 1"));
+        }
+        if self.eval_every == Some(0) {
+            return Err(config("eval_every", "must be at least 1 (steps)"));
         }
         if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
             return Err(config(

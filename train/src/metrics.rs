@@ -261,6 +261,24 @@ impl MetricsWriter {
     }
 }
 
+/// A test-set evaluation between epochs' ends (`eval_every`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// Optimizer steps taken when it was measured.
+    pub step: u64,
+    /// Training examples seen by then.
+    pub examples: u64,
+    /// Training seconds by then (evaluations excluded).
+    #[serde(with = "nonfinite")]
+    pub seconds: f64,
+    /// Mean loss on the test set (the validation split while tuning).
+    #[serde(with = "nonfinite")]
+    pub test_loss: f32,
+    /// Fraction of it classified correctly, in [0, 1].
+    #[serde(with = "nonfinite")]
+    pub test_accuracy: f32,
+}
+
 /// Everything a run measured, for tables and plots.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct History {
@@ -268,6 +286,36 @@ pub struct History {
     pub steps: Vec<StepRecord>,
     /// Every epoch.
     pub epochs: Vec<EpochRecord>,
+    /// The evaluations every `eval_every` steps (empty without it).
+    #[serde(default)]
+    pub evals: Vec<EvalRecord>,
+}
+
+impl History {
+    /// Every test-set measurement in step order, `(step, examples,
+    /// training seconds, accuracy)`: the `eval_every` ones and the epochs'
+    /// ends (an evaluation at the step that ends an epoch is counted once).
+    pub fn accuracy_points(&self) -> Vec<(u64, u64, f64, f32)> {
+        let seconds_at = |step: u64| -> (u64, f64) {
+            match step.checked_sub(1).and_then(|i| self.steps.get(i as usize)) {
+                Some(s) => (s.examples, s.seconds),
+                None => (0, 0.0),
+            }
+        };
+        let mut v: Vec<(u64, u64, f64, f32)> = self
+            .evals
+            .iter()
+            .map(|e| (e.step, e.examples, e.seconds, e.test_accuracy))
+            .collect();
+        for e in &self.epochs {
+            if !self.evals.iter().any(|x| x.step == e.step) {
+                let (ex, secs) = seconds_at(e.step);
+                v.push((e.step, ex, secs, e.test_accuracy));
+            }
+        }
+        v.sort_by_key(|p| p.0);
+        v
+    }
 }
 
 /// Exponential moving average of `values` with weight `1 − β` on the new

@@ -65,6 +65,10 @@ impl<'d> Trainer<'d> {
             "history_epochs".to_string(),
             serde_json::to_string(&self.history.epochs).expect("records serialise"),
         );
+        meta.insert(
+            "history_evals".to_string(),
+            serde_json::to_string(&self.history.evals).expect("records serialise"),
+        );
         match &self.updater {
             Updater::Grad(opt) => {
                 let st = opt.export_state();
@@ -170,6 +174,10 @@ impl<'d> Trainer<'d> {
         }
         t.history.epochs = serde_json::from_str(ck.meta("history_epochs")?)
             .map_err(|e| bad(format!("metadata \"history_epochs\": {e}")))?;
+        if ck.metadata.contains_key("history_evals") {
+            t.history.evals = serde_json::from_str(ck.meta("history_evals")?)
+                .map_err(|e| bad(format!("metadata \"history_evals\": {e}")))?;
+        }
         let n = t.net.num_params();
         match &mut t.updater {
             Updater::Grad(opt) => {

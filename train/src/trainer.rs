@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::CheckpointError;
 use crate::config::{available_memory, check_model_fits, model_min_bytes, OnDivergence, RunConfig};
 use crate::data::{DataError, Mnist};
-use crate::metrics::{EpochRecord, History, MetricsError, MetricsWriter, StepRecord};
+use crate::metrics::{EpochRecord, EvalRecord, History, MetricsError, MetricsWriter, StepRecord};
 use crate::phase::{NetProbe, Phase, Probe};
 
 /// Everything that can end a run early.
@@ -635,6 +635,9 @@ impl<'d> Trainer<'d> {
         let done = self.progress;
         let (mut loss_sum, mut loss_count) = (f64::from_bits(done.loss_sum_bits), done.loss_count);
         let (mut skipped, mut epoch_examples) = (done.skipped, done.examples);
+        // Seconds spent on `eval_every` evaluations: not training time.
+        let mut eval_secs = 0.0f64;
+        let trained = |eval_secs: f64| done.seconds + start.elapsed().as_secs_f64() - eval_secs;
         for s in done.steps_done..steps {
             if self.reached_max_steps() {
                 break;
@@ -661,11 +664,26 @@ impl<'d> Trainer<'d> {
                         grad_norm,
                         lr,
                         examples: self.examples,
-                        seconds: self.seconds + done.seconds + start.elapsed().as_secs_f64(),
+                        seconds: self.seconds + trained(eval_secs),
                     };
                     self.history.steps.push(rec);
                     for o in observers.iter_mut() {
                         o.step(self, &rec)?;
+                    }
+                    // The test set between epochs' ends, every eval_every
+                    // steps (the epoch's last step is measured at its end).
+                    let last = s + 1 == steps || self.reached_max_steps();
+                    if !last && self.cfg.eval_every.is_some_and(|k| self.step % k == 0) {
+                        let t0 = Instant::now();
+                        let (test_loss, test_accuracy) = self.evaluate()?;
+                        eval_secs += t0.elapsed().as_secs_f64();
+                        self.history.evals.push(EvalRecord {
+                            step: self.step,
+                            examples: self.examples,
+                            seconds: rec.seconds,
+                            test_loss,
+                            test_accuracy,
+                        });
                     }
                 }
                 Step::NotFinite { what, value } => match self.cfg.on_divergence {
@@ -679,7 +697,7 @@ impl<'d> Trainer<'d> {
                 loss_count,
                 skipped,
                 examples: epoch_examples,
-                seconds: done.seconds + start.elapsed().as_secs_f64(),
+                seconds: trained(eval_secs),
             };
             if self.stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
                 return Err(TrainError::Interrupted {
@@ -688,7 +706,7 @@ impl<'d> Trainer<'d> {
                 });
             }
         }
-        let secs = done.seconds + start.elapsed().as_secs_f64();
+        let secs = trained(eval_secs);
         self.seconds += secs;
         let (test_loss, test_accuracy) = self.evaluate()?;
         if self.schedule_per_epoch {

@@ -10,7 +10,7 @@ use descent_report::chart::{min_max, tick_label, Axis, Band, Chart};
 use descent_report::page::{self as report, Table};
 use descent_report::Series;
 use descent_train::metrics::{EpochRecord, StepRecord};
-use descent_train::tune::{self, Budget, Tuned};
+use descent_train::tune::{self, Budget, PerPoint, Tuned};
 use descent_train::{Observer, RunConfig, TrainError, Trainer};
 
 use crate::commands::{io_flag, load_data, parse_lr_map};
@@ -559,11 +559,16 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
                 "cannot be combined with --tune-lr, which chooses the lrs",
             ));
         }
-        if args.tune_points == 0 || args.tune_epochs == 0 {
-            return Err(CliError::flag(
-                "--tune-points",
-                "--tune-points and --tune-epochs must be at least 1",
-            ));
+        let (flag, per_point) = match (args.tune_examples, args.tune_steps) {
+            (Some(n), _) => ("--tune-examples", PerPoint::Examples(n)),
+            (_, Some(n)) => ("--tune-steps", PerPoint::Steps(n)),
+            _ => ("--tune-epochs", PerPoint::Epochs(args.tune_epochs)),
+        };
+        if args.tune_points == 0 {
+            return Err(CliError::flag("--tune-points", "must be at least 1"));
+        }
+        if per_point.steps(1, 1) == 0 {
+            return Err(CliError::flag(flag, "must be at least 1"));
         }
         if args.validation == 0 || args.validation >= data.train.len() {
             return Err(CliError::flag(
@@ -575,23 +580,22 @@ pub fn compare(args: &CompareArgs) -> Result<(), CliError> {
                 ),
             ));
         }
-        println!(
-            "tuning the lr: {} grid points per optimizer, {} epoch(s) each, on {} training examples scored on {} held out",
+        say(format!(
+            "tuning the lr: {} grid points per optimizer, {per_point} each, on {} training examples scored on {} held out",
             args.tune_points,
-            args.tune_epochs,
             data.train.len() - args.validation,
             args.validation
-        );
+        ));
         let tuning = tune::tuning_data(&data, args.validation);
         let budget = Budget {
             points: args.tune_points,
-            epochs: args.tune_epochs,
+            per_point,
         };
         let mut report = |label: &str, lr: f32, loss: Option<f32>| {
-            println!(
+            say(format!(
                 "  tune {label:>12}: lr {lr:<9} validation loss {}",
                 loss.map_or("diverged".to_string(), |l| format!("{l:.4}"))
-            );
+            ));
         };
         let tuned = tune::tune(
             &plan,
@@ -874,7 +878,12 @@ pub fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
 /// The lr search of `--tune-lr`: each optimizer's grid with its validation
 /// losses and the lr chosen.
 pub fn tune_table(tuned: &[Tuned]) -> Table {
-    let mut t = Table::new(&["run", "lr tried: validation loss", "lr chosen"]);
+    let mut t = Table::new(&[
+        "run",
+        "steps a point",
+        "lr tried: validation loss",
+        "lr chosen",
+    ]);
     for r in tuned {
         let grid = r
             .grid
@@ -885,7 +894,12 @@ pub fn tune_table(tuned: &[Tuned]) -> Table {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        t.rows.push(vec![r.label.clone(), grid, r.best.to_string()]);
+        t.rows.push(vec![
+            r.label.clone(),
+            r.steps.to_string(),
+            grid,
+            r.best.to_string(),
+        ]);
     }
     t
 }

@@ -588,9 +588,19 @@ pub struct CompareArgs {
     /// --tune-lr's budget: grid points per optimizer (half a decade apart).
     #[arg(long, default_value_t = 5)]
     pub tune_points: usize,
-    /// --tune-lr's budget: epochs per grid point.
+    /// --tune-lr's budget: epochs per grid point (every optimizer sees the
+    /// same examples; full-batch gd takes one step an epoch).
     #[arg(long, default_value_t = 1)]
     pub tune_epochs: usize,
+    /// --tune-lr's budget in training examples per grid point, instead of
+    /// --tune-epochs (the same examples for every optimizer).
+    #[arg(long, value_name = "N", conflicts_with = "tune_steps")]
+    pub tune_examples: Option<u64>,
+    /// --tune-lr's budget in optimizer steps per grid point, instead of
+    /// --tune-epochs (the same number of updates for every optimizer: gd
+    /// then sees N full batches).
+    #[arg(long, value_name = "N")]
+    pub tune_steps: Option<u64>,
     /// --tune-lr: training examples held out as the validation split.
     #[arg(long, default_value_t = 10_000)]
     pub validation: usize,

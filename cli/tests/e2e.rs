@@ -590,7 +590,8 @@ fn compare_with_tune_lr_reports_the_search() {
             .lines()
             .find(|l| l.starts_with(&format!("| {run} ")))
             .unwrap_or_else(|| panic!("{summary}"));
-        row.split('|').nth(3).unwrap().trim().to_string()
+        // run | steps a point | lr tried | lr chosen
+        row.split('|').nth(4).unwrap().trim().to_string()
     };
     // The comparison ran adam at the lr the search chose.
     let adam_row = summary.lines().find(|l| l.starts_with("| adam ")).unwrap();

@@ -135,7 +135,9 @@ pub struct RunConfig {
     /// Also evaluate the test set after every this many steps (besides
     /// each epoch's end), so that time to an accuracy is known to that
     /// many steps. Evaluation time is not training time.
-    #[serde(default)]
+    /// (Left out of the JSON when unset, so older configs keep their
+    /// exact text and a study's ids.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_every: Option<u64>,
 }
 

@@ -22,6 +22,9 @@ pub struct Tuned {
     pub grid: Vec<(f32, Option<f32>)>,
     /// The grid point with the lowest validation loss.
     pub best: f32,
+    /// Optimizer steps each grid point trained for.
+    #[serde(default)]
+    pub steps: u64,
 }
 
 /// How much each optimizer's search may spend.
@@ -29,8 +32,46 @@ pub struct Tuned {
 pub struct Budget {
     /// Grid points (learning rates tried).
     pub points: usize,
-    /// Epochs per grid point.
-    pub epochs: usize,
+    /// What each grid point trains for.
+    pub per_point: PerPoint,
+}
+
+/// The training of one grid point, in the unit the user chose. Epochs and
+/// examples give every optimizer the same data (full-batch gd then takes
+/// one step an epoch); steps give every optimizer the same number of
+/// updates (gd then sees far more examples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PerPoint {
+    /// Whole epochs of the tuning split.
+    Epochs(usize),
+    /// Training examples seen, rounded up to whole steps.
+    Examples(u64),
+    /// Optimizer steps.
+    Steps(u64),
+}
+
+impl PerPoint {
+    /// The optimizer steps this is for a run of `batch` examples a step
+    /// and `steps_per_epoch` steps an epoch: `epochs · steps_per_epoch`,
+    /// `⌈examples / batch⌉` or `steps`.
+    pub fn steps(self, batch: usize, steps_per_epoch: usize) -> u64 {
+        match self {
+            PerPoint::Epochs(e) => (e * steps_per_epoch) as u64,
+            PerPoint::Examples(n) => n.div_ceil(batch.max(1) as u64),
+            PerPoint::Steps(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for PerPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PerPoint::Epochs(e) => write!(f, "{e} epoch(s)"),
+            PerPoint::Examples(n) => write!(f, "{n} examples"),
+            PerPoint::Steps(n) => write!(f, "{n} steps"),
+        }
+    }
 }
 
 /// `points` learning rates in half-decade steps centred on `default`:
@@ -58,10 +99,11 @@ pub fn tuning_data(data: &Mnist, held_out: usize) -> Mnist {
 }
 
 /// Searches each gradient optimizer of `plan` over `points` grid points,
-/// `epochs` epochs each, on `tuning` (whose "test" set is the validation
-/// split); returns the searches, in plan order, after calling
-/// `report(label, lr, validation loss)` for each grid point as it is done.
-/// The random searches have no lr and are left out.
+/// each trained for `per_point` on `tuning` (whose "test" set is the
+/// validation split) and scored by its validation loss at the end; returns
+/// the searches, in plan order, after calling `report(label, lr,
+/// validation loss)` for each grid point as it is done. The random
+/// searches have no lr and are left out.
 pub fn tune(
     plan: &[(String, RunConfig)],
     tuning: &Mnist,
@@ -69,18 +111,23 @@ pub fn tune(
     cx: &Compute,
     report: &mut dyn FnMut(&str, f32, Option<f32>),
 ) -> Result<Vec<Tuned>, TrainError> {
-    let Budget { points, epochs } = budget;
+    let Budget { points, per_point } = budget;
     let mut out = Vec::new();
     for (label, cfg) in plan {
         if !cfg.optimizer.uses_gradient() {
             continue;
         }
+        let n = tuning.train.len();
+        let spe = cfg.steps_per_epoch(&tuning.train).max(1);
+        let steps = per_point.steps(cfg.batch_rows(n), spe).max(1);
         let mut scored = Vec::new();
         for lr in grid(cfg.optimizer.default_lr(), points) {
             let mut c = cfg.clone();
             c.hyper.lr = Some(lr);
-            c.epochs = epochs;
-            c.max_steps = None;
+            // Whole epochs enough for the steps, cut at the last one; the
+            // validation loss is measured where the run stops.
+            c.epochs = steps.div_ceil(spe as u64) as usize;
+            c.max_steps = Some(steps);
             let mut t = Trainer::new(c, tuning, cx.clone())?;
             let loss = match t.run(&mut []) {
                 Ok(()) => t
@@ -108,6 +155,7 @@ pub fn tune(
             label: label.clone(),
             grid: scored,
             best,
+            steps,
         });
     }
     Ok(out)

@@ -9,7 +9,7 @@ use descent_optim::OptimizerKind;
 use descent_train::data::{Mnist, Normalize};
 use descent_train::RunConfig;
 
-use descent_train::tune::{grid, tune, tuning_data, Budget};
+use descent_train::tune::{grid, tune, tuning_data, Budget, PerPoint};
 
 #[test]
 fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
@@ -41,7 +41,7 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
     assert_eq!((tuning.train.len(), tuning.test.len()), (450, 150));
     let budget = Budget {
         points: 5,
-        epochs: 1,
+        per_point: PerPoint::Epochs(1),
     };
     let mut reported = 0;
     let tuned = tune(
@@ -71,5 +71,52 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
             .min_by(|a, b| a.1.unwrap().total_cmp(&b.1.unwrap()))
             .unwrap();
         assert_eq!(t.best, best.0, "{t:?}");
+    }
+}
+
+/// The budget's three units: an epoch of 450 examples in batches of 32 is
+/// 15 steps; 100 examples are 4 steps; full-batch gd takes one step an
+/// epoch under epochs and examples, and the steps asked for under steps.
+#[test]
+fn the_budget_counts_epochs_examples_or_steps() {
+    assert_eq!(PerPoint::Epochs(2).steps(32, 15), 30);
+    assert_eq!(PerPoint::Examples(100).steps(32, 15), 4);
+    assert_eq!(PerPoint::Examples(450).steps(450, 1), 1);
+    assert_eq!(PerPoint::Steps(7).steps(450, 1), 7);
+    let dir = tempfile::tempdir().unwrap();
+    common::write_set(dir.path(), 600, 100, 8, 8, false);
+    let data = Mnist::load(dir.path(), Normalize::Standard).unwrap();
+    let tuning = tuning_data(&data, 150);
+    let plan: Vec<(String, RunConfig)> = [OptimizerKind::Gd, OptimizerKind::Sgd]
+        .into_iter()
+        .map(|k| {
+            let cfg = RunConfig {
+                optimizer: k,
+                hidden: vec![16],
+                batch_size: 32,
+                ..RunConfig::default()
+            };
+            (k.to_string(), cfg)
+        })
+        .collect();
+    for (per_point, want) in [
+        (PerPoint::Epochs(1), [1, 15]),
+        (PerPoint::Examples(900), [2, 29]),
+        (PerPoint::Steps(6), [6, 6]),
+    ] {
+        let budget = Budget {
+            points: 2,
+            per_point,
+        };
+        let tuned = tune(
+            &plan,
+            &tuning,
+            budget,
+            &Compute::serial(),
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        let steps: Vec<u64> = tuned.iter().map(|t| t.steps).collect();
+        assert_eq!(steps, want, "{per_point}");
     }
 }

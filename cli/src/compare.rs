@@ -765,17 +765,24 @@ pub fn run_one_cmd(args: &RunOneArgs) -> Result<(), CliError> {
             run.id
         );
     }
-    // The result is whole on disk: the place it was kept in is not needed.
-    for p in [&checkpoint, &steps] {
-        match std::fs::remove_file(p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(CliError::Study {
-                    path: p.clone(),
-                    message: format!("cannot remove: {e}"),
-                })
-            }
-            _ => {}
+    // The result is whole on disk. The run's last checkpoint (saved at its
+    // last epoch's end) stays as its model, loadable by PyTorch; the step
+    // records kept beside it are in the result now.
+    let model = study::model_path(&args.study, &run.id);
+    if checkpoint.exists() {
+        std::fs::rename(&checkpoint, &model).map_err(|e| CliError::Study {
+            path: model.clone(),
+            message: format!("cannot move {} here: {e}", checkpoint.display()),
+        })?;
+    }
+    match std::fs::remove_file(&steps) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(CliError::Study {
+                path: steps.clone(),
+                message: format!("cannot remove: {e}"),
+            })
         }
+        _ => {}
     }
     Ok(())
 }

@@ -6,6 +6,9 @@
 //!                        and the report's settings
 //! DIR/runs/<id>.json     one finished run: its config, every step and
 //!                        epoch record, its timings and its peak RSS
+//! DIR/runs/<id>.safetensors   its model and optimizer state at the end
+//! DIR/runs/<id>.ckpt.safetensors, <id>.steps.json
+//!                        while it trains: its place, for a resume
 //! ```
 //!
 //! `descent compare` plans, runs every run that has no result yet, each in
@@ -141,6 +144,12 @@ pub fn result_path(dir: &Path, id: &str) -> PathBuf {
 /// `DIR/runs/<id>.ckpt.safetensors`: a run's place while it trains.
 pub fn checkpoint_path(dir: &Path, id: &str) -> PathBuf {
     dir.join("runs").join(format!("{id}.ckpt.safetensors"))
+}
+
+/// `DIR/runs/<id>.safetensors`: a finished run's model and optimizer
+/// state (its checkpoint at its last epoch's end).
+pub fn model_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join("runs").join(format!("{id}.safetensors"))
 }
 
 /// `DIR/runs/<id>.steps.json`: a run's step records while it trains.

@@ -56,10 +56,8 @@ fn study_args<'a>(data: &'a Path, out: &'a Path) -> Vec<&'a str> {
     ]
 }
 
-/// Every stored result of a study directory, by id, with its timings
-/// (seconds, throughput, peak RSS) removed: what must be bit-identical
-/// between two executions of the same study.
-fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
+/// Every stored result of a study directory, by file name, as stored.
+fn records_with_timings(dir: &Path) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir.join("runs")).unwrap() {
         let path = entry.unwrap().path();
@@ -67,7 +65,7 @@ fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
         // A run in progress keeps its place beside the results, and a
         // writer killed mid-write leaves its hidden temporary: neither is
         // a result.
-        if name.ends_with(".ckpt.safetensors")
+        if name.ends_with(".safetensors")
             || name.ends_with(".steps.json")
             || (name.starts_with('.') && name.ends_with(".tmp"))
         {
@@ -77,8 +75,19 @@ fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
             name.ends_with(".json") && !name.starts_with('.'),
             "a stray file in runs/: {name}"
         );
-        let mut v: serde_json::Value =
+        let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        out.insert(name, v);
+    }
+    out
+}
+
+/// [`records_with_timings`] with the timings (seconds, throughput, peak
+/// RSS) removed: what must be bit-identical between two executions of the
+/// same study.
+fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    let mut out = records_with_timings(dir);
+    for v in out.values_mut() {
         let r = v["result"].as_object_mut().unwrap();
         r.remove("seconds");
         r.remove("peak_rss");
@@ -93,7 +102,6 @@ fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
         for e in r["history"]["evals"].as_array_mut().unwrap() {
             e.as_object_mut().unwrap().remove("seconds");
         }
-        out.insert(name, v);
     }
     out
 }
@@ -173,6 +181,17 @@ fn three_concurrent_shards_equal_one_process() {
     assert!(!report.contains("no result yet"), "{report}");
     assert_eq!(records(one.path()), records(sharded.path()));
     assert_eq!(records(one.path()).len(), 6);
+    // Each run's model is kept beside its result, and is the same model
+    // however the study was run.
+    for id in records(one.path()).keys() {
+        let model = |d: &Path| {
+            let p = d.join("runs").join(id.replace(".json", ".safetensors"));
+            descent_cli::checkpoint::load_checkpoint(&p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .tensors
+        };
+        assert_eq!(model(one.path()), model(sharded.path()), "{id}");
+    }
     // The two reports give the same table but for the timing columns.
     let table = |d: &Path| {
         let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
@@ -241,9 +260,7 @@ fn each_run_has_its_own_peak_rss() {
         s(dir.path()),
     ]);
     let mut rss = BTreeMap::new();
-    for entry in std::fs::read_dir(dir.path().join("runs")).unwrap() {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+    for (_, v) in records_with_timings(dir.path()) {
         let r = &v["result"];
         rss.insert(
             r["label"].as_str().unwrap().to_string(),
@@ -331,70 +348,80 @@ fn a_study_stopped_many_times_resumes_to_the_same_results() {
     assert!(status.success());
     let whole = start.elapsed();
 
-    let dir = tempfile::tempdir().unwrap();
-    let (mut stops, mut finished) = (0, false);
+    // Studies stopped again and again until at least 20 stops have been
+    // seen in all; each study, once finished, must equal the uninterrupted
+    // one. A study that finishes in few stops (a slow moment of the host
+    // inflated `whole`) is followed by another with shorter waits.
+    let (mut stops, mut studies) = (0, 0);
+    let mut scale = whole;
     let mut seed = 12345u64;
-    for trial in 0..300 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_descent"))
-            .args(args(dir.path()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        // A pseudo-random moment within 1% to 4% of the whole study's
-        // time (each attempt also pays the process starts again).
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let frac = 0.01 + 0.03 * ((seed >> 33) as f64 / (1u64 << 31) as f64);
-        std::thread::sleep(whole.mul_f64(frac));
-        let signal = if trial % 4 == 3 {
-            libc::SIGKILL
-        } else {
-            libc::SIGINT
-        };
-        // SAFETY: kill(2) on the process group of our own child.
-        unsafe { libc::kill(-(child.id() as libc::pid_t), signal) };
-        let status = child.wait().unwrap();
-        // The children of a killed parent are in its group: wait them out
-        // before the next attempt touches their files.
-        let t = Instant::now();
-        // SAFETY: kill with signal 0 only asks whether the group exists.
-        while unsafe { libc::kill(-(child.id() as libc::pid_t), 0) } == 0 {
-            assert!(t.elapsed() < Duration::from_secs(60), "the group lingers");
-            std::thread::sleep(Duration::from_millis(10));
+    while stops < 20 {
+        assert!(studies < 8, "only {stops} stops in {studies} studies");
+        studies += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let mut finished = false;
+        for trial in 0..120 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_descent"))
+                .args(args(dir.path()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            // A pseudo-random moment within 1% to 4% of the whole study's
+            // time (each attempt also pays the process starts again).
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let frac = 0.01 + 0.03 * ((seed >> 33) as f64 / (1u64 << 31) as f64);
+            std::thread::sleep(scale.mul_f64(frac));
+            let signal = if trial % 4 == 3 {
+                libc::SIGKILL
+            } else {
+                libc::SIGINT
+            };
+            // SAFETY: kill(2) on the process group of our own child.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), signal) };
+            let status = child.wait().unwrap();
+            // The children of a killed parent are in its group: wait them
+            // out before the next attempt touches their files.
+            let t = Instant::now();
+            // SAFETY: kill with signal 0 only asks whether the group exists.
+            while unsafe { libc::kill(-(child.id() as libc::pid_t), 0) } == 0 {
+                assert!(t.elapsed() < Duration::from_secs(60), "the group lingers");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if status.success() {
+                finished = true;
+                break;
+            }
+            stops += 1;
+            if signal == libc::SIGINT {
+                // 130 once the handler is installed; killed by the signal
+                // if it came while the process was starting.
+                use std::os::unix::process::ExitStatusExt;
+                assert!(
+                    status.code() == Some(130) || status.signal() == Some(libc::SIGINT),
+                    "trial {trial}: {status:?}"
+                );
+            }
+            // Every result on disk is whole (once the plan has made runs/).
+            if dir.path().join("runs").exists() {
+                records(dir.path());
+            }
         }
-        if status.success() {
-            finished = true;
-            break;
+        if !finished {
+            let status = Command::new(env!("CARGO_BIN_EXE_descent"))
+                .args(args(dir.path()))
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
         }
-        stops += 1;
-        if signal == libc::SIGINT {
-            // 130 once the handler is installed; killed by the signal if
-            // it came while the process was starting.
-            use std::os::unix::process::ExitStatusExt;
-            assert!(
-                status.code() == Some(130) || status.signal() == Some(libc::SIGINT),
-                "trial {trial}: {status:?}"
-            );
-        }
-        // Every result on disk is whole (once the plan has made runs/).
-        if dir.path().join("runs").exists() {
-            records(dir.path());
-        }
+        assert_eq!(records(one.path()), records(dir.path()), "study {studies}");
+        scale = scale.mul_f64(0.5);
     }
-    if !finished {
-        let status = Command::new(env!("CARGO_BIN_EXE_descent"))
-            .args(args(dir.path()))
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    assert!(stops >= 20, "only {stops} stops before the study finished");
-    assert_eq!(records(one.path()), records(dir.path()));
     println!(
-        "{stops} stops; the resumed study equals the uninterrupted one ({whole:?} uninterrupted)"
+        "{stops} stops in {studies} studies; each resumed study equals the uninterrupted one ({whole:?} uninterrupted)"
     );
 }

@@ -5,40 +5,20 @@
 // The IDX builders live with the data reader's own tests.
 #[path = "../../train/tests/common/mod.rs"]
 mod common;
+mod run;
+
+use run::{descent, ok, s};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use descent_cli::checkpoint::load_checkpoint;
-
-fn descent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_descent"))
-        .args(args)
-        .output()
-        .expect("the descent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = descent(args);
-    assert!(
-        out.status.success(),
-        "descent {args:?} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A small MNIST-shaped set: 8×8 images (64 inputs), 300 train, 100 test.
 fn small_set(gz: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::write_set(dir.path(), 300, 100, 8, 8, gz);
     dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 const SMALL: [&str; 6] = [

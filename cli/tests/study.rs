@@ -1,37 +1,19 @@
 //! Studies: `compare --plan`, `compare --shard K/N`, `run-one` and `report`
 //! on a small synthetic set, through the real binary. A sharded study run
 //! as concurrent processes must equal the one-process study in every
-//! metric record but the timings.
+//! metric record but the timings. (Unix: signals and process groups.)
+
+#![cfg(unix)]
 
 #[path = "../../train/tests/common/mod.rs"]
 mod common;
+mod run;
+
+use run::{descent, ok, s};
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn descent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_descent"))
-        .args(args)
-        .output()
-        .expect("the descent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = descent(args);
-    assert!(
-        out.status.success(),
-        "descent {args:?} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use std::process::Command;
 
 /// The study of every test below: three optimizers (gd among them) × two
 /// seeds, two epochs of a 300-example set, one thread a run.

@@ -170,6 +170,20 @@ fn step(c: &mut Criterion) {
                 black_box(info.expect("an elementwise rule takes the factored step"));
             })
         });
+        g.bench_function("factored, looking ahead", |b| {
+            b.iter(|| {
+                let (x, y) = example(k);
+                let (next, _) = example(k + 1);
+                k += 1;
+                net.forward(&cx, x, 1).unwrap();
+                net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))
+                    .unwrap();
+                net.backward_signals_probed(&cx, x, &mut ()).unwrap();
+                let (p, src) = net.params_and_grad_source_ahead(x, next).unwrap();
+                let info = opt.step_factored(&cx, p, src.norm(), &src).unwrap();
+                black_box(info.expect("an elementwise rule takes the factored step"));
+            })
+        });
         g.finish();
 
         let mut g = c.benchmark_group(format!("small_batch/update/{name}"));
@@ -185,6 +199,25 @@ fn step(c: &mut Criterion) {
             b.iter(|| {
                 let (p, src) = net.params_and_grad_source(&x).unwrap();
                 black_box(opt.step_factored(&cx, p, src.norm(), &src).unwrap());
+            })
+        });
+        // The update and the next forward: W₀ read again by the forward,
+        // or its products formed by the update as it writes W₀.
+        let (next, _) = example(1);
+        // (The forward replaces the stored activations the next update's
+        // source reads: other values, the same work.)
+        g.bench_function("factored, then forward", |b| {
+            b.iter(|| {
+                let (p, src) = net.params_and_grad_source(&x).unwrap();
+                black_box(opt.step_factored(&cx, p, src.norm(), &src).unwrap());
+                black_box(net.forward(&cx, next, 1).unwrap());
+            })
+        });
+        g.bench_function("factored looking ahead, then forward", |b| {
+            b.iter(|| {
+                let (p, src) = net.params_and_grad_source_ahead(&x, next).unwrap();
+                black_box(opt.step_factored(&cx, p, src.norm(), &src).unwrap());
+                black_box(net.forward(&cx, next, 1).unwrap());
             })
         });
         g.finish();

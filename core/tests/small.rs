@@ -6,19 +6,21 @@
 //!
 //! Tolerances: `rows_times_w` and `combine_rows_of` add their terms in the
 //! order written, one rounding each, so they equal their twins bit for bit.
-//! `rows_times_wt` sums each dot product in `LANES` partial sums, so it
-//! agrees with the in-order twin to `1e-5·Σ|w·x|`; it is bit-identical to
+//! `rows_times_wt` sums each dot product in two `LANES`-lane partial sums
+//! (`dot_row`'s order), so it agrees with the in-order twin to
+//! `1e-5·Σ|w·x|`; it is bit-identical to
 //! itself whatever slice offsets it is given. A rule's kernel fed a factored
 //! source must give the bits it gives for the same gradient stored.
 
 use descent_core::ops;
 use descent_core::simd::{F32x16, F32x4, F32x8, Vector};
 use descent_core::step::{
-    self, AdamStep, ColumnSums, Combination, Factor, Factored, GradIn, MomentumStep, Scaled,
-    Segment, SgdStep,
+    self, AdamStep, Ahead, ColumnSums, Combination, Factor, Factored, GradIn, Lookahead,
+    MomentumStep, Scaled, Segment, SgdStep,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 fn random(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-2.0f32..2.0)).collect()
@@ -181,6 +183,7 @@ impl Factored for Net {
                 rows: self.rows,
                 outs,
                 ins,
+                ahead: None,
             }
         } else {
             Factor::Sums {
@@ -234,6 +237,7 @@ fn factored_values<V: Vector>(f: &impl Factored, range: std::ops::Range<usize>) 
         next += seg.len();
         out.extend(match seg {
             Segment::Scaled(g) => read::<V>(g),
+            Segment::Ahead(g) => read::<V>(g),
             Segment::Row(g) => read::<V>(g),
             Segment::Sums(g) => read::<V>(g),
         });
@@ -265,6 +269,7 @@ fn factored_at_width<V: Vector>(seed: u64) {
             let k = at..at + seg.len();
             match seg {
                 Segment::Scaled(g) => made.apply::<V>(g, k),
+                Segment::Ahead(g) => made.apply::<V>(g, k),
                 Segment::Row(g) => made.apply::<V>(g, k),
                 Segment::Sums(g) => made.apply::<V>(g, k),
             }
@@ -307,8 +312,30 @@ impl State {
         }
     }
 
-    /// One step of each rule on elements `k`, reading the gradient from `g`.
-    fn apply<V: Vector>(&mut self, g: impl GradIn<V>, k: std::ops::Range<usize>) {
+    /// [`State::apply`] with the row `c·x` given as an [`Ahead`]: each
+    /// rule's update stores its product with `next` in its own `outs[n]`.
+    fn apply_ahead<V: Vector>(
+        &mut self,
+        c: f32,
+        x: &[f32],
+        next: &[f32],
+        outs: &[AtomicU32],
+        k: std::ops::Range<usize>,
+    ) {
+        let (sgd, mom, adam) = Self::hypers();
+        let g = |n: usize| Ahead::new(c, x, next, &outs[n]);
+        step::sgd::<V>(&mut self.sgd[k.clone()], g(0), &sgd);
+        step::momentum::<V>(
+            &mut self.mom[k.clone()],
+            g(1),
+            &mut self.buf[k.clone()],
+            &mom,
+        );
+        let (m, v) = (&mut self.m[k.clone()], &mut self.v[k.clone()]);
+        step::adam::<V>(&mut self.adam[k], g(2), m, v, None, &adam);
+    }
+
+    fn hypers() -> (SgdStep, MomentumStep, AdamStep) {
         let sgd = SgdStep {
             lr: 0.1,
             weight_decay: 0.01,
@@ -324,6 +351,12 @@ impl State {
             grad_scale: 1.0,
         };
         let adam = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 0.01, true, false, 3, 0.5);
+        (sgd, mom, adam)
+    }
+
+    /// One step of each rule on elements `k`, reading the gradient from `g`.
+    fn apply<V: Vector>(&mut self, g: impl GradIn<V>, k: std::ops::Range<usize>) {
+        let (sgd, mom, adam) = Self::hypers();
         step::sgd::<V>(&mut self.sgd[k.clone()], g, &sgd);
         step::momentum::<V>(&mut self.mom[k.clone()], g, &mut self.buf[k.clone()], &mom);
         let (m, v) = (&mut self.m[k.clone()], &mut self.v[k.clone()]);
@@ -347,4 +380,141 @@ fn factored_sources_check_their_shapes() {
     let ok = Combination::new(&[1.0; 3], &x, 4, 2);
     assert_eq!(GradIn::<F32x8>::len(&ok), 2);
     assert_eq!(GradIn::<F32x8>::get(&Scaled::new(2.0, &x), 9), 2.0);
+}
+
+/// An update fed an [`Ahead`] row leaves the bits a [`Scaled`] row leaves
+/// (parameters and state, every rule), and `out` holds the forward's
+/// product of the updated row with the next input: [`ops::dot_row`]'s
+/// bits, which are [`ops::rows_times_wt`]'s over the updated W.
+fn ahead_at_width<V: Vector>(seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for &i in &INS {
+        for &o in &OUTS {
+            let x = with_edges(random(&mut rng, i), 5);
+            let next = random(&mut rng, i);
+            let c = random(&mut rng, o);
+            let start = State::new(o * i, &mut rng);
+            let (mut plain, mut ahead) = (start.clone(), start.clone());
+            let outs: Vec<AtomicU32> = (0..3 * o).map(|_| AtomicU32::new(u32::MAX)).collect();
+            for r in 0..o {
+                let k = r * i..(r + 1) * i;
+                plain.apply::<V>(Scaled::new(c[r], &x), k.clone());
+                // `apply` steps sgd, momentum and adam in turn: the last
+                // store into `outs[3r..]` is adam's; the test reads each.
+                let rule_outs = &outs[3 * r..3 * r + 3];
+                ahead.apply_ahead::<V>(c[r], &x, &next, rule_outs, k);
+            }
+            let what = format!("I {i} O {o}, {} lanes", V::LANES);
+            for (a, b, rule) in [
+                (&ahead.sgd, &plain.sgd, "sgd"),
+                (&ahead.mom, &plain.mom, "momentum p"),
+                (&ahead.buf, &plain.buf, "momentum buffer"),
+                (&ahead.adam, &plain.adam, "adam p"),
+                (&ahead.m, &plain.m, "adam m"),
+                (&ahead.v, &plain.v, "adam v"),
+            ] {
+                same_bits(a, b, &format!("ahead {rule}, {what}"));
+            }
+            for (n, w) in [&plain.sgd, &plain.mom, &plain.adam]
+                .into_iter()
+                .enumerate()
+            {
+                let mut y = vec![0.0; o];
+                ops::rows_times_wt::<V>(&next, i, w, None, false, &mut y);
+                for r in 0..o {
+                    let got = f32::from_bits(outs[3 * r + n].load(Ordering::Relaxed));
+                    let row = ops::dot_row::<V>(&w[r * i..(r + 1) * i], &next);
+                    same_bits(
+                        &[got],
+                        &[row],
+                        &format!("ahead dot, rule {n}, row {r}, {what}"),
+                    );
+                    same_bits(
+                        &[got],
+                        &[y[r]],
+                        &format!("ahead vs forward, row {r}, {what}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_ahead_row_updates_as_scaled_and_forms_the_next_forward() {
+    ahead_at_width::<F32x4>(11);
+    ahead_at_width::<F32x8>(12);
+    ahead_at_width::<F32x16>(13);
+}
+
+/// A factored gradient with a [`Lookahead`] at B = 1 hands out whole rows
+/// as [`Ahead`] segments, and parts of rows (a range cut mid-row, as a
+/// thread's piece may be) as plain [`Scaled`] ones.
+#[test]
+fn a_lookahead_covers_whole_rows_only() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let net = Net::new(1, &mut rng);
+    let next = random(&mut rng, 13);
+    let out: Vec<AtomicU32> = (0..7).map(|_| AtomicU32::new(0)).collect();
+    let with = Ahead0 {
+        net: &net,
+        next: &next,
+        out: &out,
+    };
+    let kinds = |r: std::ops::Range<usize>| {
+        let mut k = Vec::new();
+        with.segments(r, &mut |at, seg| {
+            k.push((at, matches!(seg, Segment::Ahead(_)), seg.len()))
+        });
+        k
+    };
+    // Rows 0 and 1 whole, row 2 cut at 5.
+    assert_eq!(
+        kinds(0..31),
+        vec![(0, true, 13), (13, true, 13), (26, false, 5)]
+    );
+    // Row 0 from its 3rd element, then row 1 whole.
+    assert_eq!(kinds(3..26), vec![(3, false, 10), (13, true, 13)]);
+    // The values are the gradient's, however the segments are made.
+    same_bits(
+        &factored_values::<F32x8>(&with, 0..net.len()),
+        &factored_values::<F32x8>(&net, 0..net.len()),
+        "lookahead values",
+    );
+}
+
+/// [`Net`] with a lookahead on its first layer.
+struct Ahead0<'a> {
+    net: &'a Net,
+    next: &'a [f32],
+    out: &'a [AtomicU32],
+}
+
+impl Factored for Ahead0<'_> {
+    fn blocks(&self) -> usize {
+        self.net.blocks()
+    }
+    fn block(&self, k: usize) -> Factor<'_> {
+        match self.net.block(k) {
+            Factor::Outer {
+                dy,
+                x,
+                rows,
+                outs,
+                ins,
+                ..
+            } if k == 0 => Factor::Outer {
+                dy,
+                x,
+                rows,
+                outs,
+                ins,
+                ahead: Some(Lookahead {
+                    next: self.next,
+                    out: self.out,
+                }),
+            },
+            b => b,
+        }
+    }
 }

@@ -29,9 +29,11 @@
 
 use std::ops::Range;
 
+use descent_core::gemm::kernel::relu_s;
 use descent_core::ops::SMALL_BATCH;
-use descent_core::step::{Factor, Factored};
+use descent_core::step::{Factor, Factored, Lookahead};
 use descent_core::{AlignedVec, Compute};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -144,6 +146,9 @@ pub struct GradSource<'a> {
     dacts: &'a [AlignedVec],
     x: &'a [f32],
     batch: usize,
+    /// The next input row and where the first layer's products with it go
+    /// ([`Mlp::params_and_grad_source_ahead`]).
+    ahead: Option<Lookahead<'a>>,
 }
 
 impl GradSource<'_> {
@@ -211,6 +216,7 @@ impl Factored for GradSource<'_> {
                 rows,
                 outs,
                 ins: layer.in_features,
+                ahead: if l == 0 { self.ahead } else { None },
             }
         } else {
             Factor::Sums { dy, rows, outs }
@@ -234,6 +240,60 @@ pub struct Mlp {
     /// `dacts[l]`: dL/d(output of layer l), same shape as `acts[l]`; for
     /// hidden layers it becomes dL/d(pre-activation) in place.
     dacts: Vec<AlignedVec>,
+    /// The first layer's products with the next input, formed by the last
+    /// update ([`Mlp::params_and_grad_source_ahead`]).
+    ahead: NextForward,
+    /// Forwards that used `ahead`.
+    ahead_forwards: u64,
+}
+
+/// The first layer's `W₀·x` for an input row `x` that an update formed as
+/// it wrote W₀ ([`descent_core::step::Ahead`]), kept for the forward of
+/// that row: the products of W₀ as it now is, the bits
+/// [`descent_core::ops::rows_times_wt`] would compute from it.
+#[derive(Debug, Default)]
+struct NextForward {
+    /// The row the products are for, (s0), on a cache line: the update
+    /// loads it a vector at a time beside W's rows, and a load split
+    /// across two lines cost the update more than reading W again.
+    x: AlignedVec,
+    /// Row o's product as `f32::to_bits`, [`UNWRITTEN`] until the update
+    /// writes it, (s1).
+    dots: Vec<AtomicU32>,
+    /// True from the update that forms them until the parameters may have
+    /// changed by any other way or the forward used them.
+    armed: bool,
+}
+
+/// A product the update has not written (a row it did not update whole,
+/// or no factored update at all). A written product with these bits (a
+/// NaN) only costs the forward reading W₀ again.
+const UNWRITTEN: u32 = u32::MAX;
+
+impl Clone for NextForward {
+    fn clone(&self) -> Self {
+        NextForward {
+            x: self.x.clone(),
+            dots: (self.dots.iter())
+                .map(|d| AtomicU32::new(d.load(Ordering::Relaxed)))
+                .collect(),
+            armed: self.armed,
+        }
+    }
+}
+
+impl NextForward {
+    /// The products for `x`, if they were formed for this very row (bit
+    /// for bit) and written whole.
+    fn for_row(&self, x: &[f32]) -> Option<&[AtomicU32]> {
+        let same = self.x.len() == x.len()
+            && (self.x.iter().zip(x)).fold(0, |d, (a, b)| d | (a.to_bits() ^ b.to_bits())) == 0;
+        let whole = self
+            .dots
+            .iter()
+            .all(|d| d.load(Ordering::Relaxed) != UNWRITTEN);
+        (self.armed && same && whole).then_some(&self.dots[..])
+    }
 }
 
 impl Mlp {
@@ -255,6 +315,8 @@ impl Mlp {
             batch: 0,
             acts: vec![AlignedVec::new(); sizes.len() - 1],
             dacts: vec![AlignedVec::new(); sizes.len() - 1],
+            ahead: NextForward::default(),
+            ahead_forwards: 0,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for l in 0..net.layers.len() {
@@ -291,6 +353,7 @@ impl Mlp {
     }
     /// All parameters, writable (an optimizer step, a checkpoint load).
     pub fn params_mut(&mut self) -> &mut [f32] {
+        self.ahead.armed = false;
         &mut self.params
     }
     /// All gradients, same layout as the parameters.
@@ -303,6 +366,7 @@ impl Mlp {
     }
     /// Parameters (writable) and gradients together, for an optimizer step.
     pub fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
+        self.ahead.armed = false;
         (&mut self.params, &self.grads)
     }
 
@@ -376,11 +440,28 @@ impl Mlp {
             let y = &mut here[0];
             let hidden = l < last;
             let fuse_relu = hidden && self.activation == Activation::Relu;
-            let x = Rows {
-                data: input,
-                rows: batch,
+            let ahead = if l == 0 && batch == 1 {
+                self.ahead.for_row(input)
+            } else {
+                None
             };
-            layer.forward(cx, y, x, LinearParams { w, b }, fuse_relu)?;
+            if let Some(dots) = ahead {
+                // The last update formed W₀·x as it wrote W₀, and W₀ has
+                // not changed since: add the bias and apply the ReLU as
+                // `rows_times_wt` would, and W₀ is not read at all.
+                for ((yo, d), &bo) in y.iter_mut().zip(dots).zip(b) {
+                    let v = f32::from_bits(d.load(Ordering::Relaxed)) + bo;
+                    *yo = if fuse_relu { relu_s(v) } else { v };
+                }
+                self.ahead.armed = false;
+                self.ahead_forwards += 1;
+            } else {
+                let x = Rows {
+                    data: input,
+                    rows: batch,
+                };
+                layer.forward(cx, y, x, LinearParams { w, b }, fuse_relu)?;
+            }
             probe.done(Phase::Forward(l));
             if hidden && !fuse_relu {
                 self.activation.forward(y);
@@ -549,14 +630,73 @@ impl Mlp {
             });
         }
         self.check_input("gradient source input x (the forward's)", x, batch)?;
+        self.ahead.armed = false;
         let src = GradSource {
             layers: &self.layers,
             acts: &self.acts,
             dacts: &self.dacts,
             x,
             batch,
+            ahead: None,
         };
         Ok((&mut self.params, src))
+    }
+
+    /// [`Mlp::params_and_grad_source`] at batch 1, with the next step's
+    /// input row `next` (s0): an update that takes this source forms the
+    /// first layer's products `W₀·next` with the W₀ it writes, as it writes
+    /// each row ([`descent_core::step::Ahead`]), and the next
+    /// [`Mlp::forward`] of `next` uses them instead of reading W₀ again.
+    ///
+    /// The result is the same bits as without: the products are summed as
+    /// the forward sums them, and the forward uses them only when its input
+    /// is `next` bit for bit, every row of W₀ was updated whole through
+    /// this source, and the parameters were not handed out writable since
+    /// ([`Mlp::params_mut`], [`Mlp::params_and_grads`], another source).
+    /// Otherwise it reads W₀ as always. [`Mlp::ahead_forwards`] counts the
+    /// forwards that used them.
+    pub fn params_and_grad_source_ahead<'a>(
+        &'a mut self,
+        x: &'a [f32],
+        next: &[f32],
+    ) -> Result<(&'a mut [f32], GradSource<'a>)> {
+        if self.batch != 1 {
+            return Err(NnError::NoForward {
+                what: "a gradient source that looks ahead (needs a stored pass of 1 row)",
+                batch: self.batch,
+            });
+        }
+        self.check_input("next input row", next, 1)?;
+        self.check_input("gradient source input x (the forward's)", x, 1)?;
+        let ahead = &mut self.ahead;
+        ahead.x.resize(next.len(), 0.0);
+        ahead.x.copy_from_slice(next);
+        let outs = self.sizes[1];
+        if ahead.dots.len() != outs {
+            ahead.dots = (0..outs).map(|_| AtomicU32::new(UNWRITTEN)).collect();
+        }
+        for d in &ahead.dots {
+            d.store(UNWRITTEN, Ordering::Relaxed);
+        }
+        ahead.armed = true;
+        let src = GradSource {
+            layers: &self.layers,
+            acts: &self.acts,
+            dacts: &self.dacts,
+            x,
+            batch: 1,
+            ahead: Some(Lookahead {
+                next: &self.ahead.x,
+                out: &self.ahead.dots,
+            }),
+        };
+        Ok((&mut self.params, src))
+    }
+
+    /// How many first-layer forwards used products an update formed
+    /// ([`Mlp::params_and_grad_source_ahead`]) instead of reading W₀.
+    pub fn ahead_forwards(&self) -> u64 {
+        self.ahead_forwards
     }
 
     /// Writes this batch's gradient from the signals of
@@ -830,6 +970,9 @@ mod tests {
                     for k in 0..seg.len() {
                         made[at + k] = match seg {
                             descent_core::step::Segment::Scaled(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
+                            descent_core::step::Segment::Ahead(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
                             descent_core::step::Segment::Row(g) => {

@@ -44,6 +44,7 @@ impl Layers {
             for k in 0..seg.len() {
                 g[at + k] = match seg {
                     step::Segment::Scaled(s) => step::GradIn::<Wide>::get(&s, k),
+                    step::Segment::Ahead(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Row(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Sums(s) => step::GradIn::<Wide>::get(&s, k),
                 };
@@ -72,6 +73,7 @@ impl Factored for Layers {
                 rows: self.rows,
                 outs,
                 ins,
+                ahead: None,
             }
         } else {
             Factor::Sums {

@@ -160,6 +160,12 @@ pub struct StepShape {
     /// its update, at B ≤ [`SMALL_BATCH`]: no dW or db phase, and the
     /// update reads dY and X instead of a stored gradient.
     pub factored: bool,
+    /// At B = 1, the update formed the next forward's first-layer products
+    /// as it wrote W₀ (the trainer's lookahead): the next row is gathered
+    /// with this one, the first layer's forward only adds the bias (and
+    /// applies f), and the update does its 2·I·O FLOPs, reading the next
+    /// row.
+    pub ahead: bool,
 }
 
 impl StepShape {
@@ -170,14 +176,25 @@ impl StepShape {
 }
 
 /// Forward of every layer (and the unfused activations) on `b` rows, in
-/// order.
-fn forward_costs(sizes: &[usize], act: Activation, b: usize, out: &mut Vec<(Phase, Cost)>) {
+/// order; with `ahead`, the first layer's products come made (see
+/// [`StepShape::ahead`]): it reads them and the bias and writes Y.
+fn forward_costs(
+    sizes: &[usize],
+    act: Activation,
+    b: usize,
+    ahead: bool,
+    out: &mut Vec<(Phase, Cost)>,
+) {
     let last = sizes.len() - 2;
     for (l, p) in sizes.windows(2).enumerate() {
         let (i, o) = (p[0], p[1]);
         out.push((
             Phase::Net(N::Forward(l)),
-            Cost::new(2 * b * i * o + b * o, 4 * (b * i + o * i + o + b * o)),
+            if ahead && l == 0 {
+                Cost::new(b * o, 4 * (b * o + o + b * o))
+            } else {
+                Cost::new(2 * b * i * o + b * o, 4 * (b * i + o * i + o + b * o))
+            },
         ));
         if l < last && act != Activation::Relu {
             out.push((
@@ -198,6 +215,8 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let (b, sizes) = (s.batch, &s.sizes[..]);
     let p = s.params();
     let c = *sizes.last().expect("at least two widths");
+    // The lookahead gathers the next step's row too.
+    let rows = b + usize::from(s.ahead);
     let mut out = vec![(
         Phase::Gather,
         if s.gathered {
@@ -205,9 +224,9 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             // FLOPs) and written as a float; each label read and written.
             // The rows come from anywhere in the whole set of bytes.
             Cost::in_place(
-                3 * b * sizes[0],
-                5 * b * sizes[0] + 8 * b,
-                s.examples * (sizes[0] + 4) + 4 * b * (sizes[0] + 1),
+                3 * rows * sizes[0],
+                5 * rows * sizes[0] + 8 * rows,
+                s.examples * (sizes[0] + 4) + 4 * rows * (sizes[0] + 1),
             )
         } else {
             Cost::default()
@@ -215,7 +234,7 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     )];
     if !s.kind.uses_gradient() {
         let mut pass = Vec::new();
-        forward_costs(sizes, s.activation, b, &mut pass);
+        forward_costs(sizes, s.activation, b, false, &mut pass);
         let once = pass.iter().fold(loss_cost(b, c), |a, (_, x)| a + *x);
         // Two evaluations on the same buffers; the weights, the kept copy
         // and the candidate are three parameter-sized arrays.
@@ -227,7 +246,7 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
         out.push((Phase::Search, search));
         return out;
     }
-    forward_costs(sizes, s.activation, b, &mut out);
+    forward_costs(sizes, s.activation, b, s.ahead, &mut out);
     out.push((Phase::Net(N::Loss), loss_cost(b, c)));
     let f_prime = if s.activation == Activation::Relu {
         1
@@ -275,6 +294,13 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
         0
     };
     let state = s.state_buffers;
+    // The next forward's first-layer products, formed in the update: 2·I·O
+    // FLOPs, the next row read.
+    let (ahead_flops, ahead_bytes) = if s.ahead {
+        (2 * sizes[0] * sizes[1], 4 * sizes[0])
+    } else {
+        (0, 0)
+    };
     out.push((
         Phase::Update,
         if s.factored {
@@ -283,9 +309,9 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             // each element of g (B multiply-adds) and updates p and the
             // state: dY and X read once, p and the state read and written.
             Cost::in_place(
-                2 * b * factors + 2 * b * p + s.update_flops * p + muon,
-                4 * factors + 4 * p * (2 + 2 * state),
-                4 * factors + 4 * p * (1 + state),
+                2 * b * factors + 2 * b * p + s.update_flops * p + muon + ahead_flops,
+                4 * factors + 4 * p * (2 + 2 * state) + ahead_bytes,
+                4 * factors + 4 * p * (1 + state) + ahead_bytes,
             )
         } else {
             // The norm's read-only pass over g, then the fused update.
@@ -310,11 +336,15 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
 /// - the activation's backward folded into dX's store: one more read of A;
 /// - the gradient's norm folded into the update: no read-only pass over g;
 /// - at B ≤ [`SMALL_BATCH`] with an elementwise rule, the gradient made
-///   from its factors inside the update ([`StepShape::factored`]).
+///   from its factors inside the update ([`StepShape::factored`]);
+/// - at B = 1, the next forward's first-layer products formed in the
+///   update as well ([`StepShape::ahead`]).
 pub fn fused_step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let elementwise = !matches!(s.kind, OptimizerKind::Adafactor | OptimizerKind::Muon);
+    let factored = s.factored || (s.batch <= SMALL_BATCH && elementwise);
     let fused = StepShape {
-        factored: s.factored || (s.batch <= SMALL_BATCH && elementwise),
+        factored,
+        ahead: s.ahead || (s.batch == 1 && factored),
         gathered: false,
         ..s.clone()
     };
@@ -323,9 +353,19 @@ pub fn fused_step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     for (phase, mut cost) in step_costs(&fused) {
         match phase {
             // X as u8 instead of f32: 3 bytes less a pixel, each read.
-            Phase::Net(N::Forward(0) | N::WeightGrad(0)) if s.gathered => {
+            // (With the lookahead the forward reads no X, and the update
+            // reads the next row.)
+            Phase::Net(N::Forward(0)) if s.gathered && !fused.ahead => {
                 cost.bytes -= (3 * b * s0) as f64;
                 cost.footprint -= (3 * b * s0) as f64;
+            }
+            Phase::Net(N::WeightGrad(0)) if s.gathered => {
+                cost.bytes -= (3 * b * s0) as f64;
+                cost.footprint -= (3 * b * s0) as f64;
+            }
+            Phase::Update if s.gathered && fused.ahead => {
+                cost.bytes -= (3 * s0) as f64;
+                cost.footprint -= (3 * s0) as f64;
             }
             // Into the dW just pushed (same layer): db's B·O sums ride on
             // its pass over dY, leaving db's write (4·O of 4·(B·O + O)).
@@ -362,7 +402,7 @@ pub fn eval_cost(sizes: &[usize], act: Activation, rows: usize, eval_batch: usiz
     while left > 0 {
         let b = left.min(eval_batch.max(1));
         let mut pass = Vec::new();
-        forward_costs(sizes, act, b, &mut pass);
+        forward_costs(sizes, act, b, false, &mut pass);
         total = pass
             .iter()
             .fold(total + loss_cost(b, c), |a, (_, x)| a + *x);
@@ -389,6 +429,7 @@ mod tests {
             update_flops: update_flops(kind, &Hyper::default(), false),
             state_buffers: 0,
             factored: false,
+            ahead: false,
         }
     }
 
@@ -546,6 +587,40 @@ mod tests {
             cost(&fused, Phase::Update).unwrap().bytes,
             cost(&plain, Phase::Update).unwrap().bytes - 4.0 * 23.0
         );
+    }
+
+    /// B = 1 with the lookahead: the first layer's forward adds the bias
+    /// to the products the update made (3 FLOPs; 4·(3 + 3 + 3) bytes), the
+    /// update does their 2·4·3 FLOPs reading the next row (4·4 bytes), and
+    /// the gather takes two rows.
+    #[test]
+    fn lookahead_costs() {
+        let one = StepShape {
+            factored: true,
+            batch: 1,
+            ..shape(OptimizerKind::Sgd, Activation::Relu)
+        };
+        let ahead = StepShape {
+            ahead: true,
+            ..one.clone()
+        };
+        let cost = |s: &StepShape, p: Phase| {
+            let v = step_costs(s);
+            v.iter().find(|(q, _)| *q == p).map(|x| x.1).unwrap()
+        };
+        let f0 = Phase::Net(N::Forward(0));
+        assert_eq!(
+            (cost(&ahead, f0).flops, cost(&ahead, f0).bytes),
+            (3.0, 36.0)
+        );
+        let (u, ua) = (cost(&one, Phase::Update), cost(&ahead, Phase::Update));
+        assert_eq!((ua.flops - u.flops, ua.bytes - u.bytes), (24.0, 16.0));
+        let (g, ga) = (cost(&one, Phase::Gather), cost(&ahead, Phase::Gather));
+        assert_eq!((g.flops, ga.flops), (12.0, 24.0));
+        // The fused schedule at B = 1 looks ahead, with the next row as u8.
+        let fused = fused_step_costs(&one);
+        let fu = fused.iter().find(|(q, _)| *q == Phase::Update).unwrap().1;
+        assert_eq!(fu.bytes, ua.bytes - 12.0);
     }
 
     #[test]

@@ -490,5 +490,7 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
         // Steps the optimizer took on the gradient's factors (a clipped
         // run declines some; Adafactor and Muon all).
         factored: t.factored_steps > 0,
+        // Forwards that took the first layer's products from the update.
+        ahead: t.net.ahead_forwards() > 0,
     }
 }

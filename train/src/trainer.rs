@@ -216,6 +216,16 @@ pub struct Trainer<'d> {
     /// Steps whose gradient the optimizer made from its factors (see
     /// [`Trainer::factored_grads`]); the others stored it.
     pub factored_steps: u64,
+    /// At batch 1, when the gradient is made from its factors, gather the
+    /// next step's row before the update, so that the update forms the
+    /// next forward's first-layer products as it writes W₀
+    /// ([`descent_nn::Mlp::params_and_grad_source_ahead`]): W₀ is then read
+    /// once a step instead of twice. On by default; the bits are the same
+    /// either way (`Mlp::ahead_forwards` counts the forwards it served).
+    pub lookahead: bool,
+    /// The next step's row, gathered for the lookahead.
+    x_next: AlignedVec,
+    y_next: Vec<u32>,
     /// How far the epoch in progress has gone (all zero between epochs):
     /// saved by [`Trainer::save`], so a run stopped inside an epoch resumes
     /// at its next step, bit for bit.
@@ -288,6 +298,9 @@ impl<'d> Trainer<'d> {
             last_checkpoint: None,
             factored_grads: true,
             factored_steps: 0,
+            lookahead: true,
+            x_next: AlignedVec::new(),
+            y_next: Vec::new(),
             progress: EpochProgress::default(),
             stop: None,
         })
@@ -409,8 +422,11 @@ impl<'d> Trainer<'d> {
         // streams (W, dW, the update): at batch 64 on Ice Lake the gather
         // took 37.7 µs with no prefetch, 28 µs prefetched after the gather,
         // 18 after the forward, 14 before the update and 11.3 here.
+        // With the lookahead (batch 1) the next row is already gathered:
+        // the one after it is the next to be.
+        let ahead = if b == 1 && self.lookahead { 1 } else { 0 };
         if b < self.data.train.len() {
-            let next = end..(end + b).min(self.order.len());
+            let next = end..(end + b + ahead).min(self.order.len());
             self.data.train.prefetch(&self.order[next]);
         }
         step
@@ -423,7 +439,7 @@ impl<'d> Trainer<'d> {
     ) -> Result<Step, TrainError> {
         let data = self.data;
         let train = &data.train;
-        let b = rows.len();
+        let (b, next) = (rows.len(), rows.end);
         // Gather: X (B, 784) and y (B) from this epoch's order, normalized
         // from the set's bytes. The whole set (full-batch gd, never
         // shuffled) needs no copy: it is the batch.
@@ -435,6 +451,20 @@ impl<'d> Trainer<'d> {
             train.gather(&self.cx, &self.order[rows], &mut self.x, &mut self.y);
             (&self.x, &self.y)
         };
+        // At batch 1 the next step's row too, when this epoch has one and
+        // the update will make the gradient from its factors: the update
+        // then forms that row's first-layer products (see `lookahead`).
+        let ahead = self.lookahead
+            && b == 1
+            && self.factored_grads
+            && next < self.order.len()
+            && matches!(&self.updater, Updater::Grad(o) if o.prefers_factored());
+        if ahead {
+            self.x_next.resize(train.dim(), 0.0);
+            self.y_next.resize(1, 0);
+            let idx = &self.order[next..next + 1];
+            train.gather(&self.cx, idx, &mut self.x_next, &mut self.y_next);
+        }
         probe.done(Phase::Gather);
         // A step of a few rows runs on the calling thread alone: it is
         // ~20 µs of streaming the weights from L2, and cutting the update
@@ -485,7 +515,11 @@ impl<'d> Trainer<'d> {
                     // the step would depend on the norm's last bits (clipping
                     // at work, a non-finite norm) the optimizer declines, and
                     // the gradient is written for the exact path below.
-                    let (p, src) = net.params_and_grad_source(x)?;
+                    let (p, src) = if ahead {
+                        net.params_and_grad_source_ahead(x, &self.x_next)?
+                    } else {
+                        net.params_and_grad_source(x)?
+                    };
                     taken = opt.step_factored(cx, p, src.norm(), &src)?;
                     match taken {
                         Some(_) => self.factored_steps += 1,

@@ -17,8 +17,8 @@
 //! Each has a scalar twin. [`rows_times_w`] and [`combine_rows_of`] add their
 //! terms in the order written, one rounding each (an FMA from zero; a
 //! product, then FMAs), so they equal their twins bit for bit at every
-//! width. [`rows_times_wt`] sums each dot product
-//! in `V::LANES` partial sums, reduced in `wide`'s fixed order: the same bits
+//! width. [`rows_times_wt`] sums each dot product as [`dot_row`] does, in
+//! [`DOT_SUMS`] `V::LANES`-lane partial sums added in a fixed order: the same bits
 //! for any thread count and on any machine with the same width, and within a
 //! few ulps of its twin (tests hold both).
 
@@ -48,10 +48,10 @@ pub const SMALL_BATCH: usize = 4;
 /// Shapes: `x` (B, I) with `i` = I, `w` (O, I), `bias` (O) when given,
 /// `y` (B, O); B = `x.len() / i`.
 ///
-/// Each dot product runs in `V::LANES` partial sums over the vector body of
-/// I, reduced in a fixed order, then the `I % LANES` tail is added in order.
-/// [`WT_ROWS`] rows of W are read together: each load of X serves that many
-/// outputs, and that many independent FMA chains hide the FMA's latency.
+/// Each dot product runs in [`DOT_SUMS`] `V::LANES`-lane partial sums over
+/// the vector body of I ([`dot_row`]'s order), added in a fixed order, then
+/// the `I % LANES` tail is added in order. [`WT_ROWS`] rows of W are read
+/// together: each load of X serves that many outputs.
 ///
 /// # Panics
 /// If the lengths do not agree with these shapes (`i` = 0 included).
@@ -78,15 +78,26 @@ pub fn rows_times_wt<V: Vector>(
         let ws: [&[f32]; WT_ROWS] = std::array::from_fn(|k| &w[(r + k) * i..(r + k + 1) * i]);
         for b in 0..batch {
             let xb = &x[b * i..(b + 1) * i];
-            let mut acc = [V::ZERO; WT_ROWS];
-            for j in (0..body).step_by(V::LANES) {
-                let xv = load::<V>(xb, j);
+            // Each row's DOT_SUMS sums, vector v into sum v mod DOT_SUMS.
+            let mut acc = [[V::ZERO; DOT_SUMS]; WT_ROWS];
+            let mut j = 0;
+            while j + DOT_SUMS * V::LANES <= body {
+                for q in 0..DOT_SUMS {
+                    let xv = load::<V>(xb, j + q * V::LANES);
+                    for (a, wk) in acc.iter_mut().zip(ws) {
+                        a[q] = load::<V>(wk, j + q * V::LANES).mul_add(xv, a[q]);
+                    }
+                }
+                j += DOT_SUMS * V::LANES;
+            }
+            for q in 0..(body - j) / V::LANES {
+                let xv = load::<V>(xb, j + q * V::LANES);
                 for (a, wk) in acc.iter_mut().zip(ws) {
-                    *a = load::<V>(wk, j).mul_add(xv, *a);
+                    a[q] = load::<V>(wk, j + q * V::LANES).mul_add(xv, a[q]);
                 }
             }
-            for (k, (a, wk)) in acc.into_iter().zip(ws).enumerate() {
-                let s = dot_tail(a.reduce_add(), &wk[body..], &xb[body..]);
+            for (k, (sums, wk)) in acc.into_iter().zip(ws).enumerate() {
+                let s = dot_finish(sums, &wk[body..], &xb[body..]);
                 y[b * o + r + k] = finish(s, r + k);
             }
         }
@@ -95,22 +106,54 @@ pub fn rows_times_wt<V: Vector>(
     for r in r..o {
         let wr = &w[r * i..(r + 1) * i];
         for b in 0..batch {
-            let xb = &x[b * i..(b + 1) * i];
-            let mut a = V::ZERO;
-            for j in (0..body).step_by(V::LANES) {
-                a = load::<V>(wr, j).mul_add(load(xb, j), a);
-            }
-            let s = dot_tail(a.reduce_add(), &wr[body..], &xb[body..]);
+            let s = dot_row::<V>(wr, &x[b * i..(b + 1) * i]);
             y[b * o + r] = finish(s, r);
         }
     }
 }
 
-/// Rows of W that [`rows_times_wt`] runs together: four accumulators, four
-/// independent FMA chains, five loads for four FMAs. At B = 1 the product
-/// is bound by reading W from L2, not by the FMAs: eight rows measured the
-/// same on Ice Lake (`small_batch/forward`), with twice the streams.
-const WT_ROWS: usize = 4;
+/// The partial sums of a dot product in [`dot_row`]'s order.
+pub const DOT_SUMS: usize = 4;
+
+/// `Σ_j w[j]·x[j]` summed as [`rows_times_wt`] sums each of its dot
+/// products, so the same bits: over the vector body `n/LANES·LANES`, the
+/// v-th vector (in units of `V::LANES`) goes into sum `v mod` [`DOT_SUMS`],
+/// each sum one FMA a vector in order from zero; then [`dot_finish`].
+///
+/// Several sums, not one: each FMA waits for the last one into its sum (4
+/// cycles on Ice Lake and Zen). A fused update that forms this dot product
+/// as it writes each row of W (`crate::step::Ahead`) has one row at a
+/// time, and with two sums it ran at the FMA chain's pace, slower than the
+/// update and a separate read of W (Ice Lake, batch-1 SGD: 16.5 µs for
+/// both against 11.2 + 4.4).
+///
+/// # Panics
+/// If the lengths differ.
+pub fn dot_row<V: Vector>(w: &[f32], x: &[f32]) -> f32 {
+    same_len("dot_row x (w's length)", x.len(), w.len());
+    let body = w.len() / V::LANES * V::LANES;
+    let mut sums = [V::ZERO; DOT_SUMS];
+    for (v, j) in (0..body).step_by(V::LANES).enumerate() {
+        let q = v % DOT_SUMS;
+        sums[q] = load::<V>(w, j).mul_add(load(x, j), sums[q]);
+    }
+    dot_finish(sums, &w[body..], &x[body..])
+}
+
+/// The end of [`dot_row`]: the sums added as `(s₀ + s₁) + (s₂ + s₃)`,
+/// reduced in `wide`'s fixed lane order, then the tail `Σ_j w[j]·x[j]`
+/// added in order, one FMA a term.
+#[inline(always)]
+pub fn dot_finish<V: Vector>(sums: [V; DOT_SUMS], w_tail: &[f32], x_tail: &[f32]) -> f32 {
+    let [s0, s1, s2, s3] = sums;
+    dot_tail(((s0 + s1) + (s2 + s3)).reduce_add(), w_tail, x_tail)
+}
+
+/// Rows of W that [`rows_times_wt`] runs together: with [`DOT_SUMS`]
+/// sums each, eight independent FMA chains, and each load of X serves two
+/// rows. At B = 1 the product is bound by reading W from L2, not by the
+/// FMAs. Sixteen accumulators would fill AVX2's registers.
+const WT_ROWS: usize = 2;
 
 /// `acc + Σ_j w[j]·x[j]`, in order, one FMA a term.
 #[inline(always)]

@@ -73,9 +73,10 @@ pub use schedule_free::{
 pub use sgd::{momentum, momentum_scalar, sgd, sgd_scalar, MomentumStep, SgdStep};
 
 use crate::compute::Compute;
-use crate::ops::same_len;
+use crate::ops::{same_len, DOT_SUMS};
 use crate::par::split_mut;
 use crate::simd::{Vector, MAX_LANES};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Elements per piece of [`grad_norm`]'s sum. Fixed, so the order of the
 /// sum, and its bits, never depend on the number of threads.
@@ -253,6 +254,19 @@ pub trait GradIn<V: Vector>: Copy {
     /// Element `i` alone, the same bits as its lane of [`GradIn::load`]
     /// (for the tail). Panics when `i ≥ len`.
     fn get(&self, i: usize) -> f32;
+
+    /// Shown each vector of updated parameters `p[i .. i + V::LANES]` as
+    /// the fused pass stores it, with [`DOT_SUMS`] running sums the pass
+    /// keeps in registers for it (from zero). Nothing by default; [`Ahead`] forms
+    /// the next forward's dot product here, while the row is in registers.
+    #[inline(always)]
+    fn watch(&self, _i: usize, _p: V, _sums: &mut [V; DOT_SUMS]) {}
+
+    /// Called once the pass has stored all of `p` (the updated segment),
+    /// with the sums [`GradIn::watch`] left after `vectors` body vectors.
+    /// Nothing by default.
+    #[inline(always)]
+    fn watched(&self, _sums: [V; DOT_SUMS], _vectors: usize, _p: &[f32]) {}
 }
 
 impl<V: Vector> GradIn<V> for &[f32] {
@@ -408,6 +422,91 @@ impl<V: Vector> GradIn<V> for Scaled<'_> {
     }
 }
 
+/// A [`Scaled`] row, `g[j] = c·x[j]`, that also forms the next forward's
+/// dot product of the row it updates: `Σ_j p'[j]·next[j]` over the updated
+/// row `p'`, summed as [`crate::ops::dot_row`] sums it (so the same bits as
+/// [`crate::ops::rows_times_wt`] reading the updated W), and stored in
+/// `out` (as `f32::to_bits`) when the pass ends.
+///
+/// At batch 1 the first layer's forward reads all of W₀ from L2 and the
+/// update then reads and writes it again; with the next step's input
+/// known, the update forms the next forward's products as each row of W₀
+/// leaves its registers, and that read is gone. The sums ride in the
+/// pass's registers ([`GradIn::watch`]): each vector is one more load (of
+/// `next`, from L1) and one more FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Ahead<'a> {
+    c: f32,
+    x: &'a [f32],
+    next: &'a [f32],
+    out: &'a AtomicU32,
+}
+
+impl<'a> Ahead<'a> {
+    /// The row `c·x` whose update forms `Σ_j p'[j]·next[j]` into `out`.
+    ///
+    /// # Panics
+    /// If `next` is not as long as `x`.
+    pub fn new(c: f32, x: &'a [f32], next: &'a [f32], out: &'a AtomicU32) -> Self {
+        same_len("Ahead next (the row's length)", next.len(), x.len());
+        Ahead { c, x, next, out }
+    }
+}
+
+impl<V: Vector> GradIn<V> for Ahead<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: the caller keeps i + LANES ≤ len = x.len().
+        V::splat(self.c) * unsafe { V::load(self.x.as_ptr().add(i)) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.c * self.x[i]
+    }
+    #[inline(always)]
+    fn watch(&self, i: usize, p: V, sums: &mut [V; DOT_SUMS]) {
+        // Vector v joins sum v mod DOT_SUMS (`dot_row`'s order): sums[0]
+        // is the one this vector joins, and the sums rotate, so each FMA
+        // waits on the one DOT_SUMS vectors back and the rotation is only
+        // register renaming.
+        // SAFETY: `drive` calls this for i + LANES ≤ len = next.len().
+        let t = p.mul_add(unsafe { V::load(self.next.as_ptr().add(i)) }, sums[0]);
+        // Element by element (`rotate_left` went through the stack).
+        *sums = std::array::from_fn(|k| if k + 1 < DOT_SUMS { sums[k + 1] } else { t });
+    }
+    #[inline(always)]
+    fn watched(&self, sums: [V; DOT_SUMS], vectors: usize, p: &[f32]) {
+        // After v vectors the sum of class c sits at (c − v) mod DOT_SUMS.
+        // Spelled out, so the sums stay in registers (an index computed at
+        // run time sent them through the stack).
+        let [a, b, c, d] = sums;
+        let by_class = match vectors % DOT_SUMS {
+            0 => [a, b, c, d],
+            1 => [d, a, b, c],
+            2 => [c, d, a, b],
+            _ => [b, c, d, a],
+        };
+        let body = vectors * V::LANES;
+        let s = crate::ops::dot_finish(by_class, &p[body..], &self.next[body..]);
+        self.out.store(s.to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// The next step's input for a [`Factor::Outer`] at batch 1: the row
+/// `next` (I) and an `out` (O) for the O dot products of the updated
+/// weight's rows with it ([`Ahead`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Lookahead<'a> {
+    /// The next input row, (I).
+    pub next: &'a [f32],
+    /// Where row o's product goes, as `f32::to_bits`, (O).
+    pub out: &'a [AtomicU32],
+}
+
 /// A segment of a bias gradient made where it is read: `g[k] = Σ_b dy[b,
 /// k₀ + k]`, the rows added in order from zero ([`crate::ops::col_sums_acc`]'s
 /// arithmetic from a zeroed `out`, so the same bits as that stored).
@@ -481,6 +580,9 @@ pub enum Factor<'a> {
         outs: usize,
         /// I.
         ins: usize,
+        /// At B = 1, the next input whose products with the updated rows
+        /// the update forms ([`Ahead`]) for the rows it updates whole.
+        ahead: Option<Lookahead<'a>>,
     },
     /// A bias (O) whose gradient is `Σ_b dY[b, :]`: `dy` (B, O).
     Sums {
@@ -553,11 +655,25 @@ pub trait Factored: Sync {
                         rows,
                         outs,
                         ins,
+                        ahead,
                     } => {
                         let (r, j) = (off / ins, off % ins);
                         let n = (ins - j).min(stop - at);
                         if rows == 1 {
-                            f(at, Segment::Scaled(Scaled::new(dy[r], &x[j..j + n])));
+                            let row = &x[j..j + n];
+                            match ahead {
+                                // A whole row: its product is the forward's.
+                                Some(a) if n == ins => f(
+                                    at,
+                                    Segment::Ahead(Ahead::new(
+                                        dy[r],
+                                        row,
+                                        &a.next[..ins],
+                                        &a.out[r],
+                                    )),
+                                ),
+                                _ => f(at, Segment::Scaled(Scaled::new(dy[r], row))),
+                            }
                         } else {
                             let mut c = [0.0; MAX_COMBINED];
                             for (b, cb) in c[..rows].iter_mut().enumerate() {
@@ -586,6 +702,9 @@ pub trait Factored: Sync {
 pub enum Segment<'a> {
     /// Part of a weight's row at batch 1.
     Scaled(Scaled<'a>),
+    /// A whole weight's row at batch 1 that forms the next forward's
+    /// product as it is updated.
+    Ahead(Ahead<'a>),
     /// Part of a weight's row at 2 to [`MAX_COMBINED`] rows.
     Row(Combination<'a>),
     /// Part of a bias.
@@ -597,6 +716,7 @@ impl Segment<'_> {
     pub fn len(&self) -> usize {
         match self {
             Segment::Scaled(g) => g.x.len(),
+            Segment::Ahead(g) => g.x.len(),
             Segment::Row(g) => g.len,
             Segment::Sums(g) => g.len,
         }
@@ -632,6 +752,8 @@ pub(crate) fn drive<V: Vector, const K: usize>(
     let pp = p.as_mut_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
     let mut i = 0;
+    // The watcher's sums (see `GradIn::watch`); gone when it has none.
+    let mut sums = [V::ZERO; DOT_SUMS];
     while i < body {
         // SAFETY: i + lanes <= body <= n and every slice has length n (checked
         // above); `p` and the state buffers are distinct `&mut` borrows, so
@@ -642,6 +764,7 @@ pub(crate) fn drive<V: Vector, const K: usize>(
                 st[k] = V::load(sp[k].add(i));
             }
             let pv = f(V::load(pp.add(i)), g.load(i), &mut st);
+            g.watch(i, pv, &mut sums);
             V::store(pp.add(i), pv);
             for k in 0..K {
                 V::store(sp[k].add(i), st[k]);
@@ -678,6 +801,7 @@ pub(crate) fn drive<V: Vector, const K: usize>(
             unpad(st[k], s[k]);
         }
     }
+    g.watched(sums, body / lanes, p);
 }
 
 #[cfg(test)]

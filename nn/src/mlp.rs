@@ -1013,6 +1013,88 @@ mod tests {
         assert!(net.params_and_grad_source(&[0.0; 27]).is_err());
     }
 
+    /// An SGD step (lr 0.1) over a source's segments, as an optimizer's
+    /// factored step runs it.
+    fn sgd_step(p: &mut [f32], src: &GradSource<'_>) {
+        use descent_core::simd::Wide;
+        use descent_core::step::{sgd, Segment, SgdStep};
+        let h = SgdStep {
+            lr: 0.1,
+            weight_decay: 0.0,
+            grad_scale: 1.0,
+        };
+        src.segments(0..p.len(), &mut |at, seg| {
+            let p = &mut p[at..at + seg.len()];
+            match seg {
+                Segment::Scaled(g) => sgd::<Wide>(p, g, &h),
+                Segment::Ahead(g) => sgd::<Wide>(p, g, &h),
+                Segment::Row(g) => sgd::<Wide>(p, g, &h),
+                Segment::Sums(g) => sgd::<Wide>(p, g, &h),
+            }
+        });
+    }
+
+    /// The products an update formed for the next row give that row's
+    /// forward the bits of a forward that reads W₀, and are used only for
+    /// that row, only after a whole update through the source, and never
+    /// once the parameters were handed out writable.
+    #[test]
+    fn products_formed_ahead_are_the_forwards_and_used_only_when_valid() {
+        let cx = Compute::serial();
+        let row = |k: usize| -> Vec<f32> {
+            (0..37)
+                .map(|i| (((i + 5 * k) * 31 % 53) as f32 - 26.0) / 13.0)
+                .collect()
+        };
+        let (x, next, other) = (row(0), row(1), row(2));
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for act in Activation::ALL {
+            // 37 inputs: a tail past every width's vectors.
+            let mut a = Mlp::new(&[37, 20, 9, 4], act, 3).unwrap();
+            a.forward(&cx, &x, 1).unwrap();
+            a.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&[2]))
+                .unwrap();
+            a.backward_signals_probed(&cx, &x, &mut ()).unwrap();
+            let mut b = a.clone();
+            let (p, src) = a.params_and_grad_source_ahead(&x, &next).unwrap();
+            sgd_step(p, &src);
+            let (p, src) = b.params_and_grad_source(&x).unwrap();
+            sgd_step(p, &src);
+            assert_eq!(bits(a.params()), bits(b.params()), "{}", act.name());
+            // Another row's forward reads W₀; the next row's uses them.
+            let ya = a.forward(&cx, &other, 1).unwrap().to_vec();
+            assert_eq!(a.ahead_forwards(), 0);
+            assert_eq!(bits(&ya), bits(b.forward(&cx, &other, 1).unwrap()));
+            let ya = a.forward(&cx, &next, 1).unwrap().to_vec();
+            assert_eq!(a.ahead_forwards(), 1, "{}", act.name());
+            assert_eq!(bits(&ya), bits(b.forward(&cx, &next, 1).unwrap()));
+            // Used once: the same row again reads W₀.
+            a.forward(&cx, &next, 1).unwrap();
+            assert_eq!(a.ahead_forwards(), 1);
+
+            // Formed, then the weights handed out writable: not used.
+            let (p, src) = a.params_and_grad_source_ahead(&next, &x).unwrap();
+            sgd_step(p, &src);
+            a.params_mut()[0] += 1.0;
+            b.params_mut().copy_from_slice(a.params());
+            let ya = a.forward(&cx, &x, 1).unwrap().to_vec();
+            assert_eq!(a.ahead_forwards(), 1, "{}", act.name());
+            assert_eq!(bits(&ya), bits(b.forward(&cx, &x, 1).unwrap()));
+            // A source that no update went through (a declined step): its
+            // products were never written, and are not used.
+            a.forward(&cx, &next, 1).unwrap();
+            let _ = a.params_and_grad_source_ahead(&next, &x).unwrap();
+            a.forward(&cx, &x, 1).unwrap();
+            assert_eq!(a.ahead_forwards(), 1, "{}", act.name());
+        }
+        // Only at batch 1.
+        let mut net = Mlp::new(&[3, 2], Activation::Relu, 0).unwrap();
+        net.forward(&cx, &[0.0; 6], 2).unwrap();
+        assert!(net
+            .params_and_grad_source_ahead(&[0.0; 6], &[0.0; 3])
+            .is_err());
+    }
+
     #[test]
     fn predict_and_evaluate_agree_across_batch_sizes() {
         let mut net = Mlp::new(&[5, 7, 3], Activation::Tanh, 2).unwrap();

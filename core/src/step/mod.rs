@@ -436,8 +436,7 @@ impl<V: Vector> GradIn<V> for Scaled<'_> {
 /// `next`, from L1) and one more FMA.
 #[derive(Clone, Copy, Debug)]
 pub struct Ahead<'a> {
-    c: f32,
-    x: &'a [f32],
+    row: Scaled<'a>,
     next: &'a [f32],
     out: &'a AtomicU32,
 }
@@ -449,23 +448,29 @@ impl<'a> Ahead<'a> {
     /// If `next` is not as long as `x`.
     pub fn new(c: f32, x: &'a [f32], next: &'a [f32], out: &'a AtomicU32) -> Self {
         same_len("Ahead next (the row's length)", next.len(), x.len());
-        Ahead { c, x, next, out }
+        Ahead {
+            row: Scaled::new(c, x),
+            next,
+            out,
+        }
     }
 }
 
+/// The gradient is the [`Scaled`] row's; only `watch` and `watched` are
+/// its own.
 impl<V: Vector> GradIn<V> for Ahead<'_> {
     #[inline(always)]
     fn len(&self) -> usize {
-        self.x.len()
+        self.row.x.len()
     }
     #[inline(always)]
     unsafe fn load(&self, i: usize) -> V {
-        // SAFETY: the caller keeps i + LANES ≤ len = x.len().
-        V::splat(self.c) * unsafe { V::load(self.x.as_ptr().add(i)) }
+        // SAFETY: the caller's promise, passed on (same length).
+        unsafe { GradIn::<V>::load(&self.row, i) }
     }
     #[inline(always)]
     fn get(&self, i: usize) -> f32 {
-        self.c * self.x[i]
+        GradIn::<V>::get(&self.row, i)
     }
     #[inline(always)]
     fn watch(&self, i: usize, p: V, sums: &mut [V; DOT_SUMS]) {
@@ -716,7 +721,7 @@ impl Segment<'_> {
     pub fn len(&self) -> usize {
         match self {
             Segment::Scaled(g) => g.x.len(),
-            Segment::Ahead(g) => g.x.len(),
+            Segment::Ahead(g) => g.row.x.len(),
             Segment::Row(g) => g.len,
             Segment::Sums(g) => g.len,
         }

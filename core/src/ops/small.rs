@@ -121,11 +121,12 @@ pub const DOT_SUMS: usize = 4;
 /// each sum one FMA a vector in order from zero; then [`dot_finish`].
 ///
 /// Several sums, not one: each FMA waits for the last one into its sum (4
-/// cycles on Ice Lake and Zen). A fused update that forms this dot product
-/// as it writes each row of W (`crate::step::Ahead`) has one row at a
-/// time, and with two sums it ran at the FMA chain's pace, slower than the
-/// update and a separate read of W (Ice Lake, batch-1 SGD: 16.5 µs for
-/// both against 11.2 + 4.4).
+/// cycles on Ice Lake and Zen), and a fused update that forms this dot
+/// product as it writes each row of W (`crate::step::Ahead`) has one row
+/// at a time, about 4.5 cycles of L2 traffic a vector, so a single chain
+/// would be as slow as the memory. (What was measured to matter for that
+/// update was the alignment of its input row, not the number of sums: one
+/// or two sums were not timed once the row was aligned.)
 ///
 /// # Panics
 /// If the lengths differ.

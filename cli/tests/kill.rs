@@ -269,7 +269,31 @@ fn a_second_sigint_ends_train_at_once() {
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(pid, libc::SIGINT) };
-    std::thread::sleep(Duration::from_millis(5));
+    // The second signal must come after the first was handled (two
+    // pending SIGINTs are one) and before the stop's step and save end.
+    // A fixed sleep lost that race on a loaded machine (the sleeper woke
+    // after the child had saved and exited 130). The handler restores
+    // SIGINT's default action, which Linux shows at once as SIGINT no
+    // longer caught in /proc/PID/status; elsewhere, a short sleep.
+    let status_file = format!("/proc/{pid}/status");
+    if std::path::Path::new("/proc/self/status").exists() {
+        let caught = || {
+            let text = std::fs::read_to_string(&status_file).ok()?;
+            let line = text.lines().find(|l| l.starts_with("SigCgt:"))?;
+            let mask = u64::from_str_radix(line["SigCgt:".len()..].trim(), 16).ok()?;
+            Some(mask & (1 << (libc::SIGINT - 1)) != 0)
+        };
+        let start = Instant::now();
+        while caught() == Some(true) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "SIGINT never handled"
+            );
+            std::hint::spin_loop();
+        }
+    } else {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGINT) };
     let status = child.wait().unwrap();

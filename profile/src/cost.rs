@@ -161,8 +161,8 @@ pub struct StepShape {
     /// update reads dY and X instead of a stored gradient.
     pub factored: bool,
     /// At B = 1, the update formed the next forward's first-layer products
-    /// as it wrote W₀ (the trainer's lookahead): the next row is gathered
-    /// with this one, the first layer's forward only adds the bias (and
+    /// as it wrote W₀ (the trainer's lookahead): each step gathers the next
+    /// step's row (its own came with the last), the first layer's forward only adds the bias (and
     /// applies f), and the update does its 2·I·O FLOPs, reading the next
     /// row.
     pub ahead: bool,
@@ -215,8 +215,9 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let (b, sizes) = (s.batch, &s.sizes[..]);
     let p = s.params();
     let c = *sizes.last().expect("at least two widths");
-    // The lookahead gathers the next step's row too.
-    let rows = b + usize::from(s.ahead);
+    // (With the lookahead a step gathers the next step's row instead of
+    // its own, which the last step gathered: still b rows.)
+    let rows = b;
     let mut out = vec![(
         Phase::Gather,
         if s.gathered {
@@ -592,7 +593,7 @@ mod tests {
     /// B = 1 with the lookahead: the first layer's forward adds the bias
     /// to the products the update made (3 FLOPs; 4·(3 + 3 + 3) bytes), the
     /// update does their 2·4·3 FLOPs reading the next row (4·4 bytes), and
-    /// the gather takes two rows.
+    /// the gather still takes one row (the next step's).
     #[test]
     fn lookahead_costs() {
         let one = StepShape {
@@ -616,7 +617,7 @@ mod tests {
         let (u, ua) = (cost(&one, Phase::Update), cost(&ahead, Phase::Update));
         assert_eq!((ua.flops - u.flops, ua.bytes - u.bytes), (24.0, 16.0));
         let (g, ga) = (cost(&one, Phase::Gather), cost(&ahead, Phase::Gather));
-        assert_eq!((g.flops, ga.flops), (12.0, 24.0));
+        assert_eq!((g.flops, ga.flops), (12.0, 12.0));
         // The fused schedule at B = 1 looks ahead, with the next row as u8.
         let fused = fused_step_costs(&one);
         let fu = fused.iter().find(|(q, _)| *q == Phase::Update).unwrap().1;

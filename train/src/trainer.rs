@@ -223,9 +223,11 @@ pub struct Trainer<'d> {
     /// once a step instead of twice. On by default; the bits are the same
     /// either way (`Mlp::ahead_forwards` counts the forwards it served).
     pub lookahead: bool,
-    /// The next step's row, gathered for the lookahead.
+    /// The next step's row, gathered for the lookahead, and which
+    /// example it is (the next step takes it instead of gathering again).
     x_next: AlignedVec,
     y_next: Vec<u32>,
+    x_next_example: Option<usize>,
     /// How far the epoch in progress has gone (all zero between epochs):
     /// saved by [`Trainer::save`], so a run stopped inside an epoch resumes
     /// at its next step, bit for bit.
@@ -301,6 +303,7 @@ impl<'d> Trainer<'d> {
             lookahead: true,
             x_next: AlignedVec::new(),
             y_next: Vec::new(),
+            x_next_example: None,
             progress: EpochProgress::default(),
             stop: None,
         })
@@ -446,11 +449,19 @@ impl<'d> Trainer<'d> {
         let (x, y): (&[f32], &[u32]) = if b == train.len() {
             (train.images(), &train.labels)
         } else {
-            self.x.resize(b * train.dim(), 0.0);
-            self.y.resize(b, 0);
-            train.gather(&self.cx, &self.order[rows], &mut self.x, &mut self.y);
+            let idx = &self.order[rows];
+            if b == 1 && self.x_next_example == Some(idx[0]) {
+                // The last step gathered this example for its lookahead.
+                std::mem::swap(&mut self.x, &mut self.x_next);
+                std::mem::swap(&mut self.y, &mut self.y_next);
+            } else {
+                self.x.resize(b * train.dim(), 0.0);
+                self.y.resize(b, 0);
+                train.gather(&self.cx, idx, &mut self.x, &mut self.y);
+            }
             (&self.x, &self.y)
         };
+        self.x_next_example = None;
         // At batch 1 the next step's row too, when this epoch has one and
         // the update will make the gradient from its factors: the update
         // then forms that row's first-layer products (see `lookahead`).
@@ -464,6 +475,7 @@ impl<'d> Trainer<'d> {
             self.y_next.resize(1, 0);
             let idx = &self.order[next..next + 1];
             train.gather(&self.cx, idx, &mut self.x_next, &mut self.y_next);
+            self.x_next_example = Some(idx[0]);
         }
         probe.done(Phase::Gather);
         // A step of a few rows runs on the calling thread alone: it is

@@ -21,22 +21,11 @@ fn tuning_picks_the_best_validation_loss_and_never_reads_the_test_set() {
         .images_mut()
         .iter_mut()
         .for_each(|v| *v = f32::NAN);
-    let plan: Vec<(String, RunConfig)> = [
+    let plan = plan(&[
         OptimizerKind::Sgd,
         OptimizerKind::Adam,
         OptimizerKind::RandomSearch,
-    ]
-    .into_iter()
-    .map(|k| {
-        let cfg = RunConfig {
-            optimizer: k,
-            hidden: vec![16],
-            batch_size: 32,
-            ..RunConfig::default()
-        };
-        (k.to_string(), cfg)
-    })
-    .collect();
+    ]);
     let tuning = tuning_data(&data, 150);
     assert_eq!((tuning.train.len(), tuning.test.len()), (450, 150));
     let budget = Budget {
@@ -87,18 +76,7 @@ fn the_budget_counts_epochs_examples_or_steps() {
     common::write_set(dir.path(), 600, 100, 8, 8, false);
     let data = Mnist::load(dir.path(), Normalize::Standard).unwrap();
     let tuning = tuning_data(&data, 150);
-    let plan: Vec<(String, RunConfig)> = [OptimizerKind::Gd, OptimizerKind::Sgd]
-        .into_iter()
-        .map(|k| {
-            let cfg = RunConfig {
-                optimizer: k,
-                hidden: vec![16],
-                batch_size: 32,
-                ..RunConfig::default()
-            };
-            (k.to_string(), cfg)
-        })
-        .collect();
+    let plan = plan(&[OptimizerKind::Gd, OptimizerKind::Sgd]);
     for (per_point, want) in [
         (PerPoint::Epochs(1), [1, 15]),
         (PerPoint::Examples(900), [2, 29]),
@@ -119,4 +97,21 @@ fn the_budget_counts_epochs_examples_or_steps() {
         let steps: Vec<u64> = tuned.iter().map(|t| t.steps).collect();
         assert_eq!(steps, want, "{per_point}");
     }
+}
+
+/// One run of each optimizer, labelled by its name: a 16-wide hidden
+/// layer, batches of 32.
+fn plan(kinds: &[OptimizerKind]) -> Vec<(String, RunConfig)> {
+    kinds
+        .iter()
+        .map(|&k| {
+            let cfg = RunConfig {
+                optimizer: k,
+                hidden: vec![16],
+                batch_size: 32,
+                ..RunConfig::default()
+            };
+            (k.to_string(), cfg)
+        })
+        .collect()
 }

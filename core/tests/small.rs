@@ -15,7 +15,7 @@
 use descent_core::ops;
 use descent_core::simd::{F32x16, F32x4, F32x8, Vector};
 use descent_core::step::{
-    self, AdamStep, Ahead, ColumnSums, Combination, Factor, Factored, GradIn, Lookahead,
+    self, AdamStep, Ahead, AheadPair, ColumnSums, Combination, Factor, Factored, GradIn, Lookahead,
     MomentumStep, Scaled, Segment, SgdStep,
 };
 use rand::{Rng, SeedableRng};
@@ -238,6 +238,7 @@ fn factored_values<V: Vector>(f: &impl Factored, range: std::ops::Range<usize>) 
         out.extend(match seg {
             Segment::Scaled(g) => read::<V>(g),
             Segment::Ahead(g) => read::<V>(g),
+            Segment::AheadPair(g) => read::<V>(g),
             Segment::Row(g) => read::<V>(g),
             Segment::Sums(g) => read::<V>(g),
         });
@@ -270,6 +271,7 @@ fn factored_at_width<V: Vector>(seed: u64) {
             match seg {
                 Segment::Scaled(g) => made.apply::<V>(g, k),
                 Segment::Ahead(g) => made.apply::<V>(g, k),
+                Segment::AheadPair(g) => made.apply::<V>(g, k),
                 Segment::Row(g) => made.apply::<V>(g, k),
                 Segment::Sums(g) => made.apply::<V>(g, k),
             }
@@ -324,6 +326,31 @@ impl State {
     ) {
         let (sgd, mom, adam) = Self::hypers();
         let g = |n: usize| Ahead::new(c, x, next, &outs[n]);
+        step::sgd::<V>(&mut self.sgd[k.clone()], g(0), &sgd);
+        step::momentum::<V>(
+            &mut self.mom[k.clone()],
+            g(1),
+            &mut self.buf[k.clone()],
+            &mom,
+        );
+        let (m, v) = (&mut self.m[k.clone()], &mut self.v[k.clone()]);
+        step::adam::<V>(&mut self.adam[k], g(2), m, v, None, &adam);
+    }
+
+    /// [`State::apply_ahead`] for two rows `c[0]·x` and `c[1]·x` (elements
+    /// `k`, two rows long) given as an [`AheadPair`]: rule n stores its
+    /// products in `outs[n]`.
+    fn apply_pair<V: Vector>(
+        &mut self,
+        c: [f32; 2],
+        x: &[f32],
+        next: &[f32],
+        outs: &[[AtomicU32; 2]; 3],
+        k: std::ops::Range<usize>,
+    ) {
+        let (sgd, mom, adam) = Self::hypers();
+        let g = |n: usize| AheadPair::new(c, x, next, &outs[n]);
+        assert_eq!(GradIn::<V>::pair(&g(0)), Some(x.len()));
         step::sgd::<V>(&mut self.sgd[k.clone()], g(0), &sgd);
         step::momentum::<V>(
             &mut self.mom[k.clone()],
@@ -394,8 +421,13 @@ fn ahead_at_width<V: Vector>(seed: u64) {
             let next = random(&mut rng, i);
             let c = random(&mut rng, o);
             let start = State::new(o * i, &mut rng);
-            let (mut plain, mut ahead) = (start.clone(), start.clone());
+            let (mut plain, mut ahead, mut paired) = (start.clone(), start.clone(), start.clone());
             let outs: Vec<AtomicU32> = (0..3 * o).map(|_| AtomicU32::new(u32::MAX)).collect();
+            // The same products from rows walked in pairs (the last row of
+            // an odd O alone): rule n, row r in `pair_outs[r][n]`.
+            let pair_outs: Vec<[AtomicU32; 3]> = (0..o)
+                .map(|_| std::array::from_fn(|_| AtomicU32::new(u32::MAX)))
+                .collect();
             for r in 0..o {
                 let k = r * i..(r + 1) * i;
                 plain.apply::<V>(Scaled::new(c[r], &x), k.clone());
@@ -403,6 +435,26 @@ fn ahead_at_width<V: Vector>(seed: u64) {
                 // store into `outs[3r..]` is adam's; the test reads each.
                 let rule_outs = &outs[3 * r..3 * r + 3];
                 ahead.apply_ahead::<V>(c[r], &x, &next, rule_outs, k);
+            }
+            for r in (0..o).step_by(2) {
+                if r + 1 < o {
+                    let by_rule: [[AtomicU32; 2]; 3] =
+                        std::array::from_fn(|_| std::array::from_fn(|_| AtomicU32::new(u32::MAX)));
+                    paired.apply_pair::<V>(
+                        [c[r], c[r + 1]],
+                        &x,
+                        &next,
+                        &by_rule,
+                        r * i..(r + 2) * i,
+                    );
+                    for (n, two) in by_rule.iter().enumerate() {
+                        for (q, v) in two.iter().enumerate() {
+                            pair_outs[r + q][n].store(v.load(Ordering::Relaxed), Ordering::Relaxed);
+                        }
+                    }
+                } else {
+                    paired.apply_ahead::<V>(c[r], &x, &next, &pair_outs[r], r * i..(r + 1) * i);
+                }
             }
             let what = format!("I {i} O {o}, {} lanes", V::LANES);
             for (a, b, rule) in [
@@ -412,6 +464,12 @@ fn ahead_at_width<V: Vector>(seed: u64) {
                 (&ahead.adam, &plain.adam, "adam p"),
                 (&ahead.m, &plain.m, "adam m"),
                 (&ahead.v, &plain.v, "adam v"),
+                (&paired.sgd, &plain.sgd, "paired sgd"),
+                (&paired.mom, &plain.mom, "paired momentum p"),
+                (&paired.buf, &plain.buf, "paired momentum buffer"),
+                (&paired.adam, &plain.adam, "paired adam p"),
+                (&paired.m, &plain.m, "paired adam m"),
+                (&paired.v, &plain.v, "paired adam v"),
             ] {
                 same_bits(a, b, &format!("ahead {rule}, {what}"));
             }
@@ -434,12 +492,21 @@ fn ahead_at_width<V: Vector>(seed: u64) {
                         &[y[r]],
                         &format!("ahead vs forward, row {r}, {what}"),
                     );
+                    let pair = f32::from_bits(pair_outs[r][n].load(Ordering::Relaxed));
+                    same_bits(
+                        &[pair],
+                        &[row],
+                        &format!("paired dot, rule {n}, row {r}, {what}"),
+                    );
                 }
             }
         }
     }
 }
 
+/// An update fed an [`AheadPair`] leaves the bits two [`Scaled`] rows
+/// leave, and each row's `out` holds its forward's product (in
+/// `ahead_at_width`, with every row length and an odd number of rows).
 #[test]
 fn an_ahead_row_updates_as_scaled_and_forms_the_next_forward() {
     ahead_at_width::<F32x4>(11);
@@ -464,17 +531,35 @@ fn a_lookahead_covers_whole_rows_only() {
     let kinds = |r: std::ops::Range<usize>| {
         let mut k = Vec::new();
         with.segments(r, &mut |at, seg| {
-            k.push((at, matches!(seg, Segment::Ahead(_)), seg.len()))
+            let kind = match seg {
+                Segment::AheadPair(_) => "pair",
+                Segment::Ahead(_) => "row",
+                _ => "part",
+            };
+            k.push((at, kind, seg.len()))
         });
         k
     };
-    // Rows 0 and 1 whole, row 2 cut at 5.
+    // Rows 0 and 1 whole (a pair), row 2 cut at 5.
+    assert_eq!(kinds(0..31), vec![(0, "pair", 26), (26, "part", 5)]);
+    // Row 0 from its 3rd element, then row 1 whole, alone.
+    assert_eq!(kinds(3..26), vec![(3, "part", 10), (13, "row", 13)]);
+    // Rows 1 to 5 whole: two pairs and a row.
     assert_eq!(
-        kinds(0..31),
-        vec![(0, true, 13), (13, true, 13), (26, false, 5)]
+        kinds(13..78),
+        vec![(13, "pair", 26), (39, "pair", 26), (65, "row", 13)]
     );
-    // Row 0 from its 3rd element, then row 1 whole.
-    assert_eq!(kinds(3..26), vec![(3, false, 10), (13, true, 13)]);
+    // All seven rows: three pairs, the last row alone, then the bias.
+    assert_eq!(
+        kinds(0..93),
+        vec![
+            (0, "pair", 26),
+            (26, "pair", 26),
+            (52, "pair", 26),
+            (78, "row", 13),
+            (91, "part", 2)
+        ]
+    );
     // The values are the gradient's, however the segments are made.
     same_bits(
         &factored_values::<F32x8>(&with, 0..net.len()),

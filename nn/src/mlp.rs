@@ -979,6 +979,9 @@ mod tests {
                             descent_core::step::Segment::Ahead(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
+                            descent_core::step::Segment::AheadPair(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
                             descent_core::step::Segment::Row(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
@@ -1032,6 +1035,7 @@ mod tests {
             match seg {
                 Segment::Scaled(g) => sgd::<Wide>(p, g, &h),
                 Segment::Ahead(g) => sgd::<Wide>(p, g, &h),
+                Segment::AheadPair(g) => sgd::<Wide>(p, g, &h),
                 Segment::Row(g) => sgd::<Wide>(p, g, &h),
                 Segment::Sums(g) => sgd::<Wide>(p, g, &h),
             }

@@ -401,6 +401,7 @@ impl<R: Rule> Optimizer for Driven<R> {
                     match seg {
                         Segment::Scaled(g) => rule.update(h, p, g, s),
                         Segment::Ahead(g) => rule.update(h, p, g, s),
+                        Segment::AheadPair(g) => rule.update(h, p, g, s),
                         Segment::Row(g) => rule.update(h, p, g, s),
                         Segment::Sums(g) => rule.update(h, p, g, s),
                     }

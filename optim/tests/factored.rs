@@ -45,6 +45,7 @@ impl Layers {
                 g[at + k] = match seg {
                     step::Segment::Scaled(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Ahead(s) => step::GradIn::<Wide>::get(&s, k),
+                    step::Segment::AheadPair(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Row(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Sums(s) => step::GradIn::<Wide>::get(&s, k),
                 };

@@ -143,6 +143,20 @@ fn reductions_equal_scalar_twins() {
             let xb = random(&mut rng, len + off);
             let x = &xb[off..];
 
+            // The f64 dot product: every product exact, so only the order
+            // of the f64 sums differs from the twin's (a few f64 ulps of
+            // the sum of magnitudes).
+            let y = random(&mut rng, len);
+            let (d, d0) = (ops::dot_f64(x, &y), ops::dot_f64_scalar(x, &y));
+            let mag = ops::dot_f64_scalar(
+                &x.iter().map(|v| v.abs()).collect::<Vec<_>>(),
+                &y.iter().map(|v| v.abs()).collect::<Vec<_>>(),
+            );
+            assert!(
+                (d - d0).abs() <= 1e-14 * mag,
+                "dot_f64 len {len}: {d} vs {d0}"
+            );
+
             let s = ops::sum_squares_scalar(x);
             let tol = 1e-5 * (len.max(1) as f32).sqrt() * s.max(1e-30);
             for (w, f) in [

@@ -166,21 +166,7 @@ impl GradSource<'_> {
     /// (at B = 1, `‖dy‖²·‖x‖² + ‖dy‖²`), in `f64`. It equals the norm of
     /// the stored gradient to a few `f32` ulps, not to the bit.
     pub fn norm(&self) -> f32 {
-        // Four partial sums: the compiler keeps an f64 sum in order, one
-        // add at a time, and this runs every step.
-        let dot = |a: &[f32], b: &[f32]| -> f64 {
-            let mut s = [0.0f64; 4];
-            let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
-            let tail: f64 = (ac.remainder().iter().zip(bc.remainder()))
-                .map(|(&p, &q)| f64::from(p) * f64::from(q))
-                .sum();
-            for (p, q) in ac.zip(bc) {
-                for k in 0..4 {
-                    s[k] += f64::from(p[k]) * f64::from(q[k]);
-                }
-            }
-            (s[0] + s[1]) + (s[2] + s[3]) + tail
-        };
+        let dot = descent_core::ops::dot_f64;
         fn row(m: &[f32], width: usize, b: usize) -> &[f32] {
             &m[b * width..(b + 1) * width]
         }

@@ -239,6 +239,7 @@ fn factored_values<V: Vector>(f: &impl Factored, range: std::ops::Range<usize>) 
             Segment::Scaled(g) => read::<V>(g),
             Segment::Ahead(g) => read::<V>(g),
             Segment::AheadPair(g) => read::<V>(g),
+            Segment::ScaledPair(g) => read::<V>(g),
             Segment::Row(g) => read::<V>(g),
             Segment::Sums(g) => read::<V>(g),
         });
@@ -272,6 +273,7 @@ fn factored_at_width<V: Vector>(seed: u64) {
                 Segment::Scaled(g) => made.apply::<V>(g, k),
                 Segment::Ahead(g) => made.apply::<V>(g, k),
                 Segment::AheadPair(g) => made.apply::<V>(g, k),
+                Segment::ScaledPair(g) => made.apply::<V>(g, k),
                 Segment::Row(g) => made.apply::<V>(g, k),
                 Segment::Sums(g) => made.apply::<V>(g, k),
             }
@@ -560,6 +562,12 @@ fn a_lookahead_covers_whole_rows_only() {
             (91, "part", 2)
         ]
     );
+    // Without a lookahead, whole rows go in pairs too.
+    let mut plain = Vec::new();
+    net.segments(0..39, &mut |at, seg| {
+        plain.push((at, matches!(seg, Segment::ScaledPair(_)), seg.len()))
+    });
+    assert_eq!(plain, vec![(0, true, 26), (26, false, 13)]);
     // The values are the gradient's, however the segments are made.
     same_bits(
         &factored_values::<F32x8>(&with, 0..net.len()),

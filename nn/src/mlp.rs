@@ -968,6 +968,9 @@ mod tests {
                             descent_core::step::Segment::AheadPair(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
+                            descent_core::step::Segment::ScaledPair(g) => {
+                                GradIn::<descent_core::simd::Wide>::get(&g, k)
+                            }
                             descent_core::step::Segment::Row(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
@@ -1022,6 +1025,7 @@ mod tests {
                 Segment::Scaled(g) => sgd::<Wide>(p, g, &h),
                 Segment::Ahead(g) => sgd::<Wide>(p, g, &h),
                 Segment::AheadPair(g) => sgd::<Wide>(p, g, &h),
+                Segment::ScaledPair(g) => sgd::<Wide>(p, g, &h),
                 Segment::Row(g) => sgd::<Wide>(p, g, &h),
                 Segment::Sums(g) => sgd::<Wide>(p, g, &h),
             }

@@ -297,6 +297,7 @@ impl<R: Rule> Driven<R> {
 }
 
 /// `s[at .. at + n]`, or `s` itself when it is empty (an unused slot).
+#[inline(always)]
 fn sub<'a>(s: &'a mut &mut [f32], at: usize, n: usize) -> &'a mut [f32] {
     if s.is_empty() {
         &mut s[..]
@@ -402,6 +403,7 @@ impl<R: Rule> Optimizer for Driven<R> {
                         Segment::Scaled(g) => rule.update(h, p, g, s),
                         Segment::Ahead(g) => rule.update(h, p, g, s),
                         Segment::AheadPair(g) => rule.update(h, p, g, s),
+                        Segment::ScaledPair(g) => rule.update(h, p, g, s),
                         Segment::Row(g) => rule.update(h, p, g, s),
                         Segment::Sums(g) => rule.update(h, p, g, s),
                     }

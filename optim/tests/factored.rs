@@ -46,6 +46,7 @@ impl Layers {
                     step::Segment::Scaled(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Ahead(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::AheadPair(s) => step::GradIn::<Wide>::get(&s, k),
+                    step::Segment::ScaledPair(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Row(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Sums(s) => step::GradIn::<Wide>::get(&s, k),
                 };

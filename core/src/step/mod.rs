@@ -548,37 +548,28 @@ fn finish_dot<V: Vector>(sums: [V; DOT_SUMS], vectors: usize, p: &[f32], next: &
 }
 
 /// Two consecutive whole rows of a rank-1 weight gradient, `g[r, j] =
-/// c_r·x[j]` for r = 0, 1, that form the next forward's products as
-/// [`Ahead`] does, one for each row: the pass walks the two rows of W
-/// together ([`GradIn::pair`]), so each vector of `x` and `next` is loaded
-/// once for two rows of W. The same bits as two [`Ahead`] rows.
+/// c_r·x[j]` for r = 0, 1 (`len = 2n`, n = `x.len()`): the pass walks the
+/// two rows of W together ([`GradIn::pair`]), so each vector of `x` is
+/// loaded once for two rows of W. The same values as two [`Scaled`] rows.
 ///
-/// Why: one row at a time, the pass makes three loads a vector (W from
-/// L2, `x` and `next` from L1) for one store, and with the line fills the
-/// L1 ports were the limit (the 784 × 128 update at batch 1 took 10.4 µs
-/// on Ice Lake against 7.9 µs for a pass that only scales W). Two rows
-/// share the L1 loads: two a vector of W, and the pass ran at that floor.
+/// Why: one row a call, the update's 200-odd calls a batch-1 step each
+/// paid a call's stack stores behind the stores of the row before (the
+/// optimizer's per-segment overhead was ~1.5 µs of a 12 µs update on Ice
+/// Lake); a pair halves the calls.
 #[derive(Clone, Copy, Debug)]
-pub struct AheadPair<'a> {
+pub struct ScaledPair<'a> {
     c: [f32; 2],
     x: &'a [f32],
-    next: &'a [f32],
-    out: &'a [AtomicU32; 2],
 }
 
-impl<'a> AheadPair<'a> {
-    /// Rows `c[0]·x` and `c[1]·x`, whose updates form `Σ_j p'[r, j]·next[j]`
-    /// into `out[r]`.
-    ///
-    /// # Panics
-    /// If `next` is not as long as `x`.
-    pub fn new(c: [f32; 2], x: &'a [f32], next: &'a [f32], out: &'a [AtomicU32; 2]) -> Self {
-        same_len("AheadPair next (the rows' length)", next.len(), x.len());
-        AheadPair { c, x, next, out }
+impl<'a> ScaledPair<'a> {
+    /// Rows `c[0]·x` and `c[1]·x`.
+    pub fn new(c: [f32; 2], x: &'a [f32]) -> Self {
+        ScaledPair { c, x }
     }
 }
 
-impl<V: Vector> GradIn<V> for AheadPair<'_> {
+impl<V: Vector> GradIn<V> for ScaledPair<'_> {
     #[inline(always)]
     fn len(&self) -> usize {
         2 * self.x.len()
@@ -605,7 +596,7 @@ impl<V: Vector> GradIn<V> for AheadPair<'_> {
     #[inline(always)]
     fn get(&self, i: usize) -> f32 {
         let n = self.x.len();
-        assert!(i < 2 * n, "AheadPair: element {i} of {}", 2 * n);
+        assert!(i < 2 * n, "a pair of rows: element {i} of {}", 2 * n);
         self.c[i / n] * self.x[i % n]
     }
     #[inline(always)]
@@ -618,6 +609,63 @@ impl<V: Vector> GradIn<V> for AheadPair<'_> {
         let x = unsafe { V::load(self.x.as_ptr().add(j)) };
         [V::splat(self.c[0]) * x, V::splat(self.c[1]) * x]
     }
+}
+
+/// A [`ScaledPair`] that forms the next forward's products as [`Ahead`]
+/// does, one for each row. The same bits as two [`Ahead`] rows.
+///
+/// Why: one row at a time, the pass makes three loads a vector (W from
+/// L2, `x` and `next` from L1) for one store, and with the line fills the
+/// L1 ports were the limit (the 784 × 128 update at batch 1 took 10.4 µs
+/// on Ice Lake against 7.9 µs for a pass that only scales W). Two rows
+/// share the L1 loads: two a vector of W, and the pass ran at that floor.
+#[derive(Clone, Copy, Debug)]
+pub struct AheadPair<'a> {
+    rows: ScaledPair<'a>,
+    next: &'a [f32],
+    out: &'a [AtomicU32; 2],
+}
+
+impl<'a> AheadPair<'a> {
+    /// Rows `c[0]·x` and `c[1]·x`, whose updates form `Σ_j p'[r, j]·next[j]`
+    /// into `out[r]`.
+    ///
+    /// # Panics
+    /// If `next` is not as long as `x`.
+    pub fn new(c: [f32; 2], x: &'a [f32], next: &'a [f32], out: &'a [AtomicU32; 2]) -> Self {
+        same_len("AheadPair next (the rows' length)", next.len(), x.len());
+        AheadPair {
+            rows: ScaledPair::new(c, x),
+            next,
+            out,
+        }
+    }
+}
+
+/// The gradient is the [`ScaledPair`]'s; only the watching is its own.
+impl<V: Vector> GradIn<V> for AheadPair<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        GradIn::<V>::len(&self.rows)
+    }
+    #[inline(always)]
+    unsafe fn load(&self, i: usize) -> V {
+        // SAFETY: the caller's promise, passed on (same length).
+        unsafe { GradIn::<V>::load(&self.rows, i) }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        GradIn::<V>::get(&self.rows, i)
+    }
+    #[inline(always)]
+    fn pair(&self) -> Option<usize> {
+        GradIn::<V>::pair(&self.rows)
+    }
+    #[inline(always)]
+    unsafe fn load_pair(&self, j: usize) -> [V; 2] {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { GradIn::<V>::load_pair(&self.rows, j) }
+    }
     #[inline(always)]
     fn watch_pair(&self, j: usize, p: [V; 2], sums: &mut [[V; DOT_SUMS]; 2]) {
         // SAFETY: `drive` calls this for j + LANES ≤ n = next.len().
@@ -627,7 +675,7 @@ impl<V: Vector> GradIn<V> for AheadPair<'_> {
     }
     #[inline(always)]
     fn watched_pair(&self, sums: [[V; DOT_SUMS]; 2], vectors: usize, p: &[f32]) {
-        let (p0, p1) = p.split_at(self.x.len());
+        let (p0, p1) = p.split_at(self.rows.x.len());
         let s0 = finish_dot(sums[0], vectors, p0, self.next);
         let s1 = finish_dot(sums[1], vectors, p1, self.next);
         self.out[0].store(s0.to_bits(), Ordering::Relaxed);
@@ -829,6 +877,13 @@ pub trait Factored: Sync {
                                         &a.out[r],
                                     )),
                                 ),
+                                // Two whole rows without a lookahead.
+                                None if n == ins && r + 1 < outs && at + 2 * ins <= stop => {
+                                    let rows = ScaledPair::new([dy[r], dy[r + 1]], row);
+                                    f(at, Segment::ScaledPair(rows));
+                                    // The second row, as above.
+                                    at += ins;
+                                }
                                 _ => f(at, Segment::Scaled(Scaled::new(dy[r], row))),
                             }
                         } else {
@@ -862,6 +917,8 @@ pub enum Segment<'a> {
     /// A whole weight's row at batch 1 that forms the next forward's
     /// product as it is updated.
     Ahead(Ahead<'a>),
+    /// Two whole rows of a weight at batch 1, walked together.
+    ScaledPair(ScaledPair<'a>),
     /// Two whole rows of a weight at batch 1, walked together, that form
     /// the next forward's products as they are updated.
     AheadPair(AheadPair<'a>),
@@ -877,7 +934,8 @@ impl Segment<'_> {
         match self {
             Segment::Scaled(g) => g.x.len(),
             Segment::Ahead(g) => g.row.x.len(),
-            Segment::AheadPair(g) => 2 * g.x.len(),
+            Segment::ScaledPair(g) => 2 * g.x.len(),
+            Segment::AheadPair(g) => 2 * g.rows.x.len(),
             Segment::Row(g) => g.len,
             Segment::Sums(g) => g.len,
         }

@@ -15,7 +15,7 @@
 use descent_core::ops;
 use descent_core::simd::{F32x16, F32x4, F32x8, Vector};
 use descent_core::step::{
-    self, AdamStep, Ahead, AheadPair, ColumnSums, Combination, Factor, Factored, GradIn, Lookahead,
+    self, AdamStep, AheadRows, ColumnSums, Combination, Factor, Factored, GradIn, Lookahead,
     MomentumStep, Scaled, Segment, SgdStep,
 };
 use rand::{Rng, SeedableRng};
@@ -237,9 +237,8 @@ fn factored_values<V: Vector>(f: &impl Factored, range: std::ops::Range<usize>) 
         next += seg.len();
         out.extend(match seg {
             Segment::Scaled(g) => read::<V>(g),
-            Segment::Ahead(g) => read::<V>(g),
-            Segment::AheadPair(g) => read::<V>(g),
-            Segment::ScaledPair(g) => read::<V>(g),
+            Segment::ScaledRows(g) => read::<V>(g),
+            Segment::AheadRows(g) => read::<V>(g),
             Segment::Row(g) => read::<V>(g),
             Segment::Sums(g) => read::<V>(g),
         });
@@ -271,9 +270,8 @@ fn factored_at_width<V: Vector>(seed: u64) {
             let k = at..at + seg.len();
             match seg {
                 Segment::Scaled(g) => made.apply::<V>(g, k),
-                Segment::Ahead(g) => made.apply::<V>(g, k),
-                Segment::AheadPair(g) => made.apply::<V>(g, k),
-                Segment::ScaledPair(g) => made.apply::<V>(g, k),
+                Segment::ScaledRows(g) => made.apply::<V>(g, k),
+                Segment::AheadRows(g) => made.apply::<V>(g, k),
                 Segment::Row(g) => made.apply::<V>(g, k),
                 Segment::Sums(g) => made.apply::<V>(g, k),
             }
@@ -316,43 +314,20 @@ impl State {
         }
     }
 
-    /// [`State::apply`] with the row `c·x` given as an [`Ahead`]: each
-    /// rule's update stores its product with `next` in its own `outs[n]`.
-    fn apply_ahead<V: Vector>(
+    /// [`State::apply`] with the rows `c[r]·x` (elements `k`, as many rows)
+    /// given as [`AheadRows`]: rule n stores row r's product with `next`
+    /// in `outs[n][r]`.
+    fn apply_rows<V: Vector>(
         &mut self,
-        c: f32,
+        c: &[f32],
         x: &[f32],
         next: &[f32],
-        outs: &[AtomicU32],
+        outs: [&[AtomicU32]; 3],
         k: std::ops::Range<usize>,
     ) {
         let (sgd, mom, adam) = Self::hypers();
-        let g = |n: usize| Ahead::new(c, x, next, &outs[n]);
-        step::sgd::<V>(&mut self.sgd[k.clone()], g(0), &sgd);
-        step::momentum::<V>(
-            &mut self.mom[k.clone()],
-            g(1),
-            &mut self.buf[k.clone()],
-            &mom,
-        );
-        let (m, v) = (&mut self.m[k.clone()], &mut self.v[k.clone()]);
-        step::adam::<V>(&mut self.adam[k], g(2), m, v, None, &adam);
-    }
-
-    /// [`State::apply_ahead`] for two rows `c[0]·x` and `c[1]·x` (elements
-    /// `k`, two rows long) given as an [`AheadPair`]: rule n stores its
-    /// products in `outs[n]`.
-    fn apply_pair<V: Vector>(
-        &mut self,
-        c: [f32; 2],
-        x: &[f32],
-        next: &[f32],
-        outs: &[[AtomicU32; 2]; 3],
-        k: std::ops::Range<usize>,
-    ) {
-        let (sgd, mom, adam) = Self::hypers();
-        let g = |n: usize| AheadPair::new(c, x, next, &outs[n]);
-        assert_eq!(GradIn::<V>::pair(&g(0)), Some(x.len()));
+        let g = |n: usize| AheadRows::new(c, x, next, outs[n]);
+        assert_eq!(GradIn::<V>::rows(&g(0)), Some((x.len(), c.len())));
         step::sgd::<V>(&mut self.sgd[k.clone()], g(0), &sgd);
         step::momentum::<V>(
             &mut self.mom[k.clone()],
@@ -411,10 +386,12 @@ fn factored_sources_check_their_shapes() {
     assert_eq!(GradIn::<F32x8>::get(&Scaled::new(2.0, &x), 9), 2.0);
 }
 
-/// An update fed an [`Ahead`] row leaves the bits a [`Scaled`] row leaves
+/// An update fed [`AheadRows`] leaves the bits [`Scaled`] rows leave
 /// (parameters and state, every rule), and `out` holds the forward's
-/// product of the updated row with the next input: [`ops::dot_row`]'s
-/// bits, which are [`ops::rows_times_wt`]'s over the updated W.
+/// product of each updated row with the next input: [`ops::dot_row`]'s
+/// bits, which are [`ops::rows_times_wt`]'s over the updated W. The rows
+/// are given one at a time, three at a time (a pair and a row alone, the
+/// last group shorter) and all at once.
 fn ahead_at_width<V: Vector>(seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for &i in &INS {
@@ -423,104 +400,70 @@ fn ahead_at_width<V: Vector>(seed: u64) {
             let next = random(&mut rng, i);
             let c = random(&mut rng, o);
             let start = State::new(o * i, &mut rng);
-            let (mut plain, mut ahead, mut paired) = (start.clone(), start.clone(), start.clone());
-            let outs: Vec<AtomicU32> = (0..3 * o).map(|_| AtomicU32::new(u32::MAX)).collect();
-            // The same products from rows walked in pairs (the last row of
-            // an odd O alone): rule n, row r in `pair_outs[r][n]`.
-            let pair_outs: Vec<[AtomicU32; 3]> = (0..o)
-                .map(|_| std::array::from_fn(|_| AtomicU32::new(u32::MAX)))
-                .collect();
-            for r in 0..o {
-                let k = r * i..(r + 1) * i;
-                plain.apply::<V>(Scaled::new(c[r], &x), k.clone());
-                // `apply` steps sgd, momentum and adam in turn: the last
-                // store into `outs[3r..]` is adam's; the test reads each.
-                let rule_outs = &outs[3 * r..3 * r + 3];
-                ahead.apply_ahead::<V>(c[r], &x, &next, rule_outs, k);
+            let mut plain = start.clone();
+            for (r, &cr) in c.iter().enumerate() {
+                plain.apply::<V>(Scaled::new(cr, &x), r * i..(r + 1) * i);
             }
-            for r in (0..o).step_by(2) {
-                if r + 1 < o {
-                    let by_rule: [[AtomicU32; 2]; 3] =
-                        std::array::from_fn(|_| std::array::from_fn(|_| AtomicU32::new(u32::MAX)));
-                    paired.apply_pair::<V>(
-                        [c[r], c[r + 1]],
-                        &x,
-                        &next,
-                        &by_rule,
-                        r * i..(r + 2) * i,
-                    );
-                    for (n, two) in by_rule.iter().enumerate() {
-                        for (q, v) in two.iter().enumerate() {
-                            pair_outs[r + q][n].store(v.load(Ordering::Relaxed), Ordering::Relaxed);
-                        }
-                    }
-                } else {
-                    paired.apply_ahead::<V>(c[r], &x, &next, &pair_outs[r], r * i..(r + 1) * i);
+            for group in [1, 3, o] {
+                let mut ahead = start.clone();
+                // Rule n's product for row r in outs[n][r].
+                let outs: [Vec<AtomicU32>; 3] =
+                    std::array::from_fn(|_| (0..o).map(|_| AtomicU32::new(u32::MAX)).collect());
+                for r0 in (0..o).step_by(group) {
+                    let r1 = (r0 + group).min(o);
+                    let rule_outs = [&outs[0][r0..r1], &outs[1][r0..r1], &outs[2][r0..r1]];
+                    ahead.apply_rows::<V>(&c[r0..r1], &x, &next, rule_outs, r0 * i..r1 * i);
                 }
-            }
-            let what = format!("I {i} O {o}, {} lanes", V::LANES);
-            for (a, b, rule) in [
-                (&ahead.sgd, &plain.sgd, "sgd"),
-                (&ahead.mom, &plain.mom, "momentum p"),
-                (&ahead.buf, &plain.buf, "momentum buffer"),
-                (&ahead.adam, &plain.adam, "adam p"),
-                (&ahead.m, &plain.m, "adam m"),
-                (&ahead.v, &plain.v, "adam v"),
-                (&paired.sgd, &plain.sgd, "paired sgd"),
-                (&paired.mom, &plain.mom, "paired momentum p"),
-                (&paired.buf, &plain.buf, "paired momentum buffer"),
-                (&paired.adam, &plain.adam, "paired adam p"),
-                (&paired.m, &plain.m, "paired adam m"),
-                (&paired.v, &plain.v, "paired adam v"),
-            ] {
-                same_bits(a, b, &format!("ahead {rule}, {what}"));
-            }
-            for (n, w) in [&plain.sgd, &plain.mom, &plain.adam]
-                .into_iter()
-                .enumerate()
-            {
-                let mut y = vec![0.0; o];
-                ops::rows_times_wt::<V>(&next, i, w, None, false, &mut y);
-                for r in 0..o {
-                    let got = f32::from_bits(outs[3 * r + n].load(Ordering::Relaxed));
-                    let row = ops::dot_row::<V>(&w[r * i..(r + 1) * i], &next);
-                    same_bits(
-                        &[got],
-                        &[row],
-                        &format!("ahead dot, rule {n}, row {r}, {what}"),
-                    );
-                    same_bits(
-                        &[got],
-                        &[y[r]],
-                        &format!("ahead vs forward, row {r}, {what}"),
-                    );
-                    let pair = f32::from_bits(pair_outs[r][n].load(Ordering::Relaxed));
-                    same_bits(
-                        &[pair],
-                        &[row],
-                        &format!("paired dot, rule {n}, row {r}, {what}"),
-                    );
+                let what = format!("I {i} O {o}, {group} rows a call, {} lanes", V::LANES);
+                for (a, b, rule) in [
+                    (&ahead.sgd, &plain.sgd, "sgd"),
+                    (&ahead.mom, &plain.mom, "momentum p"),
+                    (&ahead.buf, &plain.buf, "momentum buffer"),
+                    (&ahead.adam, &plain.adam, "adam p"),
+                    (&ahead.m, &plain.m, "adam m"),
+                    (&ahead.v, &plain.v, "adam v"),
+                ] {
+                    same_bits(a, b, &format!("ahead {rule}, {what}"));
+                }
+                for (n, w) in [&plain.sgd, &plain.mom, &plain.adam]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let mut y = vec![0.0; o];
+                    ops::rows_times_wt::<V>(&next, i, w, None, false, &mut y);
+                    for r in 0..o {
+                        let got = f32::from_bits(outs[n][r].load(Ordering::Relaxed));
+                        let row = ops::dot_row::<V>(&w[r * i..(r + 1) * i], &next);
+                        same_bits(
+                            &[got],
+                            &[row],
+                            &format!("ahead dot, rule {n}, row {r}, {what}"),
+                        );
+                        same_bits(
+                            &[got],
+                            &[y[r]],
+                            &format!("ahead vs forward, row {r}, {what}"),
+                        );
+                    }
                 }
             }
         }
     }
 }
 
-/// An update fed an [`AheadPair`] leaves the bits two [`Scaled`] rows
-/// leave, and each row's `out` holds its forward's product (in
-/// `ahead_at_width`, with every row length and an odd number of rows).
 #[test]
-fn an_ahead_row_updates_as_scaled_and_forms_the_next_forward() {
+fn ahead_rows_update_as_scaled_and_form_the_next_forward() {
     ahead_at_width::<F32x4>(11);
     ahead_at_width::<F32x8>(12);
     ahead_at_width::<F32x16>(13);
 }
 
-/// A factored gradient with a [`Lookahead`] at B = 1 hands out whole rows
-/// as [`Ahead`] segments, and parts of rows (a range cut mid-row, as a
-/// thread's piece may be) as plain [`Scaled`] ones.
+/// A factored gradient at B = 1 hands out each run of whole rows in the
+/// range as one segment ([`AheadRows`] with a [`Lookahead`], else
+/// `ScaledRows`), and parts of rows (a range cut mid-row, as a thread's
+/// piece may be) as plain [`Scaled`] ones.
 #[test]
-fn a_lookahead_covers_whole_rows_only() {
+fn whole_rows_come_as_one_segment() {
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let net = Net::new(1, &mut rng);
     let next = random(&mut rng, 13);
@@ -530,44 +473,34 @@ fn a_lookahead_covers_whole_rows_only() {
         next: &next,
         out: &out,
     };
-    let kinds = |r: std::ops::Range<usize>| {
+    let kinds = |f: &dyn Factored, r: std::ops::Range<usize>| {
         let mut k = Vec::new();
-        with.segments(r, &mut |at, seg| {
+        f.segments(r, &mut |at, seg| {
             let kind = match seg {
-                Segment::AheadPair(_) => "pair",
-                Segment::Ahead(_) => "row",
-                _ => "part",
+                Segment::AheadRows(_) => "ahead",
+                Segment::ScaledRows(_) => "rows",
+                Segment::Scaled(_) => "part",
+                _ => "bias",
             };
             k.push((at, kind, seg.len()))
         });
         k
     };
-    // Rows 0 and 1 whole (a pair), row 2 cut at 5.
-    assert_eq!(kinds(0..31), vec![(0, "pair", 26), (26, "part", 5)]);
-    // Row 0 from its 3rd element, then row 1 whole, alone.
-    assert_eq!(kinds(3..26), vec![(3, "part", 10), (13, "row", 13)]);
-    // Rows 1 to 5 whole: two pairs and a row.
+    // Rows 0 and 1 whole, row 2 cut at 5.
+    assert_eq!(kinds(&with, 0..31), vec![(0, "ahead", 26), (26, "part", 5)]);
+    // Row 0 from its 3rd element, then row 1 whole.
     assert_eq!(
-        kinds(13..78),
-        vec![(13, "pair", 26), (39, "pair", 26), (65, "row", 13)]
+        kinds(&with, 3..26),
+        vec![(3, "part", 10), (13, "ahead", 13)]
     );
-    // All seven rows: three pairs, the last row alone, then the bias.
+    // All seven rows, then the bias; the second layer's rows (3 of 7),
+    // without a lookahead.
+    assert_eq!(kinds(&with, 0..93), vec![(0, "ahead", 91), (91, "bias", 2)]);
     assert_eq!(
-        kinds(0..93),
-        vec![
-            (0, "pair", 26),
-            (26, "pair", 26),
-            (52, "pair", 26),
-            (78, "row", 13),
-            (91, "part", 2)
-        ]
+        kinds(&with, 98..120),
+        vec![(98, "rows", 21), (119, "bias", 1)]
     );
-    // Without a lookahead, whole rows go in pairs too.
-    let mut plain = Vec::new();
-    net.segments(0..39, &mut |at, seg| {
-        plain.push((at, matches!(seg, Segment::ScaledPair(_)), seg.len()))
-    });
-    assert_eq!(plain, vec![(0, true, 26), (26, false, 13)]);
+    assert_eq!(kinds(&net, 0..39), vec![(0, "rows", 39)]);
     // The values are the gradient's, however the segments are made.
     same_bits(
         &factored_values::<F32x8>(&with, 0..net.len()),

@@ -238,7 +238,7 @@ pub struct Mlp {
 }
 
 /// The first layer's `W₀·x` for an input row `x` that an update formed as
-/// it wrote W₀ ([`descent_core::step::Ahead`]), kept for the forward of
+/// it wrote W₀ ([`descent_core::step::AheadRows`]), kept for the forward of
 /// that row: the products of W₀ as it now is, the bits
 /// [`descent_core::ops::rows_times_wt`] would compute from it.
 #[derive(Debug, Default)]
@@ -635,7 +635,7 @@ impl Mlp {
     /// [`Mlp::params_and_grad_source`] at batch 1, with the next step's
     /// input row `next` (s0): an update that takes this source forms the
     /// first layer's products `W₀·next` with the W₀ it writes, as it writes
-    /// each row ([`descent_core::step::Ahead`]), and the next
+    /// each row ([`descent_core::step::AheadRows`]), and the next
     /// [`Mlp::forward`] of `next` uses them instead of reading W₀ again.
     ///
     /// The result is the same bits as without: the products are summed as
@@ -962,13 +962,10 @@ mod tests {
                             descent_core::step::Segment::Scaled(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
-                            descent_core::step::Segment::Ahead(g) => {
+                            descent_core::step::Segment::ScaledRows(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
-                            descent_core::step::Segment::AheadPair(g) => {
-                                GradIn::<descent_core::simd::Wide>::get(&g, k)
-                            }
-                            descent_core::step::Segment::ScaledPair(g) => {
+                            descent_core::step::Segment::AheadRows(g) => {
                                 GradIn::<descent_core::simd::Wide>::get(&g, k)
                             }
                             descent_core::step::Segment::Row(g) => {
@@ -1023,9 +1020,8 @@ mod tests {
             let p = &mut p[at..at + seg.len()];
             match seg {
                 Segment::Scaled(g) => sgd::<Wide>(p, g, &h),
-                Segment::Ahead(g) => sgd::<Wide>(p, g, &h),
-                Segment::AheadPair(g) => sgd::<Wide>(p, g, &h),
-                Segment::ScaledPair(g) => sgd::<Wide>(p, g, &h),
+                Segment::ScaledRows(g) => sgd::<Wide>(p, g, &h),
+                Segment::AheadRows(g) => sgd::<Wide>(p, g, &h),
                 Segment::Row(g) => sgd::<Wide>(p, g, &h),
                 Segment::Sums(g) => sgd::<Wide>(p, g, &h),
             }

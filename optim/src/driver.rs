@@ -401,9 +401,8 @@ impl<R: Rule> Optimizer for Driven<R> {
                     let p = &mut p[i..i + n];
                     match seg {
                         Segment::Scaled(g) => rule.update(h, p, g, s),
-                        Segment::Ahead(g) => rule.update(h, p, g, s),
-                        Segment::AheadPair(g) => rule.update(h, p, g, s),
-                        Segment::ScaledPair(g) => rule.update(h, p, g, s),
+                        Segment::ScaledRows(g) => rule.update(h, p, g, s),
+                        Segment::AheadRows(g) => rule.update(h, p, g, s),
                         Segment::Row(g) => rule.update(h, p, g, s),
                         Segment::Sums(g) => rule.update(h, p, g, s),
                     }

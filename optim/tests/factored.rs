@@ -44,9 +44,8 @@ impl Layers {
             for k in 0..seg.len() {
                 g[at + k] = match seg {
                     step::Segment::Scaled(s) => step::GradIn::<Wide>::get(&s, k),
-                    step::Segment::Ahead(s) => step::GradIn::<Wide>::get(&s, k),
-                    step::Segment::AheadPair(s) => step::GradIn::<Wide>::get(&s, k),
-                    step::Segment::ScaledPair(s) => step::GradIn::<Wide>::get(&s, k),
+                    step::Segment::ScaledRows(s) => step::GradIn::<Wide>::get(&s, k),
+                    step::Segment::AheadRows(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Row(s) => step::GradIn::<Wide>::get(&s, k),
                     step::Segment::Sums(s) => step::GradIn::<Wide>::get(&s, k),
                 };

@@ -122,7 +122,7 @@ pub const DOT_SUMS: usize = 4;
 ///
 /// Several sums, not one: each FMA waits for the last one into its sum (4
 /// cycles on Ice Lake and Zen), and a fused update that forms this dot
-/// product as it writes each row of W (`crate::step::Ahead`) has one row
+/// product as it writes each row of W (`crate::step::AheadRows`) has one row
 /// at a time, about 4.5 cycles of L2 traffic a vector, so a single chain
 /// would be as slow as the memory. (What was measured to matter for that
 /// update was the alignment of its input row, not the number of sums: one

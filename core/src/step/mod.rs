@@ -255,51 +255,59 @@ pub trait GradIn<V: Vector>: Copy {
     /// (for the tail). Panics when `i ≥ len`.
     fn get(&self, i: usize) -> f32;
 
-    /// Shown each vector of updated parameters `p[i .. i + V::LANES]` as
-    /// the fused pass stores it, with [`DOT_SUMS`] running sums the pass
-    /// keeps in registers for it (from zero). Nothing by default; [`Ahead`] forms
-    /// the next forward's dot product here, while the row is in registers.
+    /// `Some((n, rows))` when the gradient is `rows` whole rows of `n`
+    /// elements (`len = rows·n`), row r made from one input row shared by
+    /// all ([`ScaledRows`], [`AheadRows`]): the pass then walks the rows
+    /// two at a time, column by column ([`GradIn::coef`], [`GradIn::shared`]), so each
+    /// vector of the shared row is loaded once for two rows, and one call
+    /// covers a whole weight. `None` (one run of elements,
+    /// [`GradIn::load`]) by default.
     #[inline(always)]
-    fn watch(&self, _i: usize, _p: V, _sums: &mut [V; DOT_SUMS]) {}
-
-    /// Called once the pass has stored all of `p` (the updated segment),
-    /// with the sums [`GradIn::watch`] left after `vectors` body vectors.
-    /// Nothing by default.
-    #[inline(always)]
-    fn watched(&self, _sums: [V; DOT_SUMS], _vectors: usize, _p: &[f32]) {}
-
-    /// `Some(n)` when the gradient is two rows of `n` elements each (`len
-    /// = 2n`) made from one shared input row ([`AheadPair`]): the pass then
-    /// walks both rows together, column by column ([`GradIn::load_pair`]),
-    /// so each vector of the shared rows is loaded once for both. `None`
-    /// (one run of elements, [`GradIn::load`]) by default.
-    #[inline(always)]
-    fn pair(&self) -> Option<usize> {
+    fn rows(&self) -> Option<(usize, usize)> {
         None
     }
 
-    /// Of a pair of rows of `n` ([`GradIn::pair`]): elements `j .. j +
-    /// V::LANES` of the first row and `n + j ..` of the second, the same
-    /// bits as [`GradIn::load`] at `j` and `n + j`.
+    /// Of rows of `n` ([`GradIn::rows`]): row `r`'s factor `c[r]`, which
+    /// with [`GradIn::shared`] makes the row, `g[r, j] = c[r]·x[j]` (the
+    /// same bits as [`GradIn::load`] and [`GradIn::get`] give).
+    ///
+    /// # Panics
+    /// For a gradient not in rows (the default), or `r ≥ rows`.
+    #[inline(always)]
+    fn coef(&self, _r: usize) -> f32 {
+        unreachable!("coef: a gradient in rows only")
+    }
+
+    /// Of rows of `n` ([`GradIn::rows`]): elements `j .. j + V::LANES` of
+    /// the row `x` they share.
     ///
     /// # Safety
     /// `j + V::LANES ≤ n`.
     #[inline(always)]
-    unsafe fn load_pair(&self, j: usize) -> [V; 2] {
-        let n = self.len() / 2;
-        // SAFETY: j + LANES ≤ n, so both runs lie in the 2n elements.
-        unsafe { [self.load(j), self.load(n + j)] }
+    unsafe fn shared(&self, _j: usize) -> V {
+        unreachable!("shared: a gradient in rows only")
     }
 
-    /// [`GradIn::watch`] for a pair: the updated vectors at column `j` of
-    /// each row, each row with its own sums.
+    /// Shown the updated vectors `p` at column `j` of rows `r` and `r + 1`
+    /// as the pass stores them, with [`DOT_SUMS`] running sums a row that
+    /// the pass keeps in registers for it (from zero). Nothing by default;
+    /// [`AheadRows`] forms the next forward's dot products here, while the
+    /// rows are in registers.
     #[inline(always)]
-    fn watch_pair(&self, _j: usize, _p: [V; 2], _sums: &mut [[V; DOT_SUMS]; 2]) {}
+    fn watch_pair(&self, _r: usize, _j: usize, _p: [V; 2], _sums: &mut [[V; DOT_SUMS]; 2]) {}
 
-    /// [`GradIn::watched`] for a pair, once both rows (`p`, 2n) are stored,
-    /// after `vectors` body vectors of each row.
+    /// Called once rows `r` and `r + 1` (`p`, 2n) are stored, with the sums
+    /// [`GradIn::watch_pair`] left after `vectors` body vectors a row.
     #[inline(always)]
-    fn watched_pair(&self, _sums: [[V; DOT_SUMS]; 2], _vectors: usize, _p: &[f32]) {}
+    fn watched_pair(&self, _r: usize, _sums: [[V; DOT_SUMS]; 2], _vectors: usize, _p: &[f32]) {}
+
+    /// [`GradIn::watch_pair`] for a last row `r` without a partner.
+    #[inline(always)]
+    fn watch_row(&self, _r: usize, _j: usize, _p: V, _sums: &mut [V; DOT_SUMS]) {}
+
+    /// [`GradIn::watched_pair`] for a last row `r` without a partner (`p`, n).
+    #[inline(always)]
+    fn watched_row(&self, _r: usize, _sums: [V; DOT_SUMS], _vectors: usize, _p: &[f32]) {}
 }
 
 impl<V: Vector> GradIn<V> for &[f32] {
@@ -455,69 +463,7 @@ impl<V: Vector> GradIn<V> for Scaled<'_> {
     }
 }
 
-/// A [`Scaled`] row, `g[j] = c·x[j]`, that also forms the next forward's
-/// dot product of the row it updates: `Σ_j p'[j]·next[j]` over the updated
-/// row `p'`, summed as [`crate::ops::dot_row`] sums it (so the same bits as
-/// [`crate::ops::rows_times_wt`] reading the updated W), and stored in
-/// `out` (as `f32::to_bits`) when the pass ends.
-///
-/// At batch 1 the first layer's forward reads all of W₀ from L2 and the
-/// update then reads and writes it again; with the next step's input
-/// known, the update forms the next forward's products as each row of W₀
-/// leaves its registers, and that read is gone. The sums ride in the
-/// pass's registers ([`GradIn::watch`]): each vector is one more load (of
-/// `next`, from L1) and one more FMA.
-#[derive(Clone, Copy, Debug)]
-pub struct Ahead<'a> {
-    row: Scaled<'a>,
-    next: &'a [f32],
-    out: &'a AtomicU32,
-}
-
-impl<'a> Ahead<'a> {
-    /// The row `c·x` whose update forms `Σ_j p'[j]·next[j]` into `out`.
-    ///
-    /// # Panics
-    /// If `next` is not as long as `x`.
-    pub fn new(c: f32, x: &'a [f32], next: &'a [f32], out: &'a AtomicU32) -> Self {
-        same_len("Ahead next (the row's length)", next.len(), x.len());
-        Ahead {
-            row: Scaled::new(c, x),
-            next,
-            out,
-        }
-    }
-}
-
-/// The gradient is the [`Scaled`] row's; only `watch` and `watched` are
-/// its own.
-impl<V: Vector> GradIn<V> for Ahead<'_> {
-    #[inline(always)]
-    fn len(&self) -> usize {
-        self.row.x.len()
-    }
-    #[inline(always)]
-    unsafe fn load(&self, i: usize) -> V {
-        // SAFETY: the caller's promise, passed on (same length).
-        unsafe { GradIn::<V>::load(&self.row, i) }
-    }
-    #[inline(always)]
-    fn get(&self, i: usize) -> f32 {
-        GradIn::<V>::get(&self.row, i)
-    }
-    #[inline(always)]
-    fn watch(&self, i: usize, p: V, sums: &mut [V; DOT_SUMS]) {
-        // SAFETY: `drive` calls this for i + LANES ≤ len = next.len().
-        watch_dot(p, unsafe { V::load(self.next.as_ptr().add(i)) }, sums);
-    }
-    #[inline(always)]
-    fn watched(&self, sums: [V; DOT_SUMS], vectors: usize, p: &[f32]) {
-        let s = finish_dot(sums, vectors, p, self.next);
-        self.out.store(s.to_bits(), Ordering::Relaxed);
-    }
-}
-
-/// Adds `p'`'s next vector into the rotating sums of [`Ahead::watch`]:
+/// Adds `p'`'s next vector into the rotating sums of [`AheadRows`]:
 /// vector v joins sum v mod [`DOT_SUMS`] (`dot_row`'s order), which is
 /// always `sums[0]`, and the sums rotate, so each FMA waits on the one
 /// `DOT_SUMS` vectors back and the rotation is only register renaming.
@@ -547,44 +493,43 @@ fn finish_dot<V: Vector>(sums: [V; DOT_SUMS], vectors: usize, p: &[f32], next: &
     crate::ops::dot_finish(by_class, &p[body..], &next[body..])
 }
 
-/// Two consecutive whole rows of a rank-1 weight gradient, `g[r, j] =
-/// c_r·x[j]` for r = 0, 1 (`len = 2n`, n = `x.len()`): the pass walks the
-/// two rows of W together ([`GradIn::pair`]), so each vector of `x` is
-/// loaded once for two rows of W. The same values as two [`Scaled`] rows.
+/// Consecutive whole rows of a rank-1 weight gradient, `g[r, j] =
+/// c[r]·x[j]` (`len = rows·n`, rows = `c.len()`, n = `x.len()`): the
+/// pass walks them two at a time ([`GradIn::rows`]), so each vector of
+/// `x` is loaded once for two rows of W, and one call updates them all.
+/// The same values as a [`Scaled`] row each.
 ///
-/// Why: one row a call, the update's 200-odd calls a batch-1 step each
-/// paid a call's stack stores behind the stores of the row before (the
-/// optimizer's per-segment overhead was ~1.5 µs of a 12 µs update on Ice
-/// Lake); a pair halves the calls.
+/// Why: one row a call, the batch-1 update's 200-odd calls each paid a
+/// call's stack stores behind the stores of the row before (the
+/// optimizer's per-row overhead was ~1.5 µs of a 12 µs update on Ice
+/// Lake).
 #[derive(Clone, Copy, Debug)]
-pub struct ScaledPair<'a> {
-    c: [f32; 2],
+pub struct ScaledRows<'a> {
+    c: &'a [f32],
     x: &'a [f32],
 }
 
-impl<'a> ScaledPair<'a> {
-    /// Rows `c[0]·x` and `c[1]·x`.
-    pub fn new(c: [f32; 2], x: &'a [f32]) -> Self {
-        ScaledPair { c, x }
+impl<'a> ScaledRows<'a> {
+    /// Rows `c[r]·x`, r = 0 … `c.len()`.
+    pub fn new(c: &'a [f32], x: &'a [f32]) -> Self {
+        ScaledRows { c, x }
     }
 }
 
-impl<V: Vector> GradIn<V> for ScaledPair<'_> {
+impl<V: Vector> GradIn<V> for ScaledRows<'_> {
     #[inline(always)]
     fn len(&self) -> usize {
-        2 * self.x.len()
+        self.c.len() * self.x.len()
     }
     #[inline(always)]
     unsafe fn load(&self, i: usize) -> V {
         let n = self.x.len();
-        if i + V::LANES <= n {
-            // SAFETY: within the first row.
-            unsafe { GradIn::<V>::load(&Scaled::new(self.c[0], self.x), i) }
-        } else if i >= n {
-            // SAFETY: i + LANES ≤ 2n, so within the second row.
-            unsafe { GradIn::<V>::load(&Scaled::new(self.c[1], self.x), i - n) }
+        let (r, j) = (i / n, i % n);
+        if j + V::LANES <= n {
+            // SAFETY: within row r (i + LANES ≤ len, so r < rows).
+            unsafe { GradIn::<V>::load(&Scaled::new(self.c[r], self.x), j) }
         } else {
-            // Across the rows' seam: lane by lane, the same products.
+            // Across a seam between rows: lane by lane, the same products.
             let mut a = [0.0f32; MAX_LANES];
             for (k, v) in a[..V::LANES].iter_mut().enumerate() {
                 *v = GradIn::<V>::get(self, i + k);
@@ -596,54 +541,64 @@ impl<V: Vector> GradIn<V> for ScaledPair<'_> {
     #[inline(always)]
     fn get(&self, i: usize) -> f32 {
         let n = self.x.len();
-        assert!(i < 2 * n, "a pair of rows: element {i} of {}", 2 * n);
         self.c[i / n] * self.x[i % n]
     }
     #[inline(always)]
-    fn pair(&self) -> Option<usize> {
-        Some(self.x.len())
+    fn rows(&self) -> Option<(usize, usize)> {
+        Some((self.x.len(), self.c.len()))
     }
     #[inline(always)]
-    unsafe fn load_pair(&self, j: usize) -> [V; 2] {
+    fn coef(&self, r: usize) -> f32 {
+        self.c[r]
+    }
+    #[inline(always)]
+    unsafe fn shared(&self, j: usize) -> V {
         // SAFETY: j + LANES ≤ n = x.len().
-        let x = unsafe { V::load(self.x.as_ptr().add(j)) };
-        [V::splat(self.c[0]) * x, V::splat(self.c[1]) * x]
+        unsafe { V::load(self.x.as_ptr().add(j)) }
     }
 }
 
-/// A [`ScaledPair`] that forms the next forward's products as [`Ahead`]
-/// does, one for each row. The same bits as two [`Ahead`] rows.
+/// [`ScaledRows`] that form the next forward's products: `Σ_j p'[r,
+/// j]·next[j]` over each updated row `p'`, summed as
+/// [`crate::ops::dot_row`] sums it (so the same bits as
+/// [`crate::ops::rows_times_wt`] reading the updated W), stored in
+/// `out[r]` (as `f32::to_bits`) once the row is done.
 ///
-/// Why: one row at a time, the pass makes three loads a vector (W from
-/// L2, `x` and `next` from L1) for one store, and with the line fills the
-/// L1 ports were the limit (the 784 × 128 update at batch 1 took 10.4 µs
-/// on Ice Lake against 7.9 µs for a pass that only scales W). Two rows
-/// share the L1 loads: two a vector of W, and the pass ran at that floor.
+/// At batch 1 the first layer's forward reads all of W₀ from L2 and the
+/// update then reads and writes it again; with the next step's input
+/// known, the update forms the next forward's products as each row of W₀
+/// leaves its registers, and that read is gone. The sums ride in the
+/// pass's registers ([`GradIn::watch_pair`]): each vector of `next` is one
+/// more load from L1, shared by two rows, and one more FMA a row. (One
+/// row at a time, three loads a vector of W, the L1 ports were the limit:
+/// the 784 × 128 update took 10.4 µs on Ice Lake against 7.9 µs for a
+/// pass that only scales W; two rows a column ran at that floor.)
 #[derive(Clone, Copy, Debug)]
-pub struct AheadPair<'a> {
-    rows: ScaledPair<'a>,
+pub struct AheadRows<'a> {
+    rows: ScaledRows<'a>,
     next: &'a [f32],
-    out: &'a [AtomicU32; 2],
+    out: &'a [AtomicU32],
 }
 
-impl<'a> AheadPair<'a> {
-    /// Rows `c[0]·x` and `c[1]·x`, whose updates form `Σ_j p'[r, j]·next[j]`
-    /// into `out[r]`.
+impl<'a> AheadRows<'a> {
+    /// Rows `c[r]·x` whose updates form `Σ_j p'[r, j]·next[j]` into
+    /// `out[r]`.
     ///
     /// # Panics
-    /// If `next` is not as long as `x`.
-    pub fn new(c: [f32; 2], x: &'a [f32], next: &'a [f32], out: &'a [AtomicU32; 2]) -> Self {
-        same_len("AheadPair next (the rows' length)", next.len(), x.len());
-        AheadPair {
-            rows: ScaledPair::new(c, x),
+    /// If `next` is not as long as `x`, or `out` as `c`.
+    pub fn new(c: &'a [f32], x: &'a [f32], next: &'a [f32], out: &'a [AtomicU32]) -> Self {
+        same_len("AheadRows next (the rows' length)", next.len(), x.len());
+        same_len("AheadRows out (the rows)", out.len(), c.len());
+        AheadRows {
+            rows: ScaledRows::new(c, x),
             next,
             out,
         }
     }
 }
 
-/// The gradient is the [`ScaledPair`]'s; only the watching is its own.
-impl<V: Vector> GradIn<V> for AheadPair<'_> {
+/// The gradient is the [`ScaledRows`]'; only the watching is its own.
+impl<V: Vector> GradIn<V> for AheadRows<'_> {
     #[inline(always)]
     fn len(&self) -> usize {
         GradIn::<V>::len(&self.rows)
@@ -658,34 +613,48 @@ impl<V: Vector> GradIn<V> for AheadPair<'_> {
         GradIn::<V>::get(&self.rows, i)
     }
     #[inline(always)]
-    fn pair(&self) -> Option<usize> {
-        GradIn::<V>::pair(&self.rows)
+    fn rows(&self) -> Option<(usize, usize)> {
+        GradIn::<V>::rows(&self.rows)
     }
     #[inline(always)]
-    unsafe fn load_pair(&self, j: usize) -> [V; 2] {
+    fn coef(&self, r: usize) -> f32 {
+        GradIn::<V>::coef(&self.rows, r)
+    }
+    #[inline(always)]
+    unsafe fn shared(&self, j: usize) -> V {
         // SAFETY: the caller's promise, passed on.
-        unsafe { GradIn::<V>::load_pair(&self.rows, j) }
+        unsafe { GradIn::<V>::shared(&self.rows, j) }
     }
     #[inline(always)]
-    fn watch_pair(&self, j: usize, p: [V; 2], sums: &mut [[V; DOT_SUMS]; 2]) {
+    fn watch_pair(&self, _r: usize, j: usize, p: [V; 2], sums: &mut [[V; DOT_SUMS]; 2]) {
         // SAFETY: `drive` calls this for j + LANES ≤ n = next.len().
         let next = unsafe { V::load(self.next.as_ptr().add(j)) };
         watch_dot(p[0], next, &mut sums[0]);
         watch_dot(p[1], next, &mut sums[1]);
     }
     #[inline(always)]
-    fn watched_pair(&self, sums: [[V; DOT_SUMS]; 2], vectors: usize, p: &[f32]) {
-        let (p0, p1) = p.split_at(self.rows.x.len());
+    fn watched_pair(&self, r: usize, sums: [[V; DOT_SUMS]; 2], vectors: usize, p: &[f32]) {
+        let (p0, p1) = p.split_at(self.next.len());
         let s0 = finish_dot(sums[0], vectors, p0, self.next);
         let s1 = finish_dot(sums[1], vectors, p1, self.next);
-        self.out[0].store(s0.to_bits(), Ordering::Relaxed);
-        self.out[1].store(s1.to_bits(), Ordering::Relaxed);
+        self.out[r].store(s0.to_bits(), Ordering::Relaxed);
+        self.out[r + 1].store(s1.to_bits(), Ordering::Relaxed);
+    }
+    #[inline(always)]
+    fn watch_row(&self, _r: usize, j: usize, p: V, sums: &mut [V; DOT_SUMS]) {
+        // SAFETY: as in `watch_pair`.
+        watch_dot(p, unsafe { V::load(self.next.as_ptr().add(j)) }, sums);
+    }
+    #[inline(always)]
+    fn watched_row(&self, r: usize, sums: [V; DOT_SUMS], vectors: usize, p: &[f32]) {
+        let s = finish_dot(sums, vectors, p, self.next);
+        self.out[r].store(s.to_bits(), Ordering::Relaxed);
     }
 }
 
 /// The next step's input for a [`Factor::Outer`] at batch 1: the row
 /// `next` (I) and an `out` (O) for the O dot products of the updated
-/// weight's rows with it ([`Ahead`]).
+/// weight's rows with it ([`AheadRows`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Lookahead<'a> {
     /// The next input row, (I).
@@ -768,7 +737,7 @@ pub enum Factor<'a> {
         /// I.
         ins: usize,
         /// At B = 1, the next input whose products with the updated rows
-        /// the update forms ([`Ahead`]) for the rows it updates whole.
+        /// the update forms ([`AheadRows`]) for the rows it updates whole.
         ahead: Option<Lookahead<'a>>,
     },
     /// A bias (O) whose gradient is `Σ_b dY[b, :]`: `dy` (B, O).
@@ -846,46 +815,29 @@ pub trait Factored: Sync {
                     } => {
                         let (r, j) = (off / ins, off % ins);
                         let n = (ins - j).min(stop - at);
-                        if rows == 1 {
-                            let row = &x[j..j + n];
-                            match ahead {
-                                // Two whole rows of the block in the range:
-                                // walked together, one load of x for both.
-                                Some(a) if n == ins && r + 1 < outs && at + 2 * ins <= stop => {
-                                    let out = <&[AtomicU32; 2]>::try_from(&a.out[r..r + 2])
-                                        .expect("two outputs");
-                                    f(
-                                        at,
-                                        Segment::AheadPair(AheadPair::new(
-                                            [dy[r], dy[r + 1]],
-                                            row,
-                                            &a.next[..ins],
-                                            out,
-                                        )),
-                                    );
-                                    // The second row (`at += n` below
-                                    // counts the first).
-                                    at += ins;
-                                }
-                                // A whole row: its product is the forward's.
-                                Some(a) if n == ins => f(
-                                    at,
-                                    Segment::Ahead(Ahead::new(
-                                        dy[r],
-                                        row,
+                        // Whole rows from here to the range's or the
+                        // block's end, at batch 1.
+                        let whole = if j == 0 { (stop - at) / ins } else { 0 };
+                        if rows == 1 && whole > 0 {
+                            let c = &dy[r..r + whole];
+                            f(
+                                at,
+                                match ahead {
+                                    // Their products are the forward's.
+                                    Some(a) => Segment::AheadRows(AheadRows::new(
+                                        c,
+                                        x,
                                         &a.next[..ins],
-                                        &a.out[r],
+                                        &a.out[r..r + whole],
                                     )),
-                                ),
-                                // Two whole rows without a lookahead.
-                                None if n == ins && r + 1 < outs && at + 2 * ins <= stop => {
-                                    let rows = ScaledPair::new([dy[r], dy[r + 1]], row);
-                                    f(at, Segment::ScaledPair(rows));
-                                    // The second row, as above.
-                                    at += ins;
-                                }
-                                _ => f(at, Segment::Scaled(Scaled::new(dy[r], row))),
-                            }
+                                    None => Segment::ScaledRows(ScaledRows::new(c, x)),
+                                },
+                            );
+                            // The rows after the first (`at += n` below
+                            // counts the first).
+                            at += (whole - 1) * ins;
+                        } else if rows == 1 {
+                            f(at, Segment::Scaled(Scaled::new(dy[r], &x[j..j + n])));
                         } else {
                             let mut c = [0.0; MAX_COMBINED];
                             for (b, cb) in c[..rows].iter_mut().enumerate() {
@@ -914,14 +866,11 @@ pub trait Factored: Sync {
 pub enum Segment<'a> {
     /// Part of a weight's row at batch 1.
     Scaled(Scaled<'a>),
-    /// A whole weight's row at batch 1 that forms the next forward's
-    /// product as it is updated.
-    Ahead(Ahead<'a>),
-    /// Two whole rows of a weight at batch 1, walked together.
-    ScaledPair(ScaledPair<'a>),
-    /// Two whole rows of a weight at batch 1, walked together, that form
+    /// Whole rows of a weight at batch 1, walked two at a time.
+    ScaledRows(ScaledRows<'a>),
+    /// Whole rows of a weight at batch 1, walked two at a time, that form
     /// the next forward's products as they are updated.
-    AheadPair(AheadPair<'a>),
+    AheadRows(AheadRows<'a>),
     /// Part of a weight's row at 2 to [`MAX_COMBINED`] rows.
     Row(Combination<'a>),
     /// Part of a bias.
@@ -933,9 +882,8 @@ impl Segment<'_> {
     pub fn len(&self) -> usize {
         match self {
             Segment::Scaled(g) => g.x.len(),
-            Segment::Ahead(g) => g.row.x.len(),
-            Segment::ScaledPair(g) => 2 * g.x.len(),
-            Segment::AheadPair(g) => 2 * g.rows.x.len(),
+            Segment::ScaledRows(g) => g.c.len() * g.x.len(),
+            Segment::AheadRows(g) => g.rows.c.len() * g.rows.x.len(),
             Segment::Row(g) => g.len,
             Segment::Sums(g) => g.len,
         }
@@ -967,15 +915,13 @@ pub(crate) fn drive<V: Vector, const K: usize>(
     for sk in s.iter() {
         same_len(op, n, sk.len());
     }
-    if let Some(row) = g.pair() {
-        return drive_pair(row, p, g, s, f);
+    if let Some((row, rows)) = g.rows() {
+        return drive_rows(row, rows, p, g, s, f);
     }
     let body = n / lanes * lanes;
     let pp = p.as_mut_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
     let mut i = 0;
-    // The watcher's sums (see `GradIn::watch`); gone when it has none.
-    let mut sums = [V::ZERO; DOT_SUMS];
     while i < body {
         // SAFETY: i + lanes <= body <= n and every slice has length n (checked
         // above); `p` and the state buffers are distinct `&mut` borrows, so
@@ -986,7 +932,6 @@ pub(crate) fn drive<V: Vector, const K: usize>(
                 st[k] = V::load(sp[k].add(i));
             }
             let pv = f(V::load(pp.add(i)), g.load(i), &mut st);
-            g.watch(i, pv, &mut sums);
             V::store(pp.add(i), pv);
             for k in 0..K {
                 V::store(sp[k].add(i), st[k]);
@@ -995,55 +940,77 @@ pub(crate) fn drive<V: Vector, const K: usize>(
         i += lanes;
     }
     drive_tail(body..n, p, &g, &mut s, &f);
-    g.watched(sums, body / lanes, p);
 }
 
-/// [`drive`] over a pair of rows of `n` ([`GradIn::pair`]): column by
-/// column, each vector of both rows in one iteration, so the gradient's
-/// shared row is loaded once for both ([`GradIn::load_pair`]). Each
-/// element meets the same `f` on the same inputs as in [`drive`], so the
-/// bits are the same; each row's tail runs as [`drive`]'s does.
+/// [`drive`] over `rows` rows of `n` ([`GradIn::rows`]): two rows at a
+/// time, column by column, each vector of both rows in one iteration, so
+/// the gradient's shared row is loaded once for both
+/// ([`GradIn::shared`]); an odd last row alone. Each element meets the
+/// same `f` on the same inputs as in [`drive`], so the bits are the same;
+/// each row's tail runs as [`drive`]'s does.
 #[inline(always)]
-fn drive_pair<V: Vector, const K: usize>(
+fn drive_rows<V: Vector, const K: usize>(
     n: usize,
+    rows: usize,
     p: &mut [f32],
     g: impl GradIn<V>,
     mut s: [&mut [f32]; K],
     f: impl Fn(V, V, &mut [V; K]) -> V,
 ) {
     let lanes = V::LANES;
-    same_len("a pair of rows (twice a row)", p.len(), 2 * n);
+    same_len("rows (rows × their length)", p.len(), rows * n);
     let body = n / lanes * lanes;
     let pp = p.as_mut_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
-    let mut sums = [[V::ZERO; DOT_SUMS]; 2];
-    let mut j = 0;
-    while j < body {
-        // SAFETY: j + lanes ≤ body ≤ n, and every slice has length 2n
-        // (checked by `drive` and above), so both rows' vectors lie in
-        // them; the streams are distinct `&mut` borrows.
-        unsafe {
-            let gv = g.load_pair(j);
-            let pv: [V; 2] = std::array::from_fn(|r| {
-                let at = r * n + j;
-                let mut st = [V::ZERO; K];
-                for k in 0..K {
-                    st[k] = V::load(sp[k].add(at));
-                }
-                let pv = f(V::load(pp.add(at)), gv[r], &mut st);
-                V::store(pp.add(at), pv);
-                for k in 0..K {
-                    V::store(sp[k].add(at), st[k]);
-                }
-                pv
-            });
-            g.watch_pair(j, pv, &mut sums);
+    // One vector of row `at / n` at element `at`: f, then the stores.
+    // SAFETY (of each call): at + lanes lies within p and the slots, which
+    // have length rows·n (checked by `drive` and above) and are distinct
+    // `&mut` borrows.
+    let one = |at: usize, gv: V| unsafe {
+        let mut st = [V::ZERO; K];
+        for k in 0..K {
+            st[k] = V::load(sp[k].add(at));
         }
-        j += lanes;
+        let pv = f(V::load(pp.add(at)), gv, &mut st);
+        V::store(pp.add(at), pv);
+        for k in 0..K {
+            V::store(sp[k].add(at), st[k]);
+        }
+        pv
+    };
+    let mut r = 0;
+    while r + 1 < rows {
+        // The factors in registers for the pair's pass (read in the loop,
+        // they were loaded again after every store: 1 µs more a batch-1
+        // step on Ice Lake).
+        let (c0, c1) = (V::splat(g.coef(r)), V::splat(g.coef(r + 1)));
+        let mut sums = [[V::ZERO; DOT_SUMS]; 2];
+        let mut j = 0;
+        while j < body {
+            // SAFETY: j + lanes ≤ n.
+            let x = unsafe { g.shared(j) };
+            let pv = [one(r * n + j, c0 * x), one((r + 1) * n + j, c1 * x)];
+            g.watch_pair(r, j, pv, &mut sums);
+            j += lanes;
+        }
+        drive_tail(r * n + body..(r + 1) * n, p, &g, &mut s, &f);
+        drive_tail((r + 1) * n + body..(r + 2) * n, p, &g, &mut s, &f);
+        g.watched_pair(r, sums, body / lanes, &p[r * n..(r + 2) * n]);
+        r += 2;
     }
-    drive_tail(body..n, p, &g, &mut s, &f);
-    drive_tail(n + body..2 * n, p, &g, &mut s, &f);
-    g.watched_pair(sums, body / lanes, p);
+    if r < rows {
+        let c = V::splat(g.coef(r));
+        let mut sums = [V::ZERO; DOT_SUMS];
+        let mut j = 0;
+        while j < body {
+            // SAFETY: j + lanes ≤ n.
+            let pv = one(r * n + j, c * unsafe { g.shared(j) });
+            g.watch_row(r, j, pv, &mut sums);
+            j += lanes;
+        }
+        drive_tail(r * n + body..(r + 1) * n, p, &g, &mut s, &f);
+        g.watched_row(r, sums, body / lanes, &p[r * n..(r + 1) * n]);
+    }
 }
 
 /// The elements `tail` (fewer than `V::LANES`) of a [`drive`] pass: the

@@ -276,16 +276,7 @@ fn factored_at_width<V: Vector>(seed: u64) {
                 Segment::Sums(g) => made.apply::<V>(g, k),
             }
         });
-        for (a, b, what) in [
-            (&made.sgd, &stored.sgd, "sgd"),
-            (&made.mom, &stored.mom, "momentum p"),
-            (&made.buf, &stored.buf, "momentum buffer"),
-            (&made.adam, &stored.adam, "adam p"),
-            (&made.m, &stored.m, "adam m"),
-            (&made.v, &stored.v, "adam v"),
-        ] {
-            same_bits(a, b, &format!("{what}, B {rows}, {} lanes", V::LANES));
-        }
+        made.same_bits_as(&stored, &format!("B {rows}, {} lanes", V::LANES));
     }
 }
 
@@ -337,6 +328,20 @@ impl State {
         );
         let (m, v) = (&mut self.m[k.clone()], &mut self.v[k.clone()]);
         step::adam::<V>(&mut self.adam[k], g(2), m, v, None, &adam);
+    }
+
+    /// Every parameter and slot of every rule has `want`'s bits.
+    fn same_bits_as(&self, want: &State, what: &str) {
+        for (a, b, slot) in [
+            (&self.sgd, &want.sgd, "sgd"),
+            (&self.mom, &want.mom, "momentum p"),
+            (&self.buf, &want.buf, "momentum buffer"),
+            (&self.adam, &want.adam, "adam p"),
+            (&self.m, &want.m, "adam m"),
+            (&self.v, &want.v, "adam v"),
+        ] {
+            same_bits(a, b, &format!("{slot}, {what}"));
+        }
     }
 
     fn hypers() -> (SgdStep, MomentumStep, AdamStep) {
@@ -415,16 +420,7 @@ fn ahead_at_width<V: Vector>(seed: u64) {
                     ahead.apply_rows::<V>(&c[r0..r1], &x, &next, rule_outs, r0 * i..r1 * i);
                 }
                 let what = format!("I {i} O {o}, {group} rows a call, {} lanes", V::LANES);
-                for (a, b, rule) in [
-                    (&ahead.sgd, &plain.sgd, "sgd"),
-                    (&ahead.mom, &plain.mom, "momentum p"),
-                    (&ahead.buf, &plain.buf, "momentum buffer"),
-                    (&ahead.adam, &plain.adam, "adam p"),
-                    (&ahead.m, &plain.m, "adam m"),
-                    (&ahead.v, &plain.v, "adam v"),
-                ] {
-                    same_bits(a, b, &format!("ahead {rule}, {what}"));
-                }
+                ahead.same_bits_as(&plain, &format!("ahead, {what}"));
                 for (n, w) in [&plain.sgd, &plain.mom, &plain.adam]
                     .into_iter()
                     .enumerate()

@@ -814,11 +814,10 @@ pub trait Factored: Sync {
                         ahead,
                     } => {
                         let (r, j) = (off / ins, off % ins);
-                        let n = (ins - j).min(stop - at);
                         // Whole rows from here to the range's or the
                         // block's end, at batch 1.
                         let whole = if j == 0 { (stop - at) / ins } else { 0 };
-                        if rows == 1 && whole > 0 {
+                        let n = if rows == 1 && whole > 0 {
                             let c = &dy[r..r + whole];
                             f(
                                 at,
@@ -833,19 +832,22 @@ pub trait Factored: Sync {
                                     None => Segment::ScaledRows(ScaledRows::new(c, x)),
                                 },
                             );
-                            // The rows after the first (`at += n` below
-                            // counts the first).
-                            at += (whole - 1) * ins;
-                        } else if rows == 1 {
-                            f(at, Segment::Scaled(Scaled::new(dy[r], &x[j..j + n])));
+                            whole * ins
                         } else {
-                            let mut c = [0.0; MAX_COMBINED];
-                            for (b, cb) in c[..rows].iter_mut().enumerate() {
-                                *cb = dy[b * outs + r];
+                            // Part of row r.
+                            let n = (ins - j).min(stop - at);
+                            if rows == 1 {
+                                f(at, Segment::Scaled(Scaled::new(dy[r], &x[j..j + n])));
+                            } else {
+                                let mut c = [0.0; MAX_COMBINED];
+                                for (b, cb) in c[..rows].iter_mut().enumerate() {
+                                    *cb = dy[b * outs + r];
+                                }
+                                let g = Combination::new(&c[..rows], &x[j..], ins, n);
+                                f(at, Segment::Row(g));
                             }
-                            let g = Combination::new(&c[..rows], &x[j..], ins, n);
-                            f(at, Segment::Row(g));
-                        }
+                            n
+                        };
                         at += n;
                     }
                     Factor::Sums { dy, rows, outs } => {
@@ -926,20 +928,40 @@ pub(crate) fn drive<V: Vector, const K: usize>(
         // SAFETY: i + lanes <= body <= n and every slice has length n (checked
         // above); `p` and the state buffers are distinct `&mut` borrows, so
         // no store aliases another stream.
-        unsafe {
-            let mut st = [V::ZERO; K];
-            for k in 0..K {
-                st[k] = V::load(sp[k].add(i));
-            }
-            let pv = f(V::load(pp.add(i)), g.load(i), &mut st);
-            V::store(pp.add(i), pv);
-            for k in 0..K {
-                V::store(sp[k].add(i), st[k]);
-            }
-        }
+        unsafe { drive_vector(pp, sp, i, g.load(i), &f) };
         i += lanes;
     }
     drive_tail(body..n, p, &g, &mut s, &f);
+}
+
+/// One vector of a [`drive`] pass at element `at`: loads `p` and the
+/// state there, runs `f` with the gradient `gv`, stores both back, and
+/// returns the new `p`.
+///
+/// # Safety
+/// `at + V::LANES` elements lie within `p` and every state buffer, which
+/// are distinct allocations.
+#[inline(always)]
+unsafe fn drive_vector<V: Vector, const K: usize>(
+    pp: *mut f32,
+    sp: [*mut f32; K],
+    at: usize,
+    gv: V,
+    f: &impl Fn(V, V, &mut [V; K]) -> V,
+) -> V {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let mut st = [V::ZERO; K];
+        for k in 0..K {
+            st[k] = V::load(sp[k].add(at));
+        }
+        let pv = f(V::load(pp.add(at)), gv, &mut st);
+        V::store(pp.add(at), pv);
+        for k in 0..K {
+            V::store(sp[k].add(at), st[k]);
+        }
+        pv
+    }
 }
 
 /// [`drive`] over `rows` rows of `n` ([`GradIn::rows`]): two rows at a
@@ -962,22 +984,11 @@ fn drive_rows<V: Vector, const K: usize>(
     let body = n / lanes * lanes;
     let pp = p.as_mut_ptr();
     let sp: [*mut f32; K] = std::array::from_fn(|k| s[k].as_mut_ptr());
-    // One vector of row `at / n` at element `at`: f, then the stores.
-    // SAFETY (of each call): at + lanes lies within p and the slots, which
-    // have length rows·n (checked by `drive` and above) and are distinct
-    // `&mut` borrows.
-    let one = |at: usize, gv: V| unsafe {
-        let mut st = [V::ZERO; K];
-        for k in 0..K {
-            st[k] = V::load(sp[k].add(at));
-        }
-        let pv = f(V::load(pp.add(at)), gv, &mut st);
-        V::store(pp.add(at), pv);
-        for k in 0..K {
-            V::store(sp[k].add(at), st[k]);
-        }
-        pv
-    };
+    // One vector of row `at / n` at element `at`.
+    // SAFETY (of each call): at = r·n + j with j + lanes ≤ n and r < rows,
+    // so the vector lies within p and the slots, which have length rows·n
+    // (checked by `drive` and above) and are distinct `&mut` borrows.
+    let one = |at: usize, gv: V| unsafe { drive_vector(pp, sp, at, gv, &f) };
     let mut r = 0;
     while r + 1 < rows {
         // The factors in registers for the pair's pass (read in the loop,

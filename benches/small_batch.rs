@@ -17,6 +17,11 @@
 //!   them (what the forward's first layer must at least do): the L2 floor
 //!   of a batch-1 step is their sum, measured in the same run.
 //!
+//! - `descend/B=64/{stored,fused}`: the first layer's weight gradient and
+//!   its SGD step at batch 64: `dW = dYᵀ·X` stored, its squares summed,
+//!   then `W ← W − η·dW`, against `gemm::matmul_descend`, which steps W as
+//!   each tile of dW leaves the registers and sums the squares there.
+//!
 //! Run: `cargo bench --bench small_batch -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
@@ -307,11 +312,66 @@ fn gather(c: &mut Criterion) {
     g.finish();
 }
 
+/// The first layer's dW and SGD step at batch 64, stored then stepped,
+/// and fused into the GEMM (the same bits, `core/tests/descend.rs`).
+fn descend(c: &mut Criterion) {
+    use descent::tensor::gemm::matmul_descend;
+    use descent::tensor::step::{sgd, SgdStep};
+    let (b, o, i) = (64, SIZES[1], SIZES[0]);
+    let (dy, x) = (random(b * o, 1), random(b * i, 2));
+    let mut w = random(o * i, 3);
+    let mut dw = AlignedVec::zeros(o * i);
+    let cx = Compute::serial();
+    let h = SgdStep {
+        lr: 1e-7,
+        weight_decay: 0.0,
+        grad_scale: 1.0,
+    };
+    fn views<'a>(
+        dy: &'a [f32],
+        x: &'a [f32],
+        b: usize,
+        o: usize,
+        i: usize,
+    ) -> (MatRef<'a>, MatRef<'a>) {
+        (
+            MatRef::new(dy, b, o, o, 1).unwrap().t(),
+            MatRef::new(x, b, i, i, 1).unwrap(),
+        )
+    }
+    let mut g = c.benchmark_group("descend/B=64");
+    g.bench_function("stored", |bench| {
+        bench.iter(|| {
+            let (a, xb) = views(&dy, &x, b, o, i);
+            let dwv = MatMut::new(&mut dw, o, i, i, 1).unwrap();
+            matmul(&cx, 1.0, a, xb, 0.0, dwv, Epilogue::None).unwrap();
+            black_box(sum_squares::<Wide>(&dw));
+            sgd::<Wide>(&mut w, &dw[..], &h);
+        })
+    });
+    g.bench_function("dW alone", |bench| {
+        bench.iter(|| {
+            let (a, xb) = views(&dy, &x, b, o, i);
+            let dwv = MatMut::new(&mut dw, o, i, i, 1).unwrap();
+            matmul(&cx, 1.0, a, xb, 0.0, dwv, Epilogue::None).unwrap();
+        })
+    });
+    let mut squares = Vec::new();
+    g.bench_function("fused", |bench| {
+        bench.iter(|| {
+            let (a, xb) = views(&dy, &x, b, o, i);
+            let wv = MatMut::new(&mut w, o, i, i, 1).unwrap();
+            black_box(matmul_descend(&cx, 1e-7, a, xb, wv, &mut squares).unwrap());
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = forward, step, floor, gather
+    targets = forward, step, floor, gather, descend
 }
 criterion_main!(benches);

@@ -348,6 +348,11 @@ pub struct TileOps<'a> {
     pub bias: Option<&'a [f32]>,
     /// Clamp negatives to zero after the bias, on the last k block.
     pub relu: bool,
+    /// Descend instead: `C ← C − α·tile`, one `α.mul_neg_add(tile, C)` an
+    /// element (SGD's arithmetic, [`crate::step::sgd`]), with the tile's
+    /// squares summed into [`Dest::squares`]; β, bias and ReLU unused
+    /// ([`crate::gemm::matmul_descend`]).
+    pub descend: bool,
 }
 
 /// `relu(x) = x < 0 ? 0 : x`, NaN kept: the scalar twin of [`Vector::relu`].
@@ -379,7 +384,9 @@ pub unsafe fn store_tile<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &
         ops,
         ..
     } = *dest;
-    if nr == 2 * V::LANES && csc == 1 {
+    if ops.descend {
+        store_descend(tile, dest);
+    } else if nr == 2 * V::LANES && csc == 1 {
         // The common case gets straight-line code for each of the 16
         // combinations of the per-call choices, so no row pays a branch on
         // α, β, bias or ReLU. Leaving out the `α·` multiply when α = 1 pays
@@ -436,6 +443,11 @@ pub struct Dest<'a> {
     /// This tile's share of the next sliver of B, or the next tile's
     /// corner of C, prefetched during the k loop (plain tiles only).
     pub ahead: PrefetchRows,
+    /// With [`TileOps::descend`]: where the tile's squares go, `V::LANES`
+    /// floats, lane l the sum of `tile[i][h][l]²` over its rows i and
+    /// halves h (four running sums, by the parity of i and by h, added
+    /// pairwise at the end); null for none.
+    pub squares: *mut f32,
 }
 
 /// Where a tile reads its sliver of A: element `(i, p)` at
@@ -558,6 +570,75 @@ unsafe fn store_full<
         };
     }
     each_row!(row);
+}
+
+/// [`store_tile`] with [`TileOps::descend`]: `C ← α.mul_neg_add(tile, C)`
+/// and the tile's squares into `dest.squares`. A vector that runs past
+/// the tile's `nr` columns (or a C with a column stride) goes through a
+/// stack copy with its lanes past the edge zeroed, so they add nothing.
+///
+/// # Safety
+/// As [`store_tile`] (C is read); `dest.squares`, if not null, is
+/// writable for `V::LANES` floats.
+#[inline(always)]
+unsafe fn store_descend<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &Dest) {
+    const MAX_LANES: usize = 16;
+    let Dest {
+        c,
+        rsc,
+        csc,
+        mr,
+        nr,
+        ops,
+        squares,
+        ..
+    } = *dest;
+    let l = V::LANES;
+    debug_assert!(l <= MAX_LANES);
+    let eta = V::splat(ops.alpha);
+    let full = nr == 2 * l && csc == 1;
+    // Four sums, by row parity and half, so that the squares are four
+    // short FMA chains instead of one of 2·MR (its latency outlasted the
+    // stores).
+    let mut sq = [V::ZERO; 4];
+    let mut half = |row: *mut f32, i: usize, h: usize, acc: V| {
+        let (j0, sq) = (h * l, &mut sq[2 * (i % 2) + h]);
+        if full {
+            let p = row.add(j0);
+            V::store(p, eta.mul_neg_add(acc, V::load(p)));
+            *sq = acc.mul_add(acc, *sq);
+        } else if j0 < nr {
+            let cnt = (nr - j0).min(l);
+            let (mut g, mut old) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+            V::store(g.as_mut_ptr(), acc);
+            g[cnt..].fill(0.0);
+            for (j, o) in old.iter_mut().enumerate().take(cnt) {
+                *o = *row.add((j0 + j) * csc);
+            }
+            let acc = V::load(g.as_ptr());
+            V::store(
+                old.as_mut_ptr(),
+                eta.mul_neg_add(acc, V::load(old.as_ptr())),
+            );
+            for (j, &x) in old.iter().enumerate().take(cnt) {
+                *row.add((j0 + j) * csc) = x;
+            }
+            *sq = acc.mul_add(acc, *sq);
+        }
+    };
+    macro_rules! row {
+        ($i:literal) => {
+            if $i < MR && $i < mr {
+                let row = c.add($i * rsc);
+                half(row, $i, 0, tile[$i][0]);
+                half(row, $i, 1, tile[$i][1]);
+            }
+        };
+    }
+    each_row!(row);
+    if !squares.is_null() {
+        V::store(squares, (sq[0] + sq[1]) + (sq[2] + sq[3]));
+    }
 }
 
 /// [`store_tile`] for a tile narrower than NR or a C with a column stride:

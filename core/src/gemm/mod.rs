@@ -222,29 +222,141 @@ pub fn matmul(
         return Ok(());
     }
     let cfg = cx.gemm_config(n);
+    // Chosen for the whole product, so every part runs the k blocks one
+    // thread would (see the doc comment).
+    let plan = cfg.plan(k, a.rs(), a.cs(), n);
+    // SAFETY: the views were bounds-checked when made, and `check` verified
+    // the shapes agree and C's elements are disjoint; m, k, n > 0, α ≠ 0.
+    unsafe { run(cx, cfg, plan, alpha, &a, &b, beta, &mut c, epi, None) };
+    Ok(())
+}
+
+/// SGD's step fused into the GEMM that makes its gradient:
+/// `C ← C − η·(A·B)`, each element `η.mul_neg_add(g, c)` with `g` the
+/// product as [`matmul`] would store it, so the very bits of
+/// [`crate::step::sgd`] stepping C by that stored product (weight decay 0,
+/// gradient factor 1). The product is never stored: a weight's gradient
+/// `dW = dYᵀ·X` and the step `W ← W − η·dW` are one pass over W instead of
+/// a write of dW and a pass that reads W and dW.
+///
+/// Returns `Σ_ij (A·B)_ij²` in `f64` (for the gradient's norm): each
+/// micro-tile sums its squares lane by lane in `f32` into a slot of
+/// `squares` (resized here), and the slots are added in a fixed order. The
+/// micro-tiles do not depend on the threads (the split is along n in whole
+/// tiles), so neither does the sum; it depends on the kernel, and is the
+/// exact sum of squares to about `MR·ε` relatively.
+///
+/// `Ok(None)` when k is deeper than one k block of the configuration: C
+/// would then be stepped once a block, not by the whole product, so
+/// nothing is done and the caller stores the product instead.
+///
+/// # Errors
+/// As [`matmul`], for shapes that disagree.
+pub fn matmul_descend(
+    cx: &Compute,
+    eta: f32,
+    a: MatRef,
+    b: MatRef,
+    mut c: MatMut,
+    squares: &mut Vec<f32>,
+) -> Result<Option<f64>> {
+    let (m, k, n) = check(&a, &b, &c, &Epilogue::None)?;
+    if m == 0 || n == 0 || k == 0 {
+        // No product: C − η·0 = C, and no square.
+        return Ok(Some(0.0));
+    }
+    let cfg = cx.gemm_config(n);
+    let plan = cfg.plan(k, a.rs(), a.cs(), n);
+    if k > plan.kc {
+        return Ok(None);
+    }
+    let ts = cfg.kernel.tiles();
+    let lanes = ts.nr / 2;
+    let cols = n.div_ceil(ts.nr);
+    let rows = (0..m)
+        .step_by(cfg.blocks.mc)
+        .map(|ic| row_slivers(ts.mr, cfg.blocks.mc.min(m - ic)))
+        .sum::<usize>();
+    squares.clear();
+    squares.resize(rows * cols * lanes, 0.0);
+    let slots = Squares {
+        ptr: squares.as_mut_ptr(),
+        cols,
+        col0: 0,
+    };
+    // SAFETY: as in `matmul`; `squares` holds a slot for every tile.
+    unsafe {
+        run(
+            cx,
+            cfg,
+            plan,
+            -1.0,
+            &a,
+            &b,
+            1.0,
+            &mut c,
+            Epilogue::None,
+            Some((eta, slots)),
+        )
+    };
+    Ok(Some(squares.iter().map(|&v| f64::from(v)).sum()))
+}
+
+/// Where [`matmul_descend`]'s tiles put their squares: the tile of row
+/// sliver `s` (counted over all of m, in order) and column sliver `j`
+/// (NR columns each, counted from C's first column) at slot `s·cols + j`
+/// of `ptr`, `NR / 2` floats a slot; `col0` is the first column sliver of
+/// this part of C.
+#[derive(Clone, Copy)]
+struct Squares {
+    ptr: *mut f32,
+    cols: usize,
+    col0: usize,
+}
+
+/// The GEMM of [`matmul`] on checked views, split over `cx`'s threads, or
+/// with `descend = Some((η, slots))` the step of [`matmul_descend`].
+///
+/// # Safety
+/// `check` passed for the views; m, k, n > 0; α ≠ 0 unless descending;
+/// `plan` was made by `cfg` for this product; the slots, if any, cover
+/// every tile of C.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run(
+    cx: &Compute,
+    cfg: &Config,
+    plan: Plan,
+    alpha: f32,
+    a: &MatRef,
+    b: &MatRef,
+    beta: f32,
+    c: &mut MatMut,
+    epi: Epilogue,
+    descend: Option<(f32, Squares)>,
+) {
+    let (m, n) = (a.rows(), b.cols());
+    let k = a.cols();
     let cm = RawMatMut {
         rs: c.rs(),
         cs: c.cs(),
         ptr: c.data_mut().as_mut_ptr(),
     };
-    let (ar, br) = (RawMat::of(&a), RawMat::of(&b));
-    // Chosen for the whole product, so every part runs the k blocks one
-    // thread would (see the doc comment).
-    let plan = cfg.plan(k, ar.rs, ar.cs, n);
+    let (ar, br) = (RawMat::of(a), RawMat::of(b));
     let pool = match cx.pool() {
         Some(pool) if 2 * m * k * n >= PAR_MIN_FLOP => pool,
-        // SAFETY: the views were bounds-checked when made, and `check`
-        // verified the shapes agree and C's elements are disjoint; m, k,
-        // n > 0 and α ≠ 0.
+        // SAFETY: the caller's promise.
         _ => unsafe {
-            loops_5_to_3(cfg, plan, alpha, ar, br, beta, cm, epi);
-            return Ok(());
+            loops_5_to_3(cfg, plan, alpha, ar, br, beta, cm, epi, descend);
+            return;
         },
     };
     let threads = pool.threads();
     let (mr, nr) = (cfg.kernel.mr(), cfg.kernel.nr());
     let (am, bm, cm) = (SendPtr(ar), SendPtr(br), SendPtr(cm));
-    let split_n = n >= m || n >= threads * 4 * nr;
+    // A descent's squares are summed by tile, so its tiles must not depend
+    // on the split: along n in whole tiles, each part with all of m.
+    let split_n = descend.is_some() || n >= m || n >= threads * 4 * nr;
+    let descend = SendPtr(descend);
     let (len, unit) = if split_n { (n, nr) } else { (m, mr) };
     let units = len.div_ceil(unit);
     let threads = threads.min(units);
@@ -256,8 +368,12 @@ pub fn matmul(
             return;
         }
         // Whole wrappers, not their fields, are captured (they are Sync).
-        let (am, bm, cm) = (am, bm, cm);
+        let (am, bm, cm, descend) = (am, bm, cm, descend);
         let (a, b, c) = (am.0, bm.0, cm.0);
+        let descend = descend.0.map(|(eta, sq)| {
+            let col0 = if split_n { lo / nr } else { 0 };
+            (eta, Squares { col0, ..sq })
+        });
         // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C,
         // not empty; A and B are only read; the views were checked by
         // `check`; k > 0 and α ≠ 0.
@@ -276,7 +392,7 @@ pub fn matmul(
                     ptr: c.at(0, lo),
                     ..c
                 };
-                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, sub);
+                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, sub, descend);
             } else {
                 let a = RawMat {
                     ptr: a.at(lo, 0),
@@ -287,12 +403,11 @@ pub fn matmul(
                     ptr: c.at(lo, 0),
                     ..c
                 };
-                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, epi);
+                loops_5_to_3(cfg, plan, alpha, a, b, beta, c, epi, descend);
             }
         }
     };
     pool.run(threads, &part);
-    Ok(())
 }
 
 /// A raw operand handed to the pool's threads.
@@ -341,6 +456,9 @@ struct Block<'a> {
     /// Prefetch the next tile's C corner during the k loop instead.
     c_ahead: bool,
     ops: TileOps<'a>,
+    /// A descent's squares, and the row slivers of m before this block's.
+    squares: Option<Squares>,
+    sliver0: usize,
 }
 
 /// Loops 5 to 3 of BLIS: cut n into NC-column blocks (B's block lives in
@@ -370,7 +488,9 @@ unsafe fn loops_5_to_3(
     beta: f32,
     c: RawMatMut,
     epi: Epilogue,
+    descend: Option<(f32, Squares)>,
 ) {
+    let alpha = descend.map_or(alpha, |(eta, _)| eta);
     BUFFERS.with(|bufs| {
         let bufs = &mut *bufs.borrow_mut();
         let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
@@ -409,6 +529,7 @@ unsafe fn loops_5_to_3(
                 let (first, last) = (pc == 0, pc + kc == k);
                 let prefetch_c = kc >= PREFETCH_C_MIN_KC && large_c;
                 // Loop 3: MC-row blocks of A.
+                let mut sliver0 = 0;
                 for ic in (0..m).step_by(blocks.mc) {
                     let mc = blocks.mc.min(m - ic);
                     let a_block = RawMat {
@@ -440,9 +561,13 @@ unsafe fn loops_5_to_3(
                             beta: if first { beta } else { 1.0 },
                             bias: if last { epi.bias } else { None },
                             relu: last && epi.relu,
+                            descend: descend.is_some(),
                         },
+                        squares: descend.map(|(_, sq)| sq),
+                        sliver0,
                     };
                     loops_2_1(&block, b, c, &bufs.plan, &mut bufs.b_packed);
+                    sliver0 += bufs.plan.len();
                 }
                 pc += kc;
             }
@@ -489,9 +614,15 @@ unsafe fn loops_2_1(
             mr: ts.mr,
             nr,
             ops: TileOps { bias, ..blk.ops },
-            prefetch: blk.prefetch_c,
+            prefetch: blk.prefetch_c || blk.ops.descend,
             ahead: PrefetchRows::NONE,
+            squares: std::ptr::null_mut(),
         };
+        // This column sliver's first slot of squares, if descending.
+        let squares = blk.squares.map(|sq| {
+            let col = sq.col0 + (blk.jc + jr) / nr_max;
+            (sq.ptr, sq.cols, col)
+        });
         let skip = usize::from(pack_in_kernel);
         let ahead = plan_prefetch(blk, b, jr, plan.len().saturating_sub(skip));
         let packed = BSrc {
@@ -515,6 +646,9 @@ unsafe fn loops_2_1(
             };
             dest.c = c_sliver.add(sl.ir * c.rs);
             dest.mr = sl.mr;
+            if let Some((ptr, cols, col)) = squares {
+                dest.squares = ptr.add(((blk.sliver0 + i) * cols + col) * (nr_max / 2));
+            }
             // The first row sliver reads B in place and packs it; the
             // others read the packed copy.
             if pack_in_kernel && i == 0 {
@@ -632,6 +766,17 @@ fn sliver_rows(mr: usize, mc: usize, ir: usize) -> usize {
     } else {
         lead - ir
     }
+}
+
+/// How many row slivers [`plan_row_slivers`] cuts an MC block of `mc`
+/// rows into.
+fn row_slivers(mr: usize, mc: usize) -> usize {
+    let (mut ir, mut count) = (0, 0);
+    while ir < mc {
+        ir += sliver_rows(mr, mc, ir);
+        count += 1;
+    }
+    count
 }
 
 /// Cuts the block of A (`a.rows × a.cols` = `mc × kc`) into row slivers

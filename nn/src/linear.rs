@@ -198,6 +198,46 @@ impl Linear {
         Ok(matmul(cx, 1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?)
     }
 
+    /// SGD's step on this layer's weight fused into the GEMM that makes its
+    /// gradient: `W ← W − η·dYᵀ·X` as each tile of `dYᵀ·X` leaves the
+    /// registers ([`descent_core::gemm::matmul_descend`]), the bits of
+    /// [`Linear::weight_grad`] followed by `step::sgd`, with dW never
+    /// stored. Returns `‖dW‖²` (to a few `f32` ulps, the same on any
+    /// threads), or `None` when the product is deeper than one k block of
+    /// the GEMM (nothing is done; see [`Linear::descend_fits`]). For
+    /// `batch > SMALL_BATCH`, where `weight_grad` runs the GEMM.
+    #[allow(clippy::too_many_arguments)]
+    pub fn weight_descend(
+        &self,
+        cx: &Compute,
+        w: &mut [f32],
+        eta: f32,
+        dy: &[f32],
+        x: Rows,
+        squares: &mut Vec<f32>,
+    ) -> Result<Option<f64>> {
+        let (i, o, batch) = (self.in_features, self.out_features, x.rows);
+        let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
+        let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
+        let wv = MatMut::row_major(w, o, i)?; // (O, I)
+        Ok(descent_core::gemm::matmul_descend(
+            cx,
+            eta,
+            dyv.t(),
+            xv,
+            wv,
+            squares,
+        )?)
+    }
+
+    /// Whether [`Linear::weight_descend`] takes a batch of `batch` rows
+    /// (the GEMM's k) rather than declining it.
+    pub fn descend_fits(&self, cx: &Compute, batch: usize) -> bool {
+        // dYᵀ, as `weight_descend` views it: (O, B) with strides (1, O).
+        let o = self.out_features;
+        descent_core::gemm::descend_fits(cx, batch, (1, o), self.in_features)
+    }
+
     /// `db += Σ_b dY[b, :]` (O), or `db = Σ_b dY[b, :]` when `accumulate`
     /// is false; dY is (`batch`, O).
     pub fn bias_grad(

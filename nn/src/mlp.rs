@@ -235,6 +235,9 @@ pub struct Mlp {
     ahead: NextForward,
     /// Forwards that used `ahead`.
     ahead_forwards: u64,
+    /// The tiles' sums of squares of a fused weight step
+    /// ([`Mlp::descend_weights_probed`]), reused from step to step.
+    squares: Vec<f32>,
 }
 
 /// The first layer's `W₀·x` for an input row `x` that an update formed as
@@ -307,6 +310,7 @@ impl Mlp {
             dacts: vec![AlignedVec::new(); sizes.len() - 1],
             ahead: NextForward::default(),
             ahead_forwards: 0,
+            squares: Vec::new(),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for l in 0..net.layers.len() {
@@ -694,17 +698,129 @@ impl Mlp {
     /// dY_lᵀ·X_l`, `db_l = Σ_b dY_l`, the bits [`Mlp::backward_overwrite`]
     /// writes (and a factored step reads).
     pub fn write_grads_from_signals(&mut self, cx: &Compute, x: &[f32]) -> Result<()> {
+        self.write_grads_from_signals_probed(cx, x, &mut ())
+    }
+
+    /// [`Mlp::write_grads_from_signals`], telling `probe` when each dW
+    /// ([`Phase::WeightGrad`]) and db ([`Phase::BiasGrad`]) is done.
+    pub fn write_grads_from_signals_probed(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        probe: &mut impl Probe,
+    ) -> Result<()> {
         let batch = self.batch;
-        self.params_and_grad_source(x)?;
-        for (l, layer) in self.layers.iter().enumerate() {
+        self.check_signals(x)?;
+        for (l, layer) in self.layers.iter().enumerate().rev() {
             let (wr, br) = layer_ranges(&self.layout, l);
             let (dw, db) = self.grads[wr.start..br.end].split_at_mut(wr.len());
             let data: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
             let dy = &self.dacts[l];
             layer.weight_grad(cx, dw, false, dy, Rows { data, rows: batch })?;
+            probe.done(Phase::WeightGrad(l));
             layer.bias_grad(db, false, dy, batch)?;
+            probe.done(Phase::BiasGrad(l));
         }
         Ok(())
+    }
+
+    /// That a backward's signals are stored, of a forward whose input is
+    /// `x`, at any number of rows.
+    fn check_signals(&self, x: &[f32]) -> Result<()> {
+        if self.batch == 0 {
+            return Err(NnError::NoForward {
+                what: "the gradient from the signals (no stored pass)",
+                batch: 0,
+            });
+        }
+        self.check_input("gradient input x (the forward's)", x, self.batch)
+    }
+
+    /// Where each weight lies in the flat parameters: the parts a fused
+    /// weight step ([`Mlp::descend_weights_probed`]) steps itself.
+    pub fn weight_ranges(&self) -> Vec<Range<usize>> {
+        (0..self.layers.len())
+            .map(|l| layer_ranges(&self.layout, l).0)
+            .collect()
+    }
+
+    /// An upper bound on the gradient's `‖g‖₂` from the backward's signals
+    /// ([`Mlp::backward_signals_probed`]), before any gradient is made: per
+    /// layer `‖dW_l‖ ≤ ‖dY_l‖·‖X_l‖` and `‖db_l‖² ≤ B·‖dY_l‖²`
+    /// (Cauchy–Schwarz), with `‖X_0‖² ≤ B·s0·x_max²` for an input whose
+    /// elements are at most `x_max` in magnitude. Not finite when a signal
+    /// or `x_max` is not.
+    pub fn grad_norm_bound(&self, x_max: f32) -> f32 {
+        // Each ‖v‖² summed in f32 (a tenth of the time of an f64 sum over
+        // these 25 000 floats), then raised past its rounding error, (n − 1)
+        // half-ulps at most, and past any square that underflowed.
+        let squares = |v: &[f32]| {
+            let n = v.len() as f64;
+            let s = f64::from(descent_core::ops::sum_squares::<descent_core::simd::Wide>(
+                v,
+            ));
+            s * (1.0 + n * f64::from(f32::EPSILON)) + n * 1e-45
+        };
+        let b = self.batch as f64;
+        let mut total = 0.0f64;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let x2 = if l == 0 {
+                b * layer.in_features as f64 * f64::from(x_max).powi(2)
+            } else {
+                squares(&self.acts[l - 1])
+            };
+            total += squares(&self.dacts[l]) * (x2 + b);
+        }
+        // A little above, so that rounding to f32 cannot fall below.
+        (total.sqrt() * (1.0 + 1e-6)) as f32
+    }
+
+    /// After [`Mlp::backward_signals_probed`] at B > [`SMALL_BATCH`]: SGD's
+    /// step on every weight fused into the GEMM that makes its gradient
+    /// ([`Linear::weight_descend`]: `W_l ← W_l − η·dY_lᵀ·X_l`, dW never
+    /// stored), and each bias's gradient `db_l = Σ_b dY_l` written into
+    /// the gradient buffer, for the optimizer to step the biases (the
+    /// weights, [`Mlp::weight_ranges`], it leaves). The weights are the
+    /// bits of writing the gradient and stepping by it with `step::sgd`.
+    ///
+    /// Returns `‖g‖₂²` of the whole gradient, in `f64`: the weights' part
+    /// summed by the GEMM's tiles, so within a few `f32` ulps of the stored
+    /// gradient's, and the same on any threads. `None` when a weight's
+    /// product is deeper than one k block of the GEMM, or B ≤
+    /// [`SMALL_BATCH`] (where the gradient is not made by the GEMM):
+    /// nothing is changed, and the caller writes the gradient instead
+    /// ([`Mlp::write_grads_from_signals`]).
+    pub fn descend_weights_probed(
+        &mut self,
+        cx: &Compute,
+        x: &[f32],
+        eta: f32,
+        probe: &mut impl Probe,
+    ) -> Result<Option<f64>> {
+        let batch = self.batch;
+        self.check_signals(x)?;
+        if batch <= SMALL_BATCH || !self.layers.iter().all(|l| l.descend_fits(cx, batch)) {
+            return Ok(None);
+        }
+        self.ahead.armed = false;
+        let mut total = 0.0f64;
+        for l in (0..self.layers.len()).rev() {
+            let layer = self.layers[l];
+            let (wr, br) = layer_ranges(&self.layout, l);
+            let data: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
+            let dy = &self.dacts[l];
+            let w = &mut self.params[wr];
+            let rows = Rows { data, rows: batch };
+            let sq = layer.weight_descend(cx, w, eta, dy, rows, &mut self.squares)?;
+            // Every layer fits (checked above), so none declines.
+            total += sq.expect("descend_fits said the product fits one k block");
+            probe.done(Phase::WeightGrad(l));
+            let db = &mut self.grads[br];
+            layer.bias_grad(db, false, dy, batch)?;
+            total += descent_core::ops::dot_f64(db, db);
+            probe.done(Phase::BiasGrad(l));
+        }
+        Ok(Some(total))
     }
 
     /// One batch's forward, softmax cross-entropy and backward:

@@ -119,6 +119,14 @@ pub trait Rule: Clone + Send + Sync + 'static {
 
     /// The fused pass over one piece: `p` and the slots updated from `g`.
     fn update(&self, step: &Self::Step, p: &mut [f32], g: impl GradIn<Wide>, slots: Slots);
+
+    /// `Some(η)` when [`Rule::update`] with this config is `p ←
+    /// η.mul_neg_add(g, p)` on every element for the gradient factor
+    /// `grad_scale` (±1), with no state: then a GEMM may apply it as it
+    /// makes g ([`Optimizer::descent_rate`]). `None` by default.
+    fn descent_rate(&self, _grad_scale: f32) -> Option<f32> {
+        None
+    }
 }
 
 /// The four [`Rule`] methods of a config whose fields are named as
@@ -409,6 +417,69 @@ impl<R: Rule> Optimizer for Driven<R> {
                 });
             },
         )))
+    }
+
+    fn descent_rate(&self, bound: f32) -> Option<f32> {
+        // As a factored step's norm: where the step would read the norm
+        // (a non-finite one skips it, clipping scales by it), the bound
+        // must leave no doubt, or the exact norm of the stored gradient
+        // decides.
+        if !(bound.is_finite() && bound <= FACTORED_NORM_MAX) {
+            return None;
+        }
+        if let Some(c) = self.rule.clip_norm() {
+            if clip_scale(bound * (1.0 + FACTORED_NORM_SLACK), c) != 1.0 {
+                return None;
+            }
+        }
+        self.rule
+            .descent_rate(grad_scale(self.rule.maximize(), 1.0))
+    }
+
+    fn step_descended(
+        &mut self,
+        cx: &Compute,
+        params: &mut [f32],
+        grads: &[f32],
+        norm: f32,
+        descended: &[std::ops::Range<usize>],
+    ) -> Result<StepInfo> {
+        if self.rule.descent_rate(1.0).is_none() {
+            return Err(OptimError::NoDescent {
+                optimizer: self.rule.name(),
+            });
+        }
+        for (what, len) in [("grads (vs params)", grads.len())]
+            .into_iter()
+            .chain(self.len.map(|n| ("params (vs the optimizer's state)", n)))
+        {
+            if len != params.len() {
+                return Err(OptimError::LengthMismatch {
+                    optimizer: self.rule.name(),
+                    what,
+                    expected: params.len(),
+                    got: len,
+                });
+            }
+        }
+        Ok(self.apply(cx, params, norm, 1.0, &|rule, h, r, p, slots| {
+            // The piece's elements outside every descended range.
+            let [mut a, mut b, mut c, mut d] = slots;
+            let mut at = r.start;
+            let mut rest = |from: usize, to: usize| {
+                if from < to {
+                    let (i, n) = (from - r.start, to - from);
+                    let s = [&mut a, &mut b, &mut c, &mut d].map(|s| sub(s, i, n));
+                    rule.update(h, &mut p[i..i + n], &grads[from..to], s);
+                }
+            };
+            for d in descended {
+                let (lo, hi) = (d.start.clamp(r.start, r.end), d.end.clamp(r.start, r.end));
+                rest(at, lo);
+                at = at.max(hi);
+            }
+            rest(at, r.end);
+        }))
     }
 
     fn lr(&self) -> f32 {

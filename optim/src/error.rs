@@ -40,6 +40,15 @@ pub enum OptimError {
         /// The optimizer.
         optimizer: &'static str,
     },
+    /// A step whose weights were stepped by the caller, asked of an
+    /// optimizer that has no descent rate (`Optimizer::descent_rate`).
+    #[error(
+        "{optimizer}: cannot complete a step the caller fused into its GEMMs (only plain SGD can)"
+    )]
+    NoDescent {
+        /// The optimizer.
+        optimizer: &'static str,
+    },
     /// A computation inside the step failed (a GEMM refused its shapes).
     #[error("{optimizer}: {message}")]
     Compute {

@@ -169,6 +169,16 @@ pub trait Optimizer: Send {
     /// caller then stores the gradient and calls [`Optimizer::step`]. When
     /// taken, the parameters and state are the bits [`Optimizer::step`]
     /// gives for the stored gradient.
+    fn step_factored(
+        &mut self,
+        _cx: &Compute,
+        _params: &mut [f32],
+        _norm: f32,
+        _grad: &dyn Factored,
+    ) -> Result<Option<StepInfo>> {
+        Ok(None)
+    }
+
     /// Whether the update is elementwise (each parameter's new value from
     /// its own gradient and state alone), so that [`Optimizer::step_factored`]
     /// can take a step; false by default (Adafactor, Muon).
@@ -183,14 +193,36 @@ pub trait Optimizer: Send {
         false
     }
 
-    fn step_factored(
+    /// The rate a GEMM may step the weights by as it makes their gradient
+    /// (`descent_core::gemm::matmul_descend`, `p ← η.mul_neg_add(g, p)`):
+    /// `Some(η)` when this step would be exactly that on every element,
+    /// whatever g, for a gradient whose norm is at most `bound`. That is
+    /// plain SGD (no momentum, no weight decay; η = ±lr, − when
+    /// maximizing), with a finite `bound` far below overflow (a non-finite
+    /// norm would skip the step) and clipping, if any, idle at `bound`.
+    /// `None` (the default) otherwise: the caller stores the gradient.
+    fn descent_rate(&self, _bound: f32) -> Option<f32> {
+        None
+    }
+
+    /// Completes a step whose `descended` ranges of `params` the caller
+    /// has stepped already at [`Optimizer::descent_rate`] (in order, not
+    /// overlapping): counts it and steps the rest from `grads` (same
+    /// length; the descended ranges of it are not read), as
+    /// [`Optimizer::step`] would. `norm` is `‖g‖₂` as the caller summed
+    /// it; it is reported, never recomputed. An optimizer without a
+    /// descent rate fails (the default).
+    fn step_descended(
         &mut self,
         _cx: &Compute,
         _params: &mut [f32],
+        _grads: &[f32],
         _norm: f32,
-        _grad: &dyn Factored,
-    ) -> Result<Option<StepInfo>> {
-        Ok(None)
+        _descended: &[std::ops::Range<usize>],
+    ) -> Result<StepInfo> {
+        Err(OptimError::NoDescent {
+            optimizer: self.name(),
+        })
     }
 
     /// The current learning rate.

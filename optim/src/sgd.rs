@@ -131,6 +131,12 @@ impl Rule for SgdConfig {
         }
     }
 
+    fn descent_rate(&self, grad_scale: f32) -> Option<f32> {
+        // `sgd` is `lr.mul_neg_add(s·g, p)` with s = ±1 and no decay: the
+        // same product as `(s·lr).mul_neg_add(g, p)`.
+        (self.momentum == 0.0 && self.weight_decay == 0.0).then_some(self.lr * grad_scale)
+    }
+
     fn update(&self, step: &SgdRule, p: &mut [f32], g: impl GradIn<Wide>, [b, ..]: Slots) {
         match step {
             SgdRule::Plain(h) => sgd::<Wide>(p, g, h),

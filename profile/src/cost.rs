@@ -166,6 +166,12 @@ pub struct StepShape {
     /// applies f), and the update does its 2·I·O FLOPs, reading the next
     /// row.
     pub ahead: bool,
+    /// Plain SGD at B > [`SMALL_BATCH`] stepped each weight inside the GEMM
+    /// that makes its gradient (the trainer's `descend`): the backward
+    /// forms every dX first; each dW phase then reads W and writes it back
+    /// (two FLOPs more an element for the step, two for the norm's
+    /// squares) instead of writing dW; the update steps only the biases.
+    pub descended: bool,
 }
 
 impl StepShape {
@@ -259,18 +265,25 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     let mask_in_dx = s.activation == Activation::Relu && b <= SMALL_BATCH;
     // dY and X of every layer: what a factored gradient is made from.
     let mut factors = 0;
+    let param_grads = |l: usize, i: usize, o: usize, out: &mut Vec<(Phase, Cost)>| {
+        out.push((
+            Phase::Net(N::WeightGrad(l)),
+            if s.descended {
+                Cost::new(2 * b * i * o + 4 * o * i, 4 * (b * o + b * i + 2 * o * i))
+            } else {
+                Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i))
+            },
+        ));
+        out.push((
+            Phase::Net(N::BiasGrad(l)),
+            Cost::new(b * o, 4 * (b * o + o)),
+        ));
+    };
     for (l, w) in sizes.windows(2).enumerate().rev() {
         let (i, o) = (w[0], w[1]);
         factors += b * (o + i);
-        if !s.factored {
-            out.push((
-                Phase::Net(N::WeightGrad(l)),
-                Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i)),
-            ));
-            out.push((
-                Phase::Net(N::BiasGrad(l)),
-                Cost::new(b * o, 4 * (b * o + o)),
-            ));
+        if !s.factored && !s.descended {
+            param_grads(l, i, o, &mut out);
         }
         if l > 0 {
             let mask = usize::from(mask_in_dx);
@@ -289,6 +302,12 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             }
         }
     }
+    if s.descended {
+        // After every dX: each weight stepped in its GEMM, top layer first.
+        for (l, w) in sizes.windows(2).enumerate().rev() {
+            param_grads(l, w[0], w[1], &mut out);
+        }
+    }
     let muon = if s.kind == OptimizerKind::Muon {
         muon_ns_flops(&s.sizes, 5)
     } else {
@@ -302,9 +321,15 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     } else {
         (0, 0)
     };
+    // The biases alone, when the weights were stepped in their GEMMs.
+    let biases: usize = sizes[1..].iter().sum();
     out.push((
         Phase::Update,
-        if s.factored {
+        if s.descended {
+            // The norm's sum of the bias gradients' squares is in the db
+            // phases; the step reads db and p and writes p.
+            Cost::in_place(s.update_flops * biases, 12 * biases, 8 * biases)
+        } else if s.factored {
             // The norm from the factors (per layer, B² dot products of dY's
             // and of X's rows: 2·B·(O + I) each), then one pass that makes
             // each element of g (B multiply-adds) and updates p and the
@@ -335,7 +360,8 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
 /// - db folded into dW (computed while dY is packed): only its write is
 ///   left;
 /// - the activation's backward folded into dX's store: one more read of A;
-/// - the gradient's norm folded into the update: no read-only pass over g;
+/// - the gradient's norm folded into the update: no read-only pass over g
+///   (or, with SGD's step in the GEMMs, [`StepShape::descended`], into dW);
 /// - at B ≤ [`SMALL_BATCH`] with an elementwise rule, the gradient made
 ///   from its factors inside the update ([`StepShape::factored`]);
 /// - at B = 1, the next forward's first-layer products formed in the
@@ -385,7 +411,8 @@ pub fn fused_step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
                 continue;
             }
             // The norm summed in the update's pass: no read of g for it.
-            Phase::Update if !fused.factored => cost.bytes -= (4 * p) as f64,
+            // (Descended, the norm was summed in the dW phases already.)
+            Phase::Update if !fused.factored && !fused.descended => cost.bytes -= (4 * p) as f64,
             _ => {}
         }
         out.push((phase, cost));
@@ -431,6 +458,7 @@ mod tests {
             state_buffers: 0,
             factored: false,
             ahead: false,
+            descended: false,
         }
     }
 
@@ -588,6 +616,34 @@ mod tests {
             cost(&fused, Phase::Update).unwrap().bytes,
             cost(&plain, Phase::Update).unwrap().bytes - 4.0 * 23.0
         );
+    }
+
+    /// SGD's step in the GEMMs at B = 9: every dX before the dW's, each dW
+    /// reading and writing W (4·O·I FLOPs and 4·O·I bytes more than
+    /// writing dW), and an update of the biases alone.
+    #[test]
+    fn descended_costs() {
+        let plain = StepShape {
+            batch: 9,
+            ..shape(OptimizerKind::Sgd, Activation::Relu)
+        };
+        let desc = StepShape {
+            descended: true,
+            ..plain.clone()
+        };
+        let (a, d) = (step_costs(&plain), step_costs(&desc));
+        let cost =
+            |v: &[(Phase, Cost)], p: Phase| v.iter().find(|(q, _)| *q == p).map(|x| x.1).unwrap();
+        let w1 = Phase::Net(N::WeightGrad(1));
+        assert_eq!(cost(&d, w1).flops - cost(&a, w1).flops, 4.0 * 3.0 * 2.0);
+        assert_eq!(cost(&d, w1).bytes - cost(&a, w1).bytes, 4.0 * 3.0 * 2.0);
+        let order: Vec<Phase> = d.iter().map(|x| x.0).collect();
+        let at = |p: Phase| order.iter().position(|&q| q == p).unwrap();
+        assert!(at(Phase::Net(N::InputGrad(1))) < at(Phase::Net(N::WeightGrad(1))));
+        // SGD: 2 FLOPs a bias, 3 + 2 of them; db and p read, p written.
+        let u = cost(&d, Phase::Update);
+        assert_eq!((u.flops, u.bytes), (10.0, 60.0));
+        assert!(fused_step_costs(&desc).iter().all(|(_, c)| c.bytes >= 0.0));
     }
 
     /// B = 1 with the lookahead: the first layer's forward adds the bias

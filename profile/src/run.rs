@@ -492,5 +492,8 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
         factored: t.factored_steps > 0,
         // Forwards that took the first layer's products from the update.
         ahead: t.net.ahead_forwards() > 0,
+        // Steps whose weights SGD stepped inside their GEMMs (a clipped
+        // run may decline some).
+        descended: t.descended_steps > 0,
     }
 }

@@ -216,6 +216,25 @@ pub struct Trainer<'d> {
     /// Steps whose gradient the optimizer made from its factors (see
     /// [`Trainer::factored_grads`]); the others stored it.
     pub factored_steps: u64,
+    /// At B > [`SMALL_BATCH`], let an optimizer with a descent rate
+    /// ([`descent_optim::Optimizer::descent_rate`]: plain SGD) step each
+    /// weight inside the GEMM that makes its gradient
+    /// ([`descent_nn::Mlp::descend_weights_probed`]): dW is never stored,
+    /// and neither the norm nor the update reads it back. Taken when the
+    /// norm's bound from the signals rules out a skipped or clipped step;
+    /// otherwise the gradient is stored as always. On by default; the
+    /// weights are the same bits either way (the logged gradient norm is
+    /// summed by the GEMM's tiles then, within a few ulps of the stored
+    /// gradient's).
+    pub descend: bool,
+    /// Steps whose weights were stepped inside their GEMMs (see
+    /// [`Trainer::descend`]).
+    pub descended_steps: u64,
+    /// The largest magnitude a gathered batch holds
+    /// ([`crate::data::Dataset::abs_max`]), for the norm's bound: the set
+    /// cannot change while the trainer borrows it, and images made of it
+    /// later are the same values.
+    x_max: f32,
     /// At batch 1, when the gradient is made from its factors, gather the
     /// next step's row before the update, so that the update forms the
     /// next forward's first-layer products as it writes W₀
@@ -300,6 +319,9 @@ impl<'d> Trainer<'d> {
             last_checkpoint: None,
             factored_grads: true,
             factored_steps: 0,
+            descend: true,
+            descended_steps: 0,
+            x_max: data.train.abs_max(),
             lookahead: true,
             x_next: AlignedVec::new(),
             y_next: Vec::new(),
@@ -501,10 +523,15 @@ impl<'d> Trainer<'d> {
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
                 probe.done(Phase::Net(descent_nn::Phase::Loss));
                 let generated = self.factored_grads && b <= SMALL_BATCH && opt.prefers_factored();
+                // Plain SGD at more rows: the weights are stepped inside the
+                // GEMMs that make their gradients (probing with a zero
+                // bound only asks whether the rule can).
+                let descend = self.descend && b > SMALL_BATCH && opt.descent_rate(0.0).is_some();
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it). At a few
-                // rows, only the dX's: the gradient is made in the update.
-                if generated {
+                // rows, or descending, only the dX's: the gradient is made
+                // in the update, or in the step of each weight.
+                if generated || descend {
                     net.backward_signals_probed(cx, x, &mut NetProbe(probe))?;
                 } else {
                     net.backward_probed(cx, x, false, &mut NetProbe(probe))?;
@@ -536,6 +563,30 @@ impl<'d> Trainer<'d> {
                     match taken {
                         Some(_) => self.factored_steps += 1,
                         None => net.write_grads_from_signals(cx, x)?,
+                    }
+                }
+                if descend {
+                    // W ← W − η·dYᵀ·X as each tile of dW leaves the GEMM's
+                    // registers, when a bound on the norm from the signals
+                    // (‖dYᵀ·X‖ ≤ ‖dY‖·‖X‖) shows the step is neither skipped
+                    // nor clipped; then the biases from their stored db.
+                    // Otherwise the gradient is written for the exact path.
+                    let bound = net.grad_norm_bound(self.x_max);
+                    let squares = match opt.descent_rate(bound) {
+                        Some(eta) => {
+                            net.descend_weights_probed(cx, x, eta, &mut NetProbe(probe))?
+                        }
+                        None => None,
+                    };
+                    match squares {
+                        Some(sq) => {
+                            let weights = net.weight_ranges();
+                            let (p, g) = net.params_and_grads();
+                            let norm = sq.sqrt() as f32;
+                            taken = Some(opt.step_descended(cx, p, g, norm, &weights)?);
+                            self.descended_steps += 1;
+                        }
+                        None => net.write_grads_from_signals_probed(cx, x, &mut NetProbe(probe))?,
                     }
                 }
                 let info = match taken {

@@ -6,6 +6,11 @@
 //! and two. At batch 1 the update also forms the next forward's first-layer
 //! products (`Trainer::lookahead`): the same bits with it and without. The logged gradient norm is computed from the factors then:
 //! within 1e-5 of the stored gradient's.
+//!
+//! At batch 64, plain SGD steps each weight inside the GEMM that makes its
+//! gradient instead (`Trainer::descend`): the same bits again, the norm
+//! summed by the GEMM's tiles within 1e-5, and declined (stored) where
+//! clipping might act.
 
 mod common;
 
@@ -51,7 +56,10 @@ fn trainer(
         ..RunConfig::default()
     };
     let mut t = Trainer::new(cfg, data, Compute::serial()).unwrap();
+    // `factored`: every fused path (factors at a few rows, the weights
+    // stepped in their GEMMs at more); off, the gradient is always stored.
     t.factored_grads = factored;
+    t.descend = factored;
     t
 }
 
@@ -110,13 +118,23 @@ fn the_factored_gradient_path_is_the_stored_one_bit_for_bit() {
             norms.sort_by(f32::total_cmp);
             for clip in [None, Some(norms[190])] {
                 let stored = run(&data, kind, batch, clip, false, 1);
-                assert_eq!(stored.factored_steps, 0);
+                assert_eq!(stored.factored_steps + stored.descended_steps, 0);
                 let what = format!("{} batch {batch} clip {clip:?}", kind.as_str());
                 let one = run(&data, kind, batch, clip, true, 1);
                 same(&one, &stored, &what);
                 let two = run(&data, kind, batch, clip, true, 2);
                 same(&two, &stored, &format!("{what}, 2 threads"));
                 assert_eq!(one.factored_steps, two.factored_steps);
+                assert_eq!(one.descended_steps, two.descended_steps);
+                // Plain SGD at batch 64 steps its weights in their GEMMs,
+                // every step without clipping; with it, only where the
+                // norm's bound (≥ the norm) stays below the threshold.
+                let d = one.descended_steps;
+                match (kind, batch, clip) {
+                    (OptimizerKind::Sgd, 64, None) => assert_eq!(d, 200, "{what}"),
+                    (OptimizerKind::Sgd, 64, Some(_)) => assert!(d < 200, "{what}: {d} descended"),
+                    _ => assert_eq!(d, 0, "{what}"),
+                }
                 // Every step factored without clipping; with it, only the
                 // steps whose norm stays clear of the threshold.
                 let f = one.factored_steps;

@@ -302,6 +302,13 @@ pub fn matmul_descend(
     Ok(Some(squares.iter().map(|&v| f64::from(v)).sum()))
 }
 
+/// Whether [`matmul_descend`] steps C by the product of an A of `k`
+/// columns and strides `(rs, cs)` and a B of `n` columns, rather than
+/// declining it: k within one k block of the configuration `cx` gives it.
+pub fn descend_fits(cx: &Compute, k: usize, (rs, cs): (usize, usize), n: usize) -> bool {
+    k == 0 || n == 0 || k <= cx.gemm_config(n).plan(k, rs, cs, n).kc
+}
+
 /// Where [`matmul_descend`]'s tiles put their squares: the tile of row
 /// sliver `s` (counted over all of m, in order) and column sliver `j`
 /// (NR columns each, counted from C's first column) at slot `s·cols + j`

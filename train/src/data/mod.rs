@@ -194,6 +194,20 @@ impl Dataset {
         })
     }
 
+    /// The largest magnitude a gathered batch can hold: the largest of the
+    /// 256 values the pixels normalize to, for a set that is gathered from
+    /// its bytes; infinite for a set whose float images exist (made from
+    /// floats, or made whole and perhaps edited since), which are not
+    /// looked at.
+    pub fn abs_max(&self) -> f32 {
+        match (&self.pixels, self.images.get()) {
+            (Some((_, normalize)), None) => {
+                normalize.table().iter().fold(0.0f32, |m, v| m.max(v.abs()))
+            }
+            _ => f32::INFINITY,
+        }
+    }
+
     /// The normalized images, writable (a test that poisons a set). Every
     /// later read, batches included, sees the edit.
     pub fn images_mut(&mut self) -> &mut [f32] {

@@ -5,27 +5,14 @@
 //! the sum of squares it returns must be the product's to a few `f32`
 //! ulps, and the same bits on any number of threads.
 
-use descent_core::gemm::blocking::{Caches, KNOWN_CPUS};
+mod common;
+
 use descent_core::gemm::matmul_descend;
 use descent_core::simd::Wide;
 use descent_core::step::{sgd, SgdStep};
-use descent_core::{matmul, Compute, Config, Epilogue, Kernel, MatMut, MatRef};
+use descent_core::{matmul, Compute, Config, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// Each kernel under each known CPU's blocking and this machine's.
-fn configs() -> Vec<(String, Config)> {
-    let mut cpus: Vec<(&str, Caches)> = KNOWN_CPUS.iter().map(|c| (c.name, c.caches)).collect();
-    cpus.push(("this machine", Caches::detect()));
-    let mut out = vec![];
-    for (name, caches) in &cpus {
-        for kernel in Kernel::ALL {
-            let cfg = Config::new(kernel, caches);
-            out.push((format!("{name}: {}", cfg.describe()), cfg));
-        }
-    }
-    out
-}
 
 fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
@@ -142,7 +129,7 @@ fn the_step_is_the_stored_products_sgd_step_on_any_threads() {
         (3, 5, 8300),
         (7, 1000, 9),
     ];
-    for (label, cfg) in configs() {
+    for (label, cfg) in common::known_cpu_configs() {
         for &(m, k, n) in &shapes {
             for a_t in [true, false] {
                 check(&label, &cfg, m, k, n, a_t, 0.05, &mut rng);

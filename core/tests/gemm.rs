@@ -17,7 +17,7 @@
 mod common;
 
 use common::fast_and_naive;
-use descent_core::gemm::blocking::{Caches, KNOWN_CPUS};
+use descent_core::gemm::blocking::Caches;
 use descent_core::gemm::PAR_MIN_FLOP;
 use descent_core::{gemm_naive, matmul, Compute, Config, Epilogue, Kernel, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
@@ -362,20 +362,12 @@ fn alpha_beta_all_values_with_tolerance() {
 
 /// Every configuration the table-driven tests run under, with a label:
 /// each kernel of the family with the blocks of each CPU of
-/// [`KNOWN_CPUS`] and of this machine (the default packing rule), and,
+/// [`descent_core::gemm::blocking::KNOWN_CPUS`] and of this machine (the default packing rule), and,
 /// under Zen 3's and Zen 5's blocks, A always packed and never packed.
 /// None of it depends on the machine the tests run on, except the one
 /// entry that is this machine's own.
 fn table_configs() -> Vec<(String, Config)> {
-    let mut cpus: Vec<(&str, Caches)> = KNOWN_CPUS.iter().map(|c| (c.name, c.caches)).collect();
-    cpus.push(("this machine", Caches::detect()));
-    let mut out = vec![];
-    for (name, caches) in &cpus {
-        for kernel in Kernel::ALL {
-            let cfg = Config::new(kernel, caches);
-            out.push((format!("{name}: {}", cfg.describe()), cfg));
-        }
-    }
+    let mut out = common::known_cpu_configs();
     for name in ["zen3", "zen5"] {
         for kernel in Kernel::ALL {
             for rule in [0, usize::MAX] {

@@ -385,7 +385,7 @@ pub unsafe fn store_tile<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &
         ..
     } = *dest;
     if ops.descend {
-        store_descend(tile, dest);
+        store_descend(tile, c, rsc, csc, mr, nr, ops.alpha, dest.squares);
     } else if nr == 2 * V::LANES && csc == 1 {
         // The common case gets straight-line code for each of the 16
         // combinations of the per-call choices, so no row pays a branch on
@@ -572,30 +572,30 @@ unsafe fn store_full<
     each_row!(row);
 }
 
-/// [`store_tile`] with [`TileOps::descend`]: `C ← α.mul_neg_add(tile, C)`
-/// and the tile's squares into `dest.squares`. A vector that runs past
+/// [`store_tile`] with [`TileOps::descend`]: `C ← η.mul_neg_add(tile, C)`
+/// (η is the tile's α) and the tile's squares into `squares`. A vector that runs past
 /// the tile's `nr` columns (or a C with a column stride) goes through a
 /// stack copy with its lanes past the edge zeroed, so they add nothing.
 ///
 /// # Safety
-/// As [`store_tile`] (C is read); `dest.squares`, if not null, is
-/// writable for `V::LANES` floats.
+/// As [`store_tile`] (C is read); `squares`, if not null, is writable for
+/// `V::LANES` floats.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn store_descend<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &Dest) {
+unsafe fn store_descend<V: Vector, const MR: usize>(
+    tile: &Tile<V, MR>,
+    c: *mut f32,
+    rsc: usize,
+    csc: usize,
+    mr: usize,
+    nr: usize,
+    eta: f32,
+    squares: *mut f32,
+) {
     const MAX_LANES: usize = 16;
-    let Dest {
-        c,
-        rsc,
-        csc,
-        mr,
-        nr,
-        ops,
-        squares,
-        ..
-    } = *dest;
     let l = V::LANES;
     debug_assert!(l <= MAX_LANES);
-    let eta = V::splat(ops.alpha);
+    let eta = V::splat(eta);
     let full = nr == 2 * l && csc == 1;
     // Four sums, by row parity and half, so that the squares are four
     // short FMA chains instead of one of 2·MR (its latency outlasted the

@@ -238,6 +238,8 @@ pub struct Mlp {
     /// The tiles' sums of squares of a fused weight step
     /// ([`Mlp::descend_weights_probed`]), reused from step to step.
     squares: Vec<f32>,
+    /// Where each weight lies in the flat parameters ([`Mlp::weight_ranges`]).
+    weights: Vec<Range<usize>>,
 }
 
 /// The first layer's `W₀·x` for an input row `x` that an update formed as
@@ -311,12 +313,14 @@ impl Mlp {
             ahead: NextForward::default(),
             ahead_forwards: 0,
             squares: Vec::new(),
+            weights: Vec::new(),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for l in 0..net.layers.len() {
             let (w, b) = layer_ranges(&net.layout, l);
             let (wp, bp) = net.params.split_at_mut(b.start);
-            net.layers[l].init(&mut rng, &mut wp[w], &mut bp[..b.len()]);
+            net.layers[l].init(&mut rng, &mut wp[w.clone()], &mut bp[..b.len()]);
+            net.weights.push(w);
         }
         Ok(net)
     }
@@ -738,10 +742,15 @@ impl Mlp {
 
     /// Where each weight lies in the flat parameters: the parts a fused
     /// weight step ([`Mlp::descend_weights_probed`]) steps itself.
-    pub fn weight_ranges(&self) -> Vec<Range<usize>> {
-        (0..self.layers.len())
-            .map(|l| layer_ranges(&self.layout, l).0)
-            .collect()
+    pub fn weight_ranges(&self) -> &[Range<usize>] {
+        &self.weights
+    }
+
+    /// [`Mlp::params_and_grads`] with [`Mlp::weight_ranges`], for the
+    /// optimizer's step after a fused weight step.
+    pub fn params_grads_and_weights(&mut self) -> (&mut [f32], &[f32], &[Range<usize>]) {
+        self.ahead.armed = false;
+        (&mut self.params, &self.grads, &self.weights)
     }
 
     /// An upper bound on the gradient's `‖g‖₂` from the backward's signals

@@ -65,10 +65,24 @@ fn training_steps_allocate_nothing_after_the_first() {
             }
             l
         };
+        // SGD's step inside the dW GEMMs: the signals, the norm's bound,
+        // the weights stepped by their GEMMs (their squares' buffer reused).
+        let fused = |net: &mut Mlp, rows: usize| {
+            net.forward(cx, &x[..rows * 784], rows).unwrap();
+            net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(&y[..rows]))
+                .unwrap();
+            net.backward_signals_probed(cx, &x[..rows * 784], &mut ())
+                .unwrap();
+            assert!(net.grad_norm_bound(1.0).is_finite());
+            let sq = net.descend_weights_probed(cx, &x[..rows * 784], 0.01, &mut ());
+            assert!(sq.unwrap().is_some());
+        };
         step(&mut net, batch); // sizes every buffer
+        fused(&mut net, batch);
         let before = allocations();
         for _ in 0..3 {
             step(&mut net, batch);
+            fused(&mut net, batch);
         }
         // A smaller final batch (as at the end of an epoch) reuses them too.
         step(&mut net, 17);

@@ -580,10 +580,9 @@ impl<'d> Trainer<'d> {
                     };
                     match squares {
                         Some(sq) => {
-                            let weights = net.weight_ranges();
-                            let (p, g) = net.params_and_grads();
+                            let (p, g, weights) = net.params_grads_and_weights();
                             let norm = sq.sqrt() as f32;
-                            taken = Some(opt.step_descended(cx, p, g, norm, &weights)?);
+                            taken = Some(opt.step_descended(cx, p, g, norm, weights)?);
                             self.descended_steps += 1;
                         }
                         None => net.write_grads_from_signals_probed(cx, x, &mut NetProbe(probe))?,

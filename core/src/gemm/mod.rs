@@ -480,7 +480,7 @@ struct Block<'a> {
 /// be a part of it), so every part forms the same sums.
 ///
 /// # Safety
-/// `m, k, n > 0` and `α ≠ 0`. For `i < m, p < k, j < n`: `a.at(i, p)` and
+/// `m, k, n > 0` and `α ≠ 0` (unless `descend`). For `i < m, p < k, j < n`: `a.at(i, p)` and
 /// `b.at(p, j)` are readable, `c.at(i, j)` is writable (readable if β ≠ 0)
 /// and distinct for distinct `(i, j)`; `b.rows == k`; `epi.bias` has `n`
 /// values; A and B do not overlap C; `plan` was made by `cfg` for a

@@ -473,8 +473,11 @@ impl<R: Rule> Optimizer for Driven<R> {
                     rule.update(h, &mut p[i..i + n], &grads[from..to], s);
                 }
             };
-            for d in descended {
-                let (lo, hi) = (d.start.clamp(r.start, r.end), d.end.clamp(r.start, r.end));
+            for done in descended {
+                let (lo, hi) = (
+                    done.start.clamp(r.start, r.end),
+                    done.end.clamp(r.start, r.end),
+                );
                 rest(at, lo);
                 at = at.max(hi);
             }

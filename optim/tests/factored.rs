@@ -200,3 +200,80 @@ fn a_factored_step_declines_where_the_norm_decides() {
         assert!(e.to_string().contains("factored grads"), "{e}");
     }
 }
+
+/// A step whose weights the caller stepped at the descent rate
+/// (`Optimizer::descent_rate`, as a GEMM does with
+/// `gemm::matmul_descend`), then completed by `step_descended`, gives the
+/// bits `step` gives; only plain SGD has a rate, and only where the norm
+/// cannot decide the step.
+#[test]
+fn a_descended_step_is_the_stored_step_bit_for_bit() {
+    let weights = [0..91, 98..119];
+    for threads in [1, 3] {
+        let cx = Compute::threads(threads);
+        for maximize in [false, true] {
+            let cfg = |clip: Option<f32>| {
+                let h = Hyper {
+                    lr: Some(0.05),
+                    maximize,
+                    ..Hyper::default()
+                };
+                OptimizerConfig::new(OptimizerKind::Sgd, &h, clip, 0)
+                    .unwrap()
+                    .build()
+                    .unwrap()
+                    .into_gradient()
+                    .unwrap()
+            };
+            let (mut stored, mut descended) = (cfg(None), cfg(None));
+            let mut p0: Vec<f32> = (0..PARAMS).map(|i| (i % 17) as f32 * 0.03 - 0.2).collect();
+            let mut p1 = p0.clone();
+            for t in 0..5 {
+                let g = Layers::at(t, 3).stored();
+                let n = norm(&g);
+                stored.step(&cx, &mut p0, &g).unwrap();
+                let eta = descended.descent_rate(n).expect("plain SGD has a rate");
+                // The GEMM's store: `eta.mul_neg_add(g, p)`, SGD's kernel
+                // at rate η with no decay and a factor of 1.
+                let h = step::SgdStep {
+                    lr: eta,
+                    weight_decay: 0.0,
+                    grad_scale: 1.0,
+                };
+                for w in &weights {
+                    step::sgd::<Wide>(&mut p1[w.clone()], &g[w.clone()], &h);
+                }
+                // The weights' part of the gradient is not read: poison it.
+                let mut poisoned = g.clone();
+                for w in &weights {
+                    poisoned[w.clone()].fill(f32::NAN);
+                }
+                let info = descended
+                    .step_descended(&cx, &mut p1, &poisoned, n, &weights)
+                    .unwrap();
+                assert!(info.applied && info.grad_norm == n);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&p1),
+                    bits(&p0),
+                    "maximize {maximize}, step {t}, {threads} threads"
+                );
+            }
+            assert_eq!(descended.steps(), stored.steps());
+            // No rate where the norm decides: not finite, or clipping at
+            // work at the bound.
+            assert_eq!(descended.descent_rate(f32::NAN), None);
+            assert_eq!(descended.descent_rate(f32::INFINITY), None);
+            assert!(cfg(Some(1.0)).descent_rate(0.5).is_some());
+            assert_eq!(cfg(Some(1.0)).descent_rate(2.0), None);
+        }
+    }
+    // Every other rule: no rate, and completing a step is an error.
+    for kind in kinds().filter(|&k| k != OptimizerKind::Sgd) {
+        let mut o = build(kind, None);
+        assert_eq!(o.descent_rate(1.0), None, "{}", kind.as_str());
+        let (mut p, g) = (vec![0.0; PARAMS], vec![0.0; PARAMS]);
+        let e = o.step_descended(&Compute::serial(), &mut p, &g, 0.0, &weights);
+        assert!(e.is_err(), "{}", kind.as_str());
+    }
+}

@@ -572,6 +572,36 @@ unsafe fn store_full<
     each_row!(row);
 }
 
+/// The `cnt ≤ V::LANES` floats at `p`, `csc` apart, as a vector whose
+/// other lanes are 0: an edge vector of C, through a stack copy.
+///
+/// # Safety
+/// `p + j·csc` is readable for `j < cnt`.
+#[inline(always)]
+unsafe fn load_partial<V: Vector>(p: *const f32, csc: usize, cnt: usize) -> V {
+    let mut a = [0.0f32; 16];
+    debug_assert!(V::LANES <= a.len() && cnt <= V::LANES);
+    for (j, x) in a.iter_mut().enumerate().take(cnt) {
+        *x = *p.add(j * csc);
+    }
+    V::load(a.as_ptr())
+}
+
+/// Writes the first `cnt ≤ V::LANES` lanes of `v` to `p`, `csc` apart
+/// (the twin of [`load_partial`]).
+///
+/// # Safety
+/// `p + j·csc` is writable for `j < cnt`.
+#[inline(always)]
+unsafe fn store_partial<V: Vector>(p: *mut f32, csc: usize, cnt: usize, v: V) {
+    let mut a = [0.0f32; 16];
+    debug_assert!(V::LANES <= a.len() && cnt <= V::LANES);
+    V::store(a.as_mut_ptr(), v);
+    for (j, &x) in a.iter().enumerate().take(cnt) {
+        *p.add(j * csc) = x;
+    }
+}
+
 /// [`store_tile`] with [`TileOps::descend`]: `C ← η.mul_neg_add(tile, C)`
 /// (η is the tile's α) and the tile's squares into `squares`. A vector that runs past
 /// the tile's `nr` columns (or a C with a column stride) goes through a
@@ -608,21 +638,13 @@ unsafe fn store_descend<V: Vector, const MR: usize>(
             V::store(p, eta.mul_neg_add(acc, V::load(p)));
             *sq = acc.mul_add(acc, *sq);
         } else if j0 < nr {
-            let cnt = (nr - j0).min(l);
-            let (mut g, mut old) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+            let (p, cnt) = (row.add(j0 * csc), (nr - j0).min(l));
+            // The lanes past the edge zeroed: they add no square.
+            let mut g = [0.0f32; MAX_LANES];
             V::store(g.as_mut_ptr(), acc);
             g[cnt..].fill(0.0);
-            for (j, o) in old.iter_mut().enumerate().take(cnt) {
-                *o = *row.add((j0 + j) * csc);
-            }
             let acc = V::load(g.as_ptr());
-            V::store(
-                old.as_mut_ptr(),
-                eta.mul_neg_add(acc, V::load(old.as_ptr())),
-            );
-            for (j, &x) in old.iter().enumerate().take(cnt) {
-                *row.add((j0 + j) * csc) = x;
-            }
+            store_partial(p, csc, cnt, eta.mul_neg_add(acc, load_partial(p, csc, cnt)));
             *sq = acc.mul_add(acc, *sq);
         }
     };
@@ -673,14 +695,10 @@ unsafe fn store_edge<V: Vector, const MR: usize>(
             if j0 >= nr {
                 break;
             }
-            let cnt = (nr - j0).min(l);
+            let (p, cnt) = (row.add(j0 * csc), (nr - j0).min(l));
             let mut v = alpha * acc;
             if read_c {
-                let mut old = [0.0f32; MAX_LANES];
-                for (j, o) in old.iter_mut().enumerate().take(cnt) {
-                    *o = *row.add((j0 + j) * csc);
-                }
-                v = beta.mul_add(V::load(old.as_ptr()), v);
+                v = beta.mul_add(load_partial(p, csc, cnt), v);
             }
             if ops.bias.is_some() {
                 v += V::load(bias.as_ptr().add(j0));
@@ -688,11 +706,7 @@ unsafe fn store_edge<V: Vector, const MR: usize>(
             if ops.relu {
                 v = v.relu();
             }
-            let mut out = [0.0f32; MAX_LANES];
-            V::store(out.as_mut_ptr(), v);
-            for (j, &x) in out.iter().enumerate().take(cnt) {
-                *row.add((j0 + j) * csc) = x;
-            }
+            store_partial(p, csc, cnt, v);
         }
     };
     macro_rules! row {

@@ -241,7 +241,7 @@ pub fn matmul(
 ///
 /// Returns `Σ_ij (A·B)_ij²` in `f64` (for the gradient's norm): each
 /// micro-tile sums its squares lane by lane in `f32` into a slot of
-/// `squares` (resized here), and the slots are added in a fixed order. The
+/// `squares` (sized here), and the slots are added in a fixed order. The
 /// micro-tiles do not depend on the threads (the split is along n in whole
 /// tiles), so neither does the sum; it depends on the kernel, and is the
 /// exact sum of squares to about `MR·ε` relatively.
@@ -277,7 +277,7 @@ pub fn matmul_descend(
         .step_by(cfg.blocks.mc)
         .map(|ic| row_slivers(ts.mr, cfg.blocks.mc.min(m - ic)))
         .sum::<usize>();
-    squares.clear();
+    // Every tile writes its own slot, so the slots need no clearing.
     squares.resize(rows * cols * lanes, 0.0);
     let slots = Squares {
         ptr: squares.as_mut_ptr(),

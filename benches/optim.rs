@@ -478,7 +478,7 @@ fn scalar_step(name: &str, p: &mut [f32], g: &[f32], s: &mut NaiveState) {
                 beta2: 0.999,
                 eps: 1e-8,
                 weight_decay: 0.0,
-                bias_correction2: step::bias_correction(0.999, s.t) as f32,
+                inv_bias_correction2: (1.0 / step::bias_correction(0.999, s.t)) as f32,
                 ckp1: c,
                 y_coef: 2.5e-3 * (0.9 * (1.0 - c) - 1.0),
                 lr: 2.5e-3,

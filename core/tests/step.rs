@@ -356,7 +356,7 @@ fn all_rules() -> Vec<Rule> {
                 beta2: 0.999,
                 eps: 1e-8,
                 weight_decay: wd,
-                bias_correction2: 0.003,
+                inv_bias_correction2: 1.0 / 0.003,
                 ckp1,
                 y_coef: 2.5e-3 * (0.9 * (1.0 - ckp1) - 1.0),
                 lr: 2.5e-3,
@@ -610,7 +610,7 @@ fn fused_equals_twin_exactly_on_dyadic_data() {
                     decoupled,
                     amsgrad,
                     step_size: 0.5,
-                    bias_correction2_sqrt: 0.5,
+                    inv_bias_correction2_sqrt: 2.0,
                     grad_scale: gs,
                 });
             }

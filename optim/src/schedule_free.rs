@@ -153,7 +153,7 @@ impl Rule for ScheduleFreeConfig {
             beta2: self.beta2,
             eps: self.eps,
             weight_decay: self.weight_decay,
-            bias_correction2: bias_correction(self.beta2, t) as f32,
+            inv_bias_correction2: (1.0 / bias_correction(self.beta2, t)) as f32,
             ckp1: ckp1 as f32,
             y_coef: (lr * (decimal(self.beta1) * (1.0 - ckp1) - 1.0)) as f32,
             lr: lr as f32,

@@ -64,11 +64,11 @@ impl std::ops::Add for Cost {
 /// Adamax (`m`, `u = max(β₂·u, |g| + ε)`, `p −= η_t·m/u`) 10; Lion (`c`,
 /// `m`, the sign, the decoupled decay, `p −= η·sign(c)`) 10; Adadelta
 /// (`v`, two roots of a sum, their ratio times g, `u`, `p −= γ·Δ`) 16;
-/// NAdam (the moments, `d = √(v/c₂) + ε`, two `addcdiv`s) 16, decoupled
-/// 17; RAdam (Adam's step with one constant) 12, decoupled 13; Rprop
+/// NAdam (the moments, `d = √(v·c₂⁻¹) + ε`, `p += (c_g·g + c_m·m)/d`) 15,
+/// decoupled 16; RAdam (Adam's step with one constant) 12, decoupled 13; Rprop
 /// (`g·g_prev`, the factor, `δ·f`, the clamp, the zeroing, `p −= sign·δ`) 9;
 /// ASGD (`p·(1 − λη) − η·g`) 3, plus 3 once the average moves (t > t₀,
-/// not counted); Schedule-Free AdamW (`v`, `ĝ = g/(√(v/c₂) + ε)`, the
+/// not counted); Schedule-Free AdamW (`v`, `ĝ = g/(√(v·c₂⁻¹) + ε)`, the
 /// lerp of y towards z, y's and z's steps) 15; Adafactor (three passes:
 /// the squared sums, the update's norm, the step) 21. Plus 2 for an L2 weight decay folded into g, 1 for a
 /// gradient clipped by a factor. Square roots and divisions count 1, as the kernels issue one
@@ -96,7 +96,7 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
         OptimizerKind::Adamw => 14 + usize::from(hyper.amsgrad),
         OptimizerKind::Adamax | OptimizerKind::Lion => 10,
         OptimizerKind::Adadelta => 16,
-        OptimizerKind::Nadam => 16 + usize::from(hyper.decoupled_weight_decay),
+        OptimizerKind::Nadam => 15 + usize::from(hyper.decoupled_weight_decay),
         OptimizerKind::Radam => 12 + usize::from(hyper.decoupled_weight_decay),
         OptimizerKind::Rprop => 9,
         OptimizerKind::Asgd => 3,

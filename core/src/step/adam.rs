@@ -25,8 +25,12 @@ pub struct AdamStep {
     pub amsgrad: bool,
     /// `γ / (1 − β₁ᵗ)`, computed by the caller (see [`AdamStep::new`]).
     pub step_size: f32,
-    /// `√(1 − β₂ᵗ)`, computed by the caller.
-    pub bias_correction2_sqrt: f32,
+    /// `1 / √(1 − β₂ᵗ)`, computed by the caller in `f64` and rounded once.
+    /// The kernel multiplies by it where PyTorch divides by `√(1 − β₂ᵗ)`:
+    /// the two differ by an ulp at most, and the divide is a third of the
+    /// divider's work per element (with `√v` and `m / d`), the unit Adam's
+    /// pass is bound by.
+    pub inv_bias_correction2_sqrt: f32,
     /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
     pub grad_scale: f32,
 }
@@ -34,7 +38,7 @@ pub struct AdamStep {
 impl AdamStep {
     /// The constants of step `t` (1-based). Bias corrections are computed in
     /// `f64`, as PyTorch computes them in Python floats:
-    /// `step_size = γ / (1 − β₁ᵗ)`, `bias_correction2_sqrt = √(1 − β₂ᵗ)`.
+    /// `step_size = γ / (1 − β₁ᵗ)`, `inv_bias_correction2_sqrt = 1 / √(1 − β₂ᵗ)`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         lr: f32,
@@ -57,7 +61,7 @@ impl AdamStep {
             decoupled,
             amsgrad,
             step_size: (decimal(lr) / bc1) as f32,
-            bias_correction2_sqrt: bc2.sqrt() as f32,
+            inv_bias_correction2_sqrt: (1.0 / bc2.sqrt()) as f32,
             grad_scale,
         }
     }
@@ -73,7 +77,8 @@ impl AdamStep {
 /// `g ← s·g`; Adam: `g ← g + λ·p`; AdamW: `p ← p·(1 − γ·λ)`;
 /// `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g²`;
 /// AMSGrad: `v̂ ← max(v̂, v)` and use `v̂` below instead of `v`;
-/// `p ← p − step_size · m / (√v / bias_correction2_sqrt + ε)`.
+/// `p ← p − step_size · m / (√v · inv_bias_correction2_sqrt + ε)`, the
+/// denominator one FMA.
 ///
 /// `max_exp_avg_sq` must be `Some` exactly when `h.amsgrad` (panics
 /// otherwise: a programming error).
@@ -97,7 +102,7 @@ pub fn adam<V: Vector>(
     let omb2 = V::splat(one_minus(h.beta2));
     let eps = V::splat(h.eps);
     let step = V::splat(h.step_size);
-    let bc2 = V::splat(h.bias_correction2_sqrt);
+    let inv_bc2 = V::splat(h.inv_bias_correction2_sqrt);
     let wd = V::splat(h.weight_decay);
     let has_l2 = !h.decoupled && h.weight_decay != 0.0;
     let decay = if h.decoupled {
@@ -118,7 +123,7 @@ pub fn adam<V: Vector>(
                 let p = p * decay;
                 *m = omb1.mul_add(g, b1 * *m);
                 *v = omb2.mul_add(g * g, b2 * *v);
-                let d = v.sqrt() / bc2 + eps;
+                let d = v.sqrt().mul_add(inv_bc2, eps);
                 step.mul_neg_add(*m / d, p)
             },
         ),
@@ -133,7 +138,7 @@ pub fn adam<V: Vector>(
                 *m = omb1.mul_add(g, b1 * *m);
                 *v = omb2.mul_add(g * g, b2 * *v);
                 *vm = vm.max(*v);
-                let d = vm.sqrt() / bc2 + eps;
+                let d = vm.sqrt().mul_add(inv_bc2, eps);
                 step.mul_neg_add(*m / d, p)
             },
         ),
@@ -180,7 +185,7 @@ pub fn adam_scalar(
             }
             None => exp_avg_sq[i],
         };
-        let d = v.sqrt() / h.bias_correction2_sqrt + h.eps;
+        let d = v.sqrt() * h.inv_bias_correction2_sqrt + h.eps;
         params[i] = p - h.step_size * (exp_avg[i] / d);
     }
 }

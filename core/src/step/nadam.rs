@@ -20,8 +20,10 @@ pub struct NadamStep {
     pub l2: f32,
     /// The decoupled decay factor `1 − γ·λ` (1 without it).
     pub decay: f32,
-    /// `1 − β₂ᵗ`.
-    pub bias_correction2: f32,
+    /// `1 / (1 − β₂ᵗ)`, in `f64` and rounded once: the kernel multiplies
+    /// by it where PyTorch divides by `1 − β₂ᵗ`, an ulp apart at most and
+    /// one divide fewer per element (see [`nadam`]).
+    pub inv_bias_correction2: f32,
     /// The gradient's coefficient `−γ·(1 − μₜ) / (1 − Πᵢ≤ₜ μᵢ)`.
     pub grad_coef: f32,
     /// The first moment's coefficient `−γ·μₜ₊₁ / (1 − Πᵢ≤ₜ₊₁ μᵢ)`.
@@ -64,7 +66,7 @@ impl NadamStep {
             eps,
             l2,
             decay,
-            bias_correction2: bias_correction(beta2, t) as f32,
+            inv_bias_correction2: (1.0 / bias_correction(beta2, t)) as f32,
             grad_coef: (-lr64 * (1.0 - mu) / (1.0 - mp)) as f32,
             avg_coef: (-lr64 * mu_next / (1.0 - mp * mu_next)) as f32,
             grad_scale,
@@ -74,8 +76,11 @@ impl NadamStep {
 
 /// NAdam, in place: `g ← s·g + λ·p` (or `p ← p·(1 − γ·λ)` decoupled);
 /// `m ← β₁·m + (1 − β₁)·g`; `v ← β₂·v + (1 − β₂)·g²`;
-/// `d = √(v / (1 − β₂ᵗ)) + ε`; `p ← p + c_g·g / d + c_m·m / d` with the
-/// coefficients of [`NadamStep`] (PyTorch's two `addcdiv`s, in its order).
+/// `d = √(v · (1 − β₂ᵗ)⁻¹) + ε`; `p ← p + (c_g·g + c_m·m) / d` with the
+/// coefficients of [`NadamStep`]. PyTorch's two `addcdiv`s, `p + c_g·g/d +
+/// c_m·m/d`, are one here: the pass is bound by the divider (√ and ÷ are
+/// its only users), so it takes one √ and one ÷ an element instead of
+/// PyTorch's one √ and three ÷. The result differs by rounding only.
 pub fn nadam<V: Vector>(
     params: &mut [f32],
     grads: impl GradIn<V>,
@@ -89,7 +94,7 @@ pub fn nadam<V: Vector>(
     let decay = V::splat(h.decay);
     let (b1, omb1) = (V::splat(h.beta1), V::splat(one_minus(h.beta1)));
     let (b2, omb2) = (V::splat(h.beta2), V::splat(one_minus(h.beta2)));
-    let (eps, bc2) = (V::splat(h.eps), V::splat(h.bias_correction2));
+    let (eps, inv_bc2) = (V::splat(h.eps), V::splat(h.inv_bias_correction2));
     let (cg, cm) = (V::splat(h.grad_coef), V::splat(h.avg_coef));
     drive(
         "nadam",
@@ -103,9 +108,8 @@ pub fn nadam<V: Vector>(
             let p = p * decay;
             *m = omb1.mul_add(g, b1 * *m);
             *v = omb2.mul_add(g * g, b2 * *v);
-            let d = (*v / bc2).sqrt() + eps;
-            let p = p + cg * g / d;
-            p + cm * *m / d
+            let d = (*v * inv_bc2).sqrt() + eps;
+            p + cg.mul_add(g, cm * *m) / d
         },
     );
 }
@@ -129,8 +133,7 @@ pub fn nadam_scalar(
         let p = params[i] * h.decay;
         exp_avg[i] = h.beta1 * exp_avg[i] + one_minus_beta1 * g;
         exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
-        let d = (exp_avg_sq[i] / h.bias_correction2).sqrt() + h.eps;
-        let p = p + h.grad_coef * g / d;
-        params[i] = p + h.avg_coef * exp_avg[i] / d;
+        let d = (exp_avg_sq[i] * h.inv_bias_correction2).sqrt() + h.eps;
+        params[i] = p + (h.grad_coef * g + h.avg_coef * exp_avg[i]) / d;
     }
 }

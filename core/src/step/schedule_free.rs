@@ -15,8 +15,11 @@ pub struct ScheduleFreeStep {
     pub eps: f32,
     /// Weight decay λ, applied at y (added to the normalised gradient).
     pub weight_decay: f32,
-    /// `1 − β₂ᵏ⁺¹`.
-    pub bias_correction2: f32,
+    /// `1 / (1 − β₂ᵏ⁺¹)`, in `f64` and rounded once: the kernel multiplies
+    /// by it where the reference divides by `1 − β₂ᵏ⁺¹`, an ulp apart at
+    /// most and one divide fewer per element (the pass is bound by the
+    /// divider: √ and ÷).
+    pub inv_bias_correction2: f32,
     /// `c_{k+1}`, the weight of the newest iterate in the average: y moves
     /// towards z by it (the `lerp`).
     pub ckp1: f32,
@@ -29,7 +32,7 @@ pub struct ScheduleFreeStep {
 }
 
 /// Schedule-Free AdamW, in place, the reference's order: `g ← s·g`;
-/// `v ← β₂·v + (1 − β₂)·g²`; `ĝ = g / (√(v / (1 − β₂ᵏ⁺¹)) + ε) + λ·y`;
+/// `v ← β₂·v + (1 − β₂)·g²`; `ĝ = g / (√(v · (1 − β₂ᵏ⁺¹)⁻¹) + ε) + λ·y`;
 /// `y ← lerp(y, z, c)`; `y ← y + γ(β₁(1 − c) − 1)·ĝ`; `z ← z − γ·ĝ`.
 ///
 /// `params` is y, the point the gradient was taken at.
@@ -42,7 +45,7 @@ pub fn schedule_free<V: Vector>(
 ) {
     let gs = V::splat(h.grad_scale);
     let (b2, omb2) = (V::splat(h.beta2), V::splat(one_minus(h.beta2)));
-    let (eps, bc2) = (V::splat(h.eps), V::splat(h.bias_correction2));
+    let (eps, inv_bc2) = (V::splat(h.eps), V::splat(h.inv_bias_correction2));
     let wd = V::splat(h.weight_decay);
     let has_wd = h.weight_decay != 0.0;
     let (yc, lr) = (V::splat(h.y_coef), V::splat(h.lr));
@@ -55,7 +58,7 @@ pub fn schedule_free<V: Vector>(
         |y, g, [z, v]| {
             let g = gs * g;
             *v = omb2.mul_add(g * g, b2 * *v);
-            let mut gn = g / ((*v / bc2).sqrt() + eps);
+            let mut gn = g / ((*v * inv_bc2).sqrt() + eps);
             if has_wd {
                 gn = wd.mul_add(y, gn);
             }
@@ -82,7 +85,7 @@ pub fn schedule_free_scalar(
     for i in 0..n {
         let g = h.grad_scale * grads[i];
         exp_avg_sq[i] = h.beta2 * exp_avg_sq[i] + one_minus_beta2 * (g * g);
-        let mut gn = g / ((exp_avg_sq[i] / h.bias_correction2).sqrt() + h.eps);
+        let mut gn = g / ((exp_avg_sq[i] * h.inv_bias_correction2).sqrt() + h.eps);
         if h.weight_decay != 0.0 {
             gn += h.weight_decay * params[i];
         }

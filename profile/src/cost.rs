@@ -19,6 +19,10 @@ pub struct Cost {
     /// once): the working set that decides which cache level the phase
     /// streams from.
     pub footprint: f64,
+    /// Square roots and divides (f32 lanes), which one unit per core
+    /// executes, much slower than FMAs: the third roof
+    /// ([`crate::Roofs::divider_floor`]). Counted in `flops` too.
+    pub divides: f64,
 }
 
 impl Cost {
@@ -32,6 +36,7 @@ impl Cost {
             flops: flops as f64,
             bytes: bytes as f64,
             footprint: footprint as f64,
+            divides: 0.0,
         }
     }
 
@@ -52,6 +57,7 @@ impl std::ops::Add for Cost {
             flops: self.flops + o.flops,
             bytes: self.bytes + o.bytes,
             footprint: self.footprint + o.footprint,
+            divides: self.divides + o.divides,
         }
     }
 }
@@ -123,6 +129,38 @@ pub fn update_flops(kind: OptimizerKind, hyper: &Hyper, clipped: bool) -> usize 
     base + 2 * usize::from(decay) + usize::from(clipped)
 }
 
+/// Square roots and divides per parameter of one update (the divider's
+/// work, [`Cost::divides`]): AdaGrad, RMSprop (centred too), Adam, AdamW,
+/// NAdam, RAdam (its rectified steps) and Schedule-Free AdamW one `√` and
+/// one `÷` (`m / (√v·c + ε)` and the like); Adamax one `÷`; Adadelta two
+/// `√` and a `÷`; Adafactor `÷`, `√` and `1/x` in each of its two passes
+/// that form the update; none for the others.
+pub fn update_divides(kind: OptimizerKind) -> usize {
+    match kind {
+        OptimizerKind::Adagrad
+        | OptimizerKind::Rmsprop
+        | OptimizerKind::Adam
+        | OptimizerKind::Adamw
+        | OptimizerKind::Nadam
+        | OptimizerKind::Radam
+        | OptimizerKind::ScheduleFreeAdamw => 2,
+        OptimizerKind::Adamax => 1,
+        OptimizerKind::Adadelta => 3,
+        OptimizerKind::Adafactor => 6,
+        OptimizerKind::Gd
+        | OptimizerKind::Sgd
+        | OptimizerKind::Momentum
+        | OptimizerKind::Nesterov
+        | OptimizerKind::Lion
+        | OptimizerKind::Rprop
+        | OptimizerKind::Asgd
+        | OptimizerKind::Muon
+        | OptimizerKind::Lbfgs
+        | OptimizerKind::RandomSearch
+        | OptimizerKind::RandomSample => 0,
+    }
+}
+
 /// The FLOPs of Muon's Newton–Schulz iterations on a net of `sizes`, on
 /// top of [`update_flops`]: per weight matrix `o × i`, with `r = min(o, i)`
 /// and `c = max(o, i)`, `steps · (2r²c + 2r³ + 2r²c)` (`X·Xᵀ`, `A·A`, `P·X`).
@@ -154,6 +192,9 @@ pub struct StepShape {
     pub kind: OptimizerKind,
     /// FLOPs per parameter of its update ([`update_flops`]).
     pub update_flops: usize,
+    /// Square roots and divides per parameter of its update
+    /// ([`update_divides`]).
+    pub update_divides: usize,
     /// Its state buffers, each as large as the parameters.
     pub state_buffers: usize,
     /// The optimizer made the gradient from its factors (dY and X) inside
@@ -249,6 +290,7 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             flops: 2.0 * once.flops + 2.0 * p as f64,
             bytes: 2.0 * once.bytes + 36.0 * p as f64,
             footprint: once.footprint + 12.0 * p as f64,
+            divides: 0.0,
         };
         out.push((Phase::Search, search));
         return out;
@@ -323,29 +365,33 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
     };
     // The biases alone, when the weights were stepped in their GEMMs.
     let biases: usize = sizes[1..].iter().sum();
+    let stepped = if s.descended { biases } else { p };
     out.push((
         Phase::Update,
-        if s.descended {
-            // The norm's sum of the bias gradients' squares is in the db
-            // phases; the step reads db and p and writes p.
-            Cost::in_place(s.update_flops * biases, 12 * biases, 8 * biases)
-        } else if s.factored {
-            // The norm from the factors (per layer, B² dot products of dY's
-            // and of X's rows: 2·B·(O + I) each), then one pass that makes
-            // each element of g (B multiply-adds) and updates p and the
-            // state: dY and X read once, p and the state read and written.
-            Cost::in_place(
-                2 * b * factors + 2 * b * p + s.update_flops * p + muon + ahead_flops,
-                4 * factors + 4 * p * (2 + 2 * state) + ahead_bytes,
-                4 * factors + 4 * p * (1 + state) + ahead_bytes,
-            )
-        } else {
-            // The norm's read-only pass over g, then the fused update.
-            Cost::in_place(
-                (2 + s.update_flops) * p + muon,
-                4 * p + 4 * p * (3 + 2 * state),
-                4 * p * (2 + state),
-            )
+        Cost {
+            divides: (s.update_divides * stepped) as f64,
+            ..if s.descended {
+                // The norm's sum of the bias gradients' squares is in the db
+                // phases; the step reads db and p and writes p.
+                Cost::in_place(s.update_flops * biases, 12 * biases, 8 * biases)
+            } else if s.factored {
+                // The norm from the factors (per layer, B² dot products of dY's
+                // and of X's rows: 2·B·(O + I) each), then one pass that makes
+                // each element of g (B multiply-adds) and updates p and the
+                // state: dY and X read once, p and the state read and written.
+                Cost::in_place(
+                    2 * b * factors + 2 * b * p + s.update_flops * p + muon + ahead_flops,
+                    4 * factors + 4 * p * (2 + 2 * state) + ahead_bytes,
+                    4 * factors + 4 * p * (1 + state) + ahead_bytes,
+                )
+            } else {
+                // The norm's read-only pass over g, then the fused update.
+                Cost::in_place(
+                    (2 + s.update_flops) * p + muon,
+                    4 * p + 4 * p * (3 + 2 * state),
+                    4 * p * (2 + state),
+                )
+            }
         },
     ));
     out
@@ -455,6 +501,7 @@ mod tests {
             examples: 10,
             kind,
             update_flops: update_flops(kind, &Hyper::default(), false),
+            update_divides: update_divides(kind),
             state_buffers: 0,
             factored: false,
             ahead: false,
@@ -519,6 +566,11 @@ mod tests {
             (u.0, u.1.flops, u.1.bytes),
             (Phase::Update, 15.0 * 23.0, 32.0 * 23.0)
         );
+        // One √ and one ÷ a parameter, on the divider; SGD's none.
+        assert_eq!(u.1.divides, 2.0 * 23.0);
+        assert!(step_costs(&shape(OptimizerKind::Sgd, Activation::Relu))
+            .iter()
+            .all(|(_, c)| c.divides == 0.0));
 
         // Tanh: the forward adds its unfused activation (5·3 evaluations,
         // 8·5·3 bytes), and f′ costs 3 FLOPs an element.

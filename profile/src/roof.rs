@@ -4,6 +4,11 @@
 //! roofline: a kernel of arithmetic intensity `I` FLOP/byte whose data
 //! streams from level `ℓ` can reach at most `min(peak, I · bandwidth_ℓ)`.
 //!
+//! A third roof bounds the optimizers whose update takes square roots and
+//! divides (Adam's `m / (√v·c + ε)`, RMSprop's, AdaGrad's): one core has one
+//! divider, which does both, a vector every several cycles, far below the
+//! FMA peak. [`divider_loop`] measures how many it retires a second.
+//!
 //! The functions timed here are the ones the criterion benches time
 //! (`fma_peak` in `matmul`'s `peak/*`, [`copy`] and [`triad`] in
 //! `kernels`' `memory/*`), so a profile's roofs and the benches agree.
@@ -118,6 +123,10 @@ pub struct Roofs {
     pub peaks: Vec<Peak>,
     /// Bandwidth per level, L1 first.
     pub bandwidth: Vec<Bandwidth>,
+    /// Square roots and divides per second on every thread together, in
+    /// billions of f32 lanes, at the width the optimizers' kernels run on
+    /// ([`Wide`]): [`divider_loop`]'s rate.
+    pub divider_gops: f64,
 }
 
 impl Roofs {
@@ -152,6 +161,16 @@ impl Roofs {
             .map(|(bytes, set)| bytes / (self.level_for(set).triad_gbs * 1e9))
             .sum();
         (flops / (peak * 1e9), memory)
+    }
+
+    /// The least time `divides` square roots and divides (f32 lanes) take on
+    /// the divider, seconds (0 for none).
+    pub fn divider_floor(&self, divides: f64) -> f64 {
+        if divides > 0.0 {
+            divides / (self.divider_gops * 1e9)
+        } else {
+            0.0
+        }
     }
 
     /// The roofline at intensity `flop_per_byte` for data from `level`:
@@ -243,6 +262,85 @@ pub fn peak_of_cores(all_at_once: f64, threads: usize, samples: usize) -> f64 {
     all_at_once.max(threads as f64 * one)
 }
 
+/// Independent chains of each kind in [`divider_loop`]: enough to keep a
+/// divider busy whose latency is about twice its issue interval (20 and 10
+/// cycles, say), in 8 registers.
+pub const DIVIDER_CHAINS: usize = 4;
+
+/// The divider's own loop: `iters` rounds of [`DIVIDER_CHAINS`] chains
+/// `s ← √(s + 1)` and as many `d ← 1 / (d + 1)`, on vectors `V`; returns
+/// `Σ s + Σ d` so no work is dropped. Each round is `2·DIVIDER_CHAINS`
+/// square roots and divides (and adds, which other ports take), on chains
+/// that do not wait for each other, so it runs at the divider's rate, not
+/// its latency. The chains converge to the golden ratio and its inverse,
+/// which are irrational: no operand takes a shortcut a divider may have
+/// for exact or special values.
+pub fn divider_loop<V: Vector>(iters: usize, s0: V, d0: V) -> V {
+    let one = V::splat(1.0);
+    let mut s = [s0; DIVIDER_CHAINS];
+    let mut d = [d0; DIVIDER_CHAINS];
+    for (i, (s, d)) in s.iter_mut().zip(d.iter_mut()).enumerate() {
+        // Distinct starts, so no two chains are the same computation.
+        let k = V::splat(i as f32 * 0.125);
+        *s = *s + k;
+        *d = *d + k;
+    }
+    for _ in 0..iters {
+        for (s, d) in s.iter_mut().zip(d.iter_mut()) {
+            *s = (*s + one).sqrt();
+            *d = one / (*d + one);
+        }
+    }
+    let mut acc = V::splat(0.0);
+    for (s, d) in s.iter().zip(d.iter()) {
+        acc = acc + *s + *d;
+    }
+    acc
+}
+
+/// Scalar twin of [`divider_loop`], one lane.
+pub fn divider_loop_scalar(iters: usize, s0: f32, d0: f32) -> f32 {
+    let mut acc = 0.0f32;
+    for i in 0..DIVIDER_CHAINS {
+        let k = i as f32 * 0.125;
+        let (mut s, mut d) = (s0 + k, d0 + k);
+        for _ in 0..iters {
+            s = (s + 1.0).sqrt();
+            d = 1.0 / (d + 1.0);
+        }
+        acc = acc + s + d;
+    }
+    acc
+}
+
+/// Square roots and divides of one [`divider_loop`] call, f32 lanes.
+pub fn divider_ops<V: Vector>(iters: usize) -> usize {
+    2 * DIVIDER_CHAINS * iters * V::LANES
+}
+
+/// [`divider_loop`]'s rate on every thread of `pool` at once (the
+/// calling thread without one), billions of square roots and divides a
+/// second, f32 lanes, at [`Wide`].
+fn divider_gops(pool: Option<&Pool>, samples: usize) -> f64 {
+    let threads = pool.map_or(1, |p| p.threads());
+    // About a millisecond per call at 2 G a second per thread.
+    let iters = 1 << 14;
+    let part = |_t: usize| {
+        black_box(divider_loop::<Wide>(
+            black_box(iters),
+            black_box(Wide::splat(0.5)),
+            black_box(Wide::splat(0.25)),
+        ));
+    };
+    let all = || match pool {
+        Some(p) => p.run(threads, &part),
+        None => part(0),
+    };
+    all();
+    let secs = median_time(samples, || seconds(all));
+    (threads * divider_ops::<Wide>(iters)) as f64 / secs / 1e9
+}
+
 /// Copy and triad bandwidth over a working set of `bytes` (the triad's
 /// three arrays, all threads together), GB/s.
 fn stream_gbs(pool: Option<&Pool>, bytes: usize, samples: usize) -> (f64, f64) {
@@ -312,6 +410,7 @@ pub fn measure(pool: Option<&Pool>, caches: &Caches, samples: usize) -> Roofs {
         threads,
         peaks,
         bandwidth,
+        divider_gops: divider_gops(pool, samples),
     }
 }
 
@@ -403,7 +502,10 @@ mod tests {
                 },
             ],
             bandwidth: vec![level("L1", 200.0, 1000), level("DRAM", 20.0, usize::MAX)],
+            divider_gops: 2.0,
         };
+        assert_eq!(roofs.divider_floor(0.0), 0.0);
+        assert_eq!(roofs.divider_floor(4e9), 2.0);
         assert_eq!(roofs.peak(), 100.0);
         assert_eq!(roofs.level_for(1000).level, "L1");
         assert_eq!(roofs.level_for(1001).level, "DRAM");
@@ -411,6 +513,35 @@ mod tests {
         let l1 = &roofs.bandwidth[0];
         assert_eq!(roofs.attainable(0.25, l1), 50.0); // bandwidth-bound
         assert_eq!(roofs.attainable(10.0, l1), 100.0); // compute-bound
+    }
+
+    #[test]
+    fn the_divider_loop_matches_its_twin_lane_by_lane() {
+        fn check<V: Vector>() {
+            for iters in [0, 1, 2, 7, 40] {
+                let s: Vec<f32> = (0..V::LANES).map(|l| l as f32 * 0.3 - 0.9).collect();
+                let d: Vec<f32> = (0..V::LANES).map(|l| l as f32 * 0.7).collect();
+                // SAFETY: s and d hold LANES floats each, got as many.
+                let mut got = vec![0.0f32; V::LANES];
+                unsafe {
+                    let v = divider_loop::<V>(iters, V::load(s.as_ptr()), V::load(d.as_ptr()));
+                    V::store(got.as_mut_ptr(), v);
+                }
+                for l in 0..V::LANES {
+                    let want = divider_loop_scalar(iters, s[l], d[l]);
+                    assert_eq!(got[l].to_bits(), want.to_bits(), "lane {l}, {iters} rounds");
+                }
+            }
+            assert_eq!(divider_ops::<V>(3), 2 * DIVIDER_CHAINS * 3 * V::LANES);
+        }
+        check::<F32x4>();
+        check::<F32x8>();
+        check::<F32x16>();
+        // Near the fixed points after enough rounds: φ and 1/φ per chain.
+        let phi = (1.0 + 5f32.sqrt()) / 2.0;
+        let v = divider_loop_scalar(60, 0.0, 0.0);
+        let want = DIVIDER_CHAINS as f32 * (phi + 1.0 / phi);
+        assert!((v - want).abs() < 1e-5, "{v} against {want}");
     }
 
     #[test]
@@ -426,6 +557,12 @@ mod tests {
             let r = measure(pool, &caches, 1);
             assert_eq!(r.peaks.len(), widths().len());
             assert!(r.peaks.iter().all(|p| p.gflops > 0.1), "{r:?}");
+            // The divider retires fewer square roots and divides than the
+            // FMA units retire multiply-adds (half the peak's FLOPs).
+            assert!(
+                r.divider_gops > 0.01 && r.divider_gops < r.peak() / 2.0,
+                "{r:?}"
+            );
             assert_eq!(r.bandwidth.len(), 3);
             assert!(r
                 .bandwidth

@@ -10,7 +10,9 @@ use descent_optim::Updater;
 use descent_train::{Phase, Probe, Step, TrainError, Trainer};
 use serde::Serialize;
 
-use crate::cost::{eval_cost, fused_step_costs, step_costs, update_flops, Cost, StepShape};
+use crate::cost::{
+    eval_cost, fused_step_costs, step_costs, update_divides, update_flops, Cost, StepShape,
+};
 use crate::gemm::{compare_gemms, GemmCase, GemmComparison};
 use crate::roof::{self, Roofs};
 use crate::stats::Spread;
@@ -129,8 +131,13 @@ pub struct PhaseReport {
     pub gbs: f64,
     /// The level its bytes fit in (`L1` … `DRAM`), whose bandwidth bounds it.
     pub level: &'static str,
+    /// Whether its square roots and divides take longer on the divider
+    /// than its FLOPs at the peak and its bytes at the level's bandwidth
+    /// ([`Roofs::divider_floor`]): then that is its roof.
+    pub divider_bound: bool,
     /// The roofline at its intensity for that level, GFLOP/s (for a phase
-    /// without FLOPs: that level's triad bandwidth, GB/s).
+    /// without FLOPs: that level's triad bandwidth, GB/s); for a phase
+    /// bound by the divider, its FLOPs over the divider's least time.
     pub roof: f64,
     /// The share of the roof reached: GFLOP/s over the roof (GB/s over
     /// the bandwidth for a phase without FLOPs).
@@ -272,7 +279,12 @@ fn report(
     let level = roofs.level_for(cost.footprint as usize);
     let secs = time.median.max(1e-12);
     let (gflops, gbs) = (cost.flops / secs / 1e9, cost.bytes / secs / 1e9);
-    let (roof, of_roof) = if cost.flops > 0.0 {
+    let divider_s = roofs.divider_floor(cost.divides);
+    let divider_bound = divider_s > 0.0 && divider_s >= flops_bytes_floor(cost, roofs);
+    let (roof, of_roof) = if divider_bound {
+        // FLOPs at the pace the divider allows.
+        (cost.flops / divider_s / 1e9, divider_s / secs)
+    } else if cost.flops > 0.0 {
         let r = roofs.attainable(cost.intensity(), level);
         (r, gflops / r)
     } else {
@@ -290,6 +302,7 @@ fn report(
         gflops,
         gbs,
         level: level.level,
+        divider_bound,
         roof,
         of_roof,
         floor_s,
@@ -297,10 +310,16 @@ fn report(
     }
 }
 
-/// A phase's floor, seconds: its FLOPs at the widest peak or its bytes at
-/// the triad bandwidth of the level its footprint fits, whichever is
-/// longer.
+/// A phase's floor, seconds: its FLOPs at the widest peak, its bytes at
+/// the triad bandwidth of the level its footprint fits, or its square
+/// roots and divides on the divider, whichever is longest.
 fn phase_floor(cost: Cost, roofs: &Roofs) -> f64 {
+    flops_bytes_floor(cost, roofs).max(roofs.divider_floor(cost.divides))
+}
+
+/// The classic roofline's floor: FLOPs at the widest peak or bytes at the
+/// triad bandwidth of the level the footprint fits, the longer.
+fn flops_bytes_floor(cost: Cost, roofs: &Roofs) -> f64 {
     let level = roofs.level_for(cost.footprint as usize);
     (cost.flops / (roofs.peak() * 1e9)).max(cost.bytes / (level.triad_gbs * 1e9))
 }
@@ -486,6 +505,7 @@ pub fn step_shape(t: &Trainer<'_>) -> StepShape {
         examples: n,
         kind: t.cfg.optimizer,
         update_flops: update_flops(t.cfg.optimizer, &t.cfg.hyper, t.cfg.clip_norm.is_some()),
+        update_divides: update_divides(t.cfg.optimizer),
         state_buffers,
         // Steps the optimizer took on the gradient's factors (a clipped
         // run declines some; Adafactor and Muon all).

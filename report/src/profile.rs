@@ -69,7 +69,9 @@ pub fn phase_table(p: &Profile) -> Table {
             },
             format!("{:.1}", r.gflops),
             format!("{:.1}", r.gbs),
-            if r.cost.flops > 0.0 && r.roof >= p.roofs.peak() * 0.999 {
+            if r.divider_bound {
+                "÷ √".to_string()
+            } else if r.cost.flops > 0.0 && r.roof >= p.roofs.peak() * 0.999 {
                 "peak".to_string()
             } else {
                 r.level.to_string()
@@ -134,6 +136,14 @@ pub fn roof_table(p: &Profile) -> Table {
             format!("{:.1}", pk.gflops),
         ]);
     }
+    t.rows.push(vec![
+        "divider (÷ √)".into(),
+        "".into(),
+        "registers".into(),
+        "".into(),
+        "".into(),
+        format!("{:.1} G/s", p.roofs.divider_gops),
+    ]);
     for b in &p.roofs.bandwidth {
         t.rows.push(vec![
             b.level.to_string(),

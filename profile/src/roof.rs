@@ -277,14 +277,10 @@ pub const DIVIDER_CHAINS: usize = 4;
 /// for exact or special values.
 pub fn divider_loop<V: Vector>(iters: usize, s0: V, d0: V) -> V {
     let one = V::splat(1.0);
-    let mut s = [s0; DIVIDER_CHAINS];
-    let mut d = [d0; DIVIDER_CHAINS];
-    for (i, (s, d)) in s.iter_mut().zip(d.iter_mut()).enumerate() {
-        // Distinct starts, so no two chains are the same computation.
-        let k = V::splat(i as f32 * 0.125);
-        *s = *s + k;
-        *d = *d + k;
-    }
+    // Distinct starts, so no two chains are the same computation.
+    let start = |x: V, i: usize| x + V::splat(i as f32 * 0.125);
+    let mut s: [V; DIVIDER_CHAINS] = std::array::from_fn(|i| start(s0, i));
+    let mut d: [V; DIVIDER_CHAINS] = std::array::from_fn(|i| start(d0, i));
     for _ in 0..iters {
         for (s, d) in s.iter_mut().zip(d.iter_mut()) {
             *s = (*s + one).sqrt();

@@ -225,6 +225,18 @@ fn median_time(samples: usize, mut f: impl FnMut() -> f64) -> f64 {
     t[t.len() / 2]
 }
 
+/// The median seconds of `samples` runs of `part` on every thread of
+/// `pool` at once (on the calling thread without one), after one run to
+/// wake the workers and the clocks.
+fn on_every_thread(pool: Option<&Pool>, samples: usize, part: &(dyn Fn(usize) + Sync)) -> f64 {
+    let all = || match pool {
+        Some(p) => p.run(p.threads(), part),
+        None => part(0),
+    };
+    all();
+    median_time(samples, || seconds(all))
+}
+
 fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, samples: usize) -> f64 {
     let threads = pool.map_or(1, |p| p.threads());
     // About a millisecond per call at 100 GFLOP/s per thread.
@@ -236,13 +248,7 @@ fn peak_gflops<V: Vector + Send + Sync>(pool: Option<&Pool>, samples: usize) -> 
             black_box(V::splat(1e-3)),
         ));
     };
-    // Every thread runs the loop at once.
-    let all = || match pool {
-        Some(p) => p.run(threads, &part),
-        None => part(0),
-    };
-    all(); // warm-up (wakes the workers, the clocks)
-    let secs = median_time(samples, || seconds(all));
+    let secs = on_every_thread(pool, samples, &part);
     (threads * fma_peak_flop::<V>(iters)) as f64 / secs / 1e9
 }
 
@@ -328,12 +334,7 @@ fn divider_gops(pool: Option<&Pool>, samples: usize) -> f64 {
             black_box(Wide::splat(0.25)),
         ));
     };
-    let all = || match pool {
-        Some(p) => p.run(threads, &part),
-        None => part(0),
-    };
-    all();
-    let secs = median_time(samples, || seconds(all));
+    let secs = on_every_thread(pool, samples, &part);
     (threads * divider_ops::<Wide>(iters)) as f64 / secs / 1e9
 }
 

@@ -27,9 +27,9 @@ pub struct AdamStep {
     pub step_size: f32,
     /// `1 / √(1 − β₂ᵗ)`, computed by the caller in `f64` and rounded once.
     /// The kernel multiplies by it where PyTorch divides by `√(1 − β₂ᵗ)`:
-    /// the two differ by rounding only (an ulp or two), and the divide is a third of the
-    /// divider's work per element (with `√v` and `m / d`), the unit Adam's
-    /// pass is bound by.
+    /// the two differ by rounding only (an ulp or two), and the divide is
+    /// a third of the divider's work per element (with `√v` and `m / d`),
+    /// the unit Adam's pass is bound by.
     pub inv_bias_correction2_sqrt: f32,
     /// Gradient factor `(maximize ? −1 : 1)·clip` (see [`super::grad_scale`]).
     pub grad_scale: f32,

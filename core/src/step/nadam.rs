@@ -21,8 +21,8 @@ pub struct NadamStep {
     /// The decoupled decay factor `1 − γ·λ` (1 without it).
     pub decay: f32,
     /// `1 / (1 − β₂ᵗ)`, in `f64` and rounded once: the kernel multiplies
-    /// by it where PyTorch divides by `1 − β₂ᵗ`, an ulp apart at most and
-    /// one divide fewer per element (see [`nadam`]).
+    /// by it where PyTorch divides by `1 − β₂ᵗ`, a rounding apart (an ulp
+    /// or two) and one divide fewer per element (see [`nadam`]).
     pub inv_bias_correction2: f32,
     /// The gradient's coefficient `−γ·(1 − μₜ) / (1 − Πᵢ≤ₜ μᵢ)`.
     pub grad_coef: f32,

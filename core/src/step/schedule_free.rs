@@ -16,9 +16,9 @@ pub struct ScheduleFreeStep {
     /// Weight decay λ, applied at y (added to the normalised gradient).
     pub weight_decay: f32,
     /// `1 / (1 − β₂ᵏ⁺¹)`, in `f64` and rounded once: the kernel multiplies
-    /// by it where the reference divides by `1 − β₂ᵏ⁺¹`, a rounding apart (an ulp
-    /// or two) and one divide fewer per element (the pass is bound by the
-    /// divider: √ and ÷).
+    /// by it where the reference divides by `1 − β₂ᵏ⁺¹`, a rounding apart
+    /// (an ulp or two) and one divide fewer per element (the pass is bound
+    /// by the divider: √ and ÷).
     pub inv_bias_correction2: f32,
     /// `c_{k+1}`, the weight of the newest iterate in the average: y moves
     /// towards z by it (the `lerp`).

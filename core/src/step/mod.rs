@@ -23,6 +23,13 @@
 //! rule's hyper-parameter struct, so the fused kernel and its scalar twin use
 //! the very same constants.
 //!
+//! Where PyTorch divides every element by the same per-step scalar (Adam's
+//! `√(1 − β₂ᵗ)`, NAdam's and Schedule-Free's `1 − β₂ᵗ`), the kernel
+//! multiplies by its reciprocal, computed in `f64` and rounded once, and
+//! NAdam's two `addcdiv`s are one: these passes are bound by the divider
+//! (square roots and divides share one unit), so each element takes one
+//! `√` and one `÷`. The results differ from PyTorch's by rounding only.
+//!
 //! Every fused kernel has a scalar twin (`*_scalar`) written directly from
 //! PyTorch's formulas, with plain `*` and `+`. The fused body uses
 //! `mul_add`, which is one FMA (one rounding) where the build has FMA, so the two

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Hyper {
-    /// Learning rate (default: [`OptimizerKind::default_lr`]).
+    /// Learning rate (default: [`OptimizerKind::default_lr`](crate::OptimizerKind::default_lr)).
     pub lr: Option<f32>,
     /// Momentum μ (SGD kinds, RMSprop).
     pub momentum: Option<f32>,

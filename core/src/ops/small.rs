@@ -50,7 +50,7 @@ pub const SMALL_BATCH: usize = 4;
 ///
 /// Each dot product runs in [`DOT_SUMS`] `V::LANES`-lane partial sums over
 /// the vector body of I ([`dot_row`]'s order), added in a fixed order, then
-/// the `I % LANES` tail is added in order. [`WT_ROWS`] rows of W are read
+/// the `I % LANES` tail is added in order. `WT_ROWS` rows of W are read
 /// together: each load of X serves that many outputs.
 ///
 /// # Panics

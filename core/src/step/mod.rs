@@ -198,7 +198,7 @@ pub(crate) fn lerp<V: Vector>(a: V, b: V, w: f32) -> V {
     }
 }
 
-/// Scalar twin of [`lerp`] (two roundings where [`lerp`] has one).
+/// Scalar twin of `lerp` (two roundings where `lerp` has one).
 pub fn lerp_scalar(a: f32, b: f32, w: f32) -> f32 {
     if w.abs() < 0.5 {
         a + w * (b - a)

@@ -5,7 +5,7 @@
 //!   2018, "Visualizing the Loss Landscape of Neural Nets" (§4): each row
 //!   of a weight matrix (one output neuron's filter) is scaled to the norm
 //!   of the same row of the weights.
-//! - [`slice`]: the evaluator. Every point of a plane
+//! - [`slice`](mod@slice): the evaluator. Every point of a plane
 //!   `θ(c) = o + Σ_k c_k·d_k` is a forward pass, and the first layer's
 //!   pre-activation is linear in the coefficients,
 //!   `X·θ₀(c)ᵀ = X·o₀ᵀ + Σ_k c_k·X·d_{k,0}ᵀ`, so one GEMM of X by the

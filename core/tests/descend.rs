@@ -1,15 +1,16 @@
-//! SGD's step fused into the GEMM that makes its gradient
-//! (`gemm::matmul_descend`): the step must be the very bits of storing the
-//! product with `matmul` and stepping by it with the SGD kernel, under
+//! SGD's step, and momentum's, fused into the GEMM that makes its gradient
+//! (`gemm::matmul_descend`, `gemm::matmul_descend_with`): the step must be
+//! the very bits of storing the product with `matmul` and stepping by it
+//! with the rule's kernel (C and the momentum buffer), under
 //! every kernel and every known CPU's blocking, on any number of threads;
 //! the sum of squares it returns must be the product's to a few `f32`
 //! ulps, and the same bits on any number of threads.
 
 mod common;
 
-use descent_core::gemm::matmul_descend;
+use descent_core::gemm::{matmul_descend, matmul_descend_with, DescentStep};
 use descent_core::simd::Wide;
-use descent_core::step::{sgd, SgdStep};
+use descent_core::step::{momentum, sgd, MomentumStep, SgdStep};
 use descent_core::{matmul, Compute, Config, Epilogue, MatMut, MatRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,9 +23,18 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// The rule a case steps C by.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    /// SGD at rate η.
+    Sgd(f32),
+    /// Momentum after its first step: (γ, μ, τ, s, Nesterov).
+    Momentum(f32, f32, f32, f32, bool),
+}
+
 /// One case: A (m × k) as stored `dy` (k × m, transposed, the way a
 /// weight's gradient `dYᵀ·X` reads dY) or row-major, B (k × n) row-major,
-/// C (m × n) stepped by `eta`.
+/// C (m × n) stepped by `rule`.
 #[allow(clippy::too_many_arguments)]
 fn check(
     label: &str,
@@ -33,10 +43,11 @@ fn check(
     k: usize,
     n: usize,
     a_t: bool,
-    eta: f32,
+    rule: Rule,
     rng: &mut ChaCha8Rng,
 ) {
     let (a, b, w) = (random(m * k, rng), random(k * n, rng), random(m * n, rng));
+    let buf0 = random(m * n, rng);
     let av = || {
         if a_t {
             MatRef::new(&a, k, m, m, 1).unwrap().t()
@@ -59,38 +70,69 @@ fn check(
     )
     .unwrap();
     let mut want = w.clone();
-    let h = SgdStep {
-        lr: eta,
-        weight_decay: 0.0,
-        grad_scale: 1.0,
-    };
-    sgd::<Wide>(&mut want, &g[..], &h);
+    let mut want_buf = buf0.clone();
+    match rule {
+        Rule::Sgd(eta) => {
+            let h = SgdStep {
+                lr: eta,
+                weight_decay: 0.0,
+                grad_scale: 1.0,
+            };
+            sgd::<Wide>(&mut want, &g[..], &h);
+        }
+        Rule::Momentum(lr, mu, damp, gs, nesterov) => {
+            let h = MomentumStep {
+                lr,
+                weight_decay: 0.0,
+                momentum: mu,
+                dampening: damp,
+                nesterov,
+                first_step: false,
+                grad_scale: gs,
+            };
+            momentum::<Wide>(&mut want, &g[..], &mut want_buf, &h);
+        }
+    }
     let exact: f64 = g.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
     let mut first: Option<(Vec<u32>, u64)> = None;
     for threads in [1, 2, 3] {
         let cx = Compute::threads(threads).with_gemm(*cfg);
         let mut c = w.clone();
+        let mut buf = buf0.clone();
         let mut sq = Vec::new();
-        let got = matmul_descend(
-            &cx,
-            eta,
-            av(),
-            bv(),
-            MatMut::new(&mut c, m, n, n, 1).unwrap(),
-            &mut sq,
-        )
+        let cv = MatMut::new(&mut c, m, n, n, 1).unwrap();
+        let got = match rule {
+            Rule::Sgd(eta) => matmul_descend(&cx, eta, av(), bv(), cv, &mut sq),
+            Rule::Momentum(lr, mu, damp, gs, nesterov) => {
+                let step = DescentStep::Momentum {
+                    lr,
+                    momentum: mu,
+                    dampening: damp,
+                    grad_scale: gs,
+                    nesterov,
+                    buf: &mut buf,
+                };
+                matmul_descend_with(&cx, step, av(), bv(), cv, &mut sq)
+            }
+        }
         .unwrap();
-        let case = format!("{label}: {m}x{k}x{n} a_t={a_t} eta={eta} threads={threads}");
+        let case = format!("{label}: {m}x{k}x{n} a_t={a_t} {rule:?} threads={threads}");
         let Some(total) = got else {
             // Deeper than a k block: nothing done.
             assert!(k > 64, "{case}: declined a shallow product");
             assert_eq!(bits(&c), bits(&w), "{case}: declined but wrote C");
+            assert_eq!(bits(&buf), bits(&buf0), "{case}: declined but wrote b");
             return;
         };
         assert_eq!(
             bits(&c),
             bits(&want),
-            "{case}: not the stored product's SGD step"
+            "{case}: not the stored product's step"
+        );
+        assert_eq!(
+            bits(&buf),
+            bits(&want_buf),
+            "{case}: not the stored product's momentum buffer"
         );
         let tol = 4e-6 * exact + f64::from(f32::MIN_POSITIVE);
         assert!(
@@ -132,14 +174,65 @@ fn the_step_is_the_stored_products_sgd_step_on_any_threads() {
     for (label, cfg) in common::known_cpu_configs() {
         for &(m, k, n) in &shapes {
             for a_t in [true, false] {
-                check(&label, &cfg, m, k, n, a_t, 0.05, &mut rng);
+                check(&label, &cfg, m, k, n, a_t, Rule::Sgd(0.05), &mut rng);
             }
         }
         // Maximizing steps the other way; a zero rate leaves C, but the
         // squares are still summed.
-        check(&label, &cfg, 13, 7, 37, true, -0.3, &mut rng);
-        check(&label, &cfg, 13, 7, 37, true, 0.0, &mut rng);
+        check(&label, &cfg, 13, 7, 37, true, Rule::Sgd(-0.3), &mut rng);
+        check(&label, &cfg, 13, 7, 37, true, Rule::Sgd(0.0), &mut rng);
     }
+}
+
+#[test]
+fn momentums_step_is_the_stored_products_on_any_threads() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let shapes = [
+        (128, 64, 784),
+        (10, 64, 64),
+        (1, 1, 1),
+        (13, 7, 37),
+        (200, 17, 9),
+        (3, 5, 8300),
+        (7, 1000, 9),
+    ];
+    // Heavy ball; Nesterov, dampened and maximizing.
+    let rules = [
+        Rule::Momentum(0.05, 0.9, 0.0, 1.0, false),
+        Rule::Momentum(0.01, 0.8, 0.25, -1.0, true),
+    ];
+    for (label, cfg) in common::known_cpu_configs() {
+        for &(m, k, n) in &shapes {
+            for rule in rules {
+                check(&label, &cfg, m, k, n, true, rule, &mut rng);
+            }
+        }
+        check(&label, &cfg, 13, 7, 37, false, rules[1], &mut rng);
+    }
+}
+
+#[test]
+fn a_short_momentum_buffer_is_an_error() {
+    let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 6], vec![0.0; 4]);
+    let mut buf = vec![0.0; 3];
+    let step = DescentStep::Momentum {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.0,
+        grad_scale: 1.0,
+        nesterov: false,
+        buf: &mut buf,
+    };
+    let r = matmul_descend_with(
+        &Compute::serial(),
+        step,
+        MatRef::new(&a, 2, 3, 3, 1).unwrap(),
+        MatRef::new(&b, 3, 2, 2, 1).unwrap(),
+        MatMut::new(&mut c, 2, 2, 2, 1).unwrap(),
+        &mut Vec::new(),
+    );
+    assert!(r.is_err());
+    assert_eq!(c, vec![0.0; 4], "nothing written");
 }
 
 #[test]

@@ -353,6 +353,54 @@ pub struct TileOps<'a> {
     /// squares summed into [`Dest::squares`]; β, bias and ReLU unused
     /// ([`crate::gemm::matmul_descend`]).
     pub descend: bool,
+    /// With [`TileOps::descend`]: momentum's step instead of SGD's, α
+    /// its learning rate ([`crate::gemm::matmul_descend_with`]).
+    pub momentum: Option<MomentumTile>,
+}
+
+/// Momentum's step in a descending tile store, PyTorch's SGD with
+/// momentum after its first step, without weight decay, as
+/// [`crate::step::momentum`] computes it an element: `g ← s·g`, `b ← μ·b +
+/// (1 − τ)·g` (one FMA), `d = b` or, Nesterov, `μ·b + g` (one FMA), `p ←
+/// p − γ·d`. The buffer b has C's layout: C's element at `c0 + o` has its
+/// b at `buf + o`.
+#[derive(Clone, Copy)]
+pub struct MomentumTile {
+    /// C's first element (the offsets are taken from it).
+    pub c0: *const f32,
+    /// b's first element.
+    pub buf: *mut f32,
+    /// μ.
+    pub mu: f32,
+    /// `1 − τ` (τ the dampening).
+    pub omd: f32,
+    /// The gradient factor s (±1: the sign of `maximize`).
+    pub gs: f32,
+    /// Nesterov's look-ahead.
+    pub nesterov: bool,
+}
+
+impl MomentumTile {
+    /// Where the buffer element of C's element at `p` is.
+    ///
+    /// # Safety
+    /// `p` lies in the C that `c0` starts, and b mirrors its layout.
+    #[inline(always)]
+    unsafe fn at(&self, p: *const f32) -> *mut f32 {
+        // SAFETY: both pointers are in C; b is as long as C's layout.
+        unsafe { self.buf.offset(p.offset_from(self.c0)) }
+    }
+
+    /// The step direction `d` from the gradient vector `acc` and the
+    /// buffer vector `b` (returned with the new `b`).
+    #[inline(always)]
+    fn direction<V: Vector>(&self, acc: V, b: V) -> (V, V) {
+        let g = V::splat(self.gs) * acc;
+        let mu = V::splat(self.mu);
+        let b = mu.mul_add(b, V::splat(self.omd) * g);
+        let d = if self.nesterov { mu.mul_add(b, g) } else { b };
+        (d, b)
+    }
 }
 
 /// `relu(x) = x < 0 ? 0 : x`, NaN kept: the scalar twin of [`Vector::relu`].
@@ -385,7 +433,17 @@ pub unsafe fn store_tile<V: Vector, const MR: usize>(tile: &Tile<V, MR>, dest: &
         ..
     } = *dest;
     if ops.descend {
-        store_descend(tile, c, rsc, csc, mr, nr, ops.alpha, dest.squares);
+        store_descend(
+            tile,
+            c,
+            rsc,
+            csc,
+            mr,
+            nr,
+            ops.alpha,
+            ops.momentum,
+            dest.squares,
+        );
     } else if nr == 2 * V::LANES && csc == 1 {
         // The common case gets straight-line code for each of the 16
         // combinations of the per-call choices, so no row pays a branch on
@@ -620,6 +678,7 @@ unsafe fn store_descend<V: Vector, const MR: usize>(
     mr: usize,
     nr: usize,
     eta: f32,
+    momentum: Option<MomentumTile>,
     squares: *mut f32,
 ) {
     const MAX_LANES: usize = 16;
@@ -635,7 +694,16 @@ unsafe fn store_descend<V: Vector, const MR: usize>(
         let (j0, sq) = (h * l, &mut sq[2 * (i % 2) + h]);
         if full {
             let p = row.add(j0);
-            V::store(p, eta.mul_neg_add(acc, V::load(p)));
+            let d = match &momentum {
+                None => acc,
+                Some(m) => {
+                    let bp = m.at(p);
+                    let (d, b) = m.direction(acc, V::load(bp));
+                    V::store(bp, b);
+                    d
+                }
+            };
+            V::store(p, eta.mul_neg_add(d, V::load(p)));
             *sq = acc.mul_add(acc, *sq);
         } else if j0 < nr {
             let (p, cnt) = (row.add(j0 * csc), (nr - j0).min(l));
@@ -644,7 +712,16 @@ unsafe fn store_descend<V: Vector, const MR: usize>(
             V::store(g.as_mut_ptr(), acc);
             g[cnt..].fill(0.0);
             let acc = V::load(g.as_ptr());
-            store_partial(p, csc, cnt, eta.mul_neg_add(acc, load_partial(p, csc, cnt)));
+            let d = match &momentum {
+                None => acc,
+                Some(m) => {
+                    let bp = m.at(p);
+                    let (d, b) = m.direction(acc, load_partial(bp, csc, cnt));
+                    store_partial(bp, csc, cnt, b);
+                    d
+                }
+            };
+            store_partial(p, csc, cnt, eta.mul_neg_add(d, load_partial(p, csc, cnt)));
             *sq = acc.mul_add(acc, *sq);
         }
     };

@@ -39,7 +39,7 @@ use crate::view::{MatMut, MatRef};
 use blocking::{Blocks, PREFETCH_C_MIN_KC};
 use config::Plan;
 pub use config::{Config, Kernel, TileSet, DIRECT_A_MAX_N};
-use kernel::{relu_s, ASrc, BSrc, Dest, PrefetchRows, TileFn, TileOps};
+use kernel::{relu_s, ASrc, BSrc, Dest, MomentumTile, PrefetchRows, TileFn, TileOps};
 
 /// What to do to each output element after `α·A·B + β·C`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -257,13 +257,96 @@ pub fn matmul_descend(
     eta: f32,
     a: MatRef,
     b: MatRef,
+    c: MatMut,
+    squares: &mut Vec<f32>,
+) -> Result<Option<f64>> {
+    matmul_descend_with(cx, DescentStep::Sgd { eta }, a, b, c, squares)
+}
+
+/// The step a descending GEMM applies to C with the product g = A·B
+/// ([`matmul_descend_with`]).
+#[derive(Debug)]
+pub enum DescentStep<'a> {
+    /// SGD: `c ← η.mul_neg_add(g, c)` ([`crate::step::sgd`], η the
+    /// learning rate times the gradient factor).
+    Sgd { eta: f32 },
+    /// SGD with momentum after its first step, without weight decay, as
+    /// [`crate::step::momentum`] computes it an element: `g ← s·g`, `b ←
+    /// μ·b + (1 − τ)·g`, `d = b` (Nesterov: `μ·b + g`), `c ← c − γ·d`.
+    /// `buf` is the momentum buffer of C, in C's layout: the element at
+    /// offset o of C's buffer has its b at `buf[o]`.
+    Momentum {
+        /// γ.
+        lr: f32,
+        /// μ.
+        momentum: f32,
+        /// τ.
+        dampening: f32,
+        /// s, the gradient factor (±1, the sign of `maximize`).
+        grad_scale: f32,
+        /// Nesterov's look-ahead.
+        nesterov: bool,
+        /// b.
+        buf: &'a mut [f32],
+    },
+}
+
+/// [`matmul_descend`] with any [`DescentStep`]: each element of C is
+/// stepped by the rule's arithmetic on the product as [`matmul`] would
+/// store it, so the very bits of the rule's kernel stepping C by that
+/// stored product. Returns the squares' sum as [`matmul_descend`] does,
+/// or `Ok(None)` (nothing done) when k is deeper than one k block.
+///
+/// # Errors
+/// As [`matmul`]; [`CoreError::BadLength`] when a momentum buffer is
+/// shorter than C's buffer.
+pub fn matmul_descend_with(
+    cx: &Compute,
+    step: DescentStep,
+    a: MatRef,
+    b: MatRef,
     mut c: MatMut,
     squares: &mut Vec<f32>,
 ) -> Result<Option<f64>> {
     let (m, k, n) = check(&a, &b, &c, &Epilogue::None)?;
-    if m == 0 || n == 0 || k == 0 {
-        // No product: C − η·0 = C, and no square.
+    let (eta, momentum) = match step {
+        DescentStep::Sgd { eta } => (eta, None),
+        DescentStep::Momentum {
+            lr,
+            momentum,
+            dampening,
+            grad_scale,
+            nesterov,
+            buf,
+        } => {
+            let data = c.data_mut();
+            if buf.len() < data.len() {
+                return Err(CoreError::BadLength {
+                    what: "matmul_descend_with: the momentum buffer (vs C's buffer)",
+                    shape: vec![m, n],
+                    needed: data.len(),
+                    len: buf.len(),
+                });
+            }
+            let tile = MomentumTile {
+                c0: data.as_ptr(),
+                buf: buf.as_mut_ptr(),
+                mu: momentum,
+                omd: crate::step::one_minus(dampening),
+                gs: grad_scale,
+                nesterov,
+            };
+            (lr, Some(tile))
+        }
+    };
+    if m == 0 || n == 0 {
         return Ok(Some(0.0));
+    }
+    if k == 0 {
+        // No product: SGD leaves C as it is (C − η·0), and there is no
+        // square; momentum would still move C along b, which the caller's
+        // stored path does.
+        return Ok(if momentum.is_none() { Some(0.0) } else { None });
     }
     let cfg = cx.gemm_config(n);
     let plan = cfg.plan(k, a.rs(), a.cs(), n);
@@ -296,7 +379,7 @@ pub fn matmul_descend(
             1.0,
             &mut c,
             Epilogue::None,
-            Some((eta, slots)),
+            Some((eta, momentum, slots)),
         )
     };
     Ok(Some(squares.iter().map(|&v| f64::from(v)).sum()))
@@ -322,7 +405,8 @@ struct Squares {
 }
 
 /// The GEMM of [`matmul`] on checked views, split over `cx`'s threads, or
-/// with `descend = Some((η, slots))` the step of [`matmul_descend`].
+/// with `descend = Some((η, momentum, slots))` the step of
+/// [`matmul_descend_with`].
 ///
 /// # Safety
 /// `check` passed for the views; m, k, n > 0; α ≠ 0 unless descending;
@@ -339,7 +423,7 @@ unsafe fn run(
     beta: f32,
     c: &mut MatMut,
     epi: Epilogue,
-    descend: Option<(f32, Squares)>,
+    descend: Option<(f32, Option<MomentumTile>, Squares)>,
 ) {
     let (m, n) = (a.rows(), b.cols());
     let k = a.cols();
@@ -377,9 +461,9 @@ unsafe fn run(
         // Whole wrappers, not their fields, are captured (they are Sync).
         let (am, bm, cm, descend) = (am, bm, cm, descend);
         let (a, b, c) = (am.0, bm.0, cm.0);
-        let descend = descend.0.map(|(eta, sq)| {
+        let descend = descend.0.map(|(eta, mom, sq)| {
             let col0 = if split_n { lo / nr } else { 0 };
-            (eta, Squares { col0, ..sq })
+            (eta, mom, Squares { col0, ..sq })
         });
         // SAFETY: each part owns the disjoint columns (or rows) lo..hi of C,
         // not empty; A and B are only read; the views were checked by
@@ -495,9 +579,9 @@ unsafe fn loops_5_to_3(
     beta: f32,
     c: RawMatMut,
     epi: Epilogue,
-    descend: Option<(f32, Squares)>,
+    descend: Option<(f32, Option<MomentumTile>, Squares)>,
 ) {
-    let alpha = descend.map_or(alpha, |(eta, _)| eta);
+    let alpha = descend.map_or(alpha, |(eta, _, _)| eta);
     BUFFERS.with(|bufs| {
         let bufs = &mut *bufs.borrow_mut();
         let (ts, blocks) = (cfg.kernel.tiles(), cfg.blocks);
@@ -569,8 +653,9 @@ unsafe fn loops_5_to_3(
                             bias: if last { epi.bias } else { None },
                             relu: last && epi.relu,
                             descend: descend.is_some(),
+                            momentum: descend.and_then(|(_, m, _)| m),
                         },
-                        squares: descend.map(|(_, sq)| sq),
+                        squares: descend.map(|(_, _, sq)| sq),
                         sliver0,
                     };
                     loops_2_1(&block, b, c, &bufs.plan, &mut bufs.b_packed);

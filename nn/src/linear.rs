@@ -11,6 +11,7 @@
 //! call that computes it. The backward *accumulates* (`+=`) into dW and db so
 //! gradients of several batches can add up; `Mlp::zero_grad` clears them.
 
+use descent_core::gemm::DescentStep;
 use descent_core::ops::{combine_rows_of, relu_backward, rows_times_w, rows_times_wt, SMALL_BATCH};
 use descent_core::simd::Wide;
 use descent_core::{gemm_naive, matmul, Compute, Epilogue, MatMut, MatRef};
@@ -198,10 +199,12 @@ impl Linear {
         Ok(matmul(cx, 1.0, dyv.t(), xv, beta, dwv, Epilogue::None)?)
     }
 
-    /// SGD's step on this layer's weight fused into the GEMM that makes its
-    /// gradient: `W ← W − η·dYᵀ·X` as each tile of `dYᵀ·X` leaves the
-    /// registers ([`descent_core::gemm::matmul_descend`]), the bits of
-    /// [`Linear::weight_grad`] followed by `step::sgd`, with dW never
+    /// SGD's (or momentum's) step on this layer's weight fused into the
+    /// GEMM that makes its gradient: `W ← W − η·dYᵀ·X` as each tile of
+    /// `dYᵀ·X` leaves the registers
+    /// ([`descent_core::gemm::matmul_descend_with`]; momentum steps its
+    /// buffer, in W's layout, too), the bits of [`Linear::weight_grad`]
+    /// followed by `step::sgd` (or `step::momentum`), with dW never
     /// stored. Returns `‖dW‖²` (to a few `f32` ulps, the same on any
     /// threads), or `None` when the product is deeper than one k block of
     /// the GEMM (nothing is done; see [`Linear::descend_fits`]). For
@@ -211,7 +214,7 @@ impl Linear {
         &self,
         cx: &Compute,
         w: &mut [f32],
-        eta: f32,
+        step: DescentStep,
         dy: &[f32],
         x: Rows,
         squares: &mut Vec<f32>,
@@ -220,9 +223,9 @@ impl Linear {
         let dyv = MatRef::row_major(dy, batch, o)?; // (B, O)
         let xv = MatRef::row_major(x.data, batch, i)?; // (B, I)
         let wv = MatMut::row_major(w, o, i)?; // (O, I)
-        Ok(descent_core::gemm::matmul_descend(
+        Ok(descent_core::gemm::matmul_descend_with(
             cx,
-            eta,
+            step,
             dyv.t(),
             xv,
             wv,

@@ -30,6 +30,7 @@
 use std::ops::Range;
 
 use descent_core::gemm::kernel::relu_s;
+use descent_core::gemm::DescentStep;
 use descent_core::ops::SMALL_BATCH;
 use descent_core::step::{Factor, Factored, Lookahead};
 use descent_core::{AlignedVec, Compute};
@@ -785,12 +786,14 @@ impl Mlp {
     }
 
     /// After [`Mlp::backward_signals_probed`] at B > [`SMALL_BATCH`]: SGD's
-    /// step on every weight fused into the GEMM that makes its gradient
-    /// ([`Linear::weight_descend`]: `W_l ← W_l − η·dY_lᵀ·X_l`, dW never
-    /// stored), and each bias's gradient `db_l = Σ_b dY_l` written into
-    /// the gradient buffer, for the optimizer to step the biases (the
-    /// weights, [`Mlp::weight_ranges`], it leaves). The weights are the
-    /// bits of writing the gradient and stepping by it with `step::sgd`.
+    /// (or momentum's) step on every weight fused into the GEMM that makes
+    /// its gradient ([`Linear::weight_descend`]: `W_l ← W_l − η·dY_lᵀ·X_l`,
+    /// dW never stored), and each bias's gradient `db_l = Σ_b dY_l`
+    /// written into the gradient buffer, for the optimizer to step the
+    /// biases (the weights, [`Mlp::weight_ranges`], it leaves). The
+    /// weights (and momentum's buffer, as long as the parameters, each
+    /// weight's part in its range) are the bits of writing the gradient
+    /// and stepping by it with `step::sgd` (or `step::momentum`).
     ///
     /// Returns `‖g‖₂²` of the whole gradient, in `f64`: the weights' part
     /// summed by the GEMM's tiles, so within a few `f32` ulps of the stored
@@ -803,11 +806,17 @@ impl Mlp {
         &mut self,
         cx: &Compute,
         x: &[f32],
-        eta: f32,
+        mut step: DescentStep,
         probe: &mut impl Probe,
     ) -> Result<Option<f64>> {
         let batch = self.batch;
         self.check_signals(x)?;
+        if let DescentStep::Momentum { buf, .. } = &step {
+            let n = self.params.len();
+            check_len("descend_weights: momentum buffer", buf.len(), n, || {
+                format!("{n} parameters")
+            })?;
+        }
         if batch <= SMALL_BATCH || !self.layers.iter().all(|l| l.descend_fits(cx, batch)) {
             return Ok(None);
         }
@@ -818,9 +827,11 @@ impl Mlp {
             let (wr, br) = layer_ranges(&self.layout, l);
             let data: &[f32] = if l == 0 { x } else { &self.acts[l - 1] };
             let dy = &self.dacts[l];
-            let w = &mut self.params[wr];
+            let w = &mut self.params[wr.clone()];
             let rows = Rows { data, rows: batch };
-            let sq = layer.weight_descend(cx, w, eta, dy, rows, &mut self.squares)?;
+            // This weight's part of the step (of momentum's buffer).
+            let part = step.part(wr.clone());
+            let sq = layer.weight_descend(cx, w, part, dy, rows, &mut self.squares)?;
             // Every layer fits (checked above), so none declines.
             total += sq.expect("descend_fits said the product fits one k block");
             probe.done(Phase::WeightGrad(l));

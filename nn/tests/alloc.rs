@@ -6,6 +6,7 @@
 //! This file is its own test binary, so the allocator sees only this
 //! test's work; the test runs on the main thread and counts only there.
 
+use descent_core::gemm::DescentStep;
 use descent_core::Compute;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -74,7 +75,12 @@ fn training_steps_allocate_nothing_after_the_first() {
             net.backward_signals_probed(cx, &x[..rows * 784], &mut ())
                 .unwrap();
             assert!(net.grad_norm_bound(1.0).is_finite());
-            let sq = net.descend_weights_probed(cx, &x[..rows * 784], 0.01, &mut ());
+            let sq = net.descend_weights_probed(
+                cx,
+                &x[..rows * 784],
+                DescentStep::Sgd { eta: 0.01 },
+                &mut (),
+            );
             assert!(sq.unwrap().is_some());
         };
         step(&mut net, batch); // sizes every buffer

@@ -15,6 +15,7 @@
 //! So adding a rule is its kernel in `descent_core::step`, an `impl Rule`
 //! for its config, and a line in the kind table ([`crate::OptimizerKind`]).
 
+use descent_core::gemm::DescentStep;
 use descent_core::par::split_mut;
 use descent_core::simd::Wide;
 use descent_core::step::{clip_scale, grad_norm, grad_scale, Factored, GradIn, Segment};
@@ -125,6 +126,15 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// `grad_scale` (±1), with no state: then a GEMM may apply it as it
     /// makes g ([`Optimizer::descent_rate`]). `None` by default.
     fn descent_rate(&self, _grad_scale: f32) -> Option<f32> {
+        None
+    }
+
+    /// `Some((γ, μ, τ, Nesterov))` when [`Rule::update`] with this config
+    /// is, after the first step, SGD with momentum without weight decay
+    /// (`step::momentum`) on every element: then a GEMM may apply it as it
+    /// makes g, stepping slot 0 (the buffer) too ([`Optimizer::descent`]).
+    /// `None` by default.
+    fn descent_momentum(&self) -> Option<(f32, f32, f32, bool)> {
         None
     }
 }
@@ -245,6 +255,21 @@ impl<R: Rule> Driven<R> {
 
     fn has_slots(&self) -> bool {
         (0..R::SLOTS.len()).any(|i| self.rule.uses(i))
+    }
+
+    /// Whether a caller's `bound` on the norm leaves no doubt where the
+    /// step would read the norm (a non-finite one skips the step, clipping
+    /// scales by it): finite and far below overflow, and clipping idle a
+    /// little above it. Otherwise the exact norm of the stored gradient
+    /// decides.
+    fn bound_leaves_no_doubt(&self, bound: f32) -> bool {
+        if !(bound.is_finite() && bound <= FACTORED_NORM_MAX) {
+            return false;
+        }
+        match self.rule.clip_norm() {
+            Some(c) => clip_scale(bound * (1.0 + FACTORED_NORM_SLACK), c) == 1.0,
+            None => true,
+        }
     }
 
     /// Everything of a step after the opening: the slots on the first step,
@@ -420,20 +445,31 @@ impl<R: Rule> Optimizer for Driven<R> {
     }
 
     fn descent_rate(&self, bound: f32) -> Option<f32> {
-        // As a factored step's norm: where the step would read the norm
-        // (a non-finite one skips it, clipping scales by it), the bound
-        // must leave no doubt, or the exact norm of the stored gradient
-        // decides.
-        if !(bound.is_finite() && bound <= FACTORED_NORM_MAX) {
+        if !self.bound_leaves_no_doubt(bound) {
             return None;
-        }
-        if let Some(c) = self.rule.clip_norm() {
-            if clip_scale(bound * (1.0 + FACTORED_NORM_SLACK), c) != 1.0 {
-                return None;
-            }
         }
         self.rule
             .descent_rate(grad_scale(self.rule.maximize(), 1.0))
+    }
+
+    fn descent(&mut self, bound: f32) -> Option<DescentStep<'_>> {
+        if let Some(eta) = self.descent_rate(bound) {
+            return Some(DescentStep::Sgd { eta });
+        }
+        // Momentum's first step sets b ← g, which the GEMM's store does
+        // not do: only once the buffer exists.
+        let (lr, momentum, dampening, nesterov) = self.rule.descent_momentum()?;
+        if self.len.is_none() || !self.bound_leaves_no_doubt(bound) {
+            return None;
+        }
+        Some(DescentStep::Momentum {
+            lr,
+            momentum,
+            dampening,
+            grad_scale: grad_scale(self.rule.maximize(), 1.0),
+            nesterov,
+            buf: &mut self.slots[0],
+        })
     }
 
     fn step_descended(
@@ -444,7 +480,9 @@ impl<R: Rule> Optimizer for Driven<R> {
         norm: f32,
         descended: &[std::ops::Range<usize>],
     ) -> Result<StepInfo> {
-        if self.rule.descent_rate(1.0).is_none() {
+        // Momentum only with its buffer in place (see `descent`).
+        let momentum = self.rule.descent_momentum().is_some() && self.len.is_some();
+        if self.rule.descent_rate(1.0).is_none() && !momentum {
             return Err(OptimError::NoDescent {
                 optimizer: self.rule.name(),
             });

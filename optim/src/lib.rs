@@ -86,6 +86,7 @@ pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use asgd::{Asgd, AsgdConfig};
+pub use descent_core::gemm::DescentStep;
 pub use descent_core::step::{Factor, Factored};
 pub use descent_core::Compute;
 pub use driver::{Driven, Rule};
@@ -205,8 +206,18 @@ pub trait Optimizer: Send {
         None
     }
 
+    /// The step a GEMM may apply to the weights as it makes their gradient
+    /// (`descent_core::gemm::matmul_descend_with`), for a gradient whose
+    /// norm is at most `bound`: SGD's rate ([`Optimizer::descent_rate`]),
+    /// or SGD with momentum after its first step (no weight decay), with
+    /// the momentum buffer for the caller to step in place, under the same
+    /// conditions on `bound`. The default: the rate, if any.
+    fn descent(&mut self, bound: f32) -> Option<DescentStep<'_>> {
+        self.descent_rate(bound).map(|eta| DescentStep::Sgd { eta })
+    }
+
     /// Completes a step whose `descended` ranges of `params` the caller
-    /// has stepped already at [`Optimizer::descent_rate`] (in order, not
+    /// has stepped already at [`Optimizer::descent`] (in order, not
     /// overlapping): counts it and steps the rest from `grads` (same
     /// length; the descended ranges of it are not read), as
     /// [`Optimizer::step`] would. `norm` is `‖g‖₂` as the caller summed

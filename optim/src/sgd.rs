@@ -137,6 +137,17 @@ impl Rule for SgdConfig {
         (self.momentum == 0.0 && self.weight_decay == 0.0).then_some(self.lr * grad_scale)
     }
 
+    fn descent_momentum(&self) -> Option<(f32, f32, f32, bool)> {
+        // `momentum` with no decay: `g ← s·g`, the buffer, the step, which
+        // the GEMM's store repeats operation for operation.
+        (self.momentum != 0.0 && self.weight_decay == 0.0).then_some((
+            self.lr,
+            self.momentum,
+            self.dampening,
+            self.nesterov,
+        ))
+    }
+
     fn update(&self, step: &SgdRule, p: &mut [f32], g: impl GradIn<Wide>, [b, ..]: Slots) {
         match step {
             SgdRule::Plain(h) => sgd::<Wide>(p, g, h),

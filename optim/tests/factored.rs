@@ -277,3 +277,124 @@ fn a_descended_step_is_the_stored_step_bit_for_bit() {
         assert!(e.is_err(), "{}", kind.as_str());
     }
 }
+
+/// Momentum (heavy ball and Nesterov, dampened, maximizing) descends from
+/// its second step: the caller steps the weights and their part of the
+/// buffer with the momentum kernel at the descent's constants (as the
+/// GEMM's store does), `step_descended` the rest, and weights and buffer
+/// are the bits of `step`. No step is offered before the buffer exists,
+/// with weight decay, or where the norm decides; no other rule offers one.
+#[test]
+fn a_descended_momentum_step_is_the_stored_step_bit_for_bit() {
+    let weights = [0..91, 98..119];
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for threads in [1, 3] {
+        let cx = Compute::threads(threads);
+        for (kind, dampening, maximize) in [
+            (OptimizerKind::Momentum, 0.0, false),
+            (OptimizerKind::Momentum, 0.3, true),
+            (OptimizerKind::Nesterov, 0.0, true),
+        ] {
+            let cfg = |clip: Option<f32>, decay: f32| {
+                let h = Hyper {
+                    lr: Some(0.05),
+                    momentum: Some(0.9),
+                    dampening: Some(dampening),
+                    weight_decay: Some(decay),
+                    maximize,
+                    ..Hyper::default()
+                };
+                OptimizerConfig::new(kind, &h, clip, 0)
+                    .unwrap()
+                    .build()
+                    .unwrap()
+                    .into_gradient()
+                    .unwrap()
+            };
+            let what = format!(
+                "{} dampening {dampening} maximize {maximize}",
+                kind.as_str()
+            );
+            let (mut stored, mut descended) = (cfg(None, 0.0), cfg(None, 0.0));
+            let mut p0: Vec<f32> = (0..PARAMS).map(|i| (i % 17) as f32 * 0.03 - 0.2).collect();
+            let mut p1 = p0.clone();
+            for t in 0..5 {
+                let g = Layers::at(t, 3).stored();
+                let n = norm(&g);
+                stored.step(&cx, &mut p0, &g).unwrap();
+                if t == 0 {
+                    // The first step sets b ← g: stored.
+                    assert!(descended.descent(n).is_none(), "{what}");
+                    descended.step(&cx, &mut p1, &g).unwrap();
+                    continue;
+                }
+                let Some(DescentStep::Momentum {
+                    lr,
+                    momentum,
+                    dampening,
+                    grad_scale,
+                    nesterov,
+                    buf,
+                }) = descended.descent(n)
+                else {
+                    panic!("{what}: no momentum descent at step {t}");
+                };
+                let h = step::MomentumStep {
+                    lr,
+                    weight_decay: 0.0,
+                    momentum,
+                    dampening,
+                    nesterov,
+                    first_step: false,
+                    grad_scale,
+                };
+                for w in &weights {
+                    let (p, g, b) = (&mut p1[w.clone()], &g[w.clone()], &mut buf[w.clone()]);
+                    step::momentum::<Wide>(p, g, b, &h);
+                }
+                let mut poisoned = g.clone();
+                for w in &weights {
+                    poisoned[w.clone()].fill(f32::NAN);
+                }
+                let info = descended
+                    .step_descended(&cx, &mut p1, &poisoned, n, &weights)
+                    .unwrap();
+                assert!(info.applied && info.grad_norm == n);
+                assert_eq!(bits(&p1), bits(&p0), "{what}, step {t}, {threads} threads");
+            }
+            let (a, b) = (stored.export_state(), descended.export_state());
+            assert_eq!(a.buffers.len(), 1);
+            assert_eq!(
+                bits(&a.buffers[0].1),
+                bits(&b.buffers[0].1),
+                "{what}: buffer"
+            );
+            assert_eq!(descended.steps(), stored.steps());
+            assert!(descended.descent(f32::NAN).is_none(), "{what}");
+            // Not with weight decay, nor with clipping at work.
+            let mut decayed = cfg(None, 0.01);
+            decayed
+                .step(&cx, &mut p1.clone(), &Layers::at(0, 3).stored())
+                .unwrap();
+            assert!(decayed.descent(1.0).is_none(), "{what}");
+            let mut clipped = cfg(Some(1.0), 0.0);
+            clipped
+                .step(&cx, &mut p1.clone(), &Layers::at(0, 3).stored())
+                .unwrap();
+            assert!(clipped.descent(0.5).is_some(), "{what}");
+            assert!(clipped.descent(2.0).is_none(), "{what}");
+        }
+    }
+    // No rule but SGD's offers a descent, after a step either.
+    for kind in kinds().filter(|k| {
+        !matches!(
+            k,
+            OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov
+        )
+    }) {
+        let mut o = build(kind, None);
+        let (mut p, g) = (vec![0.1; PARAMS], Layers::at(0, 3).stored());
+        o.step(&Compute::serial(), &mut p, &g).unwrap();
+        assert!(o.descent(1.0).is_none(), "{}", kind.as_str());
+    }
+}

@@ -207,11 +207,12 @@ pub struct StepShape {
     /// applies f), and the update does its 2·I·O FLOPs, reading the next
     /// row.
     pub ahead: bool,
-    /// Plain SGD at B > [`SMALL_BATCH`] stepped each weight inside the GEMM
-    /// that makes its gradient (the trainer's `descend`): the backward
-    /// forms every dX first; each dW phase then reads W and writes it back
-    /// (two FLOPs more an element for the step, two for the norm's
-    /// squares) instead of writing dW; the update steps only the biases.
+    /// SGD (plain, or with momentum) at B > [`SMALL_BATCH`] stepped each
+    /// weight inside the GEMM that makes its gradient (the trainer's
+    /// `descend`): the backward forms every dX first; each dW phase then
+    /// reads W and the state and writes them back (the update's FLOPs an
+    /// element for the step, two for the norm's squares) instead of
+    /// writing dW; the update steps only the biases.
     pub descended: bool,
 }
 
@@ -311,7 +312,12 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
         out.push((
             Phase::Net(N::WeightGrad(l)),
             if s.descended {
-                Cost::new(2 * b * i * o + 4 * o * i, 4 * (b * o + b * i + 2 * o * i))
+                // The step (and its squares) on each element of W as it
+                // leaves the registers: W and the state read and written.
+                Cost::new(
+                    2 * b * i * o + (s.update_flops + 2) * o * i,
+                    4 * (b * o + b * i + 2 * o * i * (1 + s.state_buffers)),
+                )
             } else {
                 Cost::new(2 * b * i * o, 4 * (b * o + b * i + o * i))
             },
@@ -372,8 +378,13 @@ pub fn step_costs(s: &StepShape) -> Vec<(Phase, Cost)> {
             divides: (s.update_divides * stepped) as f64,
             ..if s.descended {
                 // The norm's sum of the bias gradients' squares is in the db
-                // phases; the step reads db and p and writes p.
-                Cost::in_place(s.update_flops * biases, 12 * biases, 8 * biases)
+                // phases; the step reads db, p and the state and writes p
+                // and the state.
+                Cost::in_place(
+                    s.update_flops * biases,
+                    4 * biases * (3 + 2 * state),
+                    4 * biases * (2 + state),
+                )
             } else if s.factored {
                 // The norm from the factors (per layer, B² dot products of dY's
                 // and of X's rows: 2·B·(O + I) each), then one pass that makes
@@ -696,6 +707,21 @@ mod tests {
         let u = cost(&d, Phase::Update);
         assert_eq!((u.flops, u.bytes), (10.0, 60.0));
         assert!(fused_step_costs(&desc).iter().all(|(_, c)| c.bytes >= 0.0));
+        // Momentum: 4 FLOPs a step and its buffer read and written, in the
+        // dW rows (W₁ is 3 × 2) and for the biases.
+        let mom = StepShape {
+            state_buffers: 1,
+            descended: true,
+            ..StepShape {
+                batch: 9,
+                ..shape(OptimizerKind::Momentum, Activation::Relu)
+            }
+        };
+        let m = step_costs(&mom);
+        assert_eq!(cost(&m, w1).flops - cost(&a, w1).flops, 6.0 * 3.0 * 2.0);
+        assert_eq!(cost(&m, w1).bytes - cost(&a, w1).bytes, 3.0 * 4.0 * 3.0 * 2.0);
+        let u = cost(&m, Phase::Update);
+        assert_eq!((u.flops, u.bytes), (20.0, 100.0));
     }
 
     /// B = 1 with the lookahead: the first layer's forward adds the bias

@@ -216,9 +216,10 @@ pub struct Trainer<'d> {
     /// Steps whose gradient the optimizer made from its factors (see
     /// [`Trainer::factored_grads`]); the others stored it.
     pub factored_steps: u64,
-    /// At B > [`SMALL_BATCH`], let an optimizer with a descent rate
-    /// ([`descent_optim::Optimizer::descent_rate`]: plain SGD) step each
-    /// weight inside the GEMM that makes its gradient
+    /// At B > [`SMALL_BATCH`], let an optimizer with a descent step
+    /// ([`descent_optim::Optimizer::descent`]: plain SGD, and SGD with
+    /// momentum from its second step, both without weight decay) step each
+    /// weight (and its momentum) inside the GEMM that makes its gradient
     /// ([`descent_nn::Mlp::descend_weights_probed`]): dW is never stored,
     /// and neither the norm nor the update reads it back. Taken when the
     /// norm's bound from the signals rules out a skipped or clipped step;
@@ -523,10 +524,11 @@ impl<'d> Trainer<'d> {
                 let loss = net.loss_grad(Loss::SoftmaxCrossEntropy, Targets::Labels(y))?;
                 probe.done(Phase::Net(descent_nn::Phase::Loss));
                 let generated = self.factored_grads && b <= SMALL_BATCH && opt.prefers_factored();
-                // Plain SGD at more rows: the weights are stepped inside the
-                // GEMMs that make their gradients (probing with a zero
-                // bound only asks whether the rule can).
-                let descend = self.descend && b > SMALL_BATCH && opt.descent_rate(0.0).is_some();
+                // Plain SGD, or SGD with momentum once its buffer exists,
+                // at more rows: the weights are stepped inside the GEMMs
+                // that make their gradients (probing with a zero bound only
+                // asks whether the rule can).
+                let descend = self.descend && b > SMALL_BATCH && opt.descent(0.0).is_some();
                 // Backward: dW, db, dX layer by layer, written over the last
                 // step's gradient (no separate pass zeroes it). At a few
                 // rows, or descending, only the dX's: the gradient is made
@@ -572,9 +574,9 @@ impl<'d> Trainer<'d> {
                     // nor clipped; then the biases from their stored db.
                     // Otherwise the gradient is written for the exact path.
                     let bound = net.grad_norm_bound(self.x_max);
-                    let squares = match opt.descent_rate(bound) {
-                        Some(eta) => {
-                            net.descend_weights_probed(cx, x, eta, &mut NetProbe(probe))?
+                    let squares = match opt.descent(bound) {
+                        Some(step) => {
+                            net.descend_weights_probed(cx, x, step, &mut NetProbe(probe))?
                         }
                         None => None,
                     };

@@ -291,6 +291,34 @@ pub enum DescentStep<'a> {
     },
 }
 
+impl DescentStep<'_> {
+    /// The same step for a part of the parameters: momentum's buffer
+    /// narrowed to `range` (SGD's step has no buffer).
+    ///
+    /// # Panics
+    /// If `range` runs past the buffer.
+    pub fn part(&mut self, range: std::ops::Range<usize>) -> DescentStep<'_> {
+        match self {
+            DescentStep::Sgd { eta } => DescentStep::Sgd { eta: *eta },
+            DescentStep::Momentum {
+                lr,
+                momentum,
+                dampening,
+                grad_scale,
+                nesterov,
+                buf,
+            } => DescentStep::Momentum {
+                lr: *lr,
+                momentum: *momentum,
+                dampening: *dampening,
+                grad_scale: *grad_scale,
+                nesterov: *nesterov,
+                buf: &mut buf[range],
+            },
+        }
+    }
+}
+
 /// [`matmul_descend`] with any [`DescentStep`]: each element of C is
 /// stepped by the rule's arithmetic on the product as [`matmul`] would
 /// store it, so the very bits of the rule's kernel stepping C by that

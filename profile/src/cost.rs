@@ -719,7 +719,10 @@ mod tests {
         };
         let m = step_costs(&mom);
         assert_eq!(cost(&m, w1).flops - cost(&a, w1).flops, 6.0 * 3.0 * 2.0);
-        assert_eq!(cost(&m, w1).bytes - cost(&a, w1).bytes, 3.0 * 4.0 * 3.0 * 2.0);
+        assert_eq!(
+            cost(&m, w1).bytes - cost(&a, w1).bytes,
+            3.0 * 4.0 * 3.0 * 2.0
+        );
         let u = cost(&m, Phase::Update);
         assert_eq!((u.flops, u.bytes), (20.0, 100.0));
     }

@@ -16,6 +16,10 @@
 //! `scripts/openblas-gemm.py` in the same run) on the same shapes, when
 //! `$PYTHON` (default `python3`) has numpy and threadpoolctl.
 //!
+//! With `DESCENT_BENCH_MIN_VS_MM=r`, the run fails when a row of the table
+//! has descent / matrixmultiply below `r`: CI's tripwire for a kernel that
+//! lost its speed (`.ci/run`).
+//!
 //! Operands start on a 64-byte cache line, as descent's own buffers do
 //! ([`AlignedVec`]: tensors, the MLP's weights and activations, the
 //! trainer's batches); both libraries read the same buffers. Two more rows
@@ -269,6 +273,7 @@ fn time_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 /// not the f32x8 one, a column gives the f32x8 kernel too (what the wider
 /// kernel buys).
 fn interleaved_ratios() {
+    let floor = guard_floor();
     let native = *Config::native();
     let narrow = (native.kernel != Kernel::F32x8).then(|| {
         Config::new(
@@ -341,6 +346,50 @@ fn interleaved_ratios() {
         let _ = interleaved_plain(narrow.as_ref(), m, k, n, OFF_LINE);
     }
     openblas(&plain);
+    guard(floor);
+}
+
+/// `DESCENT_BENCH_MIN_VS_MM` as a ratio, if set; exits with status 2,
+/// before the table's minute of timing, if it is not a positive number.
+fn guard_floor() -> Option<f64> {
+    let floor = std::env::var("DESCENT_BENCH_MIN_VS_MM").ok()?;
+    match floor.parse() {
+        Ok(r) if r > 0.0 => Some(r),
+        _ => {
+            eprintln!("DESCENT_BENCH_MIN_VS_MM={floor:?}: expected a positive ratio, such as 0.9");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Every row's descent / matrixmultiply, as [`interleaved_row`] printed it.
+static VS_MM: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// With `DESCENT_BENCH_MIN_VS_MM=r` set (CI sets it): exits with status 1
+/// when a row's descent / matrixmultiply is below `r`, naming the rows.
+///
+/// A tripwire, not the target (≥ 1.0×): a floor well below the ratios every
+/// machine so far has shown (1.05–2.2×), so that a noisy host does not trip
+/// it, while a kernel that loses its registers (a change once cost every
+/// GEMM 45% and passed every test) does.
+fn guard(floor: Option<f64>) {
+    let Some(floor) = floor else {
+        return;
+    };
+    let rows = VS_MM.lock().unwrap();
+    let low: Vec<_> = rows.iter().filter(|(_, r)| *r < floor).collect();
+    println!();
+    if low.is_empty() {
+        println!(
+            "guard: descent / matrixmultiply ≥ {floor} on all {} rows",
+            rows.len()
+        );
+        return;
+    }
+    for (label, r) in &low {
+        eprintln!("guard: {label}: descent / matrixmultiply {r:.2}× < {floor}");
+    }
+    std::process::exit(1);
 }
 
 /// OpenBLAS through numpy, one thread, on the same shapes, timed by
@@ -499,6 +548,7 @@ fn interleaved_row(
     } else {
         format!(" {:.1} |", flop / med(&mut t[4]) / 1e9)
     };
+    VS_MM.lock().unwrap().push((label.to_string(), go / gmm));
     println!(
         "| {label} | {gp:.1} | {go:.1} |{narrow_col} {gmm:.1} | {ggm:.1} | {:.2}× | {:.2}× | {:.1}% |",
         go / gmm,

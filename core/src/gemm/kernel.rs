@@ -266,9 +266,8 @@ const LINE: usize = 64 / std::mem::size_of::<f32>();
 /// share of the next sliver of B, where it lies in B (rows of B for a
 /// row-major B, rows of Bᵀ for a transposed one), so that the first MC
 /// block packs that sliver from L1 or L2 instead of waiting on L3; or, on
-/// a shallow k block with nothing of B to fetch (or a descent, whose store
-/// reads C), the corner of C that the next tile writes, and with momentum
-/// the same corner of its buffer ([`PrefetchRows::with_twin`]).
+/// a shallow k block with nothing of B to fetch, the corner of C that the
+/// next tile writes.
 #[derive(Clone, Copy)]
 pub struct PrefetchRows {
     src: *const f32,
@@ -277,9 +276,6 @@ pub struct PrefetchRows {
     rows: usize,
     /// Where in the current row the next line starts.
     at: usize,
-    /// A second region of the same shape this many floats from the first,
-    /// fetched line for line with it (0: none).
-    twin: isize,
 }
 
 impl PrefetchRows {
@@ -290,7 +286,6 @@ impl PrefetchRows {
         width: 0,
         rows: 0,
         at: 0,
-        twin: 0,
     };
 
     /// The region of `rows` rows of `width` floats at `src`, `stride` apart.
@@ -301,17 +296,6 @@ impl PrefetchRows {
             width,
             rows,
             at: 0,
-            twin: 0,
-        }
-    }
-
-    /// This region and the one of the same shape at `twin` (fetched
-    /// together, a line of each per call).
-    pub fn with_twin(self, twin: *const f32) -> Self {
-        Self {
-            twin: (twin as isize).wrapping_sub(self.src as isize)
-                / std::mem::size_of::<f32>() as isize,
-            ..self
         }
     }
 
@@ -343,19 +327,9 @@ impl PrefetchRows {
     #[inline(always)]
     fn fetch(&mut self) {
         prefetch_line(self.src.wrapping_add(self.at));
-        if self.twin != 0 {
-            prefetch_line(self.src.wrapping_offset(self.twin).wrapping_add(self.at));
-        }
         self.at += LINE;
         if self.at >= self.width {
             prefetch_line(self.src.wrapping_add(self.width - 1));
-            if self.twin != 0 {
-                prefetch_line(
-                    self.src
-                        .wrapping_offset(self.twin)
-                        .wrapping_add(self.width - 1),
-                );
-            }
             self.src = self.src.wrapping_add(self.stride);
             self.at = 0;
             self.rows -= 1;
@@ -412,7 +386,7 @@ impl MomentumTile {
     /// # Safety
     /// `p` lies in the C that `c0` starts, and b mirrors its layout.
     #[inline(always)]
-    pub(crate) unsafe fn at(&self, p: *const f32) -> *mut f32 {
+    unsafe fn at(&self, p: *const f32) -> *mut f32 {
         // SAFETY: both pointers are in C; b is as long as C's layout.
         unsafe { self.buf.offset(p.offset_from(self.c0)) }
     }
@@ -585,10 +559,6 @@ pub unsafe fn tile<
     // loop is long enough to hide the fetch (see `blocking`).
     if dest.prefetch {
         prefetch_c(dest.c, dest.rsc, dest.csc, dest.mr, dest.nr);
-        // Momentum's store reads its buffer's corner too, laid out as C.
-        if let Some(m) = &dest.ops.momentum {
-            prefetch_c(m.at(dest.c), dest.rsc, dest.csc, dest.mr, dest.nr);
-        }
     }
     let sliver = A::at(a.a, a.rs, a.ks);
     let t = if PACK_B {

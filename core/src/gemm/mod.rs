@@ -759,13 +759,8 @@ unsafe fn loops_2_1(
                 // No B to prefetch: the corner of C the next tile writes,
                 // where the tile's short k loop leaves no time for a burst
                 // before its own stores.
-                (None, Some(nx)) if blk.c_ahead || blk.ops.descend => {
-                    let corner = c_sliver.add(nx.ir * c.rs);
-                    let rows = PrefetchRows::new(corner, c.rs, nr, nx.mr);
-                    match &blk.ops.momentum {
-                        Some(m) => rows.with_twin(m.at(corner)),
-                        None => rows,
-                    }
+                (None, Some(nx)) if blk.c_ahead => {
+                    PrefetchRows::new(c_sliver.add(nx.ir * c.rs), c.rs, nr, nx.mr)
                 }
                 _ => PrefetchRows::NONE,
             };

@@ -51,7 +51,12 @@ pub fn phase_table(p: &Profile) -> Table {
         "of roof",
     ];
     if compare {
-        header.extend(["descent alone µs", "matrixmultiply µs", "mm / descent"]);
+        header.extend([
+            "descent alone µs",
+            "alone / in step",
+            "matrixmultiply µs",
+            "mm / descent",
+        ]);
     }
     let mut t = Table::new(&header);
     let row = |r: &PhaseReport, share: String| {
@@ -80,12 +85,15 @@ pub fn phase_table(p: &Profile) -> Table {
         ];
         if compare {
             match &r.matrixmultiply {
+                // The rate the step's GEMM keeps of its rate alone: the
+                // cost of the step's cold operands and neighbours.
                 Some(c) => v.extend([
                     us(c.descent_s),
+                    pct(c.descent_s / r.time.median),
                     us(c.matrixmultiply_s),
                     format!("{:.2}×", c.speedup),
                 ]),
-                None => v.extend(["".into(), "".into(), "".into()]),
+                None => v.extend(["".into(), "".into(), "".into(), "".into()]),
             }
         }
         v
@@ -109,7 +117,7 @@ pub fn phase_table(p: &Profile) -> Table {
         pct(flops / p.step.median / 1e9 / p.roofs.peak()),
     ];
     if compare {
-        step.extend(["".into(), "".into(), "".into()]);
+        step.extend(["".into(), "".into(), "".into(), "".into()]);
     }
     t.rows.push(step);
     t.rows.push(row(&p.eval, "per epoch".into()));
@@ -289,13 +297,15 @@ pub fn write_report(p: &Profile, dir: &Path) -> std::io::Result<()> {
          above 100%, part of the footprint stayed in a nearer level. The roofs count every \
          thread; phases too small to split run on one. With --compare, each GEMM also ran \
          alone on one thread, with descent's kernel and with matrixmultiply (plus a bias pass \
-         for the forward GEMMs), interleaved.",
+         for the forward GEMMs), interleaved; \"alone / in step\" is the share of its rate \
+         alone that the GEMM keeps in the step (a descending dW also steps W in the step, so \
+         it does more there).",
     );
     // The full table is too wide for a page: time and work side by side.
     let full = phase_table(p);
     let mut time_cols = vec![0, 1, 2, 3, 7, 10];
     if full.header.len() > 11 {
-        time_cols.extend([11, 12, 13]);
+        time_cols.extend(11..full.header.len());
     }
     write_index(
         dir,

@@ -32,6 +32,19 @@ enum Rule {
     Momentum(f32, f32, f32, f32, bool),
 }
 
+/// Momentum's constants after its first step, without weight decay.
+fn momentum_step(lr: f32, mu: f32, damp: f32, gs: f32, nesterov: bool) -> MomentumStep {
+    MomentumStep {
+        lr,
+        weight_decay: 0.0,
+        momentum: mu,
+        dampening: damp,
+        nesterov,
+        first_step: false,
+        grad_scale: gs,
+    }
+}
+
 /// One case: A (m × k) as stored `dy` (k × m, transposed, the way a
 /// weight's gradient `dYᵀ·X` reads dY) or row-major, B (k × n) row-major,
 /// C (m × n) stepped by `rule`.
@@ -81,15 +94,7 @@ fn check(
             sgd::<Wide>(&mut want, &g[..], &h);
         }
         Rule::Momentum(lr, mu, damp, gs, nesterov) => {
-            let h = MomentumStep {
-                lr,
-                weight_decay: 0.0,
-                momentum: mu,
-                dampening: damp,
-                nesterov,
-                first_step: false,
-                grad_scale: gs,
-            };
+            let h = momentum_step(lr, mu, damp, gs, nesterov);
             momentum::<Wide>(&mut want, &g[..], &mut want_buf, &h);
         }
     }
@@ -105,11 +110,7 @@ fn check(
             Rule::Sgd(eta) => matmul_descend(&cx, eta, av(), bv(), cv, &mut sq),
             Rule::Momentum(lr, mu, damp, gs, nesterov) => {
                 let step = DescentStep::Momentum {
-                    lr,
-                    momentum: mu,
-                    dampening: damp,
-                    grad_scale: gs,
-                    nesterov,
+                    step: momentum_step(lr, mu, damp, gs, nesterov),
                     buf: &mut buf,
                 };
                 matmul_descend_with(&cx, step, av(), bv(), cv, &mut sq)
@@ -211,16 +212,40 @@ fn momentums_step_is_the_stored_products_on_any_threads() {
     }
 }
 
+/// The store does not do weight decay or the first step's `b ← g`: such a
+/// step is declined, and nothing is written.
+#[test]
+fn momentum_with_decay_or_on_its_first_step_is_declined() {
+    let (a, b) = (vec![1.0; 6], vec![1.0; 6]);
+    for (decay, first) in [(0.01, false), (0.0, true)] {
+        let (mut c, mut buf) = (vec![0.5; 4], vec![0.25; 4]);
+        let step = DescentStep::Momentum {
+            step: MomentumStep {
+                weight_decay: decay,
+                first_step: first,
+                ..momentum_step(0.1, 0.9, 0.0, 1.0, false)
+            },
+            buf: &mut buf,
+        };
+        let r = matmul_descend_with(
+            &Compute::serial(),
+            step,
+            MatRef::new(&a, 2, 3, 3, 1).unwrap(),
+            MatRef::new(&b, 3, 2, 2, 1).unwrap(),
+            MatMut::new(&mut c, 2, 2, 2, 1).unwrap(),
+            &mut Vec::new(),
+        );
+        assert_eq!(r.unwrap(), None, "decay {decay}, first {first}");
+        assert_eq!((c, buf), (vec![0.5; 4], vec![0.25; 4]));
+    }
+}
+
 #[test]
 fn a_short_momentum_buffer_is_an_error() {
     let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 6], vec![0.0; 4]);
     let mut buf = vec![0.0; 3];
     let step = DescentStep::Momentum {
-        lr: 0.1,
-        momentum: 0.9,
-        dampening: 0.0,
-        grad_scale: 1.0,
-        nesterov: false,
+        step: momentum_step(0.1, 0.9, 0.0, 1.0, false),
         buf: &mut buf,
     };
     let r = matmul_descend_with(

@@ -18,7 +18,9 @@
 use descent_core::gemm::DescentStep;
 use descent_core::par::split_mut;
 use descent_core::simd::Wide;
-use descent_core::step::{clip_scale, grad_norm, grad_scale, Factored, GradIn, Segment};
+use descent_core::step::{
+    clip_scale, grad_norm, grad_scale, Factored, GradIn, MomentumStep, Segment,
+};
 use descent_core::Compute;
 
 use crate::common::{self, take_buffers};
@@ -129,12 +131,12 @@ pub trait Rule: Clone + Send + Sync + 'static {
         None
     }
 
-    /// `Some((γ, μ, τ, Nesterov))` when [`Rule::update`] with this config
-    /// is, after the first step, SGD with momentum without weight decay
-    /// (`step::momentum`) on every element: then a GEMM may apply it as it
-    /// makes g, stepping slot 0 (the buffer) too ([`Optimizer::descent`]).
-    /// `None` by default.
-    fn descent_momentum(&self) -> Option<(f32, f32, f32, bool)> {
+    /// `Some(h)` when [`Rule::update`] with this config is, after the first
+    /// step, SGD with momentum without weight decay (`step::momentum` with
+    /// `h`, the gradient factor `grad_scale`) on every element: then a
+    /// GEMM may apply it as it makes g, stepping slot 0 (the buffer) too
+    /// ([`Optimizer::descent`]). `None` by default.
+    fn descent_momentum(&self, _grad_scale: f32) -> Option<MomentumStep> {
         None
     }
 }
@@ -458,16 +460,14 @@ impl<R: Rule> Optimizer for Driven<R> {
         }
         // Momentum's first step sets b ← g, which the GEMM's store does
         // not do: only once the buffer exists.
-        let (lr, momentum, dampening, nesterov) = self.rule.descent_momentum()?;
+        let step = self
+            .rule
+            .descent_momentum(grad_scale(self.rule.maximize(), 1.0))?;
         if self.len.is_none() || !self.bound_leaves_no_doubt(bound) {
             return None;
         }
         Some(DescentStep::Momentum {
-            lr,
-            momentum,
-            dampening,
-            grad_scale: grad_scale(self.rule.maximize(), 1.0),
-            nesterov,
+            step,
             buf: &mut self.slots[0],
         })
     }
@@ -481,7 +481,7 @@ impl<R: Rule> Optimizer for Driven<R> {
         descended: &[std::ops::Range<usize>],
     ) -> Result<StepInfo> {
         // Momentum only with its buffer in place (see `descent`).
-        let momentum = self.rule.descent_momentum().is_some() && self.len.is_some();
+        let momentum = self.rule.descent_momentum(1.0).is_some() && self.len.is_some();
         if self.rule.descent_rate(1.0).is_none() && !momentum {
             return Err(OptimError::NoDescent {
                 optimizer: self.rule.name(),

@@ -137,15 +137,14 @@ impl Rule for SgdConfig {
         (self.momentum == 0.0 && self.weight_decay == 0.0).then_some(self.lr * grad_scale)
     }
 
-    fn descent_momentum(&self) -> Option<(f32, f32, f32, bool)> {
-        // `momentum` with no decay: `g ← s·g`, the buffer, the step, which
-        // the GEMM's store repeats operation for operation.
-        (self.momentum != 0.0 && self.weight_decay == 0.0).then_some((
-            self.lr,
-            self.momentum,
-            self.dampening,
-            self.nesterov,
-        ))
+    fn descent_momentum(&self, grad_scale: f32) -> Option<MomentumStep> {
+        // `momentum` with no decay after its first step: `g ← s·g`, the
+        // buffer, the step, which the GEMM's store repeats operation for
+        // operation, with the constants `step` gives the stored path.
+        match self.step(0, false, grad_scale, &mut []) {
+            SgdRule::Momentum(h) if h.weight_decay == 0.0 => Some(h),
+            _ => None,
+        }
     }
 
     fn update(&self, step: &SgdRule, p: &mut [f32], g: impl GradIn<Wide>, [b, ..]: Slots) {

@@ -328,26 +328,10 @@ fn a_descended_momentum_step_is_the_stored_step_bit_for_bit() {
                     descended.step(&cx, &mut p1, &g).unwrap();
                     continue;
                 }
-                let Some(DescentStep::Momentum {
-                    lr,
-                    momentum,
-                    dampening,
-                    grad_scale,
-                    nesterov,
-                    buf,
-                }) = descended.descent(n)
-                else {
+                let Some(DescentStep::Momentum { step: h, buf }) = descended.descent(n) else {
                     panic!("{what}: no momentum descent at step {t}");
                 };
-                let h = step::MomentumStep {
-                    lr,
-                    weight_decay: 0.0,
-                    momentum,
-                    dampening,
-                    nesterov,
-                    first_step: false,
-                    grad_scale,
-                };
+                assert_eq!((h.weight_decay, h.first_step), (0.0, false), "{what}");
                 for w in &weights {
                     let (p, g, b) = (&mut p1[w.clone()], &g[w.clone()], &mut buf[w.clone()]);
                     step::momentum::<Wide>(p, g, b, &h);

@@ -35,6 +35,7 @@ use std::cell::RefCell;
 use crate::buffer::AlignedVec;
 use crate::compute::Compute;
 use crate::error::{CoreError, Result};
+use crate::step::MomentumStep;
 use crate::view::{MatMut, MatRef};
 use blocking::{Blocks, PREFETCH_C_MIN_KC};
 use config::Plan;
@@ -271,21 +272,14 @@ pub enum DescentStep<'a> {
     /// learning rate times the gradient factor).
     Sgd { eta: f32 },
     /// SGD with momentum after its first step, without weight decay, as
-    /// [`crate::step::momentum`] computes it an element: `g ← s·g`, `b ←
-    /// μ·b + (1 − τ)·g`, `d = b` (Nesterov: `μ·b + g`), `c ← c − γ·d`.
-    /// `buf` is the momentum buffer of C, in C's layout: the element at
-    /// offset o of C's buffer has its b at `buf[o]`.
+    /// [`crate::step::momentum`] computes it an element with `step`: `g ←
+    /// s·g`, `b ← μ·b + (1 − τ)·g`, `d = b` (Nesterov: `μ·b + g`), `c ← c −
+    /// γ·d`. `buf` is the momentum buffer of C, in C's layout: the element
+    /// at offset o of C's buffer has its b at `buf[o]`. A `step` with weight
+    /// decay or on its first step is declined (see [`matmul_descend_with`]).
     Momentum {
-        /// γ.
-        lr: f32,
-        /// μ.
-        momentum: f32,
-        /// τ.
-        dampening: f32,
-        /// s, the gradient factor (±1, the sign of `maximize`).
-        grad_scale: f32,
-        /// Nesterov's look-ahead.
-        nesterov: bool,
+        /// The step's constants, as the stored path's kernel takes them.
+        step: MomentumStep,
         /// b.
         buf: &'a mut [f32],
     },
@@ -300,19 +294,8 @@ impl DescentStep<'_> {
     pub fn part(&mut self, range: std::ops::Range<usize>) -> DescentStep<'_> {
         match self {
             DescentStep::Sgd { eta } => DescentStep::Sgd { eta: *eta },
-            DescentStep::Momentum {
-                lr,
-                momentum,
-                dampening,
-                grad_scale,
-                nesterov,
-                buf,
-            } => DescentStep::Momentum {
-                lr: *lr,
-                momentum: *momentum,
-                dampening: *dampening,
-                grad_scale: *grad_scale,
-                nesterov: *nesterov,
+            DescentStep::Momentum { step, buf } => DescentStep::Momentum {
+                step: *step,
                 buf: &mut buf[range],
             },
         }
@@ -323,7 +306,9 @@ impl DescentStep<'_> {
 /// stepped by the rule's arithmetic on the product as [`matmul`] would
 /// store it, so the very bits of the rule's kernel stepping C by that
 /// stored product. Returns the squares' sum as [`matmul_descend`] does,
-/// or `Ok(None)` (nothing done) when k is deeper than one k block.
+/// or `Ok(None)` (nothing done) when k is deeper than one k block, or a
+/// momentum step has weight decay or is its first (`b ← g`, which the
+/// store does not do).
 ///
 /// # Errors
 /// As [`matmul`]; [`CoreError::BadLength`] when a momentum buffer is
@@ -339,14 +324,10 @@ pub fn matmul_descend_with(
     let (m, k, n) = check(&a, &b, &c, &Epilogue::None)?;
     let (eta, momentum) = match step {
         DescentStep::Sgd { eta } => (eta, None),
-        DescentStep::Momentum {
-            lr,
-            momentum,
-            dampening,
-            grad_scale,
-            nesterov,
-            buf,
-        } => {
+        DescentStep::Momentum { step, buf } => {
+            if step.weight_decay != 0.0 || step.first_step {
+                return Ok(None);
+            }
             let data = c.data_mut();
             if buf.len() < data.len() {
                 return Err(CoreError::BadLength {
@@ -359,12 +340,12 @@ pub fn matmul_descend_with(
             let tile = MomentumTile {
                 c0: data.as_ptr(),
                 buf: buf.as_mut_ptr(),
-                mu: momentum,
-                omd: crate::step::one_minus(dampening),
-                gs: grad_scale,
-                nesterov,
+                mu: step.momentum,
+                omd: crate::step::one_minus(step.dampening),
+                gs: step.grad_scale,
+                nesterov: step.nesterov,
             };
-            (lr, Some(tile))
+            (step.lr, Some(tile))
         }
     };
     if m == 0 || n == 0 {

@@ -212,6 +212,24 @@ fn momentums_step_is_the_stored_products_on_any_threads() {
     }
 }
 
+/// `matmul_descend_with` on one thread: C (2 × 2) stepped by A (2 × 3,
+/// row-major in `a`) times B (3 × 2, row-major in `b`).
+fn descend_2x3x2(
+    step: DescentStep,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) -> descent_core::Result<Option<f64>> {
+    matmul_descend_with(
+        &Compute::serial(),
+        step,
+        MatRef::new(a, 2, 3, 3, 1).unwrap(),
+        MatRef::new(b, 3, 2, 2, 1).unwrap(),
+        MatMut::new(c, 2, 2, 2, 1).unwrap(),
+        &mut Vec::new(),
+    )
+}
+
 /// The store does not do weight decay or the first step's `b ← g`: such a
 /// step is declined, and nothing is written.
 #[test]
@@ -227,14 +245,7 @@ fn momentum_with_decay_or_on_its_first_step_is_declined() {
             },
             buf: &mut buf,
         };
-        let r = matmul_descend_with(
-            &Compute::serial(),
-            step,
-            MatRef::new(&a, 2, 3, 3, 1).unwrap(),
-            MatRef::new(&b, 3, 2, 2, 1).unwrap(),
-            MatMut::new(&mut c, 2, 2, 2, 1).unwrap(),
-            &mut Vec::new(),
-        );
+        let r = descend_2x3x2(step, &a, &b, &mut c);
         assert_eq!(r.unwrap(), None, "decay {decay}, first {first}");
         assert_eq!((c, buf), (vec![0.5; 4], vec![0.25; 4]));
     }
@@ -248,14 +259,7 @@ fn a_short_momentum_buffer_is_an_error() {
         step: momentum_step(0.1, 0.9, 0.0, 1.0, false),
         buf: &mut buf,
     };
-    let r = matmul_descend_with(
-        &Compute::serial(),
-        step,
-        MatRef::new(&a, 2, 3, 3, 1).unwrap(),
-        MatRef::new(&b, 3, 2, 2, 1).unwrap(),
-        MatMut::new(&mut c, 2, 2, 2, 1).unwrap(),
-        &mut Vec::new(),
-    );
+    let r = descend_2x3x2(step, &a, &b, &mut c);
     assert!(r.is_err());
     assert_eq!(c, vec![0.0; 4], "nothing written");
 }

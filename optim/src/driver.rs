@@ -126,7 +126,7 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// `Some(η)` when [`Rule::update`] with this config is `p ←
     /// η.mul_neg_add(g, p)` on every element for the gradient factor
     /// `grad_scale` (±1), with no state: then a GEMM may apply it as it
-    /// makes g ([`Optimizer::descent_rate`]). `None` by default.
+    /// makes g ([`Optimizer::descent`]). `None` by default.
     fn descent_rate(&self, _grad_scale: f32) -> Option<f32> {
         None
     }
@@ -446,26 +446,18 @@ impl<R: Rule> Optimizer for Driven<R> {
         )))
     }
 
-    fn descent_rate(&self, bound: f32) -> Option<f32> {
+    fn descent(&mut self, bound: f32) -> Option<DescentStep<'_>> {
         if !self.bound_leaves_no_doubt(bound) {
             return None;
         }
-        self.rule
-            .descent_rate(grad_scale(self.rule.maximize(), 1.0))
-    }
-
-    fn descent(&mut self, bound: f32) -> Option<DescentStep<'_>> {
-        if let Some(eta) = self.descent_rate(bound) {
+        let s = grad_scale(self.rule.maximize(), 1.0);
+        if let Some(eta) = self.rule.descent_rate(s) {
             return Some(DescentStep::Sgd { eta });
         }
+        let step = self.rule.descent_momentum(s)?;
         // Momentum's first step sets b ← g, which the GEMM's store does
         // not do: only once the buffer exists.
-        let step = self
-            .rule
-            .descent_momentum(grad_scale(self.rule.maximize(), 1.0))?;
-        if self.len.is_none() || !self.bound_leaves_no_doubt(bound) {
-            return None;
-        }
+        self.len?;
         Some(DescentStep::Momentum {
             step,
             buf: &mut self.slots[0],

@@ -41,9 +41,9 @@ pub enum OptimError {
         optimizer: &'static str,
     },
     /// A step whose weights were stepped by the caller, asked of an
-    /// optimizer that has no descent rate (`Optimizer::descent_rate`).
+    /// optimizer that has no such step (`Optimizer::descent`).
     #[error(
-        "{optimizer}: cannot complete a step the caller fused into its GEMMs (only plain SGD can)"
+        "{optimizer}: cannot complete a step the caller fused into its GEMMs (only SGD without weight decay can)"
     )]
     NoDescent {
         /// The optimizer.

@@ -194,26 +194,18 @@ pub trait Optimizer: Send {
         false
     }
 
-    /// The rate a GEMM may step the weights by as it makes their gradient
-    /// (`descent_core::gemm::matmul_descend`, `p ← η.mul_neg_add(g, p)`):
-    /// `Some(η)` when this step would be exactly that on every element,
-    /// whatever g, for a gradient whose norm is at most `bound`. That is
-    /// plain SGD (no momentum, no weight decay; η = ±lr, − when
-    /// maximizing), with a finite `bound` far below overflow (a non-finite
-    /// norm would skip the step) and clipping, if any, idle at `bound`.
-    /// `None` (the default) otherwise: the caller stores the gradient.
-    fn descent_rate(&self, _bound: f32) -> Option<f32> {
-        None
-    }
-
     /// The step a GEMM may apply to the weights as it makes their gradient
     /// (`descent_core::gemm::matmul_descend_with`), for a gradient whose
-    /// norm is at most `bound`: SGD's rate ([`Optimizer::descent_rate`]),
-    /// or SGD with momentum after its first step (no weight decay), with
-    /// the momentum buffer for the caller to step in place, under the same
-    /// conditions on `bound`. The default: the rate, if any.
-    fn descent(&mut self, bound: f32) -> Option<DescentStep<'_>> {
-        self.descent_rate(bound).map(|eta| DescentStep::Sgd { eta })
+    /// norm is at most `bound`: `Some` when this step would be exactly that
+    /// on every element, whatever g. That is plain SGD (no momentum, no
+    /// weight decay: `p ← η.mul_neg_add(g, p)`, η = ±lr, − when
+    /// maximizing), or SGD with momentum after its first step (no weight
+    /// decay), with the momentum buffer for the caller to step in place;
+    /// and a finite `bound` far below overflow (a non-finite norm would
+    /// skip the step) with clipping, if any, idle at `bound`. `None` (the
+    /// default) otherwise: the caller stores the gradient.
+    fn descent(&mut self, _bound: f32) -> Option<DescentStep<'_>> {
+        None
     }
 
     /// Completes a step whose `descended` ranges of `params` the caller

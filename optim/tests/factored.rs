@@ -201,10 +201,10 @@ fn a_factored_step_declines_where_the_norm_decides() {
     }
 }
 
-/// A step whose weights the caller stepped at the descent rate
-/// (`Optimizer::descent_rate`, as a GEMM does with
-/// `gemm::matmul_descend`), then completed by `step_descended`, gives the
-/// bits `step` gives; only plain SGD has a rate, and only where the norm
+/// A step whose weights the caller stepped at SGD's descent rate
+/// (`Optimizer::descent`, as a GEMM does with `gemm::matmul_descend`),
+/// then completed by `step_descended`, gives the bits `step` gives; of the
+/// rules without a buffer only plain SGD descends, and only where the norm
 /// cannot decide the step.
 #[test]
 fn a_descended_step_is_the_stored_step_bit_for_bit() {
@@ -232,7 +232,9 @@ fn a_descended_step_is_the_stored_step_bit_for_bit() {
                 let g = Layers::at(t, 3).stored();
                 let n = norm(&g);
                 stored.step(&cx, &mut p0, &g).unwrap();
-                let eta = descended.descent_rate(n).expect("plain SGD has a rate");
+                let Some(DescentStep::Sgd { eta }) = descended.descent(n) else {
+                    panic!("plain SGD descends at a rate");
+                };
                 // The GEMM's store: `eta.mul_neg_add(g, p)`, SGD's kernel
                 // at rate η with no decay and a factor of 1.
                 let h = step::SgdStep {
@@ -262,16 +264,16 @@ fn a_descended_step_is_the_stored_step_bit_for_bit() {
             assert_eq!(descended.steps(), stored.steps());
             // No rate where the norm decides: not finite, or clipping at
             // work at the bound.
-            assert_eq!(descended.descent_rate(f32::NAN), None);
-            assert_eq!(descended.descent_rate(f32::INFINITY), None);
-            assert!(cfg(Some(1.0)).descent_rate(0.5).is_some());
-            assert_eq!(cfg(Some(1.0)).descent_rate(2.0), None);
+            assert!(descended.descent(f32::NAN).is_none());
+            assert!(descended.descent(f32::INFINITY).is_none());
+            assert!(cfg(Some(1.0)).descent(0.5).is_some());
+            assert!(cfg(Some(1.0)).descent(2.0).is_none());
         }
     }
     // Every other rule: no rate, and completing a step is an error.
     for kind in kinds().filter(|&k| k != OptimizerKind::Sgd) {
         let mut o = build(kind, None);
-        assert_eq!(o.descent_rate(1.0), None, "{}", kind.as_str());
+        assert!(o.descent(1.0).is_none(), "{}", kind.as_str());
         let (mut p, g) = (vec![0.0; PARAMS], vec![0.0; PARAMS]);
         let e = o.step_descended(&Compute::serial(), &mut p, &g, 0.0, &weights);
         assert!(e.is_err(), "{}", kind.as_str());
